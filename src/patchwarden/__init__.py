@@ -1,0 +1,3 @@
+"""patchwarden: keep container images patched."""
+
+__version__ = "0.1.0"
