@@ -15,8 +15,8 @@ class ExitCode(IntEnum):
 
     OK = 0
     FINDINGS = 1  # the command worked and found what --fail-on asked about
-    ERRORS = 2  # the command ran, but some items failed (registry errors, ...)
-    USAGE = 3  # bad command line, bad config file, bad input
+    USAGE = 2  # bad command line, bad config file, bad input (the shell/click convention)
+    ERRORS = 3  # the command ran, but some items failed (registry errors, ...)
     INTERNAL = 4  # a bug: please report it
 
 

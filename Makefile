@@ -1,0 +1,46 @@
+# patchwarden: `make demo` runs the main job end to end; `make test` runs every test.
+# Both install what they need on a fresh Debian machine (system packages, venv, the project).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test unit integration lint typecheck bench deps venv clean
+
+deps:
+	bash scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: deps venv
+	$(PY) -m patchwarden.demo
+
+test: deps venv
+	$(PY) -m ruff check src tests bench
+	$(PY) -m mypy
+	$(PY) -m pytest -q
+
+unit: venv
+	$(PY) -m pytest -q tests/unit
+
+integration: deps venv
+	$(PY) -m pytest -q tests/integration
+
+lint: venv
+	$(PY) -m ruff check src tests bench
+
+typecheck: venv
+	$(PY) -m mypy
+
+bench: deps venv
+	$(PY) bench/check.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .bench .demo

@@ -1,0 +1,161 @@
+"""The ``check`` use case: for every reference, ask the registry and apply the policy."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from patchwarden.app.results import CheckReport, CheckResult, Status, Version
+from patchwarden.cache.registry import CachingRegistry
+from patchwarden.config.policies import PolicyResolver
+from patchwarden.errors import PatchwardenError, RegistryError
+from patchwarden.policy.model import Policy, UpdateLevel
+from patchwarden.policy.select import TagDecision, choose_tag
+from patchwarden.refs.model import Inventory, Reference
+from patchwarden.registry.model import Platform
+from patchwarden.versions.docker_tag import parse_tag
+
+Progress = Callable[[int, int], None]
+
+
+class Checker:
+    def __init__(
+        self,
+        registry: CachingRegistry,
+        policies: PolicyResolver,
+        *,
+        concurrency: int = 8,
+        now: datetime | None = None,
+    ) -> None:
+        self.registry = registry
+        self.policies = policies
+        self.concurrency = concurrency
+        self.now = now or datetime.now(UTC)
+
+    def run(self, inventory: Inventory, progress: Progress | None = None) -> CheckReport:
+        by_repo: dict[str, list[Reference]] = defaultdict(list)
+        for ref in inventory.references:
+            by_repo[ref.ref.name].append(ref)
+        results: dict[int, CheckResult] = {}
+        order = {id(r): i for i, r in enumerate(inventory.references)}
+        done = 0
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="check") as pool:
+            futures = [pool.submit(self._check_repo, refs) for refs in by_repo.values()]
+            for fut in futures:
+                for res in fut.result():
+                    results[order[id(res.reference)]] = res
+                done += 1
+                if progress:
+                    progress(done, len(futures))
+        stats = getattr(self.registry.inner, "stats", None)
+        requests = dict(stats.snapshot()) if stats is not None else {}
+        return CheckReport(
+            results=tuple(results[i] for i in sorted(results)),
+            skipped=inventory.skipped,
+            requests=requests,
+        )
+
+    def _check_repo(self, refs: Sequence[Reference]) -> list[CheckResult]:
+        out = []
+        for ref in refs:
+            try:
+                out.append(self._check_one(ref))
+            except PatchwardenError as exc:
+                out.append(_error(ref, exc))
+        return out
+
+    def _check_one(self, ref: Reference) -> CheckResult:
+        image = ref.ref
+        policy = self.policies.for_image(image)
+        current = Version(image.tag, image.digest)
+        if policy.ignore:
+            return _result(ref, Status.SKIPPED, current, None, None, f"ignored by policy ({policy.source})")
+        if image.tag is None:
+            return _result(
+                ref, Status.SKIPPED, current, None, None,
+                "pinned by digest only: there is no tag to compare (write tag@digest to get updates)",
+            )
+        decision = self._decide(ref, policy)
+        if decision is not None and decision.candidate is not None:
+            head = self.registry.head_manifest(image.with_tag(decision.candidate))
+            update = decision.update.value if decision.update else None
+            return _result(
+                ref, Status.OUTDATED, current, Version(decision.candidate, head.digest), update,
+                decision.reason,
+            )
+        return self._check_digest(ref, policy, decision)
+
+    def _decide(self, ref: Reference, policy: Policy) -> TagDecision | None:
+        """A tag decision, or None for tags that are not versions (followed by digest)."""
+        tag = ref.ref.tag
+        if tag is None or parse_tag(tag) is None or policy.level == UpdateLevel.DIGEST:
+            return None
+        tags = self.registry.list_tags(ref.ref)
+        platform = Platform.parse(policy.platform) if policy.platform else Platform.host()
+
+        def created(candidate: str) -> datetime | None:
+            try:
+                return self.registry.image_config(ref.ref.with_tag(candidate), platform).created
+            except RegistryError:
+                return None
+
+        return choose_tag(tag, tags, policy, created=created, now=self.now)
+
+    def _check_digest(
+        self, ref: Reference, policy: Policy, decision: TagDecision | None
+    ) -> CheckResult:
+        image = ref.ref
+        assert image.tag is not None
+        tag_ref = image.with_tag(image.tag)
+        head = self.registry.head_manifest(tag_ref)
+        now_digest = head.digest
+        previous = self.registry.previous_digest(tag_ref)
+        self.registry.remember_digest(tag_ref, now_digest)
+        why = decision.reason if decision is not None else _digest_reason(image.tag, policy)
+        current = Version(image.tag, image.digest or now_digest)
+        candidate = Version(image.tag, now_digest)
+        if image.digest and image.digest != now_digest:
+            return _result(
+                ref, Status.OUTDATED, Version(image.tag, image.digest), candidate, "digest",
+                f"tag {image.tag} moved: pinned {_short(image.digest)}, the registry now serves "
+                f"{_short(now_digest)}; {why}",
+            )
+        if not image.digest and previous and previous != now_digest:
+            return _result(
+                ref, Status.OUTDATED, Version(image.tag, previous), candidate, "digest",
+                f"tag {image.tag} moved upstream since the last check: was {_short(previous)}, "
+                f"now {_short(now_digest)}; {why}",
+            )
+        if not image.digest and policy.pin_digest:
+            return _result(
+                ref, Status.OUTDATED, Version(image.tag, None), candidate, "digest",
+                f"not pinned: policy pin_digest ({policy.source}) wants {image.tag}@{_short(now_digest)}; {why}",
+            )
+        return _result(ref, Status.UP_TO_DATE, current, None, None, why)
+
+
+def _digest_reason(tag: str, policy: Policy) -> str:
+    if policy.level == UpdateLevel.DIGEST:
+        return f"policy allows digest updates only ({policy.source}); digest unchanged"
+    return f"{tag!r} is not a version tag, so it is followed by digest; digest unchanged"
+
+
+def _short(digest: str) -> str:
+    alg, _, hx = digest.partition(":")
+    return f"{alg}:{hx[:12]}"
+
+
+def _result(
+    ref: Reference, status: Status, current: Version, candidate: Version | None,
+    update: str | None, reason: str,
+) -> CheckResult:
+    return CheckResult(ref, status, current, candidate, update, reason)
+
+
+def _error(ref: Reference, exc: PatchwardenError) -> CheckResult:
+    return CheckResult(
+        ref, Status.ERROR, Version(ref.ref.tag, ref.ref.digest), None, None, str(exc),
+        transient=exc.transient,
+    )

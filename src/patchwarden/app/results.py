@@ -1,0 +1,42 @@
+"""Results of ``check``: one per reference, plus what discovery skipped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from patchwarden.refs.model import Reference, Skipped
+
+
+class Status(StrEnum):
+    UP_TO_DATE = "up-to-date"
+    OUTDATED = "outdated"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    tag: str | None
+    digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    reference: Reference
+    status: Status
+    current: Version
+    candidate: Version | None
+    update: str | None  # digest | patch | minor | major
+    reason: str
+    transient: bool = False  # an error worth retrying later
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    results: tuple[CheckResult, ...]
+    skipped: tuple[Skipped, ...]
+    requests: dict[str, int]
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)

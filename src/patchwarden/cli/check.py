@@ -1,0 +1,133 @@
+"""``patchwarden check``: which images are stale, and the right update for each."""
+
+from __future__ import annotations
+
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from patchwarden.app.check import Checker
+from patchwarden.app.inventory import run_inventory
+from patchwarden.app.results import CheckReport, Status
+from patchwarden.app.serialize import check_dict
+from patchwarden.app.wiring import build_registry
+from patchwarden.cli.common import (
+    ConfigOpt, DebugOpt, FormatOpt, OutputFormat, PathsArg, ProgressOpt, emit_json, err,
+    load_settings, out, progress_bar, resolve_paths, user_errors,
+)
+from patchwarden.config.policies import PolicyResolver
+from patchwarden.errors import ExitCode
+
+HELP = """Check every image reference against its registry and say what to update.
+
+For each reference: the current tag and digest, the newest tag the policy allows (keeping the
+tag's suffix and precision: node:18-alpine -> 20-alpine, never 20.1.0-alpine or 20-bookworm),
+the kind of update (digest, patch, minor, major) and the reason. Floating tags such as latest
+or stable are followed by digest: a tag that moved upstream, or a tag@digest pin whose tag now
+points elsewhere, is reported as a digest update.
+
+Policies (allowed update level, include/exclude patterns, minimum age, pinning, platform) come
+from patchwarden.yaml; see docs/configuration.md.
+
+Exit codes: 0 all good; 1 --fail-on matched; 2 bad usage or configuration; 3 some
+references could not be checked (registry errors; the others are still reported).
+
+Examples:
+
+  patchwarden check                          # the current directory
+  patchwarden check deploy/ --fail-on minor  # CI gate: fail on minor or major updates
+  patchwarden check --format json | jq '.results[] | select(.status=="outdated")'
+"""
+
+
+class FailOn(StrEnum):
+    outdated = "outdated"
+    major = "major"
+    minor = "minor"
+    patch = "patch"
+    digest = "digest"
+
+
+_RANK = {"digest": 0, "patch": 1, "minor": 2, "major": 3}
+_STATUS_STYLE = {
+    Status.OUTDATED: "yellow", Status.UP_TO_DATE: "green", Status.ERROR: "red", Status.SKIPPED: "dim",
+}
+
+
+def check(
+    paths: PathsArg = None,
+    format: FormatOpt = OutputFormat.table,
+    config: ConfigOpt = None,
+    fail_on: FailOn | None = typer.Option(
+        None, "--fail-on",
+        help="Exit 1 when an update of at least this kind exists (outdated = any update, including digest).",
+    ),
+    exclude: list[str] | None = typer.Option(None, "--exclude", "-x", help="gitignore-style pattern to skip (repeatable)."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Cache directory (default: the user cache dir, or cache.dir)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the on-disk cache."),
+    show_requests: bool = typer.Option(False, "--show-requests", help="Print registry requests by kind on stderr."),
+    progress: ProgressOpt = True,
+    debug: DebugOpt = False,
+) -> None:
+    with user_errors(debug):
+        roots = resolve_paths(paths)
+        cfg, _ = load_settings(config, roots)
+        inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
+        registry = build_registry(cfg, cache_dir=cache_dir, use_cache=not no_cache)
+        checker = Checker(registry, PolicyResolver(cfg), concurrency=cfg.concurrency)
+        with progress_bar(progress and format == OutputFormat.table, "checking repositories") as tick:
+            report = checker.run(inv, progress=tick)
+        if format == OutputFormat.json:
+            emit_json(check_dict(report))
+        else:
+            render_check(report)
+        if show_requests:
+            err.print("registry requests: " + ", ".join(f"{k}={v}" for k, v in sorted(report.requests.items())))
+        raise typer.Exit(int(exit_code(report, fail_on)))
+
+
+def exit_code(report: CheckReport, fail_on: FailOn | None) -> ExitCode:
+    if report.count(Status.ERROR):
+        return ExitCode.ERRORS
+    if fail_on is not None:
+        floor = 0 if fail_on == FailOn.outdated else _RANK[fail_on.value]
+        if any(r.update and _RANK[r.update] >= floor for r in report.results):
+            return ExitCode.FINDINGS
+    return ExitCode.OK
+
+
+def render_check(report: CheckReport) -> None:
+    table = Table(title_justify="left", show_lines=False)
+    for col in ("file:line", "image", "current", "candidate", "update", "status"):
+        table.add_column(col, overflow="fold")
+    table.add_column("why", overflow="fold", ratio=2)
+    for r in report.results:
+        cur = r.current.tag or ""
+        if r.current.digest:
+            cur += f"@{r.current.digest.split(':')[-1][:12]}"
+        cand = ""
+        if r.candidate:
+            cand = r.candidate.tag or ""
+            if r.candidate.digest:
+                cand += f"@{r.candidate.digest.split(':')[-1][:12]}"
+        style = _STATUS_STYLE[r.status]
+        table.add_row(
+            f"{r.reference.file}:{r.reference.line}", escape(r.reference.ref.familiar_name),
+            escape(cur), escape(cand), r.update or "", f"[{style}]{r.status.value}[/]", escape(r.reason),
+        )
+    out.print(table)
+    kinds = Counter(r.update for r in report.results if r.update)
+    detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -_RANK[kv[0]]))
+    summary = (
+        f"{len(report.results)} references: {report.count(Status.OUTDATED)} outdated"
+        + (f" ({detail})" if detail else "")
+        + f", {report.count(Status.UP_TO_DATE)} up to date, {report.count(Status.ERROR)} errors, "
+        f"{report.count(Status.SKIPPED)} skipped"
+    )
+    if report.skipped:
+        summary += f"; {len(report.skipped)} places could not be resolved (see `patchwarden inventory`)"
+    out.print(summary)

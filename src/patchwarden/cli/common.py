@@ -1,0 +1,116 @@
+"""What every command shares: output format, consoles, config loading, error handling."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from patchwarden.config.loader import find_config, load_config
+from patchwarden.config.schema import Config
+from patchwarden.errors import ExitCode, PatchwardenError
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+FormatOpt = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="table for people, json for machines (stable schema, see docs/json-output.md)."),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", dir_okay=False,
+        help="patchwarden.yaml to use. Default: $PATCHWARDEN_CONFIG, else patchwarden.yaml in the "
+        "current directory or in the first PATH.",
+    ),
+]
+PathsArg = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Files or directories to search (default: the current directory).", show_default=False),
+]
+ProgressOpt = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr (only on a terminal).")
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]
+
+
+def resolve_paths(paths: Sequence[Path] | None) -> list[Path]:
+    paths = list(paths or [Path(".")])
+    for p in paths:
+        if not p.exists():
+            raise PatchwardenError(
+                f"path {p} does not exist", "pass files or directories that exist",
+                exit_code=ExitCode.USAGE,
+            )
+    return paths
+
+
+def load_settings(config: Path | None, paths: Sequence[Path]) -> tuple[Config, Path | None]:
+    dirs = [Path.cwd()] + [p for p in paths[:1] if p.is_dir()]
+    path = find_config(config, dirs)
+    return load_config(path), path
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], None]]:
+    if not (enabled and err.is_terminal):
+        yield lambda done, total: None
+        return
+    with Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def fail(exc: PatchwardenError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, highlight=False)
+    if exc.hint:
+        err.print(f"[bold]hint:[/] {escape(exc.hint)}", markup=True, highlight=False)
+    return typer.Exit(int(exc.exit_code))
+
+
+@contextmanager
+def user_errors(debug: bool = False) -> Iterator[None]:
+    """Turn errors into a message + hint on stderr and the documented exit code."""
+    try:
+        yield
+    except PatchwardenError as exc:
+        raise fail(exc) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}", markup=True)
+        err.print("This is a bug in patchwarden. Re-run with --debug and report the traceback.")
+        if debug:
+            err.print(traceback.format_exc(), markup=False)
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None

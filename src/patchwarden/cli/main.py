@@ -1,0 +1,42 @@
+"""The ``patchwarden`` command: a thin Typer shell over the use cases in :mod:`patchwarden.app`."""
+
+from __future__ import annotations
+
+import typer
+
+from patchwarden import __version__
+from patchwarden.cli import check as check_cmd
+from patchwarden.cli import inventory as inventory_cmd
+
+app = typer.Typer(
+    name="patchwarden",
+    help="Keep container images patched: find every image reference, check registries for "
+    "newer tags and moved digests under per-image policies. See docs/ for every command.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command(name="inventory", help=inventory_cmd.HELP)(inventory_cmd.inventory)
+app.command(name="check", help=check_cmd.HELP)(check_cmd.check)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"patchwarden {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    pass
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

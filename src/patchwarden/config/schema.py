@@ -1,0 +1,96 @@
+"""The ``patchwarden.yaml`` schema. Unknown keys are errors (``extra="forbid"``).
+
+Every key is documented in docs/configuration.md; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+
+from patchwarden.config.durations import parse_duration
+
+
+def _duration(v: object) -> object:
+    if isinstance(v, str):
+        return parse_duration(v)
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return timedelta(seconds=v)
+    return v
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Level = Literal["digest", "patch", "minor", "major"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PolicyFields(_Strict):
+    level: Level | None = Field(None, description="largest update allowed")
+    include: list[str] | None = Field(None, description="tag regexes; a candidate must match one")
+    exclude: list[str] | None = Field(None, description="tag regexes; a matching candidate is rejected")
+    ignore: bool | None = None
+    pin_digest: bool | None = None
+    min_age: Duration | None = None
+    platform: str | None = None
+    allow_prerelease: bool | None = None
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _regexes(cls, v: list[str] | None) -> list[str] | None:
+        for pattern in v or []:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return v
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?", v):
+            raise ValueError(f"invalid platform {v!r}: expected os/arch[/variant], e.g. linux/arm64")
+        return v
+
+
+class ImageRule(PolicyFields):
+    match: str = Field(
+        description="glob on the normalized image name, e.g. docker.io/library/node or ghcr.io/acme/*"
+    )
+
+
+class RegistryConfig(_Strict):
+    insecure: bool = False
+    tls_verify: bool = True
+    ca_file: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = None
+    max_concurrency: int = Field(8, ge=1, le=64)
+
+
+class CacheConfig(_Strict):
+    dir: str | None = None
+    tag_ttl: Duration = timedelta(hours=1)
+    enabled: bool = True
+
+
+class DiscoveryConfig(_Strict):
+    exclude: list[str] = Field(default_factory=list)
+    follow_symlinks: bool = False
+
+
+class Config(_Strict):
+    version: Literal[1] = 1
+    defaults: PolicyFields = Field(default_factory=PolicyFields)
+    images: list[ImageRule] = Field(default_factory=list)
+    registries: dict[str, RegistryConfig] = Field(default_factory=dict)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    platform: str = Field("linux/amd64", description="default platform for multi-arch images")
+    concurrency: int = Field(8, ge=1, le=64, description="repositories checked at once")
