@@ -38,6 +38,7 @@ references could not be checked (registry errors; the others are still reported)
 
 Examples:
 
+\b
   patchwarden check                          # the current directory
   patchwarden check deploy/ --fail-on minor  # CI gate: fail on minor or major updates
   patchwarden check --format json | jq '.results[] | select(.status=="outdated")'
@@ -66,8 +67,8 @@ def check(
         None, "--fail-on",
         help="Exit 1 when an update of at least this kind exists (outdated = any update, including digest).",
     ),
-    exclude: list[str] | None = typer.Option(None, "--exclude", "-x", help="gitignore-style pattern to skip (repeatable)."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Cache directory (default: the user cache dir, or cache.dir)."),
+    exclude: list[str] | None = typer.Option(None, "--exclude", "-x", metavar="PATTERN", help="gitignore-style pattern to skip (repeatable)."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", metavar="DIR", help="Cache directory (default: the user cache dir, or cache.dir)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the on-disk cache."),
     show_requests: bool = typer.Option(False, "--show-requests", help="Print registry requests by kind on stderr."),
     progress: ProgressOpt = True,
@@ -101,10 +102,12 @@ def exit_code(report: CheckReport, fail_on: FailOn | None) -> ExitCode:
 
 
 def render_check(report: CheckReport) -> None:
-    table = Table(title_justify="left", show_lines=False)
-    for col in ("file:line", "image", "current", "candidate", "update", "status"):
-        table.add_column(col, overflow="fold")
-    table.add_column("why", overflow="fold", ratio=2)
+    table = Table(title_justify="left", show_lines=False, expand=True)
+    table.add_column("file:line", overflow="fold", ratio=1)
+    table.add_column("image", overflow="fold", ratio=1)
+    for col in ("current", "candidate", "update", "status"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("why", overflow="fold", ratio=3)
     for r in report.results:
         cur = r.current.tag or ""
         if r.current.digest:
@@ -129,5 +132,5 @@ def render_check(report: CheckReport) -> None:
         f"{report.count(Status.SKIPPED)} skipped"
     )
     if report.skipped:
-        summary += f"; {len(report.skipped)} places could not be resolved (see `patchwarden inventory`)"
+        summary += f"; {len(report.skipped)} place(s) could not be resolved (see `patchwarden inventory`)"
     out.print(summary)

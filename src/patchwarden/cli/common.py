@@ -38,14 +38,14 @@ FormatOpt = Annotated[
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", "-c", dir_okay=False,
+        "--config", "-c", dir_okay=False, metavar="FILE",
         help="patchwarden.yaml to use. Default: $PATCHWARDEN_CONFIG, else patchwarden.yaml in the "
         "current directory or in the first PATH.",
     ),
 ]
 PathsArg = Annotated[
     list[Path] | None,
-    typer.Argument(help="Files or directories to search (default: the current directory).", show_default=False),
+    typer.Argument(metavar="[PATH]...", help="Files or directories to search (default: the current directory).", show_default=False),
 ]
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr (only on a terminal).")

@@ -26,6 +26,7 @@ the reason.
 
 Examples:
 
+\b
   patchwarden inventory                      # the current directory
   patchwarden inventory deploy/ Dockerfile   # some paths
   patchwarden inventory --format json | jq '.references[].image'
@@ -37,7 +38,7 @@ def inventory(
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
     exclude: list[str] | None = typer.Option(
-        None, "--exclude", "-x", help="gitignore-style pattern to skip (repeatable); adds to discovery.exclude."
+        None, "--exclude", "-x", metavar="PATTERN", help="gitignore-style pattern to skip (repeatable); adds to discovery.exclude."
     ),
     debug: DebugOpt = False,
 ) -> None:

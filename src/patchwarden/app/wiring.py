@@ -1,0 +1,49 @@
+"""The one place that turns configuration into concrete collaborators."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from patchwarden.cache.registry import CachingRegistry
+from patchwarden.cache.store import DiskCache, default_cache_dir
+from patchwarden.config.schema import Config, RegistryConfig
+from patchwarden.errors import ConfigError
+from patchwarden.registry.client import RegistryClient
+from patchwarden.registry.model import Platform
+from patchwarden.registry.settings import ClientOptions, HostSettings
+
+
+def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
+    password = rc.password.get_secret_value() if rc.password is not None else None
+    if rc.password_env:
+        password = os.environ.get(rc.password_env)
+        if password is None:
+            raise ConfigError(
+                f"registries.{host}.password_env names ${rc.password_env}, which is not set",
+                f"export {rc.password_env}=... or remove password_env to use other credentials",
+            )
+    return HostSettings(
+        insecure=rc.insecure,
+        tls_verify=rc.tls_verify,
+        ca_file=rc.ca_file,
+        username=rc.username,
+        password=password,
+        max_concurrency=rc.max_concurrency,
+    )
+
+
+def build_client(config: Config) -> RegistryClient:
+    hosts = {host: host_settings(host, rc) for host, rc in config.registries.items()}
+    options = ClientOptions(default_platform=Platform.parse(config.platform))
+    return RegistryClient(hosts, options=options)
+
+
+def build_registry(
+    config: Config, *, cache_dir: Path | None = None, use_cache: bool = True
+) -> CachingRegistry:
+    disk = None
+    if use_cache and config.cache.enabled:
+        root = cache_dir or (Path(config.cache.dir).expanduser() if config.cache.dir else default_cache_dir())
+        disk = DiskCache(root)
+    return CachingRegistry(build_client(config), disk, config.cache.tag_ttl)

@@ -1,0 +1,163 @@
+"""Checker decisions against an in-memory registry.
+
+The registry here is a small in-memory stand-in for the ``Registry`` Protocol, so the decision
+logic can be tested table-style; the same paths run against the real distribution registry in
+tests/integration/test_check_cli.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from patchwarden.app.check import Checker
+from patchwarden.app.results import Status
+from patchwarden.cache.registry import CachingRegistry
+from patchwarden.cache.store import DiskCache
+from patchwarden.config.policies import PolicyResolver
+from patchwarden.config.schema import Config
+from patchwarden.core.ref import ImageRef, parse_reference
+from patchwarden.errors import NotFoundError
+from patchwarden.refs.model import Inventory, Reference, RefKind
+from patchwarden.registry.model import ImageConfig, ManifestHead, Platform
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def dg(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class MemoryRegistry:
+    def __init__(self, repos: dict[str, dict[str, tuple[str, datetime]]]) -> None:
+        self.repos = repos
+        self.calls: list[str] = []
+
+    def _repo(self, image: ImageRef) -> dict[str, tuple[str, datetime]]:
+        if image.name not in self.repos:
+            raise NotFoundError(f"repository {image.repository} not found on {image.registry}")
+        return self.repos[image.name]
+
+    def list_tags(self, image: ImageRef) -> list[str]:
+        self.calls.append(f"tags {image.name}")
+        return list(self._repo(image))
+
+    def head_manifest(self, image: ImageRef) -> ManifestHead:
+        self.calls.append(f"head {image.name}:{image.tag}")
+        digest, _ = self._repo(image)[image.tag or ""]
+        return ManifestHead(digest, "application/vnd.oci.image.manifest.v1+json", 100)
+
+    def get_manifest(self, image: ImageRef):  # pragma: no cover - not used by check
+        raise NotImplementedError
+
+    def image_config(self, image: ImageRef, platform: Platform) -> ImageConfig:
+        self.calls.append(f"config {image.name}@{image.digest}")
+        for digest, created in self._repo(image).values():
+            if digest == image.digest:
+                return ImageConfig(digest, created, "linux", "amd64")
+        raise NotFoundError("no such manifest")
+
+    def platforms(self, image: ImageRef):
+        return None
+
+
+def tags(*names: str, age_days: int = 30) -> dict[str, tuple[str, datetime]]:
+    return {n: (dg(n), NOW - timedelta(days=age_days)) for n in names}
+
+
+def ref(text: str, line: int = 1) -> Reference:
+    return Reference("Dockerfile", line, RefKind.DOCKERFILE, text, parse_reference(text))
+
+
+def run(registry, refs, config: Config | None = None, disk=None):
+    caching = CachingRegistry(registry, disk, timedelta(hours=1))
+    checker = Checker(caching, PolicyResolver(config or Config()), concurrency=4, now=NOW)
+    return checker.run(Inventory(tuple(refs), ()))
+
+
+def test_outdated_major_keeps_suffix_and_one_tag_list_per_repo():
+    reg = MemoryRegistry({"docker.io/library/node": tags("18-alpine", "20-alpine", "20.1.0-alpine", "20-bookworm", "21-alpine")})
+    report = run(reg, [ref("node:18-alpine", 1), ref("node:18-alpine", 2), ref("node:20-alpine", 3)])
+    r = report.results[0]
+    assert r.status == Status.OUTDATED and r.update == "major"
+    assert r.candidate.tag == "21-alpine" and r.candidate.digest == dg("21-alpine")
+    assert reg.calls.count("tags docker.io/library/node") == 1
+    assert reg.calls.count("head docker.io/library/node:21-alpine") == 1
+
+
+def test_up_to_date_version_and_floating_tag_drift(tmp_path):
+    repos = {"docker.io/library/nginx": tags("1.25.3", "stable")}
+    reg = MemoryRegistry(repos)
+    disk = DiskCache(tmp_path)
+    first = run(reg, [ref("nginx:1.25.3"), ref("nginx:stable", 2)], disk=disk)
+    assert [r.status for r in first.results] == [Status.UP_TO_DATE, Status.UP_TO_DATE]
+    assert "followed by digest" in first.results[1].reason
+    repos["docker.io/library/nginx"]["stable"] = (dg("stable-2"), NOW)
+    second = run(reg, [ref("nginx:stable")], disk=disk)
+    r = second.results[0]
+    assert r.status == Status.OUTDATED and r.update == "digest"
+    assert r.current.digest == dg("stable") and r.candidate.digest == dg("stable-2")
+    assert "moved upstream" in r.reason
+
+
+def test_pinned_digest_drift():
+    reg = MemoryRegistry({"docker.io/library/redis": tags("7.2.4")})
+    old = dg("old")
+    report = run(reg, [ref(f"redis:7.2.4@{old}")])
+    r = report.results[0]
+    assert r.status == Status.OUTDATED and r.update == "digest"
+    assert r.current.digest == old and r.candidate == type(r.candidate)("7.2.4", dg("7.2.4"))
+
+
+def test_errors_are_per_reference_and_memoized():
+    reg = MemoryRegistry({"docker.io/library/nginx": tags("1.25.3")})
+    report = run(reg, [ref("missing/thing:1.0"), ref("missing/thing:1.0", 2), ref("nginx:1.25.3", 3)])
+    assert [r.status for r in report.results] == [Status.ERROR, Status.ERROR, Status.UP_TO_DATE]
+    assert "not found" in report.results[0].reason
+    assert reg.calls.count("tags docker.io/missing/thing") == 1
+
+
+def test_policy_level_ignore_pin_and_min_age():
+    reg = MemoryRegistry({
+        "docker.io/library/postgres": tags("16.1", "16.2", "17.0"),
+        "docker.io/library/redis": {**tags("7.2.3", "7.2.4"), "7.2.5": (dg("7.2.5"), NOW - timedelta(hours=5))},
+        "docker.io/library/alpine": tags("3.19"),
+    })
+    cfg = Config.model_validate({
+        "images": [
+            {"match": "postgres", "level": "minor"},
+            {"match": "redis", "min_age": "1d"},
+            {"match": "alpine", "pin_digest": True},
+            {"match": "busybox", "ignore": True},
+        ]
+    })
+    report = run(reg, [ref("postgres:16.1"), ref("redis:7.2.3", 2), ref("alpine:3.19", 3), ref("busybox:1", 4)], cfg)
+    pg, redis, alpine, busy = report.results
+    assert (pg.candidate.tag, pg.update) == ("16.2", "minor")
+    assert "17.0" in pg.reason and "images[0]" in pg.reason
+    assert (redis.candidate.tag, redis.update) == ("7.2.4", "patch")
+    assert "7.2.5" in redis.reason
+    assert alpine.status == Status.OUTDATED and alpine.update == "digest" and "pin_digest" in alpine.reason
+    assert busy.status == Status.SKIPPED and "ignored" in busy.reason
+    # min_age reads image configs of candidates only, newest first, stopping at the first old one
+    configs = [c for c in reg.calls if c.startswith("config")]
+    assert configs == [f"config docker.io/library/redis@{dg('7.2.5')}", f"config docker.io/library/redis@{dg('7.2.4')}"]
+
+
+def test_digest_only_reference_is_skipped_with_reason():
+    reg = MemoryRegistry({})
+    report = run(reg, [ref(f"nginx@{dg('x')}")])
+    assert report.results[0].status == Status.SKIPPED
+    assert "pinned by digest only" in report.results[0].reason
+    assert reg.calls == []
+
+
+@pytest.mark.parametrize("level", ["digest"])
+def test_digest_level_never_lists_tags(level):
+    reg = MemoryRegistry({"docker.io/library/node": tags("18", "20")})
+    cfg = Config.model_validate({"defaults": {"level": level}})
+    report = run(reg, [ref("node:18")], cfg)
+    assert report.results[0].status == Status.UP_TO_DATE
+    assert not any(c.startswith("tags") for c in reg.calls)
