@@ -135,7 +135,7 @@ def parse_reference(text: str) -> ImageRef:
         raise ReferenceFormatError(f"invalid registry host {domain!r} in image reference {text!r}")
     if path.lower() != path:
         raise ReferenceFormatError(
-            f"repository name must be lowercase in {text!r}", f"did you mean {path.lower()!r}?"
+            f"repository name must be lowercase in {text!r}", f"did you mean {text.lower()!r}?"
         )
     if not _PATH_RE.match(path):
         raise ReferenceFormatError(

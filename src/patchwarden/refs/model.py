@@ -27,6 +27,13 @@ class Reference:
     variable substitution. ``line`` is 1-based; ``column`` is 1-based, 0 when unknown.
     ``context`` says where in the file it is (``services.web.image``, ``Deployment/web
     spec.template.spec.containers[0].image``, ``FROM (stage build)``).
+
+    ``parts`` locates each piece of the reference that a rewriter may need to edit, as
+    ``(field, line, column)`` triples (1-based): for a Helm image map ``("registry", ...)``,
+    ``("repository", ...)``, ``("tag", ...)``, ``("digest", ...)``; for Kustomize ``newName``,
+    ``newTag``, ``digest``; for a Dockerfile ``("image", ...)`` with the physical line of the
+    image text (which may differ from ``line`` when the FROM continues over several lines).
+    Empty when the reference is one scalar at ``line``/``column``.
     """
 
     file: str
@@ -37,6 +44,7 @@ class Reference:
     column: int = 0
     context: str = ""
     platform: str | None = None
+    parts: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,7 @@ class Skipped:
     text: str
     reason: str
     kind: RefKind | None = None
+    column: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,4 +77,9 @@ class ReferenceSource(Protocol):
 
     def claims(self, path: Path, text: str) -> bool: ...
 
-    def extract(self, rel_path: str, text: str) -> list[Reference | Skipped]: ...
+    def extract(
+        self, rel_path: str, text: str, *, path: Path | None = None
+    ) -> list[Reference | Skipped]:
+        """``path`` is the file on disk when known, for sources that read sibling files
+        (compose reads the ``.env`` next to the compose file)."""
+        ...

@@ -1,0 +1,197 @@
+"""Helpers shared by the reference sources: YAML loading with positions, raw scalar text,
+templating detection and turning a text into a Reference or a Skipped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from patchwarden.core.ref import parse_reference
+from patchwarden.errors import ReferenceFormatError
+from patchwarden.refs.model import Reference, RefKind, Skipped
+
+TEMPLATED_REASON = "templated value ({{ ... }}) cannot be resolved statically"
+YAML_SUFFIXES = (".yaml", ".yml")
+
+Found = Reference | Skipped
+
+
+def is_templated(text: str) -> bool:
+    return "{{" in text or "}}" in text
+
+
+def make_reference(
+    *,
+    file: str,
+    line: int,
+    column: int,
+    kind: RefKind,
+    image: str,
+    resolved: str | None = None,
+    context: str = "",
+    platform: str | None = None,
+    parts: tuple[tuple[str, int, int], ...] = (),
+) -> Found:
+    """Parse ``resolved`` (defaults to ``image``); a bad reference becomes a Skipped."""
+    if is_templated(image):
+        return Skipped(file, line, image, TEMPLATED_REASON, kind, column)
+    text = image if resolved is None else resolved
+    try:
+        ref = parse_reference(text)
+    except ReferenceFormatError as exc:
+        return Skipped(file, line, image, str(exc), kind, column)
+    return Reference(
+        file=file,
+        line=line,
+        kind=kind,
+        image=image,
+        ref=ref,
+        column=column,
+        context=context,
+        platform=platform,
+        parts=parts,
+    )
+
+
+class YamlProblem(Exception):
+    def __init__(self, line: int, column: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+        self.message = message
+
+
+def load_yaml_documents(text: str) -> list[Any]:
+    """All documents of ``text`` with the round-trip loader (positions on every node).
+
+    Raises :class:`YamlProblem` (1-based line) for any malformed input.
+    """
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True
+    try:
+        return [doc for doc in yaml.load_all(text) if doc is not None]
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        col = mark.column + 1 if mark is not None else 0
+        problem = exc.problem or exc.context or type(exc).__name__
+        raise YamlProblem(line, col, str(problem)) from exc
+    except Exception as exc:  # ruamel raises a handful of unmarked errors too
+        raise YamlProblem(1, 0, f"{type(exc).__name__}: {exc}") from exc
+
+
+def yaml_problem_skip(file: str, problem: YamlProblem, kind: RefKind, text: str) -> Skipped:
+    reason = f"malformed YAML at line {problem.line}: {problem.message}"
+    if is_templated(text):
+        reason += " (the file contains {{ ... }} template syntax and is not plain YAML)"
+    return Skipped(file, problem.line, "", reason, kind, problem.column)
+
+
+def load_or_skip(file: str, text: str, kind: RefKind) -> tuple[list[Any], list[Found]]:
+    try:
+        return load_yaml_documents(text), []
+    except YamlProblem as problem:
+        return [], [yaml_problem_skip(file, problem, kind, text)]
+
+
+_ANCHOR_OR_TAG = re.compile(r"(?:[&!]\S*\s+)*")
+
+
+def raw_scalar(lines: list[str], line0: int, col0: int) -> str | None:
+    """The source text of the plain or quoted scalar starting at 0-based ``line0``/``col0``.
+
+    Used where the loaded value lost its spelling (``tag: 1.20`` loads as the float 1.2).
+    Returns None for block scalars or positions that do not hold a one-line scalar.
+    """
+    if line0 >= len(lines):
+        return None
+    rest = lines[line0][col0:].rstrip("\r\n")
+    rest = rest[_ANCHOR_OR_TAG.match(rest).end() :]  # type: ignore[union-attr]
+    if not rest or rest[0] in "|>[{*":
+        return None
+    if rest[0] in "'\"":
+        quote = rest[0]
+        i = 1
+        while i < len(rest):
+            if quote == "'" and rest[i] == "'":
+                if i + 1 < len(rest) and rest[i + 1] == "'":
+                    i += 2
+                    continue
+                return rest[1:i].replace("''", "'")
+            if quote == '"' and rest[i] == "\\":
+                i += 2
+                continue
+            if quote == '"' and rest[i] == '"':
+                return rest[1:i]
+            i += 1
+        return None
+    comment = re.search(r"\s#", rest)
+    if comment:
+        rest = rest[: comment.start()]
+    return rest.rstrip()
+
+
+def scalar_text(value: Any, lines: list[str], pos: tuple[int, int] | None) -> str | None:
+    """The text of a scalar value as written: strings as loaded, numbers from the source."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        if pos is not None:
+            raw = raw_scalar(lines, pos[0], pos[1])
+            if raw:
+                return raw
+        return str(value)
+    return None
+
+
+def value_pos(mapping: CommentedMap, key: Any) -> tuple[int, int] | None:
+    """0-based (line, column) of ``mapping[key]``'s value, following merge keys."""
+    owner = owner_of(mapping, key)
+    if owner is None:
+        return None
+    try:
+        line, col = owner.lc.value(key)
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return int(line), int(col)
+
+
+def display_pos(pos: tuple[int, int] | None) -> tuple[int, int]:
+    """1-based (line, column) for a 0-based position; (0, 0) when unknown."""
+    if pos is None:
+        return 0, 0
+    return pos[0] + 1, pos[1] + 1
+
+
+def owner_of(mapping: CommentedMap, key: Any) -> CommentedMap | None:
+    """The map that physically holds ``key``: ``mapping`` itself or a merged (``<<``) map."""
+    lc = getattr(mapping, "lc", None)
+    if lc is not None and key in (lc.data or {}):
+        return mapping
+    for merged in _merged_maps(mapping):
+        found = owner_of(merged, key)
+        if found is not None:
+            return found
+    return mapping if key in mapping and lc is not None else None
+
+
+def _merged_maps(mapping: CommentedMap) -> Iterator[CommentedMap]:
+    for item in getattr(mapping, "merge", None) or ():
+        candidate = item[1] if isinstance(item, tuple) else item
+        if isinstance(candidate, CommentedMap):
+            yield candidate
+
+
+def is_map(value: Any) -> bool:
+    return isinstance(value, CommentedMap)
+
+
+def is_seq(value: Any) -> bool:
+    return isinstance(value, CommentedSeq)

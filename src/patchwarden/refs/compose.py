@@ -1,0 +1,230 @@
+"""Image references in Compose files: ``services.<name>.image``.
+
+Anchors, aliases and merge keys (``<<: *defaults``) are followed; a reference that lives in an
+anchor is reported once, at its definition. Values are interpolated as Compose does (``$$``,
+``$V``, ``${V}``, ``${V:-d}``, ``${V-d}``, ``${V:+a}``, ``${V+a}``, ``${V:?e}``, ``${V?e}``)
+with the values of the ``.env`` file next to the compose file. The process environment is
+deliberately *not* read: a scan must give the same answer on every machine, so a variable
+that only the environment could provide is reported as Skipped. Services with only
+``build:`` yield nothing. Compose v1 files (services at the top level, no ``services:``
+key) are understood too.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from patchwarden.refs._common import (
+    Found,
+    display_pos,
+    is_map,
+    load_or_skip,
+    make_reference,
+    owner_of,
+    value_pos,
+)
+from patchwarden.refs.model import RefKind, Skipped
+
+_NAME_RE = re.compile(r"^(?:docker-)?compose(?:\.[^/]+)?\.ya?ml$")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def is_compose_name(name: str) -> bool:
+    return bool(_NAME_RE.match(name.lower()))
+
+
+class _Unset(Exception):
+    pass
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose-style interpolation; raises :class:`_Unset` naming the first unset variable."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c != "$":
+            out.append(c)
+            i += 1
+            continue
+        if i + 1 < n and text[i + 1] == "$":
+            out.append("$")
+            i += 2
+            continue
+        if i + 1 < n and text[i + 1] == "{":
+            depth, j = 1, i + 2
+            while j < n and depth:
+                depth += {"{": 1, "}": -1}.get(text[j], 0)
+                j += 1
+            if depth:
+                raise _Unset(f"unterminated variable reference in {text!r}")
+            inner = text[i + 2 : j - 1]
+            m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])(.*))?", inner, re.S)
+            if not m:
+                raise _Unset(f"invalid interpolation ${{{inner}}}")
+            out.append(_apply(m.group(1), m.group(2), m.group(3) or "", env))
+            i = j
+            continue
+        m = _VAR_NAME.match(text, i + 1)
+        if not m:
+            out.append("$")
+            i += 1
+            continue
+        out.append(_apply(m.group(0), None, "", env))
+        i = m.end()
+    return "".join(out)
+
+
+def _unset(name: str) -> _Unset:
+    return _Unset(f"variable {name} is unset; compose interpolates it from the environment or .env")
+
+
+def _apply(name: str, op: str | None, word: str, env: dict[str, str]) -> str:
+    value = env.get(name)
+    if op is None:
+        if value is None:
+            raise _unset(name)
+        return value
+    if op == ":-":
+        return value if value else interpolate(word, env)
+    if op == "-":
+        return value if value is not None else interpolate(word, env)
+    if op == ":+":
+        return interpolate(word, env) if value else ""
+    if op == "+":
+        return interpolate(word, env) if value is not None else ""
+    # ":?" / "?": required variable
+    if (op == ":?" and not value) or value is None:
+        raise _unset(name)
+    return value
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """A ``.env`` file as Compose reads it: ``KEY=VALUE`` lines, ``export`` prefix, quotes,
+    ``#`` comments; values may use earlier keys."""
+    env: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, eq, value = line.partition("=")
+        key = key.strip()
+        if not eq or not _VAR_NAME.fullmatch(key):
+            continue
+        value = value.strip()
+        quoted = re.match(r"'([^']*)'|\"((?:[^\"\\]|\\.)*)\"", value)
+        if quoted:
+            if quoted.group(1) is not None:
+                value = quoted.group(1)
+            else:
+                value = re.sub(
+                    r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), quoted.group(2)
+                )
+                value = _expand_quiet(value, env)
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
+            value = _expand_quiet(value, env)
+        env[key] = value
+    return env
+
+
+def _expand_quiet(value: str, env: dict[str, str]) -> str:
+    try:
+        return interpolate(value, env)
+    except _Unset:
+        return value
+
+
+def _services(doc: Any) -> list[tuple[str, Any]]:
+    if not is_map(doc):
+        return []
+    services = doc.get("services")
+    if is_map(services):
+        return [(str(k), v) for k, v in services.items()]
+    if "services" in doc or "version" in doc:
+        return []
+    # Compose v1: services are the top-level keys.
+    return [
+        (str(k), v)
+        for k, v in doc.items()
+        if is_map(v) and not str(k).startswith("x-") and ("image" in v or "build" in v)
+    ]
+
+
+class ComposeSource:
+    kind = RefKind.COMPOSE
+
+    def claims(self, path: Path, text: str) -> bool:
+        return is_compose_name(path.name)
+
+    def extract(self, rel_path: str, text: str, *, path: Path | None = None) -> list[Found]:
+        docs, problems = load_or_skip(rel_path, text, self.kind)
+        if problems:
+            return problems
+        env: dict[str, str] = {}
+        if path is not None:
+            dotenv = path.parent / ".env"
+            try:
+                if dotenv.is_file():
+                    env = parse_dotenv(dotenv.read_text(encoding="utf-8-sig"))
+            except (OSError, UnicodeDecodeError):
+                env = {}
+        found: list[Found] = []
+        seen: set[tuple[int, int]] = set()
+        for doc in docs:
+            for name, svc in _services(doc):
+                if not is_map(svc) or "image" not in svc:
+                    continue
+                owner = owner_of(svc, "image")
+                pos = value_pos(svc, "image")
+                line, column = display_pos(pos)
+                if (line, column) in seen:
+                    continue  # the same anchor / alias, already reported
+                seen.add((line, column))
+                context = f"services.{name}.image"
+                if owner is not svc:
+                    context += " (from a merged anchor)"
+                value = svc["image"]
+                image = value if isinstance(value, str) else None
+                if image is None:
+                    found.append(
+                        Skipped(
+                            rel_path, line, str(value), "image is not a string", self.kind, column
+                        )
+                    )
+                    continue
+                try:
+                    resolved = interpolate(image, env)
+                except _Unset as exc:
+                    if "{{" in image or "}}" in image:
+                        resolved = image  # make_reference reports it as templated
+                    else:
+                        found.append(Skipped(rel_path, line, image, str(exc), self.kind, column))
+                        continue
+                found.append(
+                    make_reference(
+                        file=rel_path,
+                        line=line,
+                        column=column,
+                        kind=self.kind,
+                        image=image,
+                        resolved=resolved,
+                        context=context,
+                        platform=_platform(svc, env),
+                    )
+                )
+        return found
+
+
+def _platform(svc: Any, env: dict[str, str]) -> str | None:
+    value = svc.get("platform")
+    if not isinstance(value, str):
+        return None
+    try:
+        return interpolate(value, env)
+    except _Unset:
+        return value

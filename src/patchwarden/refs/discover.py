@@ -1,0 +1,170 @@
+"""Walk paths and collect every image reference (and every place that could not be resolved).
+
+``file`` convention:
+
+* for a **directory** argument, ``file`` is the POSIX path relative to that directory
+  (``services/api/Dockerfile``); scanning two directories that both hold a ``Dockerfile``
+  therefore gives two entries with the same ``file`` — scan their common parent instead;
+* for a **file** argument, ``file`` is its POSIX path relative to the current working
+  directory when it is under it, else the path exactly as given.
+
+Excludes (gitignore-style, ``gitwildmatch``) and the root's ``.patchwardenignore`` are matched
+against those relative paths; ``excludes`` also apply to file arguments. Vendored and tool
+directories (:data:`SKIPPED_DIRS`) are never entered. Symlinks are not followed unless
+``follow_symlinks`` (then directory cycles are cut). Files over :data:`MAX_FILE_SIZE` and files
+that are not UTF-8 become Skipped entries. A path that does not exist raises
+:class:`~patchwarden.errors.UsageError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pathspec
+
+from patchwarden.errors import UsageError
+from patchwarden.refs.model import Inventory, Reference, Skipped
+from patchwarden.refs.registry import is_candidate_name, source_for
+
+MAX_FILE_SIZE = 2 * 1024 * 1024
+IGNORE_FILE = ".patchwardenignore"
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "vendor",
+        "third_party",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        "dist",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".terraform",
+    }
+)
+
+
+def discover(
+    paths: Sequence[Path], *, excludes: Sequence[str] = (), follow_symlinks: bool = False
+) -> Inventory:
+    references: dict[tuple[str, int, str], Reference] = {}
+    skipped: dict[tuple[str, int, int, str, str], Skipped] = {}
+    user_spec = _spec(excludes)
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            spec = _spec([*excludes, *_ignore_file_lines(path)])
+            files = _walk(path, spec, follow_symlinks)
+        elif path.is_file():
+            rel = _display_path(path)
+            if user_spec.match_file(rel) or (path.is_symlink() and not follow_symlinks):
+                continue
+            files = iter([(path, rel)])
+        else:
+            raise UsageError(f"path {str(given)!r} does not exist")
+        for file_path, rel in files:
+            for item in _scan_file(file_path, rel):
+                if isinstance(item, Reference):
+                    references.setdefault((item.file, item.line, item.image), item)
+                else:
+                    key = (item.file, item.line, item.column, item.text, item.reason)
+                    skipped.setdefault(key, item)
+    return Inventory(
+        references=tuple(
+            sorted(references.values(), key=lambda r: (r.file, r.line, r.column, r.image))
+        ),
+        skipped=tuple(
+            sorted(skipped.values(), key=lambda s: (s.file, s.line, s.column, s.text, s.reason))
+        ),
+    )
+
+
+def _spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines(list(lines))
+
+
+def _ignore_file_lines(root: Path) -> list[str]:
+    ignore = root / IGNORE_FILE
+    try:
+        return ignore.read_text(encoding="utf-8-sig").splitlines() if ignore.is_file() else []
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _walk(
+    root: Path, spec: pathspec.GitIgnoreSpec, follow_symlinks: bool
+) -> Iterable[tuple[Path, str]]:
+    visited: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+        current = Path(dirpath)
+        if follow_symlinks:
+            real = os.path.realpath(dirpath)
+            if real in visited:
+                dirnames[:] = []
+                continue
+            visited.add(real)
+        rel_dir = current.relative_to(root).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        keep = []
+        for name in sorted(dirnames):
+            if name in SKIPPED_DIRS or spec.match_file(f"{prefix}{name}/"):
+                continue
+            if not follow_symlinks and (current / name).is_symlink():
+                continue
+            keep.append(name)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            rel = prefix + name
+            file_path = current / name
+            if spec.match_file(rel):
+                continue
+            if not follow_symlinks and file_path.is_symlink():
+                continue
+            yield file_path, rel
+
+
+def _scan_file(path: Path, rel: str) -> list[Reference | Skipped]:
+    if not is_candidate_name(path.name):
+        return []
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_SIZE:
+            return [Skipped(rel, 0, "", f"file is larger than 2 MiB ({size} bytes); not scanned")]
+        data = path.read_bytes()
+    except OSError as exc:
+        return [Skipped(rel, 0, "", f"cannot read file: {exc.strerror or exc}")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [Skipped(rel, 0, "", f"file is not valid UTF-8 (byte {exc.start}); not scanned")]
+    source = source_for(path, text)
+    if source is None:
+        return []
+    try:
+        return source.extract(rel, text, path=path)
+    except Exception as exc:  # a bug in a source must not stop the scan
+        return [
+            Skipped(
+                rel,
+                0,
+                "",
+                f"internal error in the {source.kind} reader ({type(exc).__name__}: {exc}); "
+                "please report this",
+                source.kind,
+            )
+        ]
