@@ -136,7 +136,7 @@ def test_templated_and_invalid_images() -> None:
     found = SRC.extract("compose.yaml", text)
     assert [(f.line, getattr(f, "reason", None)) for f in found] == [
         (3, "templated value ({{ ... }}) cannot be resolved statically"),
-        (5, "repository name must be lowercase in 'Nginx:1' (did you mean 'library/nginx'?)"),
+        (5, "repository name must be lowercase in 'Nginx:1' (did you mean 'nginx:1'?)"),
         (7, "image is not a string"),
         (9, "templated value ({{ ... }}) cannot be resolved statically"),
     ]

@@ -102,7 +102,7 @@ EXPECTED_SKIPPED = [
         "tools/ci.dockerfile",
         1,
         D,
-        "repository name must be lowercase in 'Ubuntu:22.04' (did you mean 'library/ubuntu'?)",
+        "repository name must be lowercase in 'Ubuntu:22.04' (did you mean 'ubuntu:22.04'?)",
     ),
 ]
 
