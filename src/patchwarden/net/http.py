@@ -1,0 +1,109 @@
+"""The one place HTTP clients are built, and the retry loop every request goes through."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import httpx
+
+from patchwarden.net.errors import map_transport_error
+from patchwarden.net.redact import redact_url
+from patchwarden.net.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("patchwarden")
+    except Exception:  # pragma: no cover - not installed
+        return "0"
+
+
+USER_AGENT = f"patchwarden/{_version()} (+https://github.com/patchwarden/patchwarden)"
+
+
+def make_client(
+    *,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 30.0,
+    verify: bool | str = True,
+    follow_redirects: bool = False,
+    max_connections: int = 16,
+    user_agent: str = USER_AGENT,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """An ``httpx.Client`` with timeouts always on and our User-Agent.
+
+    ``verify`` is True, False, or a CA bundle file path.
+    """
+    import ssl
+
+    ctx: ssl.SSLContext | bool
+    ctx = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+    timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=read_timeout)
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    return httpx.Client(
+        timeout=timeout,
+        verify=ctx,
+        follow_redirects=follow_redirects,
+        limits=limits,
+        headers={"User-Agent": user_agent},
+        trust_env=True,
+        transport=transport,
+    )
+
+
+def send_with_retry(
+    client: httpx.Client,
+    build: Callable[[], httpx.Request],
+    policy: RetryPolicy,
+    *,
+    host: str,
+    on_retry: Callable[[int, str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    follow_redirects: bool = False,
+) -> httpx.Response:
+    """Send a request, streaming, retrying 429/502/503/504 and connect errors.
+
+    Returns the (streamed, still open) final response: the caller reads and closes it.
+    A retryable status on the last attempt is returned as is for the caller to map.
+    Transport errors after the last attempt raise :class:`RegistryError`.
+    ``on_retry(attempt, reason)`` is called before each retry.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        request = build()
+        try:
+            response = client.send(request, stream=True, follow_redirects=follow_redirects)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+            if not policy.should_retry_error(attempt):
+                raise map_transport_error(exc, host) from exc
+            reason = type(exc).__name__
+            wait = policy.backoff(attempt)
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, host) from exc
+        else:
+            if not policy.should_retry_status(response.status_code, attempt):
+                return response
+            reason = str(response.status_code)
+            wait = policy.delay(attempt, response.headers.get("Retry-After"))
+            response.close()
+        log.debug(
+            "retrying %s %s after %s (attempt %d, waiting %.2fs)",
+            request.method,
+            redact_url(str(request.url)),
+            reason,
+            attempt,
+            wait,
+        )
+        if on_retry is not None:
+            on_retry(attempt, reason)
+        sleep(wait)

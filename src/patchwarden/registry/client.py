@@ -1,0 +1,221 @@
+"""``RegistryClient``: the OCI distribution-spec implementation of :class:`Registry`."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from patchwarden.core.digest import Digest
+from patchwarden.core.ref import ImageRef
+from patchwarden.errors import IntegrityError, NotFoundError, ReferenceFormatError, RegistryError
+from patchwarden.registry.challenge import parse_next_link
+from patchwarden.registry.credentials import CredentialProvider, default_credentials
+from patchwarden.registry.errors import map_http_error
+from patchwarden.registry.manifests import (
+    ACCEPT,
+    index_platforms,
+    parse_image_config,
+    parse_manifest,
+    select_platform,
+)
+from patchwarden.registry.model import ImageConfig, Manifest, ManifestHead, Platform
+from patchwarden.registry.settings import ClientOptions, HostSettings
+from patchwarden.registry.stats import RequestStats
+from patchwarden.registry.transport import Transport, read_capped
+
+_CACHE_SIZE = 512
+
+
+def _reference(image: ImageRef) -> str:
+    return image.digest or image.tag or "latest"
+
+
+def _where(image: ImageRef) -> str:
+    return f"{image.name}:{image.tag}" if image.tag and not image.digest else str(image)
+
+
+def verify_digest(data: bytes, expected: str, host: str, what: str) -> str:
+    """Raise :class:`IntegrityError` unless ``data`` hashes to ``expected``; return it."""
+    try:
+        want = Digest.parse(expected)
+    except ReferenceFormatError as exc:
+        raise IntegrityError(
+            f"registry {host} sent an invalid digest {expected!r} for {what}"
+        ) from exc
+    got = Digest.of(data, want.algorithm)
+    if got != want:
+        raise IntegrityError(
+            f"registry {host} returned content that does not match its digest for {what}: "
+            f"expected {want.short}, got {got.short}",
+            "the registry or a proxy in between is corrupting data; retry, and report it "
+            "to the registry operators if it persists",
+        )
+    return str(want)
+
+
+class RegistryClient:
+    """A thread-safe registry client; one connection pool and semaphore per host."""
+
+    def __init__(
+        self,
+        hosts: Mapping[str, HostSettings] | None = None,
+        *,
+        credentials: CredentialProvider | None = None,
+        options: ClientOptions | None = None,
+        sleep: Callable[[float], None] | None = None,
+        http_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """``http_transport`` replaces the network (tests use ``httpx.MockTransport``)."""
+        self.options = options or ClientOptions()
+        self.stats = RequestStats()
+        hosts = dict(hosts or {})
+        creds = credentials if credentials is not None else default_credentials(hosts)
+        self._t = Transport(hosts, creds, self.options, self.stats, sleep, http_transport)
+        self._cache: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._t.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- small immutable-content cache (keyed by digest) -------------------------------------
+
+    def _cached(self, key: tuple[str, str, str]) -> Any:
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        return None
+
+    def _remember(self, key: tuple[str, str, str], value: Any) -> None:
+        with self._cache_lock:
+            self._cache[key] = value
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+
+    # -- Registry protocol ----------------------------------------------------------------
+
+    def list_tags(self, image: ImageRef) -> list[str]:
+        host, repo, opts = image.registry, image.repository, self.options
+        target: str | None = f"/v2/{repo}/tags/list?n={opts.tags_page_size}"
+        tags: dict[str, None] = {}
+        pages, budget = 0, opts.max_tags_bytes
+        while target is not None:
+            pages += 1
+            if pages > opts.max_tag_pages:
+                raise RegistryError(
+                    f"registry {host} returned more than {opts.max_tag_pages} pages of tags "
+                    f"for {repo}",
+                    "raise the tag page limit if this repository really has that many tags",
+                )
+            with self._t.request(host, repo, "tags", "GET", target) as resp:
+                body = read_capped(resp, budget, f"tag list of {image.name}")
+                if resp.status_code != 200:
+                    raise map_http_error(resp.status_code, body, host=host, repository=repo)
+                try:
+                    target = parse_next_link(resp.headers.get("Link"), str(resp.url))
+                except ValueError as exc:
+                    raise RegistryError(f"registry {host}: {exc}") from exc
+            budget -= len(body)
+            try:
+                page = json.loads(body).get("tags") or []
+            except (ValueError, AttributeError) as exc:
+                raise RegistryError(f"registry {host} sent an invalid tag list for {repo}") from exc
+            if not isinstance(page, list):
+                raise RegistryError(f"registry {host} sent an invalid tag list for {repo}")
+            tags.update(dict.fromkeys(str(t) for t in page))
+        return list(tags)
+
+    def head_manifest(self, image: ImageRef) -> ManifestHead:
+        host, repo, ref = image.registry, image.repository, _reference(image)
+        path = f"/v2/{repo}/manifests/{ref}"
+        with self._t.request(host, repo, "manifest_head", "HEAD", path, {"Accept": ACCEPT}) as r:
+            if r.status_code != 200:
+                raise map_http_error(r.status_code, b"", host=host, repository=repo, reference=ref)
+            digest = r.headers.get("Docker-Content-Digest")
+            media_type = r.headers.get("Content-Type", "").split(";", 1)[0].strip()
+            length = r.headers.get("Content-Length", "")
+        if digest and media_type:
+            try:
+                Digest.parse(digest)
+            except ReferenceFormatError:
+                digest = None
+            if digest:
+                return ManifestHead(digest, media_type, int(length) if length.isdigit() else -1)
+        m = self.get_manifest(image)  # no usable digest header: fetch and hash
+        return ManifestHead(m.digest, m.media_type, len(m.raw))
+
+    def get_manifest(self, image: ImageRef) -> Manifest:
+        host, repo, ref = image.registry, image.repository, _reference(image)
+        key = (host, repo, ref)
+        if image.digest and (hit := self._cached(key)) is not None:
+            return hit  # type: ignore[no-any-return]
+        path = f"/v2/{repo}/manifests/{ref}"
+        with self._t.request(host, repo, "manifest_get", "GET", path, {"Accept": ACCEPT}) as r:
+            body = read_capped(r, self.options.max_manifest_bytes, f"manifest of {_where(image)}")
+            if r.status_code != 200:
+                raise map_http_error(r.status_code, body, host=host, repository=repo, reference=ref)
+            header_digest = r.headers.get("Docker-Content-Digest")
+            content_type = r.headers.get("Content-Type")
+        expected = image.digest or header_digest
+        if expected:
+            digest = verify_digest(body, expected, host, f"manifest {_where(image)}")
+        else:
+            digest = str(Digest.of(body))
+        manifest = parse_manifest(body, digest, content_type, _where(image))
+        self._remember((host, repo, digest), manifest)
+        return manifest
+
+    def _blob(self, image: ImageRef, digest: str, limit: int, what: str) -> bytes:
+        host, repo = image.registry, image.repository
+        if (hit := self._cached((host, repo, "blob:" + digest))) is not None:
+            return hit  # type: ignore[no-any-return]
+        path = f"/v2/{repo}/blobs/{digest}"
+        with self._t.request(host, repo, "blob", "GET", path, follow=True) as r:
+            body = read_capped(r, limit, what)
+            if r.status_code != 200:
+                raise map_http_error(
+                    r.status_code, body, host=host, repository=repo, reference=digest, what="blob"
+                )
+        verify_digest(body, digest, host, what)
+        self._remember((host, repo, "blob:" + digest), body)
+        return body
+
+    def resolve_platform(self, image: ImageRef, platform: Platform) -> Manifest:
+        """The single-platform manifest of ``image`` for ``platform``."""
+        m = self.get_manifest(image)
+        if not m.is_index:
+            return m
+        desc = select_platform(m, platform)
+        if desc is None:
+            avail = ", ".join(str(p) for p in index_platforms(m)) or "none"
+            raise NotFoundError(
+                f"{_where(image)} has no image for platform {platform}",
+                f"available platforms: {avail}; choose one of them with --platform",
+            )
+        child = self.get_manifest(image.with_digest(desc.digest))
+        if child.is_index:
+            raise RegistryError(f"{_where(image)}: nested image indexes are not supported")
+        return child
+
+    def image_config(self, image: ImageRef, platform: Platform) -> ImageConfig:
+        m = self.resolve_platform(image, platform)
+        if m.config is None:
+            raise RegistryError(f"manifest of {_where(image)} names no config blob")
+        what = f"image config of {_where(image)}"
+        blob = self._blob(image, m.config.digest, self.options.max_config_bytes, what)
+        return parse_image_config(blob, m.config.digest, _where(image))
+
+    def platforms(self, image: ImageRef) -> list[Platform] | None:
+        m = self.get_manifest(image)
+        return index_platforms(m) if m.is_index else None

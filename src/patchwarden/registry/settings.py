@@ -1,0 +1,50 @@
+"""Per-host registry settings and client-wide options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from patchwarden.registry.model import Platform
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HostSettings:
+    """Settings for one registry host (``registries.HOST`` in patchwarden.yaml)."""
+
+    insecure: bool = False
+    tls_verify: bool = True
+    ca_file: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    max_concurrency: int = 8
+
+    def __repr__(self) -> str:
+        pw = None if self.password is None else "***"
+        return (
+            f"HostSettings(insecure={self.insecure!r}, tls_verify={self.tls_verify!r}, "
+            f"ca_file={self.ca_file!r}, username={self.username!r}, password={pw!r}, "
+            f"max_concurrency={self.max_concurrency!r})"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """Options that apply to every registry the client talks to."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_attempts: int = 4
+    base_backoff: float = 0.2
+    max_backoff: float = 5.0
+    max_retry_after: float = 30.0
+    max_manifest_bytes: int = 4 * MiB
+    max_config_bytes: int = 8 * MiB
+    max_tags_bytes: int = 16 * MiB
+    tags_page_size: int = 1000
+    max_tag_pages: int = 100
+    default_platform: Platform = field(default_factory=Platform.host)
+    default_token_ttl: float = 60.0

@@ -1,0 +1,284 @@
+"""Per-host HTTP plumbing: scheme choice, connection pool, concurrency, auth and retries."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+
+import httpx
+
+from patchwarden.errors import IntegrityError, RegistryError
+from patchwarden.net.http import make_client, send_with_retry
+from patchwarden.net.retry import RetryPolicy
+from patchwarden.registry.auth import (
+    Token,
+    TokenCache,
+    basic_header,
+    build_token_request,
+    is_loopback,
+    parse_token_response,
+    rejected_error,
+    repo_scope,
+)
+from patchwarden.registry.challenge import Challenge, pick_challenge
+from patchwarden.registry.credentials import CredentialProvider, Credentials, normalize_host
+from patchwarden.registry.settings import ClientOptions, HostSettings
+from patchwarden.registry.stats import RequestStats
+
+DOCKER_HUB_API = "registry-1.docker.io"
+_UNSET = object()
+
+
+def api_host(host: str) -> str:
+    return DOCKER_HUB_API if normalize_host(host) == "docker.io" else host
+
+
+def read_capped(resp: httpx.Response, limit: int, what: str) -> bytes:
+    """Read a streamed body, failing with :class:`IntegrityError` past ``limit`` bytes."""
+    length = resp.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > limit:
+        raise IntegrityError(f"{what} is {int(length)} bytes, more than the {limit}-byte limit")
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in resp.iter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise IntegrityError(f"{what} is larger than the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class HostState:
+    """Everything kept per registry host for the life of the client."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: HostSettings,
+        opts: ClientOptions,
+        http_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.api = api_host(name)
+        self.settings = settings
+        self.plain_ok = settings.insecure or is_loopback(self.api)
+        verify: bool | str = settings.ca_file or settings.tls_verify
+        if self.plain_ok:
+            verify = False  # as Docker does for insecure and loopback registries
+        self.client = make_client(
+            connect_timeout=opts.connect_timeout,
+            read_timeout=opts.read_timeout,
+            verify=verify,
+            max_connections=max(1, settings.max_concurrency) + 2,
+            transport=http_transport,
+        )
+        self.semaphore = threading.BoundedSemaphore(max(1, settings.max_concurrency))
+        self.scheme: str | None = None if self.plain_ok else "https"
+        self.probe_lock = threading.Lock()
+        self.challenge: Challenge | None = None
+        self.creds: Credentials | object | None = _UNSET
+        self.lock = threading.Lock()
+
+
+class Transport:
+    def __init__(
+        self,
+        hosts: Mapping[str, HostSettings],
+        credentials: CredentialProvider,
+        options: ClientOptions,
+        stats: RequestStats,
+        sleep: Callable[[float], None] | None = None,
+        http_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http_transport = http_transport
+        self._settings = {normalize_host(h): s for h, s in hosts.items()}
+        self._credentials = credentials
+        self.options = options
+        self.stats = stats
+        self._policy = RetryPolicy(
+            max_attempts=options.max_attempts,
+            base_delay=options.base_backoff,
+            max_backoff=options.max_backoff,
+            max_retry_after=options.max_retry_after,
+        )
+        self._sleep = sleep
+        self._hosts: dict[str, HostState] = {}
+        self._lock = threading.Lock()
+        self._tokens = TokenCache()
+
+    def host(self, name: str) -> HostState:
+        key = normalize_host(name)
+        with self._lock:
+            st = self._hosts.get(key)
+            if st is None:
+                st = HostState(
+                    name,
+                    self._settings.get(key, HostSettings()),
+                    self.options,
+                    self._http_transport,
+                )
+                self._hosts[key] = st
+            return st
+
+    def close(self) -> None:
+        with self._lock:
+            for st in self._hosts.values():
+                st.client.close()
+            self._hosts.clear()
+
+    def _creds(self, h: HostState) -> Credentials | None:
+        with h.lock:
+            if h.creds is _UNSET:
+                h.creds = self._credentials.get(h.name)
+            return h.creds if isinstance(h.creds, Credentials) else None
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _send_once(
+        self,
+        h: HostState,
+        build: Callable[[], httpx.Request],
+        kind: str,
+        policy: RetryPolicy,
+        follow: bool,
+    ) -> httpx.Response:
+        def counted() -> httpx.Request:
+            self.stats.incr(kind)
+            return build()
+
+        kw = {} if self._sleep is None else {"sleep": self._sleep}
+        return send_with_retry(
+            h.client,
+            counted,
+            policy,
+            host=h.name,
+            follow_redirects=follow,
+            on_retry=lambda _a, _r: self.stats.incr("retries"),
+            **kw,
+        )
+
+    def send(
+        self,
+        h: HostState,
+        kind: str,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        follow: bool = False,
+    ) -> httpx.Response:
+        """Send to ``target`` (a path on the host, or an absolute URL on it)."""
+
+        def builder(scheme: str | None) -> Callable[[], httpx.Request]:
+            def build() -> httpx.Request:
+                url = target if "://" in target else f"{scheme or h.scheme}://{h.api}{target}"
+                return httpx.Request(method, url, headers=dict(headers))
+
+            return build
+
+        if h.scheme is None:
+            with h.probe_lock:
+                if h.scheme is None:
+                    try:
+                        probe = replace(self._policy, max_attempts=1)
+                        resp = self._send_once(h, builder("https"), kind, probe, follow)
+                    except RegistryError:
+                        h.scheme = "http"  # Docker's fallback for insecure/loopback hosts
+                        self.stats.incr(kind, -1)
+                        self.stats.incr("probe")
+                    else:
+                        h.scheme = "https"
+                        return resp
+        return self._send_once(h, builder(None), kind, self._policy, follow)
+
+    # -- auth ----------------------------------------------------------------------------
+
+    def _auth(self, h: HostState, repo: str, force: bool) -> tuple[dict[str, str], bool]:
+        """(headers, fresh): fresh means these credentials were just obtained/checked."""
+        ch = h.challenge
+        if ch is None:
+            return {}, False
+        creds = self._creds(h)
+        if ch.scheme == "basic":
+            return (
+                {"Authorization": basic_header(creds)} if creds and creds.has_basic else {}
+            ), True
+        key = (normalize_host(h.name), repo_scope(repo))
+        if not force:
+            tok = self._tokens.get(key)
+            if tok is not None:
+                return {"Authorization": f"Bearer {tok.value}"}, False
+        with self._tokens.lock_for(key):
+            tok = None if force else self._tokens.get(key)
+            if tok is None:
+                tok = self._fetch_token(h, ch, key[1], creds)
+                self._tokens.put(key, tok)
+                return {"Authorization": f"Bearer {tok.value}"}, True
+            return {"Authorization": f"Bearer {tok.value}"}, False
+
+    def _fetch_token(
+        self, h: HostState, ch: Challenge, scope: str, creds: Credentials | None
+    ) -> Token:
+        req = build_token_request(
+            ch, scope, creds, registry_host=h.name, allow_http=h.settings.insecure
+        )
+        resp = self._send_once(h, lambda: req, "token", self._policy, True)
+        try:
+            body = read_capped(resp, 1024 * 1024, f"token answer from {h.name}")
+        finally:
+            resp.close()
+        if resp.status_code in (401, 403):
+            raise rejected_error(h.name, creds, f"token server answered {resp.status_code}")
+        if resp.status_code != 200:
+            raise RegistryError(
+                f"token server for {h.name} answered HTTP {resp.status_code}",
+                "the registry's auth service may be down; try again later",
+                transient=resp.status_code >= 500 or resp.status_code == 429,
+            )
+        return parse_token_response(body, self.options.default_token_ttl)
+
+    def _ping(self, h: HostState) -> Challenge | None:
+        resp = self.send(h, "ping", "GET", "/v2/", {})
+        resp.close()
+        return (
+            pick_challenge(resp.headers.get("WWW-Authenticate"))
+            if resp.status_code == 401
+            else None
+        )
+
+    @contextmanager
+    def request(
+        self,
+        host: str,
+        repo: str,
+        kind: str,
+        method: str,
+        target: str,
+        headers: Mapping[str, str] | None = None,
+        follow: bool = False,
+    ) -> Iterator[httpx.Response]:
+        """An authenticated, retried, concurrency-bounded request; yields the open response."""
+        h = self.host(host)
+        base = dict(headers or {})
+        with h.semaphore:
+            auth, fresh = self._auth(h, repo, force=False)
+            resp = self.send(h, kind, method, target, base | auth, follow)
+            if resp.status_code == 401:
+                resp.close()
+                ch = pick_challenge(resp.headers.get("WWW-Authenticate")) or self._ping(h)
+                creds = self._creds(h)
+                if ch is None or (fresh and auth):
+                    raise rejected_error(h.name, creds)
+                h.challenge = ch
+                auth, fresh = self._auth(h, repo, force=True)
+                if not auth and ch.scheme == "basic":
+                    raise rejected_error(h.name, None)
+                resp = self.send(h, kind, method, target, base | auth, follow)
+                if resp.status_code == 401:
+                    resp.close()
+                    raise rejected_error(h.name, creds)
+            try:
+                yield resp
+            finally:
+                resp.close()
