@@ -71,18 +71,29 @@ class Checker:
         policy = self.policies.for_image(image)
         current = Version(image.tag, image.digest)
         if policy.ignore:
-            return _result(ref, Status.SKIPPED, current, None, None, f"ignored by policy ({policy.source})")
+            return _result(
+                ref, Status.SKIPPED, current, None, None, f"ignored by policy ({policy.source})"
+            )
         if image.tag is None:
             return _result(
-                ref, Status.SKIPPED, current, None, None,
-                "pinned by digest only: there is no tag to compare (write tag@digest to get updates)",
+                ref,
+                Status.SKIPPED,
+                current,
+                None,
+                None,
+                "pinned by digest only: there is no tag to compare "
+                "(write tag@digest to get updates)",
             )
         decision = self._decide(ref, policy)
         if decision is not None and decision.candidate is not None:
             head = self.registry.head_manifest(image.with_tag(decision.candidate))
             update = decision.update.value if decision.update else None
             return _result(
-                ref, Status.OUTDATED, current, Version(decision.candidate, head.digest), update,
+                ref,
+                Status.OUTDATED,
+                current,
+                Version(decision.candidate, head.digest),
+                update,
                 decision.reason,
             )
         return self._check_digest(ref, policy, decision)
@@ -118,20 +129,33 @@ class Checker:
         candidate = Version(image.tag, now_digest)
         if image.digest and image.digest != now_digest:
             return _result(
-                ref, Status.OUTDATED, Version(image.tag, image.digest), candidate, "digest",
+                ref,
+                Status.OUTDATED,
+                Version(image.tag, image.digest),
+                candidate,
+                "digest",
                 f"tag {image.tag} moved: pinned {_short(image.digest)}, the registry now serves "
                 f"{_short(now_digest)}; {why}",
             )
         if not image.digest and previous and previous != now_digest:
             return _result(
-                ref, Status.OUTDATED, Version(image.tag, previous), candidate, "digest",
+                ref,
+                Status.OUTDATED,
+                Version(image.tag, previous),
+                candidate,
+                "digest",
                 f"tag {image.tag} moved upstream since the last check: was {_short(previous)}, "
                 f"now {_short(now_digest)}; {why}",
             )
         if not image.digest and policy.pin_digest:
             return _result(
-                ref, Status.OUTDATED, Version(image.tag, None), candidate, "digest",
-                f"not pinned: policy pin_digest ({policy.source}) wants {image.tag}@{_short(now_digest)}; {why}",
+                ref,
+                Status.OUTDATED,
+                Version(image.tag, None),
+                candidate,
+                "digest",
+                f"not pinned: policy pin_digest ({policy.source}) wants "
+                f"{image.tag}@{_short(now_digest)}; {why}",
             )
         return _result(ref, Status.UP_TO_DATE, current, None, None, why)
 
@@ -148,14 +172,23 @@ def _short(digest: str) -> str:
 
 
 def _result(
-    ref: Reference, status: Status, current: Version, candidate: Version | None,
-    update: str | None, reason: str,
+    ref: Reference,
+    status: Status,
+    current: Version,
+    candidate: Version | None,
+    update: str | None,
+    reason: str,
 ) -> CheckResult:
     return CheckResult(ref, status, current, candidate, update, reason)
 
 
 def _error(ref: Reference, exc: PatchwardenError) -> CheckResult:
     return CheckResult(
-        ref, Status.ERROR, Version(ref.ref.tag, ref.ref.digest), None, None, str(exc),
+        ref,
+        Status.ERROR,
+        Version(ref.ref.tag, ref.ref.digest),
+        None,
+        None,
+        str(exc),
         transient=exc.transient,
     )

@@ -10,7 +10,9 @@ from patchwarden.refs.discover import discover
 from patchwarden.refs.model import Inventory
 
 
-def run_inventory(paths: Sequence[Path], config: Config, extra_excludes: Sequence[str] = ()) -> Inventory:
+def run_inventory(
+    paths: Sequence[Path], config: Config, extra_excludes: Sequence[str] = ()
+) -> Inventory:
     return discover(
         paths,
         excludes=[*config.discovery.exclude, *extra_excludes],

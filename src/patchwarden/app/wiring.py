@@ -44,6 +44,8 @@ def build_registry(
 ) -> CachingRegistry:
     disk = None
     if use_cache and config.cache.enabled:
-        root = cache_dir or (Path(config.cache.dir).expanduser() if config.cache.dir else default_cache_dir())
+        root = cache_dir or (
+            Path(config.cache.dir).expanduser() if config.cache.dir else default_cache_dir()
+        )
         disk = DiskCache(root)
     return CachingRegistry(build_client(config), disk, config.cache.tag_ttl)

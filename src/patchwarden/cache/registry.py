@@ -98,7 +98,9 @@ class CachingRegistry:
 
     def get_manifest(self, image: ImageRef) -> Manifest:
         pinned = self._by_digest(image)
-        return self._memo.get(f"manifest {pinned.name}@{pinned.digest}", lambda: self.inner.get_manifest(pinned))
+        return self._memo.get(
+            f"manifest {pinned.name}@{pinned.digest}", lambda: self.inner.get_manifest(pinned)
+        )
 
     def image_config(self, image: ImageRef, platform: Platform) -> ImageConfig:
         pinned = self._by_digest(image)
@@ -111,20 +113,26 @@ class CachingRegistry:
             if isinstance(cached, dict):
                 return ImageConfig(
                     digest=cached["digest"],
-                    created=datetime.fromisoformat(cached["created"]) if cached.get("created") else None,
+                    created=datetime.fromisoformat(cached["created"])
+                    if cached.get("created")
+                    else None,
                     os=cached.get("os"),
                     architecture=cached.get("architecture"),
                     labels=dict(cached.get("labels") or {}),
                 )
         config = self.inner.image_config(pinned, platform)
         if self.disk is not None:
-            self.disk.put("config", key, {
-                "digest": config.digest,
-                "created": config.created.isoformat() if config.created else None,
-                "os": config.os,
-                "architecture": config.architecture,
-                "labels": config.labels,
-            })
+            self.disk.put(
+                "config",
+                key,
+                {
+                    "digest": config.digest,
+                    "created": config.created.isoformat() if config.created else None,
+                    "os": config.os,
+                    "architecture": config.architecture,
+                    "labels": config.labels,
+                },
+            )
         return config
 
     def platforms(self, image: ImageRef) -> list[Platform] | None:
@@ -140,5 +148,9 @@ class CachingRegistry:
                 return None if items is None else [Platform.parse(p) for p in items]
         result = self.inner.platforms(pinned)
         if self.disk is not None:
-            self.disk.put("platforms", key, {"platforms": None if result is None else [str(p) for p in result]})
+            self.disk.put(
+                "platforms",
+                key,
+                {"platforms": None if result is None else [str(p) for p in result]},
+            )
         return result

@@ -16,8 +16,19 @@ from patchwarden.app.results import CheckReport, Status
 from patchwarden.app.serialize import check_dict
 from patchwarden.app.wiring import build_registry
 from patchwarden.cli.common import (
-    ConfigOpt, DebugOpt, FormatOpt, OutputFormat, PathsArg, ProgressOpt, emit_json, err,
-    load_settings, out, progress_bar, resolve_paths, user_errors,
+    ConfigOpt,
+    DebugOpt,
+    FormatOpt,
+    OutputFormat,
+    PathsArg,
+    ProgressOpt,
+    emit_json,
+    err,
+    load_settings,
+    out,
+    progress_bar,
+    resolve_paths,
+    user_errors,
 )
 from patchwarden.config.policies import PolicyResolver
 from patchwarden.errors import ExitCode
@@ -55,7 +66,10 @@ class FailOn(StrEnum):
 
 _RANK = {"digest": 0, "patch": 1, "minor": 2, "major": 3}
 _STATUS_STYLE = {
-    Status.OUTDATED: "yellow", Status.UP_TO_DATE: "green", Status.ERROR: "red", Status.SKIPPED: "dim",
+    Status.OUTDATED: "yellow",
+    Status.UP_TO_DATE: "green",
+    Status.ERROR: "red",
+    Status.SKIPPED: "dim",
 }
 
 
@@ -64,13 +78,30 @@ def check(
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
     fail_on: FailOn | None = typer.Option(
-        None, "--fail-on",
-        help="Exit 1 when an update of at least this kind exists (outdated = any update, including digest).",
+        None,
+        "--fail-on",
+        help="Exit 1 when an update of at least this kind exists "
+        "(outdated = any update, including digest).",
     ),
-    exclude: list[str] | None = typer.Option(None, "--exclude", "-x", metavar="PATTERN", help="gitignore-style pattern to skip (repeatable)."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", metavar="DIR", help="Cache directory (default: the user cache dir, or cache.dir)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the on-disk cache."),
-    show_requests: bool = typer.Option(False, "--show-requests", help="Print registry requests by kind on stderr."),
+    exclude: list[str] | None = typer.Option(
+        None,
+        "--exclude",
+        "-x",
+        metavar="PATTERN",
+        help="gitignore-style pattern to skip (repeatable).",
+    ),
+    cache_dir: Path | None = typer.Option(
+        None,
+        "--cache-dir",
+        metavar="DIR",
+        help="Cache directory (default: the user cache dir, or cache.dir).",
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not read or write the on-disk cache."
+    ),
+    show_requests: bool = typer.Option(
+        False, "--show-requests", help="Print registry requests by kind on stderr."
+    ),
     progress: ProgressOpt = True,
     debug: DebugOpt = False,
 ) -> None:
@@ -80,14 +111,19 @@ def check(
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
         registry = build_registry(cfg, cache_dir=cache_dir, use_cache=not no_cache)
         checker = Checker(registry, PolicyResolver(cfg), concurrency=cfg.concurrency)
-        with progress_bar(progress and format == OutputFormat.table, "checking repositories") as tick:
+        with progress_bar(
+            progress and format == OutputFormat.table, "checking repositories"
+        ) as tick:
             report = checker.run(inv, progress=tick)
         if format == OutputFormat.json:
             emit_json(check_dict(report))
         else:
             render_check(report)
         if show_requests:
-            err.print("registry requests: " + ", ".join(f"{k}={v}" for k, v in sorted(report.requests.items())))
+            err.print(
+                "registry requests: "
+                + ", ".join(f"{k}={v}" for k, v in sorted(report.requests.items()))
+            )
         raise typer.Exit(int(exit_code(report, fail_on)))
 
 
@@ -119,8 +155,13 @@ def render_check(report: CheckReport) -> None:
                 cand += f"@{r.candidate.digest.split(':')[-1][:12]}"
         style = _STATUS_STYLE[r.status]
         table.add_row(
-            f"{r.reference.file}:{r.reference.line}", escape(r.reference.ref.familiar_name),
-            escape(cur), escape(cand), r.update or "", f"[{style}]{r.status.value}[/]", escape(r.reason),
+            f"{r.reference.file}:{r.reference.line}",
+            escape(r.reference.ref.familiar_name),
+            escape(cur),
+            escape(cand),
+            r.update or "",
+            f"[{style}]{r.status.value}[/]",
+            escape(r.reason),
         )
     out.print(table)
     kinds = Counter(r.update for r in report.results if r.update)
@@ -132,5 +173,7 @@ def render_check(report: CheckReport) -> None:
         f"{report.count(Status.SKIPPED)} skipped"
     )
     if report.skipped:
-        summary += f"; {len(report.skipped)} place(s) could not be resolved (see `patchwarden inventory`)"
+        summary += (
+            f"; {len(report.skipped)} place(s) could not be resolved (see `patchwarden inventory`)"
+        )
     out.print(summary)

@@ -33,22 +33,36 @@ class OutputFormat(StrEnum):
 
 FormatOpt = Annotated[
     OutputFormat,
-    typer.Option("--format", "-f", help="table for people, json for machines (stable schema, see docs/json-output.md)."),
+    typer.Option(
+        "--format",
+        "-f",
+        help="table for people, json for machines (stable schema, see docs/json-output.md).",
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", "-c", dir_okay=False, metavar="FILE",
+        "--config",
+        "-c",
+        dir_okay=False,
+        metavar="FILE",
         help="patchwarden.yaml to use. Default: $PATCHWARDEN_CONFIG, else patchwarden.yaml in the "
         "current directory or in the first PATH.",
     ),
 ]
 PathsArg = Annotated[
     list[Path] | None,
-    typer.Argument(metavar="[PATH]...", help="Files or directories to search (default: the current directory).", show_default=False),
+    typer.Argument(
+        metavar="[PATH]...",
+        help="Files or directories to search (default: the current directory).",
+        show_default=False,
+    ),
 ]
 ProgressOpt = Annotated[
-    bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr (only on a terminal).")
+    bool,
+    typer.Option(
+        "--progress/--no-progress", help="Show a progress bar on stderr (only on a terminal)."
+    ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]
 
@@ -58,7 +72,8 @@ def resolve_paths(paths: Sequence[Path] | None) -> list[Path]:
     for p in paths:
         if not p.exists():
             raise PatchwardenError(
-                f"path {p} does not exist", "pass files or directories that exist",
+                f"path {p} does not exist",
+                "pass files or directories that exist",
                 exit_code=ExitCode.USAGE,
             )
     return paths
@@ -81,8 +96,12 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], Non
         yield lambda done, total: None
         return
     with Progress(
-        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
 
@@ -109,7 +128,9 @@ def user_errors(debug: bool = False) -> Iterator[None]:
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}", markup=True)
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}", markup=True
+        )
         err.print("This is a bug in patchwarden. Re-run with --debug and report the traceback.")
         if debug:
             err.print(traceback.format_exc(), markup=False)

@@ -11,8 +11,16 @@ from rich.table import Table
 from patchwarden.app.inventory import run_inventory
 from patchwarden.app.serialize import inventory_dict
 from patchwarden.cli.common import (
-    ConfigOpt, DebugOpt, FormatOpt, OutputFormat, PathsArg, emit_json, load_settings, out,
-    resolve_paths, user_errors,
+    ConfigOpt,
+    DebugOpt,
+    FormatOpt,
+    OutputFormat,
+    PathsArg,
+    emit_json,
+    load_settings,
+    out,
+    resolve_paths,
+    user_errors,
 )
 from patchwarden.refs.model import Inventory
 
@@ -38,7 +46,11 @@ def inventory(
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
     exclude: list[str] | None = typer.Option(
-        None, "--exclude", "-x", metavar="PATTERN", help="gitignore-style pattern to skip (repeatable); adds to discovery.exclude."
+        None,
+        "--exclude",
+        "-x",
+        metavar="PATTERN",
+        help="gitignore-style pattern to skip (repeatable); adds to discovery.exclude.",
     ),
     debug: DebugOpt = False,
 ) -> None:

@@ -59,7 +59,9 @@ def load_config(path: Path | None) -> Config:
     if data is None:
         return Config()
     if not isinstance(data, CommentedMap):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys (version, defaults, ...)")
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of keys (version, defaults, ...)"
+        )
     try:
         return Config.model_validate(_plain(data))
     except ValidationError as exc:

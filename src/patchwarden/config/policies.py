@@ -46,7 +46,7 @@ class PolicyResolver:
                 sources.append(label)
         source = f"{self._name} " + ", ".join(sources) if sources else "built-in defaults"
         return Policy(
-            level=UpdateLevel(merged.get("level", "major")),
+            level=UpdateLevel(str(merged.get("level", "major"))),
             include=_patterns(tuple(merged.get("include") or ())),  # type: ignore[arg-type]
             exclude=_patterns(tuple(merged.get("exclude") or ())),  # type: ignore[arg-type]
             ignore=bool(merged.get("ignore", False)),

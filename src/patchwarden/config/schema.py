@@ -33,7 +33,9 @@ class _Strict(BaseModel):
 class PolicyFields(_Strict):
     level: Level | None = Field(None, description="largest update allowed")
     include: list[str] | None = Field(None, description="tag regexes; a candidate must match one")
-    exclude: list[str] | None = Field(None, description="tag regexes; a matching candidate is rejected")
+    exclude: list[str] | None = Field(
+        None, description="tag regexes; a matching candidate is rejected"
+    )
     ignore: bool | None = None
     pin_digest: bool | None = None
     min_age: Duration | None = None
@@ -54,13 +56,16 @@ class PolicyFields(_Strict):
     @classmethod
     def _platform(cls, v: str | None) -> str | None:
         if v is not None and not re.fullmatch(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?", v):
-            raise ValueError(f"invalid platform {v!r}: expected os/arch[/variant], e.g. linux/arm64")
+            raise ValueError(
+                f"invalid platform {v!r}: expected os/arch[/variant], e.g. linux/arm64"
+            )
         return v
 
 
 class ImageRule(PolicyFields):
     match: str = Field(
-        description="glob on the normalized image name, e.g. docker.io/library/node or ghcr.io/acme/*"
+        description="glob on the normalized image name, "
+        "e.g. docker.io/library/node or ghcr.io/acme/*"
     )
 
 

@@ -21,7 +21,9 @@ class Digest:
     def parse(cls, text: str) -> Digest:
         m = _DIGEST_RE.match(text)
         if not m:
-            raise ReferenceFormatError(f"invalid digest {text!r}", "a digest looks like sha256:<64 hex>")
+            raise ReferenceFormatError(
+                f"invalid digest {text!r}", "a digest looks like sha256:<64 hex>"
+            )
         alg, hx = m.group("alg"), m.group("hex")
         expected = _ALGORITHMS.get(alg)
         if expected is None:

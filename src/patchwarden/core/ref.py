@@ -89,9 +89,8 @@ class ImageRef:
 
 def _split_domain(name: str) -> tuple[str, str]:
     first, sep, rest = name.partition("/")
-    if (
-        not sep
-        or (not any(c in first for c in ".:") and first != "localhost" and first.lower() == first)
+    if not sep or (
+        not any(c in first for c in ".:") and first != "localhost" and first.lower() == first
     ):
         domain, path = DOCKER_HUB, name
     else:

@@ -34,8 +34,11 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> int:
 def _capture(args: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     print(f"$ patchwarden {shlex.join(args)}", flush=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args], cwd=cwd, env=env,
-        capture_output=True, text=True,
+        [sys.executable, "-m", "patchwarden.cli.main", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     sys.stderr.write(proc.stderr)
     result: dict[str, Any] = json.loads(proc.stdout)
@@ -57,10 +60,16 @@ def main() -> int:
             write_sample(repo, host, digests["acme/worker:v2.0.1"])
             for s in REPUSHED:
                 build_and_push(s, work, host)
-            print(f"re-pushed {', '.join(f'{s.repo}:{s.tag}' for s in REPUSHED)} "
-                  "after the sample pinned its old digest (digest drift)")
-            env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache"), "NO_COLOR": "1",
-                   "COLUMNS": os.environ.get("COLUMNS", "160")}
+            print(
+                f"re-pushed {', '.join(f'{s.repo}:{s.tag}' for s in REPUSHED)} "
+                "after the sample pinned its old digest (digest drift)"
+            )
+            env = {
+                **os.environ,
+                "XDG_CACHE_HOME": str(work / "cache"),
+                "NO_COLOR": "1",
+                "COLUMNS": os.environ.get("COLUMNS", "160"),
+            }
             _say(f"The sample repository ({repo})")
             for path in sorted(p for p in repo.rglob("*") if p.is_file()):
                 print(f"  {path.relative_to(repo)}")
@@ -69,8 +78,10 @@ def main() -> int:
                 return 1
             _say("Which are stale, and the right update for each (policies from patchwarden.yaml)")
             code = _run(["check", ".", "--no-progress", "--show-requests"], repo, env)
-            print(f"(exit code {code}: 3 means some references could not be checked — the "
-                  "missing acme/ghost repository — while every other result was still reported)")
+            print(
+                f"(exit code {code}: 3 means some references could not be checked — the "
+                "missing acme/ghost repository — while every other result was still reported)"
+            )
             _say("Run again: the tag lists now come from the cache; only digest HEADs are sent")
             warm = _capture(["check", ".", "--format", "json"], repo, env)
             print(f"summary: {warm['summary']}")

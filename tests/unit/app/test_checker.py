@@ -78,8 +78,16 @@ def run(registry, refs, config: Config | None = None, disk=None):
 
 
 def test_outdated_major_keeps_suffix_and_one_tag_list_per_repo():
-    reg = MemoryRegistry({"docker.io/library/node": tags("18-alpine", "20-alpine", "20.1.0-alpine", "20-bookworm", "21-alpine")})
-    report = run(reg, [ref("node:18-alpine", 1), ref("node:18-alpine", 2), ref("node:20-alpine", 3)])
+    reg = MemoryRegistry(
+        {
+            "docker.io/library/node": tags(
+                "18-alpine", "20-alpine", "20.1.0-alpine", "20-bookworm", "21-alpine"
+            )
+        }
+    )
+    report = run(
+        reg, [ref("node:18-alpine", 1), ref("node:18-alpine", 2), ref("node:20-alpine", 3)]
+    )
     r = report.results[0]
     assert r.status == Status.OUTDATED and r.update == "major"
     assert r.candidate.tag == "21-alpine" and r.candidate.digest == dg("21-alpine")
@@ -113,37 +121,57 @@ def test_pinned_digest_drift():
 
 def test_errors_are_per_reference_and_memoized():
     reg = MemoryRegistry({"docker.io/library/nginx": tags("1.25.3")})
-    report = run(reg, [ref("missing/thing:1.0"), ref("missing/thing:1.0", 2), ref("nginx:1.25.3", 3)])
+    report = run(
+        reg, [ref("missing/thing:1.0"), ref("missing/thing:1.0", 2), ref("nginx:1.25.3", 3)]
+    )
     assert [r.status for r in report.results] == [Status.ERROR, Status.ERROR, Status.UP_TO_DATE]
     assert "not found" in report.results[0].reason
     assert reg.calls.count("tags docker.io/missing/thing") == 1
 
 
 def test_policy_level_ignore_pin_and_min_age():
-    reg = MemoryRegistry({
-        "docker.io/library/postgres": tags("16.1", "16.2", "17.0"),
-        "docker.io/library/redis": {**tags("7.2.3", "7.2.4"), "7.2.5": (dg("7.2.5"), NOW - timedelta(hours=5))},
-        "docker.io/library/alpine": tags("3.19"),
-    })
-    cfg = Config.model_validate({
-        "images": [
-            {"match": "postgres", "level": "minor"},
-            {"match": "redis", "min_age": "1d"},
-            {"match": "alpine", "pin_digest": True},
-            {"match": "busybox", "ignore": True},
-        ]
-    })
-    report = run(reg, [ref("postgres:16.1"), ref("redis:7.2.3", 2), ref("alpine:3.19", 3), ref("busybox:1", 4)], cfg)
+    reg = MemoryRegistry(
+        {
+            "docker.io/library/postgres": tags("16.1", "16.2", "17.0"),
+            "docker.io/library/redis": {
+                **tags("7.2.3", "7.2.4"),
+                "7.2.5": (dg("7.2.5"), NOW - timedelta(hours=5)),
+            },
+            "docker.io/library/alpine": tags("3.19"),
+        }
+    )
+    cfg = Config.model_validate(
+        {
+            "images": [
+                {"match": "postgres", "level": "minor"},
+                {"match": "redis", "min_age": "1d"},
+                {"match": "alpine", "pin_digest": True},
+                {"match": "busybox", "ignore": True},
+            ]
+        }
+    )
+    report = run(
+        reg,
+        [ref("postgres:16.1"), ref("redis:7.2.3", 2), ref("alpine:3.19", 3), ref("busybox:1", 4)],
+        cfg,
+    )
     pg, redis, alpine, busy = report.results
     assert (pg.candidate.tag, pg.update) == ("16.2", "minor")
     assert "17.0" in pg.reason and "images[0]" in pg.reason
     assert (redis.candidate.tag, redis.update) == ("7.2.4", "patch")
     assert "7.2.5" in redis.reason
-    assert alpine.status == Status.OUTDATED and alpine.update == "digest" and "pin_digest" in alpine.reason
+    assert (
+        alpine.status == Status.OUTDATED
+        and alpine.update == "digest"
+        and "pin_digest" in alpine.reason
+    )
     assert busy.status == Status.SKIPPED and "ignored" in busy.reason
     # min_age reads image configs of candidates only, newest first, stopping at the first old one
     configs = [c for c in reg.calls if c.startswith("config")]
-    assert configs == [f"config docker.io/library/redis@{dg('7.2.5')}", f"config docker.io/library/redis@{dg('7.2.4')}"]
+    assert configs == [
+        f"config docker.io/library/redis@{dg('7.2.5')}",
+        f"config docker.io/library/redis@{dg('7.2.4')}",
+    ]
 
 
 def test_digest_only_reference_is_skipped_with_reason():

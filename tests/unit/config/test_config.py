@@ -22,7 +22,11 @@ def test_empty_and_missing_config_give_defaults(tmp_path):
 
 
 def test_unknown_keys_name_path_line_and_allowed_keys(tmp_path):
-    p = write(tmp_path, "version: 1\nimages:\n  - match: node\n    levle: minor\nregistries:\n  r.io:\n    pasword: x\n")
+    p = write(
+        tmp_path,
+        "version: 1\nimages:\n  - match: node\n    levle: minor\n"
+        "registries:\n  r.io:\n    pasword: x\n",
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(p)
     msg = exc.value.message
@@ -33,7 +37,9 @@ def test_unknown_keys_name_path_line_and_allowed_keys(tmp_path):
 
 
 def test_bad_values_are_explained(tmp_path):
-    p = write(tmp_path, "defaults:\n  level: minr\n  min_age: 3x\n  include: ['([']\n  platform: amd64\n")
+    p = write(
+        tmp_path, "defaults:\n  level: minr\n  min_age: 3x\n  include: ['([']\n  platform: amd64\n"
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(p)
     msg = exc.value.message
@@ -68,15 +74,25 @@ def test_find_config_order(tmp_path, monkeypatch):
         find_config(tmp_path / "nope.yaml", [tmp_path])
 
 
-@pytest.mark.parametrize(("text", "td"), [("90s", timedelta(seconds=90)), ("3d", timedelta(days=3)),
-                                          ("1d12h", timedelta(hours=36)), ("2w", timedelta(weeks=2))])
+@pytest.mark.parametrize(
+    ("text", "td"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("3d", timedelta(days=3)),
+        ("1d12h", timedelta(hours=36)),
+        ("2w", timedelta(weeks=2)),
+    ],
+)
 def test_durations(text, td):
     assert parse_duration(text) == td
     assert parse_duration(format_duration(td)) == td
 
 
 def test_policy_rules_merge_in_order(tmp_path):
-    cfg = load_config(write(tmp_path, """
+    cfg = load_config(
+        write(
+            tmp_path,
+            """
 defaults: {level: minor, min_age: 1d}
 images:
   - match: docker.io/library/*
@@ -84,7 +100,9 @@ images:
   - match: node
     pin_digest: true
     exclude: ['-rc']
-"""))
+""",
+        )
+    )
     node = PolicyResolver(cfg).for_image(parse_reference("node:18"))
     assert node.level.value == "patch" and node.pin_digest and node.min_age == timedelta(days=1)
     assert [p.pattern for p in node.exclude] == ["-rc"]

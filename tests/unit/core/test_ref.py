@@ -19,21 +19,46 @@ D = "sha256:" + "a" * 64
         ("index.docker.io/library/nginx:1", "docker.io", "library/nginx", "1", None, "nginx:1"),
         ("bitnami/redis:7.2", "docker.io", "bitnami/redis", "7.2", None, "bitnami/redis:7.2"),
         ("docker.io/a/b/c", "docker.io", "a/b/c", None, None, "a/b/c"),
-        ("ghcr.io/acme/app:v1.2.3", "ghcr.io", "acme/app", "v1.2.3", None, "ghcr.io/acme/app:v1.2.3"),
+        (
+            "ghcr.io/acme/app:v1.2.3",
+            "ghcr.io",
+            "acme/app",
+            "v1.2.3",
+            None,
+            "ghcr.io/acme/app:v1.2.3",
+        ),
         ("localhost/foo", "localhost", "foo", None, None, "localhost/foo"),
-        ("localhost:5000/foo/bar:t", "localhost:5000", "foo/bar", "t", None, "localhost:5000/foo/bar:t"),
+        (
+            "localhost:5000/foo/bar:t",
+            "localhost:5000",
+            "foo/bar",
+            "t",
+            None,
+            "localhost:5000/foo/bar:t",
+        ),
         ("127.0.0.1:5000/x", "127.0.0.1:5000", "x", None, None, "127.0.0.1:5000/x"),
         ("[::1]:5000/x:t", "[::1]:5000", "x", "t", None, "[::1]:5000/x:t"),
         (f"nginx@{D}", "docker.io", "library/nginx", None, D, f"nginx@{D}"),
         (f"nginx:1.25@{D}", "docker.io", "library/nginx", "1.25", D, f"nginx:1.25@{D}"),
         ("Foo/bar", "Foo", "bar", None, None, "Foo/bar"),  # uppercase first part is a host
-        ("a.b-c.io:443/x__y/z-1.2:1.0_rc-1", "a.b-c.io:443", "x__y/z-1.2", "1.0_rc-1", None,
-         "a.b-c.io:443/x__y/z-1.2:1.0_rc-1"),
+        (
+            "a.b-c.io:443/x__y/z-1.2:1.0_rc-1",
+            "a.b-c.io:443",
+            "x__y/z-1.2",
+            "1.0_rc-1",
+            None,
+            "a.b-c.io:443/x__y/z-1.2:1.0_rc-1",
+        ),
     ],
 )
 def test_parse_and_normalize(text, registry, repository, tag, digest, familiar):
     ref = parse_reference(text)
-    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (registry, repository, tag, digest)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (
+        registry,
+        repository,
+        tag,
+        digest,
+    )
     assert ref.familiar == familiar
     assert ref.original == text
 
