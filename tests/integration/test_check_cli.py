@@ -150,12 +150,12 @@ def test_floating_tag_and_pinned_digest_drift_survive_the_cache(
     (tmp_path / "compose.yaml").write_text(
         f"services:\n  a:\n    image: {R}/{ns}/web:stable\n  b:\n    image: {R}/{ns}/web:1.25.3@{old}\n"
     )
-    code, first, _ = check_json(tmp_path)
+    _, first, _ = check_json(tmp_path)
     rows = by_line(first, "compose.yaml")
     assert rows[3]["status"] == "up-to-date" and rows[3]["current"]["digest"] == old
     assert rows[5]["status"] == "outdated" and rows[5]["update"] == "digest"  # pin points elsewhere
     new = pusher.image(plain_registry, f"{ns}/web", "stable", salt="two")
-    code, second, _ = check_json(tmp_path)
+    _, second, _ = check_json(tmp_path)
     r = by_line(second, "compose.yaml")[3]
     assert (r["status"], r["update"]) == ("outdated", "digest")
     assert r["current"]["digest"] == old and r["candidate"]["digest"] == new
