@@ -23,7 +23,7 @@ demo: deps venv
 	$(PY) -m patchwarden.demo
 
 test: deps venv
-	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff check src tests $(wildcard bench)
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
@@ -34,7 +34,7 @@ integration: deps venv
 	$(PY) -m pytest -q tests/integration
 
 lint: venv
-	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff check src tests $(wildcard bench)
 
 typecheck: venv
 	$(PY) -m mypy

@@ -1,4 +1,9 @@
-"""RegistryClient request logic against an in-process fake (httpx.MockTransport)."""
+"""RegistryClient request logic against an in-process stand-in (httpx.MockTransport).
+
+Only for what no registry on loopback can show: Docker Hub's API host mapping, HTTPS-only
+behaviour for remote hosts, and a server that revokes a token before its expiry. Everything
+else is tested against the real distribution registry in tests/integration/.
+"""
 
 from __future__ import annotations
 
