@@ -104,7 +104,7 @@ class Checker:
         if tag is None or parse_tag(tag) is None or policy.level == UpdateLevel.DIGEST:
             return None
         tags = self.registry.list_tags(ref.ref)
-        platform = Platform.parse(policy.platform) if policy.platform else Platform.host()
+        platform = _platform_for(ref, policy)
 
         def created(candidate: str) -> datetime | None:
             try:
@@ -158,6 +158,17 @@ class Checker:
                 f"{image.tag}@{_short(now_digest)}; {why}",
             )
         return _result(ref, Status.UP_TO_DATE, current, None, None, why)
+
+
+def _platform_for(ref: Reference, policy: Policy) -> Platform:
+    """A concrete ``FROM --platform=linux/arm64`` wins; then the policy's; then the host's."""
+    for text in (ref.platform, policy.platform):
+        if text and "$" not in text:
+            try:
+                return Platform.parse(text)
+            except ValueError:
+                continue
+    return Platform.host()
 
 
 def _digest_reason(tag: str, policy: Policy) -> str:
