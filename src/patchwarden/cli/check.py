@@ -7,12 +7,12 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.markup import escape
-from rich.table import Table
+from rich.padding import Padding
+from rich.text import Text
 
 from patchwarden.app.check import Checker
 from patchwarden.app.inventory import run_inventory
-from patchwarden.app.results import CheckReport, Status
+from patchwarden.app.results import CheckReport, CheckResult, Status
 from patchwarden.app.serialize import check_dict
 from patchwarden.app.wiring import build_registry
 from patchwarden.cli.common import (
@@ -137,40 +137,56 @@ def exit_code(report: CheckReport, fail_on: FailOn | None) -> ExitCode:
     return ExitCode.OK
 
 
+_GROUPS = (
+    (Status.OUTDATED, "Outdated"),
+    (Status.ERROR, "Could not check"),
+    (Status.UP_TO_DATE, "Up to date"),
+    (Status.SKIPPED, "Skipped"),
+)
+
+
+def _short(digest: str | None) -> str:
+    return f"@{digest.split(':')[-1][:12]}" if digest else ""
+
+
+def _change(r: CheckResult) -> str:
+    current = (r.current.tag or "") + _short(r.current.digest)
+    if r.candidate is None:
+        return current
+    if r.update == "digest":
+        return f"{r.current.tag}{_short(r.current.digest)} -> {_short(r.candidate.digest)[1:]}"
+    return f"{current} -> {r.candidate.tag}{_short(r.candidate.digest)}"
+
+
 def render_check(report: CheckReport) -> None:
-    table = Table(title_justify="left", show_lines=False, expand=True)
-    table.add_column("file:line", overflow="fold", ratio=1)
-    table.add_column("image", overflow="fold", ratio=1)
-    for col in ("current", "candidate", "update", "status"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("why", overflow="fold", ratio=3)
-    for r in report.results:
-        cur = r.current.tag or ""
-        if r.current.digest:
-            cur += f"@{r.current.digest.split(':')[-1][:12]}"
-        cand = ""
-        if r.candidate:
-            cand = r.candidate.tag or ""
-            if r.candidate.digest:
-                cand += f"@{r.candidate.digest.split(':')[-1][:12]}"
-        style = _STATUS_STYLE[r.status]
-        table.add_row(
-            f"{r.reference.file}:{r.reference.line}",
-            escape(r.reference.ref.familiar_name),
-            escape(cur),
-            escape(cand),
-            r.update or "",
-            f"[{style}]{r.status.value}[/]",
-            escape(r.reason),
-        )
-    out.print(table)
+    """Results grouped by status: one aligned line per reference, its reason indented below."""
+    for status, title in _GROUPS:
+        rows = [r for r in report.results if r.status == status]
+        if not rows:
+            continue
+        style = _STATUS_STYLE[status]
+        out.print(f"[bold {style}]{title} ({len(rows)})[/]")
+        loc_w = max(len(f"{r.reference.file}:{r.reference.line}") for r in rows)
+        img_w = min(48, max(len(r.reference.ref.familiar_name) for r in rows))
+        for r in rows:
+            loc = f"{r.reference.file}:{r.reference.line}"
+            line = Text("  ")
+            line.append(loc.ljust(loc_w))
+            line.append("  ")
+            line.append(r.reference.ref.familiar_name.ljust(img_w), style="bold")
+            line.append("  ")
+            line.append(_change(r))
+            if r.update:
+                line.append(f"  {r.update}", style=style)
+            out.print(line, overflow="fold")
+            out.print(Padding(Text(r.reason, style="dim"), (0, 0, 0, 4), expand=False))
     kinds = Counter(r.update for r in report.results if r.update)
     detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -_RANK[kv[0]]))
     summary = (
         f"{len(report.results)} references: {report.count(Status.OUTDATED)} outdated"
         + (f" ({detail})" if detail else "")
-        + f", {report.count(Status.UP_TO_DATE)} up to date, {report.count(Status.ERROR)} errors, "
-        f"{report.count(Status.SKIPPED)} skipped"
+        + f", {report.count(Status.UP_TO_DATE)} up to date, "
+        f"{report.count(Status.ERROR)} could not be checked, {report.count(Status.SKIPPED)} skipped"
     )
     if report.skipped:
         summary += (
