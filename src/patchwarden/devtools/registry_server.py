@@ -9,11 +9,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
-from patchwarden.devtools.token_server import TokenServer
+if TYPE_CHECKING:  # the token server needs the `devtools` extra (pyjwt, cryptography)
+    from patchwarden.devtools.token_server import TokenServer
 
 AuthMode = Literal["none", "htpasswd", "token"]
 START_TIMEOUT = 20.0
@@ -143,6 +144,8 @@ class RegistryServer:
             self.dir = Path(self._workdir)
             self.dir.mkdir(parents=True, exist_ok=True)
         if self.auth == "token" and self.token_server is None:
+            from patchwarden.devtools.token_server import TokenServer
+
             self.token_server = TokenServer(
                 username=self.username, password=self.password, expires_in=self._token_expires_in
             ).start()
