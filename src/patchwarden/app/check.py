@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,8 @@ class Checker:
         self.policies = policies
         self.concurrency = concurrency
         self.now = now or datetime.now(UTC)
+        self._lock = threading.Lock()
+        self._decisions: dict[tuple[str, str, str], TagDecision] = {}
 
     def run(self, inventory: Inventory, progress: Progress | None = None) -> CheckReport:
         by_repo: dict[str, list[Reference]] = defaultdict(list)
@@ -99,12 +102,26 @@ class Checker:
         return self._check_digest(ref, policy, decision)
 
     def _decide(self, ref: Reference, policy: Policy) -> TagDecision | None:
-        """A tag decision, or None for tags that are not versions (followed by digest)."""
+        """A tag decision, or None for tags that are not versions (followed by digest).
+
+        Decided once per (repository, tag, platform) in a run: the policy is a function of the
+        repository, so every other reference with the same tag shares the decision.
+        """
         tag = ref.ref.tag
         if tag is None or parse_tag(tag) is None or policy.level == UpdateLevel.DIGEST:
             return None
-        tags = self.registry.list_tags(ref.ref)
         platform = _platform_for(ref, policy)
+        key = (ref.ref.name, tag, str(platform))
+        with self._lock:
+            cached = self._decisions.get(key)
+        if cached is None:
+            cached = self._choose(ref, tag, policy, platform)
+            with self._lock:
+                self._decisions[key] = cached
+        return cached
+
+    def _choose(self, ref: Reference, tag: str, policy: Policy, platform: Platform) -> TagDecision:
+        tags = self.registry.list_tags(ref.ref)
 
         def created(candidate: str) -> datetime | None:
             try:

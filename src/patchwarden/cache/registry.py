@@ -80,10 +80,19 @@ class CachingRegistry:
         return self._memo.get(f"head {image}", lambda: self.inner.head_manifest(image))
 
     def previous_digest(self, image: ImageRef) -> str | None:
-        """The digest this tag had when last observed (by an earlier run), if known."""
+        """The digest this tag had when an earlier run last observed it, if known.
+
+        Read once per run, before this run records anything: every reference to a moved tag
+        sees the same previous digest, not the one a sibling reference just recorded.
+        """
         if self.disk is None or not image.tag:
             return None
-        value = self.disk.get("observed", f"{image.name}:{image.tag}")
+        key = f"{image.name}:{image.tag}"
+        return self._memo.get(f"previous {key}", lambda: self._read_observed(key))
+
+    def _read_observed(self, key: str) -> str | None:
+        assert self.disk is not None
+        value = self.disk.get("observed", key)
         return value if isinstance(value, str) else None
 
     def remember_digest(self, image: ImageRef, digest: str) -> None:

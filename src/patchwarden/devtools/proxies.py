@@ -159,6 +159,7 @@ class RegistryProxy:
 def _make_handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are written separately
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 from typing import Literal
 
 UpdateKind = Literal["major", "minor", "patch"]
@@ -131,8 +131,12 @@ class DockerTag:
         return self.raw
 
 
+@lru_cache(maxsize=65536)
 def parse_tag(tag: str) -> DockerTag | None:
-    """Parse ``tag`` as a version tag, or return ``None`` when it is not one."""
+    """Parse ``tag`` as a version tag, or return ``None`` when it is not one.
+
+    Cached: a run parses the same tag lists for many references (``DockerTag`` is frozen).
+    """
     m = _TAG_RE.match(tag)
     if m is None:
         return None

@@ -189,3 +189,14 @@ def test_digest_level_never_lists_tags(level):
     report = run(reg, [ref("node:18")], cfg)
     assert report.results[0].status == Status.UP_TO_DATE
     assert not any(c.startswith("tags") for c in reg.calls)
+
+
+def test_drift_is_reported_for_every_reference_to_the_moved_tag(tmp_path):
+    repos = {"docker.io/library/nginx": tags("stable")}
+    reg = MemoryRegistry(repos)
+    disk = DiskCache(tmp_path)
+    refs = [ref("nginx:stable", line) for line in (1, 2, 3)]
+    run(reg, refs, disk=disk)
+    repos["docker.io/library/nginx"]["stable"] = (dg("moved"), NOW)
+    report = run(reg, refs, disk=disk)
+    assert [(r.status, r.update) for r in report.results] == [(Status.OUTDATED, "digest")] * 3
