@@ -278,3 +278,22 @@ def test_inventory_json_contract(tmp_path: Path) -> None:
     assert data["references"][1]["digest"] == "sha256:" + "a" * 64
     (skipped,) = data["skipped"]
     assert skipped["file"] == "values.yaml" and "templated" in skipped["reason"]
+
+
+def test_explicit_platform_rejects_candidates_without_it(
+    plain_registry: RegistryServer, pusher: Pusher, tmp_path: Path, ns: str
+) -> None:
+    R = plain_registry.host
+    pusher.index(plain_registry, f"{ns}/plat", "2.0.0")
+    pusher.index(plain_registry, f"{ns}/plat", "2.1.0")
+    pusher.index(plain_registry, f"{ns}/plat", "2.2.0", platforms=("linux/amd64",))
+    pusher.image(plain_registry, f"{ns}/plat", "2.3.0", platform="linux/amd64")
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM --platform=linux/arm64 {R}/{ns}/plat:2.0.0 AS arm\nFROM {R}/{ns}/plat:2.0.0\n"
+    )
+    _, data, stderr = check_json(tmp_path)
+    rows = by_line(data, "Dockerfile")
+    assert rows[1]["candidate"]["tag"] == "2.1.0", stderr
+    assert "not available for linux/arm64" in rows[1]["reason"]
+    assert "2.3.0" in rows[1]["reason"] and "2.2.0" in rows[1]["reason"]
+    assert rows[2]["candidate"]["tag"] == "2.3.0"  # no platform asked for: not enforced

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from patchwarden.app.results import CheckReport, CheckResult, Status, Version
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.config.policies import PolicyResolver
+from patchwarden.core.ref import ImageRef
 from patchwarden.errors import PatchwardenError, RegistryError
 from patchwarden.policy.model import Policy, UpdateLevel
 from patchwarden.policy.select import TagDecision, choose_tag
@@ -28,12 +29,14 @@ class Checker:
         policies: PolicyResolver,
         *,
         concurrency: int = 8,
+        default_platform: Platform | None = None,
         now: datetime | None = None,
     ) -> None:
         self.registry = registry
         self.policies = policies
         self.concurrency = concurrency
         self.now = now or datetime.now(UTC)
+        self.default_platform = default_platform or Platform.host()
         self._lock = threading.Lock()
         self._decisions: dict[tuple[str, str, str], TagDecision] = {}
 
@@ -110,17 +113,19 @@ class Checker:
         tag = ref.ref.tag
         if tag is None or parse_tag(tag) is None or policy.level == UpdateLevel.DIGEST:
             return None
-        platform = _platform_for(ref, policy)
+        platform, explicit = _platform_for(ref, policy, self.default_platform)
         key = (ref.ref.name, tag, str(platform))
         with self._lock:
             cached = self._decisions.get(key)
         if cached is None:
-            cached = self._choose(ref, tag, policy, platform)
+            cached = self._choose(ref, tag, policy, platform, explicit)
             with self._lock:
                 self._decisions[key] = cached
         return cached
 
-    def _choose(self, ref: Reference, tag: str, policy: Policy, platform: Platform) -> TagDecision:
+    def _choose(
+        self, ref: Reference, tag: str, policy: Policy, platform: Platform, explicit: bool
+    ) -> TagDecision:
         tags = self.registry.list_tags(ref.ref)
 
         def created(candidate: str) -> datetime | None:
@@ -129,7 +134,16 @@ class Checker:
             except RegistryError:
                 return None
 
-        return choose_tag(tag, tags, policy, created=created, now=self.now)
+        def provides_platform(candidate: str) -> str | None:
+            try:
+                if _provides(self.registry, ref.ref.with_tag(candidate), platform):
+                    return None
+            except RegistryError as exc:
+                return f"not available for {platform}: {exc.message}"
+            return f"not available for {platform}"
+
+        check = provides_platform if explicit else None
+        return choose_tag(tag, tags, policy, created=created, check=check, now=self.now)
 
     def _check_digest(
         self, ref: Reference, policy: Policy, decision: TagDecision | None
@@ -177,15 +191,31 @@ class Checker:
         return _result(ref, Status.UP_TO_DATE, current, None, None, why)
 
 
-def _platform_for(ref: Reference, policy: Policy) -> Platform:
-    """A concrete ``FROM --platform=linux/arm64`` wins; then the policy's; then the host's."""
+def _platform_for(ref: Reference, policy: Policy, default: Platform) -> tuple[Platform, bool]:
+    """The platform to read images for, and whether it was asked for explicitly.
+
+    A concrete ``FROM --platform=linux/arm64`` wins, then the policy's ``platform``; both are
+    explicit, so candidates must provide them. Otherwise the configured default, not enforced.
+    """
     for text in (ref.platform, policy.platform):
         if text and "$" not in text:
             try:
-                return Platform.parse(text)
+                return Platform.parse(text), True
             except ValueError:
                 continue
-    return Platform.host()
+    return default, False
+
+
+def _provides(registry: CachingRegistry, image: ImageRef, platform: Platform) -> bool:
+    platforms = registry.platforms(image)
+    if platforms is None:  # a single-platform image: its config says which
+        config = registry.image_config(image, platform)
+        return (config.os, config.architecture) == (platform.os, platform.architecture)
+    return any(
+        (p.os, p.architecture) == (platform.os, platform.architecture)
+        and (platform.variant is None or p.variant in (None, platform.variant))
+        for p in platforms
+    )
 
 
 def _digest_reason(tag: str, policy: Policy) -> str:

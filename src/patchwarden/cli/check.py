@@ -32,6 +32,7 @@ from patchwarden.cli.common import (
 )
 from patchwarden.config.policies import PolicyResolver
 from patchwarden.errors import ExitCode
+from patchwarden.registry.model import Platform
 
 HELP = """Check every image reference against its registry and say what to update.
 
@@ -110,7 +111,12 @@ def check(
         cfg, _ = load_settings(config, roots)
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
         registry = build_registry(cfg, cache_dir=cache_dir, use_cache=not no_cache)
-        checker = Checker(registry, PolicyResolver(cfg), concurrency=cfg.concurrency)
+        checker = Checker(
+            registry,
+            PolicyResolver(cfg),
+            concurrency=cfg.concurrency,
+            default_platform=Platform.parse(cfg.platform),
+        )
         with progress_bar(
             progress and format == OutputFormat.table, "checking repositories"
         ) as tick:

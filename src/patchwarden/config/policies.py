@@ -52,7 +52,7 @@ class PolicyResolver:
             ignore=bool(merged.get("ignore", False)),
             pin_digest=bool(merged.get("pin_digest", False)),
             min_age=merged.get("min_age"),  # type: ignore[arg-type]
-            platform=merged.get("platform") or self._config.platform,  # type: ignore[arg-type]
+            platform=merged.get("platform"),  # type: ignore[arg-type]
             allow_prerelease=bool(merged.get("allow_prerelease", False)),
             source=source,
         )

@@ -46,6 +46,7 @@ def choose_tag(
     policy: Policy,
     *,
     created: CreatedLookup | None = None,
+    check: Callable[[str], str | None] | None = None,
     now: datetime,
 ) -> TagDecision:
     """Pick the newest tag in ``tags`` that is compatible with ``current_tag`` and allowed.
@@ -57,6 +58,10 @@ def choose_tag(
     candidates, newest first, stopping at the first old enough one. A ``None`` answer (or no
     ``created`` at all) rejects that candidate as "creation time unknown". Naive datetimes are
     taken as UTC. Errors raised by ``created`` propagate.
+
+    ``check(tag)`` is a last, costly test (e.g. "does this image exist for linux/arm64?"),
+    called lazily like ``created``: newest acceptable candidate first, stopping at the first
+    that passes; it returns a rejection reason, or None to accept.
     """
     src = policy.source
     if policy.ignore:
@@ -96,14 +101,15 @@ def choose_tag(
     accepted.sort(reverse=True)
     chosen: DockerTag | None = None
     for tag in accepted:
-        if policy.min_age is None:
+        late_reason = None
+        if policy.min_age is not None:
+            late_reason = _age_rejection(tag, policy.min_age, created, now)
+        if late_reason is None and check is not None:
+            late_reason = check(tag.raw)
+        if late_reason is None:
             chosen = tag
             break
-        age_reason = _age_rejection(tag, policy.min_age, created, now)
-        if age_reason is None:
-            chosen = tag
-            break
-        rejected.append((tag, age_reason))
+        rejected.append((tag, late_reason))
 
     rejected.sort(key=lambda item: item[0], reverse=True)
     rejected_out = tuple((tag.raw, why) for tag, why in rejected)
@@ -170,7 +176,14 @@ def _describe_policy(policy: Policy) -> str:
     return f"policy {', '.join(rules)} ({policy.source})"
 
 
-_PRIORITY = ("younger than", "creation time unknown", "excluded by", "not matched", "exceeds")
+_PRIORITY = (
+    "younger than",
+    "creation time unknown",
+    "not available for",
+    "excluded by",
+    "not matched",
+    "exceeds",
+)
 
 
 def _priority(reason: str) -> int:

@@ -8,7 +8,8 @@ general content rule, so a file never yields the same reference twice:
 2. ``kustomization.yaml`` (it also has ``apiVersion``/``kind``, but is not a workload)
 3. Compose file names
 4. Helm values files (they may also contain ``image:`` strings: Helm reads those itself)
-5. any other YAML with top-level ``apiVersion`` and ``kind`` (Kubernetes)
+5. Helm chart templates (Go templates, read line by line)
+6. any other YAML with top-level ``apiVersion`` and ``kind`` (Kubernetes)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from patchwarden.refs._common import YAML_SUFFIXES
 from patchwarden.refs.compose import ComposeSource
 from patchwarden.refs.dockerfile import DockerfileSource, is_dockerfile_name
 from patchwarden.refs.helm import HelmSource
+from patchwarden.refs.helm_templates import HelmTemplateSource
 from patchwarden.refs.kubernetes import KubernetesSource
 from patchwarden.refs.kustomize import KUSTOMIZATION_NAMES, KustomizeSource
 from patchwarden.refs.model import ReferenceSource
@@ -28,6 +30,7 @@ SOURCES: tuple[ReferenceSource, ...] = (
     KustomizeSource(),
     ComposeSource(),
     HelmSource(),
+    HelmTemplateSource(),
     KubernetesSource(),
 )
 

@@ -386,3 +386,24 @@ def test_policy_defaults_and_frozen() -> None:
 )
 def test_format_duration(delta: timedelta, text: str) -> None:
     assert format_duration(delta) == text
+
+
+def test_check_hook_is_lazy_newest_first_and_explains_rejections() -> None:
+    from datetime import UTC, datetime
+
+    from patchwarden.policy import Policy, choose_tag
+
+    asked: list[str] = []
+
+    def check(tag: str) -> str | None:
+        asked.append(tag)
+        return None if tag == "1.1.0" else "not available for linux/arm64"
+
+    decision = choose_tag(
+        "1.0.0", ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "2.0.0-rc1"], Policy(),
+        check=check, now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert decision.candidate == "1.1.0"
+    assert asked == ["1.3.0", "1.2.0", "1.1.0"]
+    assert ("1.3.0", "not available for linux/arm64") in decision.rejected
+    assert "2 not available for linux/arm64" in decision.reason

@@ -12,6 +12,7 @@ from patchwarden.refs.compose import ComposeSource
 from patchwarden.refs.discover import MAX_FILE_SIZE, discover
 from patchwarden.refs.dockerfile import DockerfileSource
 from patchwarden.refs.helm import HelmSource
+from patchwarden.refs.helm_templates import HelmTemplateSource
 from patchwarden.refs.kubernetes import KubernetesSource
 from patchwarden.refs.kustomize import KustomizeSource
 from patchwarden.refs.model import Inventory, Reference, RefKind, Skipped
@@ -79,10 +80,9 @@ EXPECTED_SKIPPED = [
     ),
     (
         "charts/shop/templates/deployment.yaml",
-        4,
-        K,
-        "malformed YAML at line 4: expected <block end>, but found '<scalar>' "
-        "(the file contains {{ ... }} template syntax and is not plain YAML)",
+        10,
+        H,
+        "Helm chart template: the image is rendered from the chart's values (see values*.yaml)",
     ),
     ("charts/shop/values.yaml", 20, H, "tag is empty (the chart falls back to .Chart.AppVersion)"),
     ("charts/shop/values.yaml", 28, H, "templated value ({{ ... }}) cannot be resolved statically"),
@@ -287,6 +287,7 @@ def test_sources_tuple_and_claim_order(tmp_path: Path) -> None:
         KustomizeSource,
         ComposeSource,
         HelmSource,
+        HelmTemplateSource,
         KubernetesSource,
     ]
     manifest = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: nginx:1.25\n"

@@ -153,3 +153,25 @@ def test_malformed_values() -> None:
     [s] = SRC.extract("values.yaml", "image:\n  tag: [1\n")
     assert isinstance(s, Skipped)
     assert (s.line, s.kind) == (3, RefKind.HELM)
+
+
+def test_chart_templates_report_image_lines_not_yaml_errors(tmp_path) -> None:
+    from patchwarden.refs.discover import discover
+
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 1.0.0\n")
+    (chart / "templates" / "deploy.yaml").write_text(
+        "spec:\n  containers:\n"
+        '    - image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"\n'
+        "{{- if .Values.sidecar }}\n"
+        "    - image: busybox:1.36.1  # pinned sidecar\n"
+        "{{- end }}\n"
+    )
+    inv = discover([tmp_path])
+    (ref,) = inv.references
+    assert (ref.file, ref.line, ref.image, str(ref.ref)) == (
+        "chart/templates/deploy.yaml", 5, "busybox:1.36.1", "docker.io/library/busybox:1.36.1"
+    )
+    (skip,) = inv.skipped
+    assert skip.line == 3 and "rendered from the chart's values" in skip.reason
