@@ -58,6 +58,15 @@ def make_reference(
     )
 
 
+def non_string_image(
+    file: str, line: int, column: int, kind: RefKind, value: object
+) -> Skipped | None:
+    """A Skipped for an ``image:`` whose YAML value is not a string (``image: 42``), else None."""
+    if isinstance(value, str):
+        return None
+    return Skipped(file, line, str(value), "image is not a string", kind, column)
+
+
 class YamlProblem(Exception):
     def __init__(self, line: int, column: int, message: str) -> None:
         super().__init__(message)

@@ -22,6 +22,7 @@ from patchwarden.refs._common import (
     is_map,
     load_or_skip,
     make_reference,
+    non_string_image,
     owner_of,
     value_pos,
 )
@@ -189,14 +190,11 @@ class ComposeSource:
                 if owner is not svc:
                     context += " (from a merged anchor)"
                 value = svc["image"]
-                image = value if isinstance(value, str) else None
-                if image is None:
-                    found.append(
-                        Skipped(
-                            rel_path, line, str(value), "image is not a string", self.kind, column
-                        )
-                    )
+                bad = non_string_image(rel_path, line, column, self.kind, value)
+                if bad is not None:
+                    found.append(bad)
                     continue
+                image = str(value)
                 try:
                     resolved = interpolate(image, env)
                 except _Unset as exc:

@@ -20,9 +20,10 @@ from patchwarden.refs._common import (
     is_seq,
     load_or_skip,
     make_reference,
+    non_string_image,
     value_pos,
 )
-from patchwarden.refs.model import RefKind, Skipped
+from patchwarden.refs.model import RefKind
 
 _API_VERSION = re.compile(r"^apiVersion\s*:", re.M)
 _KIND = re.compile(r"^kind\s*:", re.M)
@@ -103,14 +104,11 @@ class KubernetesSource:
                 pos = value_pos(container, "image")
                 line, column = display_pos(pos)
                 value = container["image"]
-                image = value if isinstance(value, str) else None
-                if image is None:
-                    found.append(
-                        Skipped(
-                            rel_path, line, str(value), "image is not a string", self.kind, column
-                        )
-                    )
+                bad = non_string_image(rel_path, line, column, self.kind, value)
+                if bad is not None:
+                    found.append(bad)
                     continue
+                image = str(value)
                 found.append(
                     make_reference(
                         file=rel_path,
