@@ -18,6 +18,7 @@ from patchwarden.app.wiring import build_registry
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
+    ExcludeOpt,
     FormatOpt,
     OutputFormat,
     PathsArg,
@@ -84,13 +85,7 @@ def check(
         help="Exit 1 when an update of at least this kind exists "
         "(outdated = any update, including digest).",
     ),
-    exclude: list[str] | None = typer.Option(
-        None,
-        "--exclude",
-        "-x",
-        metavar="PATTERN",
-        help="gitignore-style pattern to skip (repeatable).",
-    ),
+    exclude: ExcludeOpt = None,
     cache_dir: Path | None = typer.Option(
         None,
         "--cache-dir",

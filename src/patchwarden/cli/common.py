@@ -64,6 +64,15 @@ ProgressOpt = Annotated[
         "--progress/--no-progress", help="Show a progress bar on stderr (only on a terminal)."
     ),
 ]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        "-x",
+        metavar="PATTERN",
+        help="gitignore-style pattern to skip (repeatable); adds to discovery.exclude.",
+    ),
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer
 from rich.markup import escape
 from rich.table import Table
 
@@ -13,6 +12,7 @@ from patchwarden.app.serialize import inventory_dict
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
+    ExcludeOpt,
     FormatOpt,
     OutputFormat,
     PathsArg,
@@ -45,13 +45,7 @@ def inventory(
     paths: PathsArg = None,
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
-    exclude: list[str] | None = typer.Option(
-        None,
-        "--exclude",
-        "-x",
-        metavar="PATTERN",
-        help="gitignore-style pattern to skip (repeatable); adds to discovery.exclude.",
-    ),
+    exclude: ExcludeOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
