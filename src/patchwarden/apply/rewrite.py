@@ -1,0 +1,167 @@
+"""Apply planned edits to files: in memory, verified by re-parsing, written atomically.
+
+A group of files (one update branch, say) changes all together or not at all: every file is
+edited in memory and re-parsed, and the new reference must be found where the old one was;
+only then are the files written (temp file + ``os.replace``, mode kept). If writing one file
+fails, the files already replaced are restored from their original bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from patchwarden.apply.edits import CannotEdit, Edit, Target, plan
+from patchwarden.core.ref import ImageRef
+from patchwarden.errors import PatchwardenError
+from patchwarden.refs.model import Reference
+from patchwarden.refs.registry import SOURCES
+
+
+class RewriteError(PatchwardenError):
+    """A rewrite could not be made or verified; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One reference to move, and where it should end up."""
+
+    reference: Reference
+    target: Target
+    expected: ImageRef  # the normalized reference the file must contain afterwards
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    path: Path  # absolute
+    rel: str
+    before: str
+    after: str
+
+    def diff(self) -> str:
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                fromfile=f"a/{self.rel}",
+                tofile=f"b/{self.rel}",
+            )
+        )
+
+
+def _read(path: Path) -> str:
+    with path.open("r", encoding="utf-8", newline="") as fh:  # keep CRLF as it is
+        return fh.read()
+
+
+def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+    lines = text.splitlines(keepends=True)
+    # Bottom-up and right-to-left, so earlier positions stay valid.
+    for e in sorted(edits, key=lambda e: (e.line, e.column), reverse=True):
+        body = lines[e.line - 1]
+        if e.insert_after:
+            eol = body[len(body.rstrip("\r\n")) :] or "\n"
+            if not body.endswith(("\n", "\r")):
+                lines[e.line - 1] = body + eol
+            lines.insert(e.line, e.new + eol)
+            continue
+        start = e.column - 1
+        if body[start : start + len(e.old)] != e.old:
+            raise CannotEdit(f"{e.file}:{e.line} changed while planning: expected {e.old!r}")
+        lines[e.line - 1] = body[:start] + e.new + body[start + len(e.old) :]
+    return "".join(lines)
+
+
+def prepare(root: Path, changes: Sequence[Change]) -> list[FileChange]:
+    """Edit and verify every file in memory; raise :class:`RewriteError` on any problem."""
+    by_file: dict[str, list[Change]] = defaultdict(list)
+    for c in changes:
+        by_file[c.reference.file].append(c)
+    out: list[FileChange] = []
+    for rel, file_changes in sorted(by_file.items()):
+        path = (root / rel).resolve()
+        try:
+            before = _read(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RewriteError(f"cannot read {rel}: {exc}") from None
+        lines = before.splitlines(keepends=True)
+        edits: list[Edit] = []
+        try:
+            for c in file_changes:
+                edits.extend(plan(c.reference, c.target, lines))
+            after = apply_edits(before, _dedupe(edits))
+        except CannotEdit as exc:
+            raise RewriteError(f"cannot rewrite {rel}: {exc}") from None
+        if after != before:
+            _verify(path, rel, after, file_changes)
+            out.append(FileChange(path, rel, before, after))
+    return out
+
+
+def _dedupe(edits: list[Edit]) -> list[Edit]:
+    """Several references may share one edit (a Helm map read twice); keep each place once."""
+    seen: dict[tuple[int, int, bool, str], Edit] = {}
+    for e in edits:
+        key = (e.line, e.column, e.insert_after, e.new if e.insert_after else e.old)
+        if key in seen and seen[key].new != e.new:
+            raise CannotEdit(f"{e.file}:{e.line} would be changed two different ways")
+        seen[key] = e
+    return list(seen.values())
+
+
+def _verify(path: Path, rel: str, after: str, changes: Sequence[Change]) -> None:
+    """Re-parse the edited text; each changed reference must read as expected, near its line."""
+    source = next((s for s in SOURCES if s.claims(path, after)), None)
+    extracted = [] if source is None else source.extract(rel, after, path=path)
+    found = [r for r in extracted if isinstance(r, Reference)]
+    for c in changes:
+        want = c.expected
+        hits = [
+            r
+            for r in found
+            if (r.ref.registry, r.ref.repository, r.ref.tag, r.ref.digest)
+            == (want.registry, want.repository, want.tag, want.digest)
+            and abs(r.line - c.reference.line) <= 2
+        ]
+        if not hits:
+            raise RewriteError(
+                f"{rel}:{c.reference.line}: after the edit the file does not read {want}; "
+                "nothing was written",
+                "please report this file shape; edit it by hand meanwhile",
+            )
+
+
+def write_group(files: Sequence[FileChange]) -> None:
+    """Write every file atomically; on failure restore those already written."""
+    written: list[FileChange] = []
+    try:
+        for fc in files:
+            _atomic_write(fc.path, fc.after)
+            written.append(fc)
+    except OSError as exc:
+        for fc in reversed(written):
+            with contextlib.suppress(OSError):
+                _atomic_write(fc.path, fc.before)
+        raise RewriteError(
+            f"could not write {len(files) - len(written)} file(s) ({exc}); "
+            f"restored {len(written)} already written",
+        ) from None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
