@@ -1,0 +1,211 @@
+"""The ``update`` use case: rewrite files, or commit per group on branches, push, open PRs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from patchwarden.app.pr_body import ImageFacts, render
+from patchwarden.app.update_plan import BRANCH_PREFIX, Group, commit_message
+from patchwarden.apply.forge.model import Forge
+from patchwarden.apply.git import Repo
+from patchwarden.apply.rewrite import FileChange, prepare, write_group
+from patchwarden.cache.registry import CachingRegistry
+from patchwarden.errors import PatchwardenError
+from patchwarden.registry.model import Platform
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    group: Group
+    action: str  # dry-run | written | committed | updated | unchanged | merged | failed
+    diff: str = ""
+    body: str = ""
+    commit: str | None = None
+    pushed: bool = False
+    pull_request: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOptions:
+    dry_run: bool = False
+    commit: bool = False
+    push: bool = False
+    remote: str = "origin"
+    base: str | None = None  # default: the current branch
+    pull_request: bool = False
+
+
+FactsLookup = Callable[[Group], dict[str, ImageFacts]]
+
+
+class Updater:
+    def __init__(
+        self,
+        scan_root: Path,
+        options: UpdateOptions,
+        *,
+        facts: FactsLookup | None = None,
+        forge: Forge | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.scan_root = scan_root.resolve()
+        self.opt = options
+        self.facts = facts or (lambda g: {})
+        self.forge = forge
+        self.now = now or datetime.now(UTC)
+        self.stale: list[tuple[str, str]] = []
+
+    def run(self, groups: Sequence[Group]) -> list[Outcome]:
+        if self.opt.dry_run:
+            return [self._dry_run(g) for g in groups]
+        if not self.opt.commit:
+            return self._write_in_place(groups)
+        repo = Repo.discover(self.scan_root)
+        base = self.opt.base or repo.current_branch()
+        if base is None:
+            raise PatchwardenError(
+                "HEAD is detached: there is no branch to base the updates on",
+                "pass --base BRANCH",
+            )
+        outcomes = [self._commit_group(repo, base, g) for g in groups]
+        self.stale = self._stale_branches(repo, base, {g.branch for g in groups})
+        return outcomes
+
+    def _stale_branches(self, repo: Repo, base: str, current: set[str]) -> list[tuple[str, str]]:
+        """Update branches with nothing left to do: merged ones are deleted (locally, and on
+        the remote with --push); unmerged ones are superseded: their PR is closed, the branch
+        is kept for the record."""
+        out: list[tuple[str, str]] = []
+        base_commit = repo.rev(base)
+        for branch in repo.branches(BRANCH_PREFIX):
+            if branch in current or base_commit is None:
+                continue
+            tip = repo.rev(f"refs/heads/{branch}")
+            if tip is not None and repo.is_ancestor(tip, base_commit):
+                repo.delete_branch(branch)
+                if self.opt.push and repo.remote_branch(self.opt.remote, branch) == tip:
+                    repo.delete_remote_branch(self.opt.remote, branch)
+                self._close_pr(branch, "The base branch already contains this update.")
+                out.append((branch, "merged: deleted"))
+                continue
+            self._close_pr(branch, "Superseded: the base branch no longer needs this update.")
+            out.append((branch, "superseded"))
+        return out
+
+    def _close_pr(self, branch: str, comment: str) -> None:
+        if self.opt.pull_request and self.forge is not None:
+            pr = self.forge.find_open(branch)
+            if pr is not None:
+                self.forge.close(pr, comment)
+
+    def _body(self, group: Group) -> str:
+        return render(group, self.facts(group), self.now)
+
+    def _dry_run(self, group: Group) -> Outcome:
+        try:
+            files = prepare(self.scan_root, [m.change for m in group.moves])
+        except PatchwardenError as exc:
+            return Outcome(group, "failed", error=str(exc))
+        return Outcome(group, "dry-run", diff=_diff(files), body=self._body(group))
+
+    def _write_in_place(self, groups: Sequence[Group]) -> list[Outcome]:
+        changes = [m.change for g in groups for m in g.moves]
+        files = prepare(self.scan_root, changes)  # all or nothing
+        write_group(files)
+        return [
+            Outcome(g, "written", diff=_diff(files) if i == 0 else "") for i, g in enumerate(groups)
+        ]
+
+    def _commit_group(self, repo: Repo, base: str, group: Group) -> Outcome:
+        try:
+            return self._commit_group_or_raise(repo, base, group)
+        except PatchwardenError as exc:
+            return Outcome(group, "failed", error=str(exc))
+
+    def _commit_group_or_raise(self, repo: Repo, base: str, group: Group) -> Outcome:
+        rel = self.scan_root.relative_to(repo.root)
+        body = self._body(group)
+        existing = repo.rev(f"refs/heads/{group.branch}")
+        with repo.worktree(base) as wt:
+            files = prepare(wt / rel, [m.change for m in group.moves])
+            if not files:
+                return self._already_merged(repo, group, existing)
+            write_group(files)
+            paths = [str((rel / f.rel).as_posix()) for f in files]
+            commit = repo.commit_all(wt, commit_message(group), paths)
+            base_commit = repo.rev(base)
+            unchanged = (
+                existing is not None
+                and repo.tree(existing) == repo.tree(commit)
+                and base_commit is not None
+                and repo.is_ancestor(base_commit, existing)
+            )
+            if not unchanged:
+                repo.set_branch(group.branch, commit)
+        tip = existing if unchanged else commit
+        pushed = self._push(repo, group) if self.opt.push else False
+        pr = self._pull_request(group, base, body) if self.opt.pull_request else None
+        action = "unchanged" if unchanged else ("updated" if existing else "committed")
+        return Outcome(
+            group, action, diff=_diff(files), body=body, commit=tip, pushed=pushed, pull_request=pr
+        )
+
+    def _already_merged(self, repo: Repo, group: Group, existing: str | None) -> Outcome:
+        """The base already has these versions: the branch (if any) is merged or superseded."""
+        self._close_pr(group.branch, "The base branch already has these image versions.")
+        if existing is not None:
+            with contextlib.suppress(PatchwardenError):
+                repo.delete_branch(group.branch)
+        return Outcome(group, "merged")
+
+    def _push(self, repo: Repo, group: Group) -> bool:
+        remote_tip = repo.remote_branch(self.opt.remote, group.branch)
+        local_tip = repo.rev(f"refs/heads/{group.branch}")
+        if remote_tip == local_tip:
+            return False
+        repo.push(self.opt.remote, group.branch, remote_tip)
+        return True
+
+    def _pull_request(self, group: Group, base: str, body: str) -> str | None:
+        if self.forge is None:
+            return None
+        pr = self.forge.find_open(group.branch)
+        if pr is None:
+            pr = self.forge.create(group.branch, base, group.title, body)
+        elif pr.title != group.title or pr.body != body:
+            pr = self.forge.update(pr, group.title, body)
+        return pr.url
+
+
+def _diff(files: Sequence[FileChange]) -> str:
+    return "".join(f.diff() for f in files)
+
+
+def registry_facts(registry: CachingRegistry, platform: Platform) -> FactsLookup:
+    """Image age and source links for the PR body, from each candidate's image config."""
+
+    def lookup(group: Group) -> dict[str, ImageFacts]:
+        out: dict[str, ImageFacts] = {}
+        for m in group.moves:
+            target = m.change.target
+            image = m.change.reference.ref.with_tag(target.tag)
+            key = f"{image.name}:{target.tag}"
+            if key in out:
+                continue
+            try:
+                cfg = registry.image_config(image, platform)
+            except PatchwardenError:
+                continue  # the table says "unknown" rather than failing the update
+            out[key] = ImageFacts(
+                created=cfg.created,
+                source=cfg.labels.get("org.opencontainers.image.source"),
+                version=cfg.labels.get("org.opencontainers.image.version"),
+            )
+        return out
+
+    return lookup

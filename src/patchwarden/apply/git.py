@@ -1,0 +1,160 @@
+"""The git operations ``update --commit/--push`` needs, through the ``git`` command.
+
+The git CLI is the one interface every git host, credential helper and hook setup already
+works with (Renovate drives it the same way); a library binding would add a second notion of
+config and credentials. Every update branch is prepared in a temporary worktree, so the user's
+checkout, index and uncommitted work are never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from patchwarden.errors import PatchwardenError
+from patchwarden.net.redact import redact_text
+
+GIT_TIMEOUT = 120
+
+
+class GitError(PatchwardenError):
+    """A git command failed; the message has git's own words (with no credentials)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repo:
+    root: Path
+
+    @classmethod
+    def discover(cls, path: Path) -> Repo:
+        start = path if path.is_dir() else path.parent
+        out = run_git(["rev-parse", "--show-toplevel"], cwd=start, what="find the git repository")
+        return cls(Path(out.strip()))
+
+    def git(self, *args: str, what: str = "", cwd: Path | None = None) -> str:
+        return run_git(list(args), cwd=cwd or self.root, what=what)
+
+    def current_branch(self) -> str | None:
+        out = self.git("symbolic-ref", "--quiet", "--short", "HEAD", what="read HEAD").strip()
+        return out or None
+
+    def rev(self, ref: str) -> str | None:
+        try:
+            return self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip() or None
+        except GitError:
+            return None
+
+    def tree(self, ref: str) -> str:
+        return self.git("rev-parse", f"{ref}^{{tree}}").strip()
+
+    def is_ancestor(self, a: str, b: str) -> bool:
+        try:
+            self.git("merge-base", "--is-ancestor", a, b)
+            return True
+        except GitError:
+            return False
+
+    @contextmanager
+    def worktree(self, base: str) -> Iterator[Path]:
+        """A detached temporary worktree at ``base``; removed afterwards, whatever happens."""
+        tmp = Path(tempfile.mkdtemp(prefix="patchwarden-wt-"))
+        path = tmp / "wt"
+        self.git("worktree", "add", "--detach", "--quiet", str(path), base, what="add a worktree")
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(GitError):
+                self.git("worktree", "remove", "--force", str(path))
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.git("worktree", "prune")
+
+    def commit_all(self, worktree: Path, message: str, paths: Sequence[str]) -> str:
+        self.git("add", "--", *paths, cwd=worktree, what="stage the rewritten files")
+        self.git(
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            message,
+            cwd=worktree,
+            what="commit the update",
+        )
+        return self.git("rev-parse", "HEAD", cwd=worktree).strip()
+
+    def set_branch(self, name: str, commit: str) -> None:
+        self.git("branch", "--force", name, commit, what=f"point branch {name} at the update")
+
+    def branches(self, prefix: str) -> list[str]:
+        out = self.git("for-each-ref", "--format=%(refname:short)", f"refs/heads/{prefix}")
+        return [line for line in out.splitlines() if line]
+
+    def delete_branch(self, name: str) -> None:
+        self.git("branch", "--delete", "--force", name, what=f"delete branch {name}")
+
+    def push(self, remote: str, branch: str, expect: str | None) -> None:
+        """Push ``branch``; ``expect`` is the remote commit we last saw (lease), None if new."""
+        lease = f"--force-with-lease=refs/heads/{branch}:{expect or ''}"
+        self.git(
+            "push",
+            "--quiet",
+            "--porcelain",
+            lease,
+            remote,
+            f"refs/heads/{branch}:refs/heads/{branch}",
+            what=f"push {branch} to {remote}",
+        )
+
+    def remote_branch(self, remote: str, branch: str) -> str | None:
+        out = self.git("ls-remote", "--heads", remote, f"refs/heads/{branch}", what=f"ask {remote}")
+        return out.split()[0] if out.strip() else None
+
+    def delete_remote_branch(self, remote: str, branch: str) -> None:
+        self.git(
+            "push", "--quiet", remote, f":refs/heads/{branch}", what=f"delete {branch} on {remote}"
+        )
+
+    def fetch(self, remote: str, branch: str) -> None:
+        self.git(
+            "fetch",
+            "--quiet",
+            remote,
+            f"refs/heads/{branch}:refs/remotes/{remote}/{branch}",
+            what=f"fetch {branch} from {remote}",
+        )
+
+
+def run_git(args: list[str], *, cwd: Path, what: str = "") -> str:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    env.setdefault("GIT_AUTHOR_NAME", "patchwarden")
+    env.setdefault("GIT_AUTHOR_EMAIL", "patchwarden@localhost")
+    env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
+    env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
+    if shutil.which("git") is None:
+        raise GitError("git is not installed", "install git (Debian: apt-get install git)")
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        raise GitError(
+            f"git {args[0]} timed out after {GIT_TIMEOUT}s" + (f" ({what})" if what else ""),
+            transient=True,
+        ) from None
+    if proc.returncode != 0:
+        detail = redact_text(proc.stderr.strip() or proc.stdout.strip())
+        raise GitError(f"could not {what or 'run git ' + args[0]}: {detail}")
+    return proc.stdout

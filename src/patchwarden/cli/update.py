@@ -1,0 +1,226 @@
+"""``patchwarden update``: apply what ``check`` proposes, in place or on branches with PRs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from patchwarden.app.check import Checker
+from patchwarden.app.inventory import run_inventory
+from patchwarden.app.results import Status
+from patchwarden.app.update import Outcome, UpdateOptions, Updater, registry_facts
+from patchwarden.app.update_plan import Grouping, plan_groups
+from patchwarden.app.wiring import build_registry
+from patchwarden.apply.forge.detect import forge_for
+from patchwarden.apply.git import Repo
+from patchwarden.cli.common import (
+    ConfigOpt,
+    DebugOpt,
+    ExcludeOpt,
+    FormatOpt,
+    OutputFormat,
+    ProgressOpt,
+    emit_json,
+    err,
+    load_settings,
+    out,
+    progress_bar,
+    resolve_paths,
+    user_errors,
+)
+from patchwarden.config.policies import PolicyResolver
+from patchwarden.errors import ExitCode
+from patchwarden.registry.model import Platform
+
+HELP = """Apply the updates `check` proposes: minimal edits of the image references only.
+
+Every edit changes just the tag (and, with --pin-digest or an existing pin, the digest) at
+its exact place; comments, quoting, indentation and line endings stay byte for byte. Each
+edited file is parsed again and must read the new reference, or nothing is written. Files
+are written atomically, all or nothing.
+
+Modes:
+
+\b
+  --dry-run          print the unified diff (and the pull-request body); change nothing
+  (default)          rewrite the files in the working tree
+  --commit           one branch per group (patchwarden/<image>), committed in a temporary
+                     worktree: your checkout and uncommitted work are never touched
+  --push             push the branches (--force-with-lease); re-runs update them
+  --pull-request     open or update one pull request per branch (GitHub, GitLab, Gitea);
+                     token from PATCHWARDEN_FORGE_TOKEN or GITHUB_TOKEN/GITLAB_TOKEN/GITEA_TOKEN
+
+Re-running is idempotent: an unchanged branch is left as it is; a branch whose versions the
+base branch already has is deleted and its pull request closed.
+
+Exit codes: 0 done; 2 bad usage or configuration; 3 some groups failed (others still done).
+
+Examples:
+
+\b
+  patchwarden update --dry-run
+  patchwarden update deploy/ --pin-digest
+  patchwarden update --commit --push --pull-request --group image
+"""
+
+
+def update(
+    path: Path = typer.Argument(
+        Path("."), metavar="[PATH]", help="Directory to update (default: .)."
+    ),
+    format: FormatOpt = OutputFormat.table,
+    config: ConfigOpt = None,
+    exclude: ExcludeOpt = None,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show the diff and PR body; change nothing."
+    ),
+    pin_digest: bool = typer.Option(
+        False, "--pin-digest", help="Write tag@sha256:... (refreshes existing pins always)."
+    ),
+    group: Grouping = typer.Option(
+        Grouping.image, "--group", help="One branch per image, per file, or all in one."
+    ),
+    commit: bool = typer.Option(False, "--commit", help="Commit each group on its own branch."),
+    push: bool = typer.Option(False, "--push", help="Push the branches (implies --commit)."),
+    pull_request: bool = typer.Option(
+        False, "--pull-request", help="Open/update a PR per branch (implies --push)."
+    ),
+    remote: str = typer.Option("origin", "--remote", help="Git remote to push to."),
+    base: str | None = typer.Option(
+        None, "--base", help="Base branch (default: the current branch)."
+    ),
+    forge: str | None = typer.Option(
+        None, "--forge", help="github, gitlab or gitea (default: from the remote's host)."
+    ),
+    forge_url: str | None = typer.Option(
+        None,
+        "--forge-url",
+        metavar="URL",
+        help="The repository's web URL on the forge (default: the remote's URL).",
+    ),
+    forge_api: str | None = typer.Option(
+        None, "--forge-api", metavar="URL", help="API base URL for self-hosted forges."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", metavar="DIR", help="Cache directory."
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the on-disk cache."),
+    progress: ProgressOpt = True,
+    debug: DebugOpt = False,
+) -> None:
+    with user_errors(debug):
+        roots = resolve_paths([path])
+        cfg, _ = load_settings(config, roots)
+        push = push or pull_request
+        commit = commit or push
+        inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
+        registry = build_registry(cfg, cache_dir=cache_dir, use_cache=not no_cache)
+        platform = Platform.parse(cfg.platform)
+        checker = Checker(
+            registry, PolicyResolver(cfg), concurrency=cfg.concurrency, default_platform=platform
+        )
+        with progress_bar(
+            progress and format == OutputFormat.table, "checking repositories"
+        ) as tick:
+            report = checker.run(inv, progress=tick)
+        groups, notes = plan_groups(report.results, group, pin_digest=pin_digest)
+        forge_client = None
+        if pull_request and not dry_run:
+            url = forge_url or Repo.discover(path).git(
+                "remote", "get-url", remote, what=f"read the URL of remote {remote}"
+            ).strip()
+            forge_client = forge_for(url, kind=forge, api_url=forge_api, token=None)
+        updater = Updater(
+            path,
+            UpdateOptions(
+                dry_run=dry_run,
+                commit=commit,
+                push=push,
+                remote=remote,
+                base=base,
+                pull_request=pull_request,
+            ),
+            facts=registry_facts(registry, platform),
+            forge=forge_client,
+        )
+        outcomes = updater.run(groups)
+        errors = [r for r in report.results if r.status == Status.ERROR]
+        if format == OutputFormat.json:
+            data = _json(outcomes, notes, errors)
+            data["stale_branches"] = [{"branch": b, "action": a} for b, a in updater.stale]
+            emit_json(data)
+        else:
+            _render(outcomes, notes, errors, dry_run)
+            for branch, action in updater.stale:
+                out.print(f"{escape(branch)}: {action}")
+        failed = any(o.action == "failed" for o in outcomes) or bool(errors)
+        raise typer.Exit(int(ExitCode.ERRORS if failed else ExitCode.OK))
+
+
+def _json(outcomes: list[Outcome], notes: list[str], errors: list[Any]) -> dict[str, Any]:
+    return {
+        "groups": [
+            {
+                "branch": o.group.branch,
+                "title": o.group.title,
+                "action": o.action,
+                "files": o.group.files,
+                "changes": [
+                    {
+                        "file": m.change.reference.file,
+                        "line": m.change.reference.line,
+                        "image": m.change.reference.image,
+                        "to": str(m.change.expected),
+                        "update": m.result.update,
+                    }
+                    for m in o.group.moves
+                ],
+                "commit": o.commit,
+                "pushed": o.pushed,
+                "pull_request": o.pull_request,
+                "diff": o.diff,
+                "body": o.body,
+                "error": o.error,
+            }
+            for o in outcomes
+        ],
+        "notes": notes,
+        "errors": [
+            {"file": e.reference.file, "line": e.reference.line, "reason": e.reason} for e in errors
+        ],
+    }
+
+
+def _render(outcomes: list[Outcome], notes: list[str], errors: list[Any], dry_run: bool) -> None:
+    if not outcomes:
+        out.print("Nothing to update.")
+    for o in outcomes:
+        style = {"failed": "red", "merged": "dim", "unchanged": "dim"}.get(o.action, "green")
+        out.print(
+            f"[bold]{escape(o.group.title)}[/]  [{style}]{o.action}[/]  ({escape(o.group.branch)})"
+        )
+        for m in o.group.moves:
+            out.print(
+                f"  {escape(m.change.reference.file)}:{m.change.reference.line}"
+                f"  {escape(m.summary)}"
+            )
+        if o.error:
+            out.print(f"  [red]{escape(o.error)}[/]")
+        if o.commit:
+            out.print(f"  commit {o.commit[:12]}" + ("  pushed" if o.pushed else ""))
+        if o.pull_request:
+            out.print(f"  pull request: {escape(o.pull_request)}")
+        if dry_run and o.diff:
+            out.print(escape(o.diff), markup=True, highlight=False, soft_wrap=True)
+            out.print("[bold]Pull request body:[/]")
+            out.print(escape(o.body), soft_wrap=True)
+    for n in notes:
+        err.print(f"note: {escape(n)}")
+    for e in errors:
+        err.print(
+            f"[red]could not check[/] {escape(e.reference.file)}:{e.reference.line}: "
+            f"{escape(e.reason)}"
+        )

@@ -1,0 +1,211 @@
+"""`patchwarden update` end to end: a real registry, real git repositories (a bare remote and
+a clone), the real CLI process. Pull requests go to the forge stand-in in
+tests/unit/forge/fake_forge.py, because no GitHub/GitLab/Gitea server can run here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from patchwarden.devtools.registry_server import RegistryServer
+from patchwarden.devtools.skopeo import Pusher
+
+pytestmark = pytest.mark.integration
+
+
+def git(*args: str, cwd: Path) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+    return proc.stdout.decode()  # no newline translation: CRLF must stay visible
+
+
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "patchwarden.cli.main", *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture()
+def project(plain_registry: RegistryServer, pusher: Pusher, tmp_path: Path) -> dict[str, Any]:
+    R = plain_registry.host
+    ns = f"u{uuid.uuid4().hex[:8]}"
+    digests = {}
+    for t in ("1.25.3", "1.27.0"):
+        digests[f"web:{t}"] = pusher.image(plain_registry, f"{ns}/web", t)
+    for t in ("7.2.3", "7.2.4"):
+        digests[f"cache:{t}"] = pusher.image(plain_registry, f"{ns}/cache", t)
+    remote = tmp_path / "remote.git"
+    git("init", "--bare", "--quiet", "-b", "main", str(remote), cwd=tmp_path)
+    work = tmp_path / "work"
+    git("clone", "--quiet", str(remote), str(work), cwd=tmp_path)
+    git("checkout", "--quiet", "-b", "main", cwd=work)
+    (work / "Dockerfile").write_text(f"# base image\nFROM {R}/{ns}/web:1.25.3 AS web\n")
+    (work / "compose.yaml").write_text(
+        f"services:\n  cache:\n    image: {R}/{ns}/cache:7.2.3   # keep this comment\n"
+        f"  web:\n    image: '{R}/{ns}/web:1.25.3'\r\n"
+    )
+    git("add", ".", cwd=work)
+    git("commit", "--quiet", "-m", "init", cwd=work)
+    git("push", "--quiet", "origin", "main", cwd=work)
+    return {"R": R, "ns": ns, "digests": digests, "remote": remote, "work": work, "tmp": tmp_path}
+
+
+def test_dry_run_shows_diff_and_body_and_changes_nothing(project: dict[str, Any]) -> None:
+    work = project["work"]
+    before = (work / "compose.yaml").read_bytes()
+    proc = cli(
+        "update",
+        ".",
+        "--dry-run",
+        "--no-progress",
+        "--cache-dir",
+        str(project["tmp"] / "c"),
+        cwd=work,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "-FROM" in proc.stdout and "+FROM" in proc.stdout and "1.27.0" in proc.stdout
+    assert "| file | image | from | to | update |" in proc.stdout
+    assert (work / "compose.yaml").read_bytes() == before
+
+
+def test_in_place_update_keeps_everything_else(project: dict[str, Any]) -> None:
+    work, R, ns = project["work"], project["R"], project["ns"]
+    before = (work / "compose.yaml").read_bytes()
+    proc = cli(
+        "update",
+        ".",
+        "--pin-digest",
+        "--format",
+        "json",
+        "--cache-dir",
+        str(project["tmp"] / "c"),
+        cwd=work,
+    )
+    assert proc.returncode == 0, proc.stderr
+    after = (work / "compose.yaml").read_bytes()
+    d_cache, d_web = project["digests"]["cache:7.2.4"], project["digests"]["web:1.27.0"]
+    assert after == (
+        before.replace(b"cache:7.2.3", f"cache:7.2.4@{d_cache}".encode()).replace(
+            b"web:1.25.3", f"web:1.27.0@{d_web}".encode()
+        )
+    )
+    assert (
+        work / "Dockerfile"
+    ).read_text() == f"# base image\nFROM {R}/{ns}/web:1.27.0@{d_web} AS web\n"
+    data = json.loads(proc.stdout)
+    assert {g["branch"] for g in data["groups"]} == {
+        f"patchwarden/{R.replace(':', '-')}-{ns}-cache",
+        f"patchwarden/{R.replace(':', '-')}-{ns}-web",
+    }
+
+
+def test_commit_push_is_idempotent_and_never_touches_the_checkout(project: dict[str, Any]) -> None:
+    work, remote = project["work"], project["remote"]
+    (work / "notes.txt").write_text("untracked work in progress\n")
+    with (work / "Dockerfile").open("a") as fh:
+        fh.write("# uncommitted local edit\n")
+    cache = ["--cache-dir", str(project["tmp"] / "c")]
+    first = cli("update", ".", "--push", "--format", "json", *cache, cwd=work)
+    assert first.returncode == 0, first.stderr
+    groups = {g["branch"]: g for g in json.loads(first.stdout)["groups"]}
+    web = next(b for b in groups if b.endswith("-web"))
+    assert groups[web]["action"] == "committed" and groups[web]["pushed"] is True
+    # the user's checkout: same branch, untracked and uncommitted work intact
+    assert git("rev-parse", "--abbrev-ref", "HEAD", cwd=work).strip() == "main"
+    assert (work / "notes.txt").exists() and "uncommitted local edit" in (
+        work / "Dockerfile"
+    ).read_text()
+    # the remote branch holds exactly the edit, on top of main
+    show = git("show", f"{web}:compose.yaml", cwd=remote)
+    assert "web:1.27.0'\r\n" in show and "cache:7.2.3   # keep this comment" in show
+    log = git("log", "--format=%s%n%b", "-1", web, cwd=remote)
+    assert log.startswith("Update 127.0.0.1") or "to 1.27.0" in log
+    tip = git("rev-parse", web, cwd=remote).strip()
+    # re-run: nothing new
+    again = cli("update", ".", "--push", "--format", "json", *cache, cwd=work)
+    assert again.returncode == 0, again.stderr
+    g2 = {g["branch"]: g for g in json.loads(again.stdout)["groups"]}
+    assert g2[web]["action"] == "unchanged" and g2[web]["pushed"] is False
+    assert git("rev-parse", web, cwd=remote).strip() == tip
+    # merge the web branch into main; the next run sees it merged and drops the branch
+    git("checkout", "--quiet", "--", "Dockerfile", cwd=work)
+    git("pull", "--quiet", "--no-rebase", "origin", web, cwd=work)
+    git("push", "--quiet", "origin", "main", cwd=work)
+    third = cli("update", ".", "--commit", "--format", "json", *cache, cwd=work)
+    assert third.returncode == 0, third.stderr
+    data = json.loads(third.stdout)
+    branches = {g["branch"]: g["action"] for g in data["groups"]}
+    assert web not in branches  # nothing left to update for web
+    # the cache branch is rebuilt on the new main (its old base moved)
+    assert branches[next(b for b in branches if b.endswith("-cache"))] == "updated"
+    assert data["stale_branches"] == [{"branch": web, "action": "merged: deleted"}]
+    assert web not in git("branch", "--list", "patchwarden/*", cwd=work)
+
+
+def test_pull_requests_are_opened_updated_and_closed(project: dict[str, Any]) -> None:
+    """The forge is the stand-in from tests/unit/forge/fake_forge.py (no GitLab can run here);
+    git and the registry are real."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "forge"))
+    from fake_forge import FakeForge
+
+    work = project["work"]
+    fake = FakeForge("gitlab", repo="acme/app")
+    try:
+        args = [
+            "update",
+            ".",
+            "--pull-request",
+            "--format",
+            "json",
+            "--cache-dir",
+            str(project["tmp"] / "c"),
+            "--forge",
+            "gitlab",
+            "--forge-url",
+            "https://gitlab.example.com/acme/app",
+            "--forge-api",
+            fake.api_url,
+        ]
+        env = {"GITLAB_TOKEN": fake.token}
+        first = cli(*args, cwd=work, env=env)
+        assert first.returncode == 0, first.stderr
+        prs = {p.head: p for p in fake.prs.values()}
+        assert len(prs) == 2 and all(p.state == "open" for p in prs.values())
+        web = next(h for h in prs if h.endswith("-web"))
+        assert prs[web].title.endswith("to 1.27.0")
+        assert "| `compose.yaml:5` |" in prs[web].body and "| minor |" in prs[web].body
+        again = cli(*args, cwd=work, env=env)
+        assert again.returncode == 0, again.stderr
+        assert len(fake.prs) == 2  # found by branch, not duplicated
+        # the base gets the web update by other means: the web PR is closed as merged
+        git("checkout", "--quiet", "--", ".", cwd=work)
+        git("pull", "--quiet", "--no-rebase", "origin", web, cwd=work)
+        git("push", "--quiet", "origin", "main", cwd=work)
+        third = cli(*args, cwd=work, env=env)
+        assert third.returncode == 0, third.stderr
+        assert fake.prs[prs[web].number].state == "closed"
+        assert fake.prs[prs[web].number].state != prs[next(h for h in prs if h != web)].state
+        assert fake.token not in first.stdout + first.stderr + third.stdout + third.stderr
+    finally:
+        fake.stop()
