@@ -1,0 +1,242 @@
+"""The ``scan`` use case: pick the image source, read its packages, match advisories, filter.
+
+The engine (sources, scanner, advisory index, matcher) sits behind :class:`Engine` so this
+logic is tested without images; :class:`DefaultEngine` wires the real parts from config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from patchwarden import __version__
+from patchwarden.app.ignore import IgnoreFile, apply_ignores, expired_message
+from patchwarden.cache.store import default_cache_dir
+from patchwarden.config.schema import Config
+from patchwarden.errors import ExitCode, PatchwardenError, UsageError
+from patchwarden.registry.model import Platform
+from patchwarden.sbom.model import Filters, ScanReport
+from patchwarden.scan.model import Finding, FindingStatus, ImageSource, ScanInventory, Severity
+
+LayerProgress = Callable[[str, int, int], None]
+NO_INDEX_HINT = (
+    "run `patchwarden db update` (or `patchwarden db import FILE` offline), pass --db PATH, "
+    "or use --sbom-only for a package list without vulnerabilities"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanTarget:
+    kind: str  # "registry" | "archive" | "oci-layout" | "rootfs"
+    target: str
+
+
+def choose_target(
+    image: str | None, archive: Path | None, oci_layout: Path | None, rootfs: Path | None
+) -> ScanTarget:
+    """Exactly one of IMAGE, --archive, --oci-layout, --rootfs; local paths must exist."""
+    given = [
+        (kind, value)
+        for kind, value in (
+            ("registry", image),
+            ("archive", archive),
+            ("oci-layout", oci_layout),
+            ("rootfs", rootfs),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise UsageError(
+            "give exactly one image to scan" + (" (got several)" if given else ""),
+            "pass IMAGE (a registry reference), --archive FILE, --oci-layout DIR or --rootfs DIR",
+        )
+    kind, value = given[0]
+    if isinstance(value, Path):
+        want_dir = kind != "archive"
+        ok = value.is_dir() if want_dir else value.is_file()
+        if not ok:
+            raise UsageError(
+                f"{value} is not {'a directory' if want_dir else 'a file'}",
+                f"--{kind} takes an existing {'directory' if want_dir else 'file'}",
+            )
+    return ScanTarget(kind, str(value))
+
+
+def parse_severities(text: str | None) -> tuple[Severity, ...]:
+    if not text:
+        return ()
+    out: list[Severity] = []
+    for word in (w.strip().lower() for w in text.split(",")):
+        try:
+            sev = Severity(word)
+        except ValueError:
+            allowed = ", ".join(s.value for s in Severity)
+            raise UsageError(f"unknown severity {word!r} in --severity", f"use {allowed}") from None
+        if sev not in out:
+            out.append(sev)
+    return tuple(out)
+
+
+def parse_platform(text: str | None) -> Platform | None:
+    if text is None:
+        return None
+    try:
+        return Platform.parse(text)
+    except ValueError as exc:
+        raise UsageError(str(exc), "e.g. --platform linux/arm64 or linux/arm/v7") from None
+
+
+def apply_filters(
+    findings: Iterable[Finding], severities: Sequence[Severity], ignore_unfixed: bool
+) -> tuple[tuple[Finding, ...], int]:
+    """The findings to show, and how many the filters hid. not-affected is never shown."""
+    shown, hidden = [], 0
+    for f in findings:
+        if f.status == FindingStatus.NOT_AFFECTED:
+            continue
+        if (severities and f.severity not in severities) or (
+            ignore_unfixed and f.status != FindingStatus.FIXED
+        ):
+            hidden += 1
+        else:
+            shown.append(f)
+    return tuple(shown), hidden
+
+
+def exit_code(report: ScanReport, fail_on: Severity | None) -> ExitCode:
+    """1 when a shown finding is at or above ``fail_on``; ignored and hidden ones never count."""
+    if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in report.findings):
+        return ExitCode.FINDINGS
+    return ExitCode.OK
+
+
+class Engine(Protocol):
+    def open_source(self, target: ScanTarget, platform: Platform | None) -> ImageSource: ...
+
+    def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory: ...
+
+    def open_index(self, db: Path | None) -> Any | None:
+        """The advisory index, or None when there is none at ``db`` (or the default path)."""
+        ...
+
+    def match(self, index: Any, inventory: ScanInventory) -> list[Finding]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    target: ScanTarget
+    platform: Platform | None = None
+    sbom_only: bool = False
+    severities: tuple[Severity, ...] = ()
+    ignore_unfixed: bool = False
+    ignore_file: IgnoreFile | None = None
+    db: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    report: ScanReport
+    warnings: tuple[str, ...]  # expired ignore entries, ...
+
+
+def run_scan(
+    engine: Engine,
+    options: ScanOptions,
+    *,
+    progress: LayerProgress | None = None,
+    now: datetime | None = None,
+) -> ScanOutcome:
+    now = now or datetime.now(UTC)
+    index = None
+    if not options.sbom_only:
+        index = engine.open_index(options.db)
+        if index is None:
+            where = f" at {options.db}" if options.db else ""
+            raise UsageError(f"no advisory index found{where}", NO_INDEX_HINT)
+    source = engine.open_source(options.target, options.platform)
+    inventory = _guard(lambda: engine.inventory(source, progress), options.target)
+    filters = Filters(
+        sbom_only=options.sbom_only,
+        severities=options.severities,
+        ignore_unfixed=options.ignore_unfixed,
+        ignore_file=str(options.ignore_file.path) if options.ignore_file else None,
+    )
+    report = ScanReport(inventory, (), now, __version__, filters=filters)
+    if index is None:
+        return ScanOutcome(report, ())
+    found = engine.match(index, inventory)
+    rules = options.ignore_file.rules if options.ignore_file else ()
+    outcome = apply_ignores(found, rules, _today(now))
+    shown, hidden = apply_filters(outcome.kept, options.severities, options.ignore_unfixed)
+    report = replace(
+        report, findings=shown, ignored=outcome.ignored, filters=replace(filters, hidden=hidden)
+    )
+    return ScanOutcome(report, tuple(expired_message(r) for r in outcome.expired))
+
+
+def _today(now: datetime) -> date:
+    return now.astimezone().date() if now.tzinfo else now.date()
+
+
+def _guard(work: Callable[[], ScanInventory], target: ScanTarget) -> ScanInventory:
+    """OS errors while reading an image are scan failures (exit 3), not internal errors."""
+    try:
+        return work()
+    except OSError as exc:
+        raise PatchwardenError(
+            f"cannot read {target.kind} {target.target}: {exc}",
+            "check that the image is complete and readable; re-run with --debug for details",
+            exit_code=ExitCode.ERRORS,
+        ) from None
+
+
+class DefaultEngine:
+    """The real engine, built from config. Imports the scanner and advisories lazily."""
+
+    def __init__(
+        self, config: Config, *, cache_dir: Path | None = None, use_cache: bool = True
+    ) -> None:
+        self.config = config
+        self.cache_dir = cache_dir
+        self.use_cache = use_cache and config.cache.enabled
+
+    def open_source(self, target: ScanTarget, platform: Platform | None) -> ImageSource:
+        from patchwarden.app.wiring import build_client
+        from patchwarden.scan.sources import open_source
+
+        registry = build_client(self.config) if target.kind == "registry" else None
+        return open_source(target.kind, target.target, registry=registry, platform=platform)
+
+    def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory:
+        from patchwarden.scan.catalogers import CATALOGERS
+        from patchwarden.scan.layer_cache import LayerCache
+        from patchwarden.scan.scanner import Scanner
+
+        cache = None
+        if self.use_cache:
+            root = self.cache_dir or (
+                Path(self.config.cache.dir).expanduser()
+                if self.config.cache.dir
+                else default_cache_dir()
+            )
+            cache = LayerCache(root / "layers")
+        result: ScanInventory = Scanner(CATALOGERS, cache=cache).scan(source, progress)
+        return result
+
+    def open_index(self, db: Path | None) -> Any | None:
+        from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+
+        path = resolve_db_path(db, None)
+        return AdvisoryIndex(path) if path.is_file() else None
+
+    def match(self, index: Any, inventory: ScanInventory) -> list[Finding]:
+        from patchwarden.advisories.match import match
+
+        try:
+            found: list[Finding] = match(index, inventory.packages, inventory.os)
+        finally:
+            index.close()
+        return found

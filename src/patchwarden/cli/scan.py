@@ -1,0 +1,226 @@
+"""``patchwarden scan``: the packages in an image and the vulnerabilities you can fix."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from patchwarden.app.ignore import (
+    IGNORE_FILE_NAME,
+    IgnoreFile,
+    find_ignore_file,
+    load_ignore_file,
+)
+from patchwarden.app.scan import (
+    DefaultEngine,
+    ScanOptions,
+    choose_target,
+    exit_code,
+    parse_platform,
+    parse_severities,
+    run_scan,
+)
+from patchwarden.cli.common import (
+    ConfigOpt,
+    DebugOpt,
+    ProgressOpt,
+    err,
+    load_settings,
+    out,
+    user_errors,
+)
+from patchwarden.errors import UsageError
+from patchwarden.registry.model import Platform
+from patchwarden.sbom import ReportFormat, render
+from patchwarden.scan.model import Severity
+
+HELP = f"""List the packages in a container image and the known vulnerabilities in them.
+
+The image comes from a registry (IMAGE, e.g. nginx:1.25), a docker save / OCI archive
+(--archive), an OCI image layout directory (--oci-layout) or an unpacked root filesystem
+(--rootfs). Vulnerabilities are matched offline against the local advisory index (see
+`patchwarden db update`); --sbom-only skips matching and needs no index.
+
+The table answers "what can I actually fix?": packages with an upgrade first (installed ->
+fixed version, their CVEs highest severity first), then vulnerabilities with no fix yet, then
+those the distribution will not fix. Other formats: json (stable, docs/commands/scan.md),
+cyclonedx (1.6; cyclonedx-1.5 for older consumers), spdx (2.3), sarif (2.1.0, for code
+scanning).
+
+Accepted risks go in {IGNORE_FILE_NAME} (read from the current directory, or --ignore-file):
+each entry has an id, a reason and an expiry date; see docs/ignore-file.md.
+
+Exit codes: 0 done; 1 --fail-on matched a shown vulnerability; 2 bad usage, no advisory
+index, or a bad ignore file; 3 the image could not be read (registry, corrupt archive).
+
+Examples:
+
+\b
+  patchwarden scan nginx:1.25
+  patchwarden scan --archive app.tar --fail-on high --ignore-unfixed   # CI gate
+  patchwarden scan python:3.12-slim --format cyclonedx --output sbom.cdx.json
+  patchwarden scan --rootfs ./rootfs --sbom-only --format json | jq '.packages | length'
+"""
+
+
+def scan(
+    image: str | None = typer.Argument(
+        None, metavar="[IMAGE]", help="Registry reference, e.g. nginx:1.25 or ghcr.io/o/a@sha256:…"
+    ),
+    archive: Path | None = typer.Option(
+        None, "--archive", metavar="FILE", help="docker save or OCI archive (.tar, .tar.gz)."
+    ),
+    oci_layout: Path | None = typer.Option(
+        None, "--oci-layout", metavar="DIR", help="OCI image layout directory."
+    ),
+    rootfs: Path | None = typer.Option(
+        None, "--rootfs", metavar="DIR", help="Unpacked root filesystem directory."
+    ),
+    platform: str | None = typer.Option(
+        None,
+        "--platform",
+        metavar="OS/ARCH[/VARIANT]",
+        help="Image to pick from a multi-platform index (default: this host's, e.g. linux/amd64).",
+    ),
+    format: ReportFormat = typer.Option(
+        ReportFormat.table, "--format", "-f", help="Report format."
+    ),
+    sbom_only: bool = typer.Option(
+        False, "--sbom-only", help="Only list packages: no advisory matching, no index needed."
+    ),
+    severity: str | None = typer.Option(
+        None,
+        "--severity",
+        metavar="LIST",
+        help="Show only these severities, comma-separated: critical,high,medium,low,unknown.",
+    ),
+    ignore_unfixed: bool = typer.Option(
+        False,
+        "--ignore-unfixed",
+        help="Hide vulnerabilities with no fixed version (no-fix, will-not-fix).",
+    ),
+    fail_on: Severity | None = typer.Option(
+        None,
+        "--fail-on",
+        help="Exit 1 when a shown vulnerability is at least this severe (after --severity, "
+        "--ignore-unfixed and the ignore file).",
+    ),
+    ignore_file: Path | None = typer.Option(
+        None,
+        "--ignore-file",
+        dir_okay=False,
+        metavar="FILE",
+        help=f"Accepted risks (default: {IGNORE_FILE_NAME} in the current directory, if any).",
+    ),
+    db: Path | None = typer.Option(
+        None,
+        "--db",
+        metavar="FILE",
+        help="Advisory index (default: $PATCHWARDEN_ADVISORY_DB, else the user data dir).",
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", metavar="DIR", help="Cache directory (layer facts, registry data)."
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
+    config: ConfigOpt = None,
+    progress: ProgressOpt = True,
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        dir_okay=False,
+        metavar="FILE",
+        help="Write the report to FILE (atomically) instead of stdout.",
+    ),
+    debug: DebugOpt = False,
+) -> None:
+    with user_errors(debug):
+        target = choose_target(image, archive, oci_layout, rootfs)
+        if sbom_only and (fail_on or severity or ignore_unfixed):
+            raise UsageError(
+                "--sbom-only does no matching, so --fail-on, --severity and --ignore-unfixed "
+                "have nothing to act on",
+                "drop --sbom-only, or drop those options",
+            )
+        options = ScanOptions(
+            target=target,
+            platform=parse_platform(platform) or Platform.host(),
+            sbom_only=sbom_only,
+            severities=parse_severities(severity),
+            ignore_unfixed=ignore_unfixed,
+            ignore_file=_ignore_file(ignore_file, sbom_only),
+            db=db,
+        )
+        cfg, _ = load_settings(config, [])
+        engine = DefaultEngine(cfg, cache_dir=cache_dir, use_cache=not no_cache)
+        with _layer_progress(progress) as tick:
+            outcome = run_scan(engine, options, progress=tick)
+        for warning in outcome.warnings:
+            err.print(f"[bold yellow]warning:[/] {escape(warning)}")
+        text = render(outcome.report, format)
+        if output is not None:
+            write_atomic(output, text)
+        elif format == ReportFormat.table and out.is_terminal:
+            out.print(_colour(text), end="")
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        raise typer.Exit(int(exit_code(outcome.report, fail_on)))
+
+
+def _ignore_file(explicit: Path | None, sbom_only: bool) -> IgnoreFile | None:
+    path = find_ignore_file(explicit, Path.cwd())
+    return load_ignore_file(path) if path is not None and not sbom_only else None
+
+
+_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def _colour(text: str) -> Text:
+    t = Text(text)
+    for word, style in _STYLES.items():
+        t.highlight_regex(rf"(?m)^    {word}\b", style)
+    t.highlight_regex(r"(?m)^(Upgrade available|No fix exists|Will not fix|Ignored)\b.*$", "bold")
+    return t
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write next to ``path`` and rename over it: readers never see half a report."""
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc}", "check --output") from None
+
+
+@contextmanager
+def _layer_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    if not (enabled and err.is_terminal):
+        yield None
+        return
+    columns = (TextColumn("[bold]reading layers"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns,
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(layer: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=layer)
+
+        yield update

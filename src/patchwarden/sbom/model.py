@@ -1,0 +1,81 @@
+"""What every report writer reads: one scan's inventory, findings and how they were filtered.
+
+Writers (one module per format) take a :class:`ScanReport` and return a ``str``; they never
+print, never read files and never look at the clock: everything they show is in the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from patchwarden.scan.model import Finding, FindingStatus, Package, ScanInventory, Severity
+
+SEVERITY_ORDER: tuple[Severity, ...] = (
+    Severity.CRITICAL,
+    Severity.HIGH,
+    Severity.MEDIUM,
+    Severity.LOW,
+    Severity.UNKNOWN,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredFinding:
+    """A finding hidden by an ignore-file entry that has not expired."""
+
+    finding: Finding
+    reason: str
+    expires: date
+    source: str  # where the entry is: "path:line"
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """How the shown findings were chosen; writers report it so a reader can tell."""
+
+    sbom_only: bool = False  # no advisory matching at all
+    severities: tuple[Severity, ...] = ()  # shown severities; empty = all
+    ignore_unfixed: bool = False  # no-fix and will-not-fix findings hidden
+    ignore_file: str | None = None  # the ignore file read, if any
+    hidden: int = 0  # findings hidden by --severity / --ignore-unfixed
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    inventory: ScanInventory
+    findings: tuple[Finding, ...]  # shown: after filters and ignore entries
+    timestamp: datetime  # when the scan ran (timezone-aware)
+    tool_version: str
+    ignored: tuple[IgnoredFinding, ...] = ()
+    filters: Filters = field(default_factory=Filters)
+
+    @property
+    def matched(self) -> bool:
+        """Whether advisories were matched (False with --sbom-only)."""
+        return not self.filters.sbom_only
+
+
+def finding_key(f: Finding) -> tuple[int, str, str, str]:
+    """Highest severity first, then id, then package."""
+    return (-f.severity.rank, f.id, f.package.name, f.package.path)
+
+
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=finding_key)
+
+
+def sorted_packages(packages: Iterable[Package]) -> list[Package]:
+    return sorted(packages, key=lambda p: (p.type.value, p.name, p.version, p.path))
+
+
+def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    counts = Counter(f.severity for f in findings)
+    return {s.value: counts.get(s, 0) for s in SEVERITY_ORDER}
+
+
+def status_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    counts = Counter(f.status for f in findings)
+    return {s.value: counts.get(s, 0) for s in FindingStatus}

@@ -1,0 +1,305 @@
+"""The scan use case: target choice, ignore file, filters, exit codes (fake engine), and the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from patchwarden.app.ignore import IgnoreEntry, IgnoreRule, apply_ignores, load_ignore_file
+from patchwarden.app.scan import (
+    ScanOptions,
+    ScanTarget,
+    apply_filters,
+    choose_target,
+    exit_code,
+    parse_severities,
+    run_scan,
+)
+from patchwarden.cli.main import app
+from patchwarden.errors import ConfigError, ExitCode, UsageError
+from patchwarden.registry.model import Platform
+from patchwarden.scan.model import (
+    Finding,
+    FindingStatus,
+    ImageInfo,
+    ImageSource,
+    OSInfo,
+    Package,
+    PackageType,
+    ScanInventory,
+    Severity,
+)
+
+NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+PKG = Package(
+    "libssl3",
+    "3.0.11",
+    PackageType.DEB,
+    "pkg:deb/debian/libssl3@3.0.11",
+    "sha256:1",
+    "var/lib/dpkg/status",
+    source_name="openssl",
+)
+
+
+def f(
+    vid: str,
+    sev: Severity,
+    status: FindingStatus = FindingStatus.FIXED,
+    aliases: tuple[str, ...] = (),
+) -> Finding:
+    return Finding(
+        vid,
+        aliases,
+        PKG,
+        "3.0.11",
+        "3.0.13" if status == FindingStatus.FIXED else None,
+        status,
+        sev,
+        "Debian:12",
+    )
+
+
+FINDINGS = [
+    f("CVE-1", Severity.CRITICAL),
+    f("CVE-2", Severity.HIGH, FindingStatus.NO_FIX),
+    f("CVE-3", Severity.MEDIUM, FindingStatus.WILL_NOT_FIX, aliases=("GHSA-xxxx",)),
+    f("CVE-4", Severity.LOW),
+    f("CVE-5", Severity.LOW, FindingStatus.NOT_AFFECTED),
+]
+
+
+class FakeEngine:
+    def __init__(self, index: object | None = "index") -> None:
+        self.index = index
+        self.inv = ScanInventory(
+            ImageInfo("img:1", None, "linux/amd64", ()), OSInfo("debian", "12"), (PKG,), ()
+        )
+
+    def open_source(self, target: ScanTarget, platform: Platform | None) -> ImageSource:
+        return object()  # type: ignore[return-value]
+
+    def inventory(self, source: ImageSource, progress: Any) -> ScanInventory:
+        return self.inv
+
+    def open_index(self, db: Path | None) -> Any | None:
+        return self.index
+
+    def match(self, index: Any, inventory: ScanInventory) -> list[Finding]:
+        return list(FINDINGS)
+
+
+# --- target choice ---------------------------------------------------------------------------
+
+
+def test_choose_target(tmp_path: Path) -> None:
+    assert choose_target("nginx:1.25", None, None, None) == ScanTarget("registry", "nginx:1.25")
+    assert choose_target(None, None, None, tmp_path).kind == "rootfs"
+    with pytest.raises(UsageError, match="exactly one"):
+        choose_target(None, None, None, None)
+    with pytest.raises(UsageError, match="several"):
+        choose_target("nginx", None, None, tmp_path)
+    with pytest.raises(UsageError, match="not a file"):
+        choose_target(None, tmp_path, None, None)
+    with pytest.raises(UsageError, match="not a directory"):
+        choose_target(None, None, tmp_path / "missing", None)
+
+
+def test_parse_severities() -> None:
+    assert parse_severities("Critical, high,high") == (Severity.CRITICAL, Severity.HIGH)
+    assert parse_severities(None) == ()
+    with pytest.raises(UsageError, match="'severe'"):
+        parse_severities("critical,severe")
+
+
+# --- ignore file -----------------------------------------------------------------------------
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / ".patchwarden-vulnignore.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_ignore_file_parses_with_lines(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "version: 1\nignore:\n  - id: CVE-1\n    reason: not reachable\n"
+        "    expires: 2026-12-31\n  - id: GHSA-xxxx\n    reason: ünïcode ok\n"
+        "    expires: '2026-01-01'\n    package: openssl\n",
+    )
+    rules = load_ignore_file(p).rules
+    assert [r.entry.id for r in rules] == ["CVE-1", "GHSA-xxxx"]
+    assert rules[0].entry.expires == date(2026, 12, 31)
+    assert rules[1].source == f"{p}:6"
+
+
+def test_ignore_file_unknown_key_names_path_and_line(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "ignore:\n  - id: CVE-1\n    reason: x\n    expires: 2026-12-31\n"
+        "  - id: CVE-2\n    reason: y\n    expire: 2026-12-31\n",
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_ignore_file(p)
+    msg = exc.value.message
+    assert f"{p}:7: ignore[1].expire: unknown key 'expire'" in msg
+    assert "allowed here: id, reason, expires, package" in msg
+    assert "ignore[1].expires: Field required" in msg
+    assert exc.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("ignores: []\n", "unknown key 'ignores'"),
+        ("ignore:\n  - id: CVE-1\n    reason: x\n    expires: someday\n", "ignore[0].expires"),
+        ("ignore: [\n", "malformed YAML"),
+        ("- id: CVE-1\n", "top level must be a mapping"),
+    ],
+)
+def test_ignore_file_errors(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=None) as exc:
+        load_ignore_file(write(tmp_path, text))
+    assert needle in exc.value.message
+
+
+def rule(vid: str, expires: date, package: str | None = None) -> IgnoreRule:
+    return IgnoreRule(IgnoreEntry(id=vid, reason="r", expires=expires, package=package), "f:1")
+
+
+def test_apply_ignores_expiry_alias_and_package() -> None:
+    rules = [
+        rule("CVE-1", date(2026, 6, 1)),  # last day: still applies
+        rule("GHSA-xxxx", date(2027, 1, 1), package="openssl"),  # alias + source package
+        rule("CVE-2", date(2026, 5, 31)),  # expired: ignores nothing, reported
+        rule("CVE-4", date(2027, 1, 1), package="zlib1g"),  # other package
+    ]
+    out = apply_ignores(FINDINGS, rules, date(2026, 6, 1))
+    assert [i.finding.id for i in out.ignored] == ["CVE-1", "CVE-3"]
+    assert [x.id for x in out.kept] == ["CVE-2", "CVE-4", "CVE-5"]
+    assert [r.entry.id for r in out.expired] == ["CVE-2"]
+
+
+# --- filters and exit codes ------------------------------------------------------------------
+
+
+def test_filters() -> None:
+    shown, hidden = apply_filters(FINDINGS, (), False)
+    assert [x.id for x in shown] == ["CVE-1", "CVE-2", "CVE-3", "CVE-4"] and hidden == 0
+    shown, hidden = apply_filters(FINDINGS, (Severity.CRITICAL, Severity.HIGH), False)
+    assert [x.id for x in shown] == ["CVE-1", "CVE-2"] and hidden == 2
+    shown, hidden = apply_filters(FINDINGS, (), True)
+    assert [x.id for x in shown] == ["CVE-1", "CVE-4"] and hidden == 2
+
+
+def options(**kw: Any) -> ScanOptions:
+    return ScanOptions(target=ScanTarget("registry", "img:1"), **kw)
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "kw", "code"),
+    [
+        (None, {}, ExitCode.OK),
+        (Severity.CRITICAL, {}, ExitCode.FINDINGS),
+        (Severity.HIGH, {"severities": (Severity.LOW,)}, ExitCode.OK),  # hidden never fails
+        (Severity.HIGH, {"ignore_unfixed": True}, ExitCode.FINDINGS),  # CVE-1 is fixable
+        (Severity.MEDIUM, {"severities": (Severity.MEDIUM, Severity.LOW)}, ExitCode.FINDINGS),
+        (Severity.UNKNOWN, {"severities": (Severity.LOW,)}, ExitCode.FINDINGS),
+    ],
+)
+def test_exit_code(fail_on: Severity | None, kw: dict[str, Any], code: ExitCode) -> None:
+    report = run_scan(FakeEngine(), options(**kw), now=NOW).report
+    assert exit_code(report, fail_on) == code
+
+
+def test_ignored_findings_do_not_fail(tmp_path: Path) -> None:
+    from patchwarden.app.ignore import IgnoreFile
+
+    ign = IgnoreFile(tmp_path / "x", (rule("CVE-1", date(2027, 1, 1)),))
+    out = run_scan(FakeEngine(), options(ignore_file=ign), now=NOW)
+    assert exit_code(out.report, Severity.CRITICAL) == ExitCode.OK
+    assert [i.finding.id for i in out.report.ignored] == ["CVE-1"]
+    assert out.report.filters.ignore_file == str(tmp_path / "x")
+
+
+def test_expired_entries_become_warnings(tmp_path: Path) -> None:
+    from patchwarden.app.ignore import IgnoreFile
+
+    ign = IgnoreFile(tmp_path / "x", (rule("CVE-1", date(2026, 1, 1)),))
+    out = run_scan(FakeEngine(), options(ignore_file=ign), now=NOW)
+    assert exit_code(out.report, Severity.CRITICAL) == ExitCode.FINDINGS
+    assert len(out.warnings) == 1 and "expired on 2026-01-01" in out.warnings[0]
+
+
+def test_no_index_is_a_usage_error_unless_sbom_only() -> None:
+    with pytest.raises(UsageError) as exc:
+        run_scan(FakeEngine(index=None), options(), now=NOW)
+    assert exc.value.exit_code == ExitCode.USAGE
+    assert "db update" in (exc.value.hint or "") and "--sbom-only" in (exc.value.hint or "")
+    report = run_scan(FakeEngine(index=None), options(sbom_only=True), now=NOW).report
+    assert report.findings == () and not report.matched
+
+
+def test_read_errors_are_scan_failures() -> None:
+    class Broken(FakeEngine):
+        def inventory(self, source: ImageSource, progress: Any) -> ScanInventory:
+            raise OSError("unexpected end of data")
+
+    with pytest.raises(Exception) as exc:
+        run_scan(Broken(), options(sbom_only=True), now=NOW)
+    assert getattr(exc.value, "exit_code", None) == ExitCode.ERRORS
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+
+def test_cli_usage_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["scan"])
+    assert res.exit_code == 2 and "exactly one" in res.output
+    res = runner.invoke(
+        app, ["scan", "--rootfs", str(tmp_path), "--sbom-only", "--fail-on", "high"]
+    )
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["scan", "--rootfs", str(tmp_path), "--severity", "bad"])
+    assert res.exit_code == 2
+    bad = write(tmp_path, "ignore:\n  - id: CVE-1\n    oops: 1\n")
+    res = runner.invoke(app, ["scan", "--rootfs", str(tmp_path), "--ignore-file", str(bad)])
+    assert res.exit_code == 2 and "ignore[0].oops" in res.output
+
+
+def test_cli_rootfs_sbom_only_json(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine"\n')
+    (root / "lib/apk/db").mkdir(parents=True)
+    (root / "lib/apk/db/installed").write_text(
+        "P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\nP:busybox\nV:1.36.1-r15\nA:x86_64\no:busybox\n\n"
+    )
+    out = tmp_path / "report.json"
+    res = CliRunner().invoke(
+        app,
+        [
+            "scan",
+            "--rootfs",
+            str(root),
+            "--sbom-only",
+            "--format",
+            "json",
+            "--no-cache",
+            "--no-progress",
+            "--output",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["os"]["id"] == "alpine" and data["os"]["version_id"] == "3.19.1"
+    assert {p["name"] for p in data["packages"]} >= {"musl", "busybox"}
+    assert data["vulnerabilities"] == [] and data["matched"] is False
