@@ -7,11 +7,16 @@ import typer
 from patchwarden import __version__
 from patchwarden.cli import check as check_cmd
 from patchwarden.cli import inventory as inventory_cmd
+from patchwarden.cli import scan as scan_cmd
+from patchwarden.cli import update as update_cmd
+from patchwarden.cli.db import db_app
 
 app = typer.Typer(
     name="patchwarden",
-    help="Keep container images patched: find every image reference, check registries for "
-    "newer tags and moved digests under per-image policies. See docs/ for every command.",
+    help="Keep container images patched: find every image reference (inventory), check "
+    "registries for newer tags and moved digests under per-image policies (check), scan images "
+    "for known vulnerabilities (scan, db), and apply updates through git (update). "
+    "See docs/ for every command.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -20,6 +25,9 @@ app = typer.Typer(
 )
 app.command(name="inventory", help=inventory_cmd.HELP)(inventory_cmd.inventory)
 app.command(name="check", help=check_cmd.HELP)(check_cmd.check)
+app.add_typer(db_app, name="db", help="Build and refresh the offline vulnerability advisory index.")
+app.command(name="scan", help=scan_cmd.HELP)(scan_cmd.scan)
+app.command(name="update", help=update_cmd.HELP)(update_cmd.update)
 
 
 def _version(value: bool) -> None:

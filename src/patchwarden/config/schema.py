@@ -90,6 +90,19 @@ class DiscoveryConfig(_Strict):
     follow_symlinks: bool = False
 
 
+class AdvisoriesConfig(_Strict):
+    db_path: str | None = Field(None, description="advisory index file (SQLite)")
+    base_url: str = Field(
+        "https://osv-vulnerabilities.storage.googleapis.com",
+        description="OSV bucket layout: <base>/<Ecosystem>/all.zip and modified_id.csv",
+    )
+    ecosystems: list[str] = Field(
+        default_factory=lambda: ["Debian", "Ubuntu", "Alpine", "PyPI", "npm", "Go", "Maven"],
+        description="ecosystems `db update` fetches",
+    )
+    max_download_mb: int = Field(2048, ge=1, description="cap on one download")
+
+
 class Config(_Strict):
     version: Literal[1] = 1
     defaults: PolicyFields = Field(default_factory=PolicyFields)
@@ -99,3 +112,4 @@ class Config(_Strict):
     discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
     platform: str = Field("linux/amd64", description="default platform for multi-arch images")
     concurrency: int = Field(8, ge=1, le=64, description="repositories checked at once")
+    advisories: AdvisoriesConfig = Field(default_factory=AdvisoriesConfig)

@@ -1,0 +1,352 @@
+"""The local advisory index: one SQLite file (WAL), written in single transactions.
+
+Tables (``SCHEMA_VERSION`` in ``schema_version``):
+
+* ``records(id PK, modified, published, withdrawn, aliases, upstream, related, summary,
+  details, severity, database_specific, url)`` — one row per OSV record; list/dict columns
+  are JSON. ``modified`` is normalised (``normalize_timestamp``) so string order is time order.
+* ``affected(record_id, ecosystem, ecosystem_base, name, data)`` indexed on
+  ``(ecosystem, name)`` — one row per ``affected[]`` entry with a package; ``name`` is
+  normalised (PyPI: PEP 503; others exact); ``data`` is the entry's JSON without ``package``
+  and without bulky lists (``ecosystem_specific.binaries``/``imports``/``affected_functions``).
+  Withdrawn records keep their ``records`` row but get no ``affected`` rows.
+* ``sources(ecosystem PK, imported_at, record_count, source_url, etag, last_modified,
+  cursor)`` — per ecosystem base (``Debian``, ``PyPI``): last import time, record count, where
+  it came from and the incremental-update state (``cursor`` = newest ``modified`` seen in
+  ``modified_id.csv``).
+
+Every import runs in one ``BEGIN IMMEDIATE`` transaction: a failure rolls it back and readers
+(WAL) keep seeing the previous index throughout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from patchwarden.advisories.osv import OSVRecord, normalize_timestamp
+from patchwarden.errors import PatchwardenError, UsageError
+
+SCHEMA_VERSION = 1
+ENV_DB = "PATCHWARDEN_ADVISORY_DB"
+_BULKY = ("binaries", "imports", "affected_functions")
+_BATCH = 500
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+  id TEXT PRIMARY KEY, modified TEXT NOT NULL, published TEXT, withdrawn TEXT,
+  aliases TEXT NOT NULL, upstream TEXT NOT NULL, related TEXT NOT NULL, summary TEXT NOT NULL,
+  details TEXT NOT NULL, severity TEXT NOT NULL, database_specific TEXT, url TEXT);
+CREATE TABLE IF NOT EXISTS affected (
+  record_id TEXT NOT NULL, ecosystem TEXT NOT NULL, ecosystem_base TEXT NOT NULL,
+  name TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS affected_lookup ON affected (ecosystem, name);
+CREATE INDEX IF NOT EXISTS affected_record ON affected (record_id);
+CREATE TABLE IF NOT EXISTS sources (
+  ecosystem TEXT PRIMARY KEY, imported_at TEXT, record_count INTEGER NOT NULL DEFAULT 0,
+  source_url TEXT, etag TEXT, last_modified TEXT, cursor TEXT);
+"""
+
+
+class AdvisoryIndexError(PatchwardenError):
+    """The advisory index is missing, unreadable, or from another schema version."""
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("patchwarden")) / "advisories.db"
+
+
+def resolve_db_path(cli: Path | None = None, configured: str | None = None) -> Path:
+    """``--db``, then ``$PATCHWARDEN_ADVISORY_DB``, then ``advisories.db_path``, then default."""
+    if cli is not None:
+        return cli
+    env = os.environ.get(ENV_DB)
+    if env:
+        return Path(env).expanduser()
+    if configured:
+        return Path(configured).expanduser()
+    return default_db_path()
+
+
+def normalize_name(ecosystem: str, name: str) -> str:
+    """PyPI names per PEP 503; every other ecosystem is exact (npm ``Axios`` != ``axios``)."""
+    if ecosystem.split(":", 1)[0] == "PyPI":
+        return re.sub(r"[-_.]+", "-", name).lower()
+    return name
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedRow:
+    record_id: str
+    ecosystem: str
+    name: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    id: str
+    modified: str
+    withdrawn: str | None
+    aliases: tuple[str, ...]
+    upstream: tuple[str, ...]
+    summary: str
+    details: str
+    severity: tuple[dict[str, str], ...]
+    database_specific: dict[str, Any]
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    ecosystem: str
+    record_count: int
+    imported_at: str | None
+    source_url: str | None
+    cursor: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class ImportBatch:
+    """Writes records inside one open transaction (see :meth:`AdvisoryIndex.writer`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.added = 0
+        self.replaced = 0
+        self.unchanged = 0
+        self.newest = ""  # the newest normalised ``modified`` added in this batch
+        self.bases: set[str] = set()
+
+    def add(self, rec: OSVRecord) -> bool:
+        """Store ``rec`` unless the index holds the same id with the same or newer ``modified``."""
+        modified = normalize_timestamp(rec.modified)
+        self.newest = max(self.newest, modified)
+        row = self._conn.execute("SELECT modified FROM records WHERE id = ?", (rec.id,)).fetchone()
+        if row is not None:
+            if row[0] >= modified:
+                self.unchanged += 1
+                return False
+            self._conn.execute("DELETE FROM affected WHERE record_id = ?", (rec.id,))
+            self.replaced += 1
+        else:
+            self.added += 1
+        url = next((r.url for r in rec.references if r.type == "ADVISORY"), None)
+        self._conn.execute(
+            "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                rec.id,
+                modified,
+                rec.published,
+                rec.withdrawn,
+                json.dumps(rec.aliases),
+                json.dumps(rec.upstream),
+                json.dumps(rec.related),
+                rec.summary,
+                rec.details[:500],
+                json.dumps([s.model_dump(include={"type", "score"}) for s in rec.severity]),
+                json.dumps(rec.database_specific) if rec.database_specific else None,
+                url,
+            ),
+        )
+        rows = []
+        for aff in rec.affected:
+            if aff.package is None or not aff.package.name or not aff.package.ecosystem:
+                continue
+            eco = aff.package.ecosystem
+            base = eco.split(":", 1)[0]
+            self.bases.add(base)
+            if rec.withdrawn:
+                continue
+            data = aff.model_dump(exclude={"package"}, exclude_none=True, exclude_defaults=True)
+            for key in ("ecosystem_specific", "database_specific"):
+                if isinstance(data.get(key), dict):
+                    data[key] = {k: v for k, v in data[key].items() if k not in _BULKY}
+            name = normalize_name(eco, aff.package.name)
+            rows.append((rec.id, eco, base, name, json.dumps(data, separators=(",", ":"))))
+        self._conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?)", rows)
+        return True
+
+    def cursor(self, base: str) -> str | None:
+        row = self._conn.execute("SELECT cursor FROM sources WHERE ecosystem = ?", (base,))
+        found = row.fetchone()
+        return None if found is None else found[0]
+
+    def set_source(
+        self,
+        base: str,
+        url: str | None,
+        *,
+        cursor: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> None:
+        self.bases.add(base)
+        self._conn.execute(
+            "INSERT INTO sources (ecosystem, imported_at, source_url, etag, last_modified, cursor)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT(ecosystem) DO UPDATE SET"
+            " imported_at=excluded.imported_at, source_url=excluded.source_url,"
+            " etag=excluded.etag, last_modified=excluded.last_modified,"
+            " cursor=COALESCE(excluded.cursor, sources.cursor)",
+            (base, now_iso(), url, etag, last_modified, cursor),
+        )
+
+    def _finish(self) -> None:
+        for base in self.bases:
+            (count,) = self._conn.execute(
+                "SELECT COUNT(DISTINCT record_id) FROM affected WHERE ecosystem_base = ?", (base,)
+            ).fetchone()
+            self._conn.execute(
+                "INSERT INTO sources (ecosystem, imported_at, record_count) VALUES (?,?,?)"
+                " ON CONFLICT(ecosystem) DO UPDATE SET record_count=excluded.record_count,"
+                " imported_at=COALESCE(sources.imported_at, excluded.imported_at)",
+                (base, now_iso(), count),
+            )
+
+
+class AdvisoryIndex:
+    """Open (``create=True``: create) the index at ``path``; use as a context manager."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        self.path = path
+        if not create and not path.is_file():
+            raise AdvisoryIndexError(
+                f"no advisory index at {path}",
+                "run `patchwarden db update` (or `patchwarden db import PATH`) first",
+                exit_code=UsageError.exit_code,
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA busy_timeout=10000")
+            self._init_schema()
+        except sqlite3.DatabaseError as exc:
+            raise AdvisoryIndexError(
+                f"cannot open advisory index {path}: {exc}",
+                "delete the file and run `patchwarden db update` to rebuild it",
+            ) from None
+
+    def _init_schema(self) -> None:
+        self._conn.executescript(_DDL)
+        row = self._conn.execute("SELECT version FROM schema_version").fetchone()
+        if row is None:
+            self._conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+        elif row[0] != SCHEMA_VERSION:
+            raise AdvisoryIndexError(
+                f"advisory index {self.path} has schema version {row[0]}, "
+                f"this patchwarden uses {SCHEMA_VERSION}",
+                "delete the file and run `patchwarden db update` to rebuild it",
+            )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> AdvisoryIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def writer(self) -> Iterator[ImportBatch]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        batch = ImportBatch(self._conn)
+        try:
+            yield batch
+            batch._finish()
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def ecosystems(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT DISTINCT ecosystem FROM affected")}
+
+    def has_ecosystem(self, ecosystem: str) -> bool:
+        sql = "SELECT 1 FROM affected WHERE ecosystem = ? LIMIT 1"
+        return self._conn.execute(sql, (ecosystem,)).fetchone() is not None
+
+    def ecosystems_with_prefix(self, prefix: str) -> list[str]:
+        """Distinct ecosystems starting with ``prefix`` (index seeks, no scan)."""
+        found: list[str] = []
+        last = prefix
+        sql = (
+            "SELECT ecosystem FROM affected WHERE ecosystem > ? AND ecosystem < ? "
+            "ORDER BY ecosystem LIMIT 1"
+        )
+        while row := self._conn.execute(sql, (last, prefix + "\U0010ffff")).fetchone():
+            last = row[0]
+            found.append(last)
+        if self.has_ecosystem(prefix):
+            found.insert(0, prefix)
+        return found
+
+    def lookup(self, ecosystem: str, names: Sequence[str]) -> list[AffectedRow]:
+        """Affected entries for ``names`` (already normalised) in exactly ``ecosystem``."""
+        out: list[AffectedRow] = []
+        unique = sorted(set(names))
+        for i in range(0, len(unique), _BATCH):
+            chunk = unique[i : i + _BATCH]
+            marks = ",".join("?" * len(chunk))
+            sql = (
+                "SELECT record_id, ecosystem, name, data FROM affected "
+                f"WHERE ecosystem = ? AND name IN ({marks})"
+            )
+            for rid, eco, name, data in self._conn.execute(sql, (ecosystem, *chunk)):
+                out.append(AffectedRow(rid, eco, name, json.loads(data)))
+        return out
+
+    def records(self, ids: Sequence[str]) -> dict[str, StoredRecord]:
+        out: dict[str, StoredRecord] = {}
+        unique = sorted(set(ids))
+        for i in range(0, len(unique), _BATCH):
+            chunk = unique[i : i + _BATCH]
+            sql = (
+                "SELECT id, modified, withdrawn, aliases, upstream, summary, details, severity,"
+                f" database_specific, url FROM records WHERE id IN ({','.join('?' * len(chunk))})"
+            )
+            for r in self._conn.execute(sql, chunk):
+                out[r[0]] = StoredRecord(
+                    id=r[0],
+                    modified=r[1],
+                    withdrawn=r[2],
+                    aliases=tuple(json.loads(r[3])),
+                    upstream=tuple(json.loads(r[4])),
+                    summary=r[5],
+                    details=r[6],
+                    severity=tuple(json.loads(r[7])),
+                    database_specific=json.loads(r[8]) if r[8] else {},
+                    url=r[9],
+                )
+        return out
+
+    def source(self, base: str) -> SourceStatus | None:
+        return next((s for s in self.status() if s.ecosystem == base), None)
+
+    def status(self) -> list[SourceStatus]:
+        rows = self._conn.execute(
+            "SELECT ecosystem, record_count, imported_at, source_url, cursor, etag, last_modified"
+            " FROM sources ORDER BY ecosystem"
+        )
+        return [SourceStatus(*r) for r in rows]
+
+    def record_count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])

@@ -1,0 +1,277 @@
+"""Match packages against the advisory index, following the OSV schema's evaluation rules.
+
+* Ecosystem per package: see :func:`ecosystems_for`. deb packages match on their SOURCE
+  package (``source_name``/``source_version``, falling back to name/version), apk on the
+  origin (``source_name``), as Debian, Ubuntu and Alpine records name source packages.
+* An affected entry applies when the version is listed in ``versions`` or falls in an
+  ``ECOSYSTEM``/``SEMVER`` range (events sorted by version, ``introduced: "0"`` first; a
+  ``limit`` caps the range). ``GIT`` ranges and withdrawn records are ignored. A version the
+  ecosystem cannot parse only matches ``versions`` literally.
+* ``fixed_version``: the smallest ``fixed`` event above the installed version in the
+  matching ranges. Status: fixed / will-not-fix (see :mod:`.severity`) / no-fix.
+* Records that share an id, alias or upstream id (and ``UBUNTU-CVE-X``/``ALPINE-CVE-X``/
+  ``DEBIAN-CVE-X`` -> ``CVE-X``) for the same package become one Finding, named by its CVE.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from patchwarden.advisories.index import AdvisoryIndex, StoredRecord, normalize_name
+from patchwarden.advisories.severity import assess, wont_fix
+from patchwarden.scan.model import Finding, FindingStatus, OSInfo, Package, PackageType, Severity
+from patchwarden.versions.ecosystems import compare, ecosystem_base, is_valid
+
+DEBIAN_CODENAMES = {"wheezy": "7", "jessie": "8", "stretch": "9", "buster": "10"}
+DEBIAN_CODENAMES |= {"bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14"}
+_LANG = {
+    PackageType.PYTHON: "PyPI",
+    PackageType.NPM: "npm",
+    PackageType.GO: "Go",
+    PackageType.JAVA: "Maven",
+}
+_SOURCE_RANK = {"distro": 5, "cvss_v3": 4, "cvss_v4": 3, "cvss_v2": 2, "database_specific": 1}
+_PREFIXED_CVE = re.compile(r"^[A-Z]+-(CVE-\d{4}-\d+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    record: StoredRecord
+    ecosystem: str
+    fixed: str | None
+    status: FindingStatus
+    severity: Severity
+    severity_source: str
+    cvss: float | None
+
+
+def os_ecosystems(index: AdvisoryIndex, pkg_type: PackageType, os: OSInfo | None) -> list[str]:
+    """OSV ecosystems to query for OS packages of ``pkg_type`` on ``os`` (may be empty)."""
+    if os is None:
+        return []
+    osid, ver = os.id.lower(), (os.version_id or "").strip()
+    if pkg_type is PackageType.DEB and osid == "debian":
+        major = ver.split(".")[0] or DEBIAN_CODENAMES.get(os.version_codename or "", "")
+        return [f"Debian:{major}"] if major else []
+    if pkg_type is PackageType.DEB and osid == "ubuntu" and ver:
+        plain = [e for e in (f"Ubuntu:{ver}", f"Ubuntu:{ver}:LTS") if index.has_ecosystem(e)]
+        pro = [e for e in (f"Ubuntu:Pro:{ver}:LTS", f"Ubuntu:Pro:{ver}")]
+        return plain or [e for e in pro if index.has_ecosystem(e)]
+    if pkg_type is PackageType.APK and osid == "alpine":
+        m = re.match(r"(\d+)\.(\d+)", ver)
+        return [f"Alpine:v{m.group(1)}.{m.group(2)}"] if m else []
+    if pkg_type is PackageType.RPM and ver:
+        major = ver.split(".")[0]
+        if osid == "rocky":
+            return [f"Rocky Linux:{major}"]
+        if osid == "almalinux":
+            return [f"AlmaLinux:{major}"]
+        if osid == "rhel":
+            hits = index.ecosystems_with_prefix("Red Hat")
+            return [e for e in hits if re.search(rf"(^|:){major}(\.\d+)?(:|$)", e[8:])] or (
+                ["Red Hat"] if "Red Hat" in hits else []
+            )
+        if osid.startswith("opensuse"):
+            return [f"openSUSE:Leap {ver}"]
+    return []
+
+
+def package_coordinates(pkg: Package) -> tuple[str, str]:
+    """(name, version) as OSV records name them."""
+    if pkg.type in (PackageType.DEB, PackageType.APK):
+        return pkg.source_name or pkg.name, pkg.source_version or pkg.version
+    if pkg.type is PackageType.GO and pkg.name == "stdlib":
+        return "stdlib", pkg.version.removeprefix("go")
+    if pkg.type is PackageType.JAVA and pkg.namespace and ":" not in pkg.name:
+        return f"{pkg.namespace}:{pkg.name}", pkg.version
+    return pkg.name, pkg.version
+
+
+def evaluate(ecosystem: str, version: str, entry: Mapping[str, Any]) -> tuple[bool, str | None]:
+    """(affected, smallest fixed version above ``version``) for one affected entry."""
+    valid = is_valid(ecosystem, version)
+    affected = version in entry.get("versions", ()) or (
+        valid and any(compare(ecosystem, version, v) == 0 for v in entry.get("versions", ()))
+    )
+    fixes: list[str] = []
+    for rng in entry.get("ranges", ()):
+        if rng.get("type") not in ("ECOSYSTEM", "SEMVER") or not valid:
+            continue
+        in_range, fixed = _in_range(ecosystem, version, rng.get("events", ()))
+        affected = affected or in_range
+        if fixed is not None:
+            fixes.append(fixed)
+    if not affected:
+        return False, None
+    best = None
+    for f in fixes:
+        if best is None or compare(ecosystem, f, best) < 0:
+            best = f
+    return True, best
+
+
+def _in_range(
+    eco: str, version: str, events: Sequence[Mapping[str, str]]
+) -> tuple[bool, str | None]:
+    limits = [e["limit"] for e in events if e.get("limit") and e["limit"] != "*"]
+    if any(compare(eco, version, lim) >= 0 for lim in limits):
+        return False, None
+    points: list[tuple[str, str]] = []
+    for ev in events:
+        for kind in ("introduced", "fixed", "last_affected"):
+            if isinstance(ev.get(kind), str):
+                points.append((kind, ev[kind]))
+    order = {"introduced": 0, "last_affected": 1, "fixed": 2}
+    points.sort(key=lambda p: (_Cmp(eco, p[1]), order[p[0]]))
+    affected = False
+    for kind, value in points:
+        if kind == "introduced" and (value == "0" or compare(eco, version, value) >= 0):
+            affected = True
+        elif kind == "fixed" and compare(eco, version, value) >= 0:  # noqa: SIM114
+            affected = False
+        elif kind == "last_affected" and compare(eco, version, value) > 0:
+            affected = False
+    if not affected:
+        return False, None
+    above = [v for k, v in points if k == "fixed" and compare(eco, v, version) > 0]
+    return True, (above[0] if above else None)
+
+
+class _Cmp:
+    """Sort wrapper: ``"0"`` (introduced at the beginning) before every version."""
+
+    __slots__ = ("eco", "v")
+
+    def __init__(self, eco: str, v: str) -> None:
+        self.eco, self.v = eco, v
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Cmp):
+            return NotImplemented
+        if self.v == "0" or other.v == "0":
+            return self.v == other.v
+        return compare(self.eco, self.v, other.v) == 0
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __lt__(self, other: _Cmp) -> bool:
+        if self.v == "0" or other.v == "0":
+            return self.v == "0" and other.v != "0"
+        return compare(self.eco, self.v, other.v) < 0
+
+
+def _keys(rec: StoredRecord) -> set[str]:
+    keys = {rec.id, *rec.aliases, *rec.upstream}
+    keys |= {m.group(1) for k in list(keys) if (m := _PREFIXED_CVE.match(k))}
+    return keys
+
+
+def _merge(pkg: Package, version: str, hits: list[_Hit]) -> list[Finding]:
+    parent = list(range(len(hits)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, hit in enumerate(hits):
+        for key in _keys(hit.record):
+            if key in owner:
+                parent[find(i)] = find(owner[key])
+            else:
+                owner[key] = i
+    groups: dict[int, list[_Hit]] = defaultdict(list)
+    for i, hit in enumerate(hits):
+        groups[find(i)].append(hit)
+    return [_finding(pkg, version, group) for group in groups.values()]
+
+
+def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
+    group.sort(key=lambda h: h.record.id)
+    keys = set().union(*(_keys(h.record) for h in group))
+    cves = sorted(k for k in keys if k.startswith("CVE-"))
+    ids = [h.record.id for h in group]
+    main = cves[0] if len(cves) == 1 else next((i for i in ids if i in cves), ids[0])
+    eco = group[0].ecosystem
+    fixes = [h.fixed for h in group if h.fixed]
+    fixed = max(fixes, key=lambda f: _Cmp(eco, f)) if fixes else None
+    if fixed:
+        status = FindingStatus.FIXED
+    elif any(h.status is FindingStatus.WILL_NOT_FIX for h in group):
+        status = FindingStatus.WILL_NOT_FIX
+    else:
+        status = FindingStatus.NO_FIX
+    best = max(group, key=lambda h: (_SOURCE_RANK.get(h.severity_source, 0), h.severity.rank))
+    scores = [h.cvss for h in group if h.cvss is not None]
+    summary = next((h.record.summary for h in group if h.record.summary), "")
+    if not summary:
+        details = next((h.record.details for h in group if h.record.details), "")
+        summary = details.strip().splitlines()[0][:200] if details.strip() else ""
+    url = next((h.record.url for h in group if h.record.url), None)
+    return Finding(
+        id=main,
+        aliases=tuple(sorted(keys - {main})),
+        package=pkg,
+        installed_version=version,
+        fixed_version=fixed,
+        status=status,
+        severity=best.severity,
+        ecosystem=eco,
+        summary=summary,
+        cvss_score=max(scores) if scores else None,
+        severity_source=best.severity_source,
+        records=tuple(ids),
+        url=url or f"https://osv.dev/vulnerability/{ids[0]}",
+    )
+
+
+def match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) -> list[Finding]:
+    """Findings for ``packages`` (affected only; not-affected results are never emitted)."""
+    wanted: dict[str, dict[str, list[tuple[Package, str]]]] = defaultdict(lambda: defaultdict(list))
+    eco_cache: dict[PackageType, list[str]] = {}
+    for pkg in packages:
+        if pkg.type in _LANG:
+            ecos = [_LANG[pkg.type]]
+        else:
+            if pkg.type not in eco_cache:
+                eco_cache[pkg.type] = os_ecosystems(index, pkg.type, os)
+            ecos = eco_cache[pkg.type]
+        name, version = package_coordinates(pkg)
+        for eco in ecos:
+            wanted[eco][normalize_name(eco, name)].append((pkg, version))
+    found: dict[tuple[int, str], list[_Hit]] = defaultdict(list)
+    pkg_by_id: dict[int, tuple[Package, str]] = {}
+    for eco, by_name in wanted.items():
+        rows = index.lookup(eco, list(by_name))
+        records = index.records([r.record_id for r in rows])
+        for row in rows:
+            rec = records.get(row.record_id)
+            if rec is None or rec.withdrawn:
+                continue
+            for pkg, version in by_name[row.name]:
+                affected, fixed = evaluate(eco, version, row.data)
+                if not affected:
+                    continue
+                if fixed:
+                    status = FindingStatus.FIXED
+                elif wont_fix(row.data):
+                    status = FindingStatus.WILL_NOT_FIX
+                else:
+                    status = FindingStatus.NO_FIX
+                sev, src, score = assess(
+                    ecosystem_base(eco), row.data, rec.severity, rec.database_specific
+                )
+                pkg_by_id[id(pkg)] = (pkg, version)
+                found[(id(pkg), eco)].append(_Hit(rec, eco, fixed, status, sev, src, score))
+    findings: list[Finding] = []
+    for (pid, _eco), hits in found.items():
+        pkg, version = pkg_by_id[pid]
+        findings.extend(_merge(pkg, version, hits))
+    findings.sort(key=lambda f: (-f.severity.rank, f.package.name, f.id))
+    return findings

@@ -1,0 +1,276 @@
+"""``patchwarden db``: build and refresh the offline vulnerability advisory index."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from patchwarden.advisories.fetch import MiB
+from patchwarden.advisories.importer import ImportReport, import_sources
+from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+from patchwarden.advisories.update import update
+from patchwarden.cli.common import (
+    ConfigOpt,
+    DebugOpt,
+    FormatOpt,
+    OutputFormat,
+    ProgressOpt,
+    emit_json,
+    err,
+    load_settings,
+    out,
+    progress_bar,
+    user_errors,
+)
+from patchwarden.config.schema import Config
+from patchwarden.errors import ExitCode
+
+HELP = """Manage the offline vulnerability advisory index (OSV records in a local SQLite file).
+
+The index lives in the user data directory (advisories.db); choose another file with --db,
+$PATCHWARDEN_ADVISORY_DB or advisories.db_path in patchwarden.yaml. See docs/commands/db.md.
+
+\b
+  patchwarden db update                       # fetch every configured ecosystem from OSV
+  patchwarden db import ./osv-records/ all.zip # load local records (air-gapped setups)
+  patchwarden db status --format json
+"""
+
+db_app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DbOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        dir_okay=False,
+        metavar="FILE",
+        help="Advisory index file. Default: $PATCHWARDEN_ADVISORY_DB, advisories.db_path, "
+        "else advisories.db in the user data directory.",
+    ),
+]
+
+
+def _settings(config: Path | None, db: Path | None) -> tuple[Config, Path]:
+    cfg, _ = load_settings(config, [])
+    return cfg, resolve_db_path(db, cfg.advisories.db_path)
+
+
+def _report_dict(report: ImportReport) -> dict[str, Any]:
+    return {
+        "added": report.added,
+        "replaced": report.replaced,
+        "unchanged": report.unchanged,
+        "malformed": [{"where": w, "reason": r} for w, r in report.malformed],
+        "ecosystems": sorted(report.ecosystems),
+    }
+
+
+def _warn_malformed(report: ImportReport) -> None:
+    for where, reason in report.malformed[:20]:
+        err.print(f"warning: skipped {where}: {reason}", markup=False)
+    if len(report.malformed) > 20:
+        err.print(f"warning: ... and {len(report.malformed) - 20} more malformed records")
+    if report.malformed:
+        err.print(f"warning: {len(report.malformed)} malformed record(s) skipped", markup=False)
+
+
+@db_app.command(
+    "import",
+    help="""Import OSV records from directories, .json files, all.zip dumps or URLs.
+
+Directories are searched recursively for *.json (and *.zip). All sources go in one
+transaction: if any source cannot be read (missing path, a file that is not a zip, a corrupt
+archive, a failed download) nothing is imported and the index stays as it was. A malformed
+record is skipped with a warning naming its file. A record already in the index is replaced
+only by a copy with a newer `modified`.
+
+Exit codes: 0 imported; 2 a source is missing or unreadable; 3 a download failed.
+
+\b
+  patchwarden db import ./osv/Debian/ ./osv/PyPI/all.zip
+  patchwarden db import https://osv-vulnerabilities.storage.googleapis.com/Alpine/all.zip
+""",
+)
+def import_cmd(
+    sources: Annotated[list[str], typer.Argument(metavar="PATH|URL...", show_default=False)],
+    db: DbOpt = None,
+    format: FormatOpt = OutputFormat.table,
+    config: ConfigOpt = None,
+    progress: ProgressOpt = True,
+    debug: DebugOpt = False,
+) -> None:
+    with user_errors(debug):
+        cfg, path = _settings(config, db)
+        with (
+            AdvisoryIndex(path, create=True) as index,
+            progress_bar(progress, "importing records") as tick,
+        ):
+            report = import_sources(
+                index,
+                sources,
+                max_bytes=cfg.advisories.max_download_mb * MiB,
+                progress=lambda done, total: tick(done, total or 0),
+            )
+        _warn_malformed(report)
+        if format == OutputFormat.json:
+            emit_json({"db": str(path), **_report_dict(report)})
+        else:
+            out.print(
+                f"imported into {path}: {report.added} new, {report.replaced} updated, "
+                f"{report.unchanged} unchanged, {len(report.malformed)} malformed",
+                markup=False,
+            )
+
+
+@db_app.command(
+    "update",
+    help="""Download new and changed advisories for the configured ecosystems.
+
+The first update of an ecosystem downloads <base_url>/<Ecosystem>/all.zip; later ones read
+<base_url>/<Ecosystem>/modified_id.csv and fetch only records modified since the last update.
+Each ecosystem is updated in its own transaction: a failure (offline, HTTP error) leaves it
+as it was and the index stays usable.
+
+Exit codes: 0 all updated; 3 some ecosystems could not be updated (each says why).
+
+\b
+  patchwarden db update
+  patchwarden db update --ecosystem Debian --ecosystem PyPI
+""",
+)
+def update_cmd(
+    ecosystem: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ecosystem",
+            "-e",
+            metavar="NAME",
+            help="OSV ecosystem to update (repeatable). Default: advisories.ecosystems.",
+        ),
+    ] = None,
+    db: DbOpt = None,
+    format: FormatOpt = OutputFormat.table,
+    config: ConfigOpt = None,
+    progress: ProgressOpt = True,
+    debug: DebugOpt = False,
+) -> None:
+    with user_errors(debug):
+        cfg, path = _settings(config, db)
+        ecosystems = ecosystem or cfg.advisories.ecosystems
+        with (
+            AdvisoryIndex(path, create=True) as index,
+            progress_bar(progress, "updating advisories") as tick,
+        ):
+            results = update(
+                index,
+                ecosystems,
+                base_url=cfg.advisories.base_url,
+                max_bytes=cfg.advisories.max_download_mb * MiB,
+                progress=lambda what, done, total: tick(done, total or 0),
+            )
+        failed = [r for r in results if r.error]
+        if format == OutputFormat.json:
+            emit_json(
+                {
+                    "db": str(path),
+                    "ecosystems": [
+                        {
+                            "ecosystem": r.ecosystem,
+                            "mode": r.mode,
+                            **_report_dict(r.report),
+                            "error": str(r.error) if r.error else None,
+                        }
+                        for r in results
+                    ],
+                }
+            )
+        for r in results:
+            if r.error:
+                err.print(f"error: {r.ecosystem}: {r.error}", markup=False)
+            elif format == OutputFormat.table:
+                out.print(
+                    f"{r.ecosystem}: {r.mode}, {r.report.added} new, "
+                    f"{r.report.replaced} updated, {len(r.report.malformed)} malformed",
+                    markup=False,
+                )
+            _warn_malformed(r.report)
+        raise typer.Exit(int(ExitCode.ERRORS if failed else ExitCode.OK))
+
+
+def _age(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    try:
+        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return round((datetime.now(UTC) - then).total_seconds())
+
+
+def _human(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+@db_app.command(
+    "status",
+    help="""Show what the advisory index holds: per ecosystem, the record count, when it was
+last imported or updated, how long ago, and where from.
+
+Exit codes: 0 shown; 2 there is no index yet (run `patchwarden db update`).
+
+\b
+  patchwarden db status
+  patchwarden db status --format json | jq '.ecosystems[] | select(.age_seconds > 86400)'
+""",
+)
+def status_cmd(
+    db: DbOpt = None,
+    format: FormatOpt = OutputFormat.table,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    with user_errors(debug):
+        _, path = _settings(config, db)
+        with AdvisoryIndex(path) as index:
+            rows = index.status()
+            total = index.record_count()
+        items = [
+            {
+                "ecosystem": s.ecosystem,
+                "records": s.record_count,
+                "last_update": s.imported_at,
+                "age_seconds": _age(s.imported_at),
+                "source": s.source_url,
+                "cursor": s.cursor,
+            }
+            for s in rows
+        ]
+        if format == OutputFormat.json:
+            emit_json({"db": str(path), "records": total, "ecosystems": items})
+            return
+        table = Table(title=f"{path} ({total} records)", title_justify="left")
+        for col in ("ecosystem", "records", "last update", "age", "source"):
+            table.add_column(col, justify="right" if col == "records" else "left")
+        for item in items:
+            table.add_row(
+                str(item["ecosystem"]),
+                str(item["records"]),
+                str(item["last_update"] or "-"),
+                _human(item["age_seconds"]),  # type: ignore[arg-type]
+                str(item["source"] or "-"),
+            )
+        out.print(table)
