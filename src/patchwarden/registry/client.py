@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import IO, Any
 
 import httpx
 
@@ -56,6 +58,33 @@ def verify_digest(data: bytes, expected: str, host: str, what: str) -> str:
             "to the registry operators if it persists",
         )
     return str(want)
+
+
+class ResponseStream(io.RawIOBase):
+    """A file-like view of a streamed response body (content-decoded, read on demand)."""
+
+    def __init__(self, resp: httpx.Response, chunk_size: int = 1 << 20) -> None:
+        self._it = resp.iter_bytes(chunk_size)
+        self._buf = memoryview(b"")
+        self._host = resp.url.host
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if not self._buf:
+            try:
+                self._buf = memoryview(next(self._it, b""))
+            except httpx.HTTPError as exc:
+                raise RegistryError(
+                    f"reading a blob from {self._host} failed: {type(exc).__name__}",
+                    "the connection broke mid-download; retry",
+                    transient=True,
+                ) from exc
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
 
 
 class RegistryClient:
@@ -190,6 +219,25 @@ class RegistryClient:
         verify_digest(body, digest, host, what)
         self._remember((host, repo, "blob:" + digest), body)
         return body
+
+    def get_blob(self, image: ImageRef, digest: str, limit: int) -> bytes:
+        """A small blob (e.g. an image config), fully read, size-capped and digest-verified."""
+        return self._blob(image, digest, limit, f"blob {digest} of {_where(image)}")
+
+    @contextmanager
+    def open_blob(self, image: ImageRef, digest: str) -> Iterator[IO[bytes]]:
+        """Stream a blob without buffering it; follows redirects (CDNs), authenticates as
+        the other calls do and counts ``blob`` in :attr:`stats`. The caller verifies the
+        digest while reading (see :mod:`patchwarden.scan.decompress`)."""
+        host, repo = image.registry, image.repository
+        path = f"/v2/{repo}/blobs/{digest}"
+        with self._t.request(host, repo, "blob", "GET", path, follow=True) as r:
+            if r.status_code != 200:
+                body = read_capped(r, 64 * 1024, f"error for blob {digest}")
+                raise map_http_error(
+                    r.status_code, body, host=host, repository=repo, reference=digest, what="blob"
+                )
+            yield io.BufferedReader(ResponseStream(r), buffer_size=1 << 16)
 
     def resolve_platform(self, image: ImageRef, platform: Platform) -> Manifest:
         """The single-platform manifest of ``image`` for ``platform``."""

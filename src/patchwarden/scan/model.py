@@ -67,6 +67,7 @@ class LayerFacts:
     whiteouts: tuple[str, ...] = ()  # paths deleted by this layer (.wh.NAME)
     opaque_dirs: tuple[str, ...] = ()  # dirs whose lower content this layer hides (.wh..wh..opq)
     entries: int = 0  # tar entries seen (for reporting)
+    warnings: tuple[str, ...] = ()  # skipped oversized files, cataloger failures (engine-added)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,4 +183,3 @@ class Finding:
     severity_source: str = ""  # "distro", "cvss_v3", "database_specific", ...
     records: tuple[str, ...] = ()  # the OSV record ids that produced this finding
     url: str | None = None
-

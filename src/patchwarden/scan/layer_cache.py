@@ -1,0 +1,163 @@
+"""Per-layer :class:`LayerFacts` cached as JSON, keyed by blob digest and cataloger versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from patchwarden.scan.model import (
+    Cataloger,
+    FileFacts,
+    LayerFacts,
+    OSInfo,
+    PackageFact,
+    PackageType,
+)
+
+log = logging.getLogger(__name__)
+ENGINE_VERSION = 1  # bump when the layer reader's output for the same input changes
+_PKG_OPTIONAL = ("source_name", "source_version", "arch", "namespace")
+
+
+def cache_key(digest: str, catalogers: Sequence[Cataloger], max_file_bytes: int = 0) -> str:
+    ident = {
+        "engine": ENGINE_VERSION,
+        "digest": digest,
+        "catalogers": sorted((c.name, int(c.version)) for c in catalogers),
+        "max_file_bytes": max_file_bytes,
+    }
+    raw = json.dumps(ident, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _pkg_json(p: PackageFact) -> dict[str, Any]:
+    d: dict[str, Any] = {"n": p.name, "v": p.version, "t": p.type.value, "p": p.purl}
+    for k in _PKG_OPTIONAL:
+        if (val := getattr(p, k)) is not None:
+            d[k] = val
+    if p.licenses:
+        d["l"] = list(p.licenses)
+    return d
+
+
+def _pkg(d: dict[str, Any]) -> PackageFact:
+    return PackageFact(
+        name=d["n"],
+        version=d["v"],
+        type=PackageType(d["t"]),
+        purl=d["p"],
+        source_name=d.get("source_name"),
+        source_version=d.get("source_version"),
+        arch=d.get("arch"),
+        namespace=d.get("namespace"),
+        licenses=tuple(d.get("l", ())),
+    )
+
+
+def _os_json(o: OSInfo) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "version_id": o.version_id,
+        "pretty_name": o.pretty_name,
+        "version_codename": o.version_codename,
+        "id_like": list(o.id_like),
+    }
+
+
+def facts_to_json(lf: LayerFacts) -> dict[str, Any]:
+    files: dict[str, Any] = {}
+    for path, f in lf.files.items():
+        d: dict[str, Any] = {}
+        if f.packages:
+            d["pk"] = [_pkg_json(p) for p in f.packages]
+        if f.owned_paths:
+            d["own"] = list(f.owned_paths)
+        if f.os is not None:
+            d["os"] = _os_json(f.os)
+        files[path] = d
+    return {
+        "digest": lf.digest,
+        "diff_id": lf.diff_id,
+        "files": files,
+        "whiteouts": list(lf.whiteouts),
+        "opaque_dirs": list(lf.opaque_dirs),
+        "entries": lf.entries,
+        "warnings": list(lf.warnings),
+    }
+
+
+def facts_from_json(d: dict[str, Any]) -> LayerFacts:
+    files: dict[str, FileFacts] = {}
+    for path, f in d["files"].items():
+        o = f.get("os")
+        files[path] = FileFacts(
+            packages=tuple(_pkg(p) for p in f.get("pk", ())),
+            owned_paths=tuple(f.get("own", ())),
+            os=None
+            if o is None
+            else OSInfo(
+                id=o["id"],
+                version_id=o.get("version_id"),
+                pretty_name=o.get("pretty_name"),
+                version_codename=o.get("version_codename"),
+                id_like=tuple(o.get("id_like", ())),
+            ),
+        )
+    return LayerFacts(
+        digest=str(d["digest"]),
+        diff_id=d.get("diff_id"),
+        files=files,
+        whiteouts=tuple(d.get("whiteouts", ())),
+        opaque_dirs=tuple(d.get("opaque_dirs", ())),
+        entries=int(d.get("entries", 0)),
+        warnings=tuple(d.get("warnings", ())),
+    )
+
+
+class LayerCache:
+    """A directory of ``<key[:2]>/<key>.json`` files. Corrupt entries read as misses."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(
+        self, digest: str, catalogers: Sequence[Cataloger], max_file_bytes: int = 0
+    ) -> LayerFacts | None:
+        path = self._path(cache_key(digest, catalogers, max_file_bytes))
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None
+        try:
+            facts = facts_from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("ignoring corrupt layer cache entry %s: %s", path, exc)
+            return None
+        return facts if facts.digest == digest else None
+
+    def put(
+        self, facts: LayerFacts, catalogers: Sequence[Cataloger], max_file_bytes: int = 0
+    ) -> None:
+        path = self._path(cache_key(facts.digest, catalogers, max_file_bytes))
+        data = json.dumps(facts_to_json(facts), separators=(",", ":")).encode()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:  # a cache that cannot be written is not a failed scan
+            log.warning("could not write layer cache entry %s: %s", path, exc)

@@ -1,0 +1,173 @@
+"""One streaming pass over one layer blob: verify, decompress, walk the tar, catalog."""
+
+from __future__ import annotations
+
+import logging
+import stat
+import tarfile
+from collections.abc import Sequence
+from typing import IO, BinaryIO, cast
+
+from patchwarden.scan.decompress import HashingReader, open_decompressed
+from patchwarden.scan.errors import CorruptImageError, HostileLayerError, short
+from patchwarden.scan.limits import Limits
+from patchwarden.scan.model import Cataloger, FileEntry, FileFacts, LayerFacts, LayerRef
+from patchwarden.scan.tarsafety import normalize, whiteout
+
+log = logging.getLogger(__name__)
+TAR_BUFSIZE = 10240  # tarfile copies its buffer per read: bigger is slower
+_KEEP_FOR_LINKS = 1 << 20  # wanted files up to this size are kept for hardlinks to them
+
+
+def merge_facts(a: FileFacts, b: FileFacts) -> FileFacts:
+    return FileFacts(
+        packages=a.packages + b.packages,
+        owned_paths=a.owned_paths + b.owned_paths,
+        os=a.os if a.os is not None else b.os,
+    )
+
+
+class Collector:
+    """Asks catalogers about files and gathers their facts; a failing cataloger is a warning."""
+
+    def __init__(self, catalogers: Sequence[Cataloger], limits: Limits, layer: str) -> None:
+        self.catalogers = tuple(catalogers)
+        self.limits = limits
+        self.layer = layer
+        self.files: dict[str, FileFacts] = {}
+        self.whiteouts: dict[str, None] = {}
+        self.opaque: dict[str, None] = {}
+        self.warnings: list[str] = []
+
+    def _warn(self, text: str) -> None:
+        msg = f"layer {short(self.layer)}: {text}"
+        log.warning("%s", msg)
+        self.warnings.append(msg)
+
+    def wanting(self, path: str, mode: int, size: int) -> list[Cataloger]:
+        out: list[Cataloger] = []
+        for c in self.catalogers:
+            try:
+                if c.wants(path, mode, size):
+                    out.append(c)
+            except Exception as exc:
+                self._warn(f"cataloger {c.name} failed on {path}: {exc!r}")
+        return out
+
+    def too_big(self, path: str, size: int) -> bool:
+        if size <= self.limits.max_file_bytes:
+            return False
+        self._warn(
+            f"skipped {path}: {size} bytes is more than the {self.limits.max_file_bytes}-byte "
+            "per-file limit"
+        )
+        return True
+
+    def catalog(self, wanting: list[Cataloger], entry: FileEntry) -> None:
+        facts: FileFacts | None = None
+        for c in wanting:
+            try:
+                got = c.catalog(entry)
+            except Exception as exc:
+                self._warn(f"cataloger {c.name} failed on {entry.path}: {exc!r}")
+                continue
+            if not isinstance(got, FileFacts):
+                self._warn(f"cataloger {c.name} returned {type(got).__name__} for {entry.path}")
+                continue
+            facts = got if facts is None else merge_facts(facts, got)
+        # recorded even when empty: this file replaces whatever lower layers had at the path
+        self.files[entry.path] = facts if facts is not None else FileFacts()
+
+    def facts(self, layer: LayerRef, entries: int) -> LayerFacts:
+        return LayerFacts(
+            digest=layer.digest,
+            diff_id=layer.diff_id,
+            files=dict(sorted(self.files.items())),
+            whiteouts=tuple(sorted(self.whiteouts)),
+            opaque_dirs=tuple(sorted(self.opaque)),
+            entries=entries,
+            warnings=tuple(self.warnings),
+        )
+
+
+def read_layer(
+    blob: BinaryIO, layer: LayerRef, catalogers: Sequence[Cataloger], limits: Limits
+) -> LayerFacts:
+    """Read ``blob`` (the raw layer) once; raise on hostile/corrupt input or a bad digest."""
+    digest = layer.digest
+    raw = HashingReader(blob, digest)
+    data = open_decompressed(raw, limits.max_layer_bytes, digest)
+    col = Collector(catalogers, limits, digest)
+    entries = 0
+    kept: dict[str, tuple[bytes, int]] = {}  # path -> (data, mode) for hardlink resolution
+    try:
+        tar = tarfile.open(fileobj=cast(IO[bytes], data), mode="r|", bufsize=TAR_BUFSIZE)  # noqa: SIM115
+    except tarfile.ReadError as exc:
+        if data.total == 0 and raw.nbytes == 0:
+            tar = None  # an empty blob: an empty layer
+        else:
+            raise _not_a_tar(digest, exc) from exc
+    try:
+        for member in tar or ():
+            entries += 1
+            if entries > limits.max_entries:
+                raise HostileLayerError(
+                    digest, f"more than {limits.max_entries} tar entries; possible tar bomb"
+                )
+            if member.size > limits.max_layer_bytes:
+                raise HostileLayerError(
+                    digest,
+                    f"tar entry {member.name!r} claims {member.size} bytes, more than the "
+                    f"{limits.max_layer_bytes}-byte layer limit; possible decompression bomb",
+                )
+            path = normalize(member.name, digest)
+            if not path or member.isdir():
+                continue
+            col.files.pop(path, None)  # a later entry for the same path replaces it
+            wh = whiteout(path)
+            if wh is not None:
+                kind, target = wh
+                if kind == "delete":
+                    col.whiteouts[target] = None
+                elif kind == "opaque":
+                    col.opaque[target] = None
+                continue
+            mode = stat.S_IFREG | member.mode
+            if member.isreg():
+                wanting = col.wanting(path, mode, member.size)
+                if not wanting or col.too_big(path, member.size):
+                    continue
+                f = tar.extractfile(member) if tar else None
+                content = f.read() if f is not None else b""
+                if len(content) != member.size:
+                    raise CorruptImageError(
+                        f"layer {short(digest)}: tar entry {path!r} is truncated",
+                        "the blob is damaged; pull/copy the image again",
+                    )
+                if member.size <= _KEEP_FOR_LINKS:
+                    kept[path] = (content, mode)
+                col.catalog(wanting, FileEntry(path, content, mode, member.size))
+            elif member.islnk():
+                target = normalize(member.linkname, digest)
+                hit = kept.get(target)
+                if hit is not None:
+                    wanting = col.wanting(path, hit[1], len(hit[0]))
+                    if wanting:
+                        col.catalog(wanting, FileEntry(path, hit[0], hit[1], len(hit[0])))
+                        continue
+                if col.wanting(path, mode, 0):
+                    col.files[path] = FileFacts()  # replaces a lower file; unreadable here
+            elif member.issym() and col.wanting(path, stat.S_IFLNK | member.mode, 0):
+                col.files[path] = FileFacts()  # a symlink hides a lower file at the same path
+    except tarfile.TarError as exc:
+        raise _not_a_tar(digest, exc) from exc
+    data.drain()
+    raw.verify()
+    return col.facts(layer, entries)
+
+
+def _not_a_tar(digest: str, exc: BaseException) -> CorruptImageError:
+    return CorruptImageError(
+        f"layer {short(digest)} is not a valid tar archive ({exc})",
+        "the blob is damaged or not a filesystem layer; pull/copy the image again",
+    )

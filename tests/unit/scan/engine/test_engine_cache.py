@@ -1,0 +1,66 @@
+"""The per-layer cache: hits, misses, key contents, corruption, warm rescans."""
+
+from __future__ import annotations
+
+import time
+
+from engine_helpers import DpkgCataloger, MemorySource, PipCataloger, dpkg_status, layer, metadata
+
+from patchwarden.scan.layer_cache import LayerCache, cache_key
+from patchwarden.scan.scanner import Scanner
+
+
+def _image(n: int = 3) -> MemorySource:
+    blobs = [
+        layer(
+            [("var/lib/dpkg/status", dpkg_status(("libc6", "2.36"), (f"p{i}", "1")))]
+            + [(f"app{i}/m{j}.dist-info/METADATA", metadata(f"m{i}-{j}", "1.0")) for j in range(50)]
+            + [(f"usr/share/doc/f{j}", b"x" * 100) for j in range(200)]
+        )
+        for i in range(n)
+    ]
+    return MemorySource(blobs)
+
+
+def test_warm_rescan_opens_no_blob_and_gives_same_result(tmp_path) -> None:
+    cache = LayerCache(tmp_path)
+    cats = [DpkgCataloger(), PipCataloger()]
+    src = _image()
+    progress: list[tuple[str, int, int]] = []
+    cold = Scanner(cats, cache=cache).scan(src, progress=lambda *a: progress.append(a))
+    assert src.opens == 3
+    assert [p[1:] for p in progress] == [(1, 3), (2, 3), (3, 3)]
+    t0 = time.perf_counter()
+    warm = Scanner(cats, cache=cache).scan(src)
+    elapsed = time.perf_counter() - t0
+    assert src.opens == 3  # nothing opened on the warm run
+    assert warm.packages == cold.packages and warm.layers == cold.layers
+    assert elapsed < 0.2
+
+
+def test_key_includes_cataloger_versions_sorted(tmp_path) -> None:
+    d = "sha256:" + "1" * 64
+    a, b = DpkgCataloger(1), PipCataloger()
+    assert cache_key(d, [a, b]) == cache_key(d, [b, a])
+    assert cache_key(d, [a, b]) != cache_key(d, [DpkgCataloger(2), b])
+    assert cache_key(d, [a]) != cache_key(d, [a, b])
+    cache = LayerCache(tmp_path)
+    src = _image(1)
+    Scanner([DpkgCataloger(1)], cache=cache).scan(src)
+    Scanner([DpkgCataloger(2)], cache=cache).scan(src)  # version bump: miss
+    assert src.opens == 2
+    Scanner([DpkgCataloger(2)], cache=cache).scan(src)
+    assert src.opens == 2
+
+
+def test_corrupt_entry_is_ignored_and_rewritten(tmp_path) -> None:
+    cache = LayerCache(tmp_path)
+    src = _image(1)
+    first = Scanner([DpkgCataloger()], cache=cache).scan(src)
+    (entry,) = tmp_path.rglob("*.json")
+    entry.write_text('{"digest": "sha256:')
+    again = Scanner([DpkgCataloger()], cache=cache).scan(src)
+    assert src.opens == 2 and again.packages == first.packages
+    Scanner([DpkgCataloger()], cache=cache).scan(src)
+    assert src.opens == 2  # rewritten atomically, valid again
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]

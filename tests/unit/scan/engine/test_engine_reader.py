@@ -1,0 +1,153 @@
+"""The layer reader: compressions, verification, hostile input, cataloger failures."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+import pytest
+from engine_helpers import (
+    DpkgCataloger,
+    ExplodingCataloger,
+    MemorySource,
+    PipCataloger,
+    compress,
+    dpkg_status,
+    layer,
+    metadata,
+    sha,
+    tar_bytes,
+)
+
+from patchwarden.scan.errors import CorruptImageError, HostileLayerError, LayerDigestError
+from patchwarden.scan.layer_cache import LayerCache
+from patchwarden.scan.layers import read_layer
+from patchwarden.scan.limits import Limits
+from patchwarden.scan.model import LayerRef
+from patchwarden.scan.scanner import Scanner
+
+STATUS = dpkg_status(("libc6", "2.36-9"), ("bash", "5.2-1"))
+
+
+def _read(blob: bytes, catalogers=None, limits=None, digest=None):
+    ref = LayerRef(digest or sha(blob), "x", len(blob))
+    return read_layer(io.BytesIO(blob), ref, catalogers or [DpkgCataloger()], limits or Limits())
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd", "plain"])
+def test_reads_each_compression_by_magic(kind: str) -> None:
+    blob = layer([("./var/lib/dpkg/status", STATUS), ("etc/hostname", b"x")], kind)
+    facts = _read(blob)
+    assert facts.entries == 2
+    assert [p.name for p in facts.files["var/lib/dpkg/status"].packages] == ["libc6", "bash"]
+
+
+def test_multi_member_gzip_and_multi_frame_zstd() -> None:
+    tar = tar_bytes([("var/lib/dpkg/status", STATUS)])
+    half = len(tar) // 2
+    gz = gzip.compress(tar[:half]) + gzip.compress(tar[half:])
+    assert "var/lib/dpkg/status" in _read(gz).files
+    zs = compress(tar[:half], "zstd") + compress(tar[half:], "zstd")
+    assert "var/lib/dpkg/status" in _read(zs).files
+
+
+def test_whiteouts_and_opaque_dirs_recorded() -> None:
+    blob = layer([("usr/lib/.wh.libfoo.so", b""), ("opt/app/.wh..wh..opq", b""), (".wh.tmp", b"")])
+    facts = _read(blob)
+    assert facts.whiteouts == ("tmp", "usr/lib/libfoo.so")
+    assert facts.opaque_dirs == ("opt/app",)
+
+
+def test_bad_digest_names_expected_and_actual() -> None:
+    blob = layer([("var/lib/dpkg/status", STATUS)])
+    wrong = "sha256:" + "ab" * 32
+    with pytest.raises(LayerDigestError) as ei:
+        _read(blob, digest=wrong)
+    assert wrong in str(ei.value) and sha(blob) in str(ei.value)
+    assert "sha256:abababababab" in ei.value.message
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "a/../../x", "/../../etc/shadow"])
+def test_path_traversal_refused(name: str) -> None:
+    with pytest.raises(HostileLayerError, match="path traversal"):
+        _read(layer([(name, b"root::0:0")]))
+
+
+def test_hardlink_traversal_refused() -> None:
+    blob = layer([("var/lib/dpkg/status", STATUS), ("x", "lnk", "../../etc/passwd")])
+    with pytest.raises(HostileLayerError, match="path traversal"):
+        _read(blob)
+
+
+def test_decompression_bomb_refused() -> None:
+    blob = layer([("zeros", bytes(4 * 1024 * 1024))])
+    assert len(blob) < 10_000
+    with pytest.raises(HostileLayerError, match="decompression bomb"):
+        _read(blob, limits=Limits(max_layer_bytes=1024 * 1024))
+
+
+def test_decompression_bomb_of_many_small_files_refused() -> None:
+    blob = layer([(f"z{i}", bytes(256 * 1024)) for i in range(8)])
+    with pytest.raises(HostileLayerError, match=r"layer expands beyond 1048576 bytes"):
+        _read(blob, limits=Limits(max_layer_bytes=1024 * 1024))
+
+
+def test_too_many_entries_refused() -> None:
+    blob = layer([(f"f{i}", b"") for i in range(50)])
+    with pytest.raises(HostileLayerError, match="more than 10 tar entries"):
+        _read(blob, limits=Limits(max_entries=10))
+
+
+def test_truncated_gzip_is_corrupt() -> None:
+    blob = layer([("var/lib/dpkg/status", STATUS * 50)])
+    with pytest.raises(CorruptImageError, match="gzip data is corrupt or truncated"):
+        _read(blob[: len(blob) // 2])
+
+
+def test_not_a_tar_is_corrupt() -> None:
+    with pytest.raises(CorruptImageError, match="not a valid tar"):
+        _read(gzip.compress(b"this is not a tar archive at all" * 40))
+
+
+def test_empty_blob_is_an_empty_layer() -> None:
+    assert _read(b"").entries == 0
+
+
+def test_cataloger_exception_is_a_warning() -> None:
+    facts = _read(layer([("var/lib/dpkg/status", STATUS)]), [ExplodingCataloger(), DpkgCataloger()])
+    assert len(facts.files["var/lib/dpkg/status"].packages) == 2
+    assert any("test-boom" in w and "kaboom" in w for w in facts.warnings)
+
+
+def test_oversized_wanted_file_skipped_with_warning() -> None:
+    facts = _read(layer([("var/lib/dpkg/status", STATUS)]), limits=Limits(max_file_bytes=10))
+    assert "var/lib/dpkg/status" not in facts.files
+    assert any("per-file limit" in w for w in facts.warnings)
+
+
+def test_hardlink_to_wanted_file_resolved_in_layer() -> None:
+    meta = metadata("requests", "2.31.0")
+    blob = layer(
+        [
+            ("a/x-1.dist-info/METADATA", meta),
+            ("b/x-1.dist-info/METADATA", "lnk", "a/x-1.dist-info/METADATA"),
+        ]
+    )
+    facts = _read(blob, [PipCataloger()])
+    assert facts.files["b/x-1.dist-info/METADATA"].packages[0].name == "requests"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda b: b[: len(b) // 2],  # truncated
+        lambda b: b[:-1] + bytes([b[-1] ^ 1]),  # bit flip (gzip trailer -> digest/crc)
+    ],
+)
+def test_failed_layer_is_not_cached(tmp_path, bad) -> None:
+    good = layer([("var/lib/dpkg/status", STATUS * 20)])
+    src = MemorySource([bad(good)], digests=[sha(good)])
+    cache = LayerCache(tmp_path)
+    with pytest.raises(CorruptImageError):
+        Scanner([DpkgCataloger()], cache=cache).scan(src)
+    assert not list(tmp_path.rglob("*.json"))

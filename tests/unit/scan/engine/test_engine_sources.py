@@ -1,0 +1,100 @@
+"""Local sources: rootfs, OCI layout directories and hand-made docker archives."""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+from engine_helpers import DpkgCataloger, OsReleaseCataloger, dpkg_status, sha, tar_bytes
+
+from patchwarden.devtools.oci_builder import OCILayout, build_index
+from patchwarden.registry.model import Platform
+from patchwarden.scan.errors import ImageSelectionError, SourceNotFoundError
+from patchwarden.scan.scanner import Scanner
+from patchwarden.scan.sources import open_source
+
+CATS = [DpkgCataloger(), OsReleaseCataloger()]
+STATUS = dpkg_status(("libc6", "2.36"))
+
+
+def test_rootfs_walks_without_following_symlinks(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "var/lib/dpkg").mkdir(parents=True)
+    (outside / "var/lib/dpkg/status").write_bytes(dpkg_status(("evil", "1")))
+    root = tmp_path / "root"
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "var/lib/dpkg/status").write_bytes(STATUS)
+    (root / "etc").mkdir()
+    (root / "etc/os-release").symlink_to(outside / "etc-os-release")
+    (root / "escape").symlink_to(outside)  # a directory symlink out of the tree
+    inv = Scanner(CATS).scan(open_source("rootfs", str(root)))
+    assert [(p.name, p.path) for p in inv.packages] == [("libc6", "var/lib/dpkg/status")]
+    assert inv.packages[0].layer == f"rootfs:{root.resolve()}"
+
+
+def test_missing_rootfs_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceNotFoundError):
+        open_source("rootfs", str(tmp_path / "nope"))
+
+
+def test_oci_layout_tag_and_platform(tmp_path: Path) -> None:
+    build_index(tmp_path, "multi", ["linux/amd64", "linux/arm64"])
+    src = open_source("oci-layout", f"{tmp_path}:multi", platform=Platform.parse("linux/arm64"))
+    assert src.describe().platform == "linux/arm64"
+    with pytest.raises(ImageSelectionError, match="available platforms: linux/amd64, linux/arm64"):
+        open_source(
+            "oci-layout", f"{tmp_path}:multi", platform=Platform.parse("linux/s390x")
+        ).describe()
+    with pytest.raises(ImageSelectionError, match=r"no image tagged 'nope'.*multi"):
+        open_source("oci-layout", f"{tmp_path}:nope").describe()
+
+
+def _docker_archive(path: Path, images: dict[str, bytes]) -> dict[str, str]:
+    """A legacy `docker save` tar: <id>/layer.tar + <config>.json + manifest.json."""
+    manifest, members, diff = [], {}, {}
+    for i, (tag, layer_tar) in enumerate(images.items()):
+        cfg = json.dumps(
+            {
+                "os": "linux",
+                "architecture": "amd64",
+                "rootfs": {"type": "layers", "diff_ids": [sha(layer_tar)]},
+            }
+        ).encode()
+        cfg_name = sha(cfg).split(":")[1] + ".json"
+        members[f"id{i}/layer.tar"] = layer_tar
+        members[cfg_name] = cfg
+        manifest.append({"Config": cfg_name, "RepoTags": [tag], "Layers": [f"id{i}/layer.tar"]})
+        diff[tag] = sha(layer_tar)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    path.write_bytes(tar_bytes(list(members.items())))
+    return diff
+
+
+def test_docker_archive_picks_by_repotag(tmp_path: Path) -> None:
+    a = tar_bytes([("var/lib/dpkg/status", STATUS)])
+    b = tar_bytes([("var/lib/dpkg/status", dpkg_status(("musl", "1.2")))])
+    arc = tmp_path / "save.tar"
+    diff = _docker_archive(arc, {"example.com/a:1": a, "b:2": b})
+    with pytest.raises(ImageSelectionError, match="holds 2 images"):
+        open_source("archive", str(arc)).describe()
+    inv = Scanner(CATS).scan(open_source("archive", f"{arc}:docker.io/library/b:2"))
+    assert [(p.name, p.layer) for p in inv.packages] == [("musl", diff["b:2"])]
+    inv = Scanner(CATS).scan(open_source("archive", f"{arc}:example.com/a:1"))
+    assert [p.name for p in inv.packages] == ["libc6"]
+
+
+def test_oci_archive_reads_blobs_in_place(tmp_path: Path) -> None:
+    lay = OCILayout(tmp_path / "lay")
+    desc = lay.add_image({"var/lib/dpkg/status": STATUS})
+    lay.tag("v1", desc)
+    arc = tmp_path / "oci.tar"
+    with tarfile.open(arc, "w") as tar:
+        for p in sorted((tmp_path / "lay").rglob("*")):
+            tar.add(p, arcname=os.path.relpath(p, tmp_path / "lay"), recursive=False)
+    via_arc = Scanner(CATS).scan(open_source("archive", str(arc)))
+    via_dir = Scanner(CATS).scan(open_source("oci-layout", str(tmp_path / "lay")))
+    assert via_arc.packages == via_dir.packages and via_arc.packages
+    assert via_arc.image.digest == desc["digest"]
