@@ -129,9 +129,12 @@ def update(
         groups, notes = plan_groups(report.results, group, pin_digest=pin_digest)
         forge_client = None
         if pull_request and not dry_run:
-            url = forge_url or Repo.discover(path).git(
-                "remote", "get-url", remote, what=f"read the URL of remote {remote}"
-            ).strip()
+            url = (
+                forge_url
+                or Repo.discover(path)
+                .git("remote", "get-url", remote, what=f"read the URL of remote {remote}")
+                .strip()
+            )
             forge_client = forge_for(url, kind=forge, api_url=forge_api, token=None)
         updater = Updater(
             path,

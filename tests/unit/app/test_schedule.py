@@ -17,11 +17,14 @@ def test_window_is_evaluated_in_the_time_zone() -> None:
     assert s.next_window(datetime(2026, 11, 23, 20, 30, tzinfo=UTC)).hour == 22
 
 
-@pytest.mark.parametrize(("cron", "tz", "fragment"), [
-    ("61 * * * *", "UTC", "not a 5-field cron"),
-    ("* * * *", "UTC", "not a 5-field cron"),
-    ("* * * * *", "Mars/Olympus", "not a known time zone"),
-])
+@pytest.mark.parametrize(
+    ("cron", "tz", "fragment"),
+    [
+        ("61 * * * *", "UTC", "not a 5-field cron"),
+        ("* * * *", "UTC", "not a 5-field cron"),
+        ("* * * * *", "Mars/Olympus", "not a known time zone"),
+    ],
+)
 def test_bad_schedules_are_config_errors(cron: str, tz: str, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         Schedule(cron, tz)

@@ -400,8 +400,11 @@ def test_check_hook_is_lazy_newest_first_and_explains_rejections() -> None:
         return None if tag == "1.1.0" else "not available for linux/arm64"
 
     decision = choose_tag(
-        "1.0.0", ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "2.0.0-rc1"], Policy(),
-        check=check, now=datetime(2026, 1, 1, tzinfo=UTC),
+        "1.0.0",
+        ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "2.0.0-rc1"],
+        Policy(),
+        check=check,
+        now=datetime(2026, 1, 1, tzinfo=UTC),
     )
     assert decision.candidate == "1.1.0"
     assert asked == ["1.3.0", "1.2.0", "1.1.0"]

@@ -171,7 +171,10 @@ def test_chart_templates_report_image_lines_not_yaml_errors(tmp_path) -> None:
     inv = discover([tmp_path])
     (ref,) = inv.references
     assert (ref.file, ref.line, ref.image, str(ref.ref)) == (
-        "chart/templates/deploy.yaml", 5, "busybox:1.36.1", "docker.io/library/busybox:1.36.1"
+        "chart/templates/deploy.yaml",
+        5,
+        "busybox:1.36.1",
+        "docker.io/library/busybox:1.36.1",
     )
     (skip,) = inv.skipped
     assert skip.line == 3 and "rendered from the chart's values" in skip.reason

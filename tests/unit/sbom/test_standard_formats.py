@@ -75,7 +75,9 @@ def test_spdx_content(report: ScanReport) -> None:
     assert data["spdxVersion"] == "SPDX-2.3"
     names = {p["name"]: p for p in data["packages"]}
     assert names["registry.example/app:1.0"]["primaryPackagePurpose"] == "CONTAINER"
-    assert names["debian"]["primaryPackagePurpose"] == "OPERATING_SYSTEM"  # as in the 2.3 JSON schema
+    assert (
+        names["debian"]["primaryPackagePurpose"] == "OPERATING_SYSTEM"
+    )  # as in the 2.3 JSON schema
     ref = names["@babel/core"]["externalRefs"][0]
     assert (ref["referenceCategory"], ref["referenceType"], ref["referenceLocator"]) == (
         "PACKAGE_MANAGER",  # the 2.3 JSON schema allows both spellings
