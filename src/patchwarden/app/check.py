@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from patchwarden.app.results import CheckReport, CheckResult, Status, Version
+from patchwarden.app.vulns import VulnAssessor
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.config.policies import PolicyResolver
 from patchwarden.core.ref import ImageRef
@@ -30,6 +31,7 @@ class Checker:
         *,
         concurrency: int = 8,
         default_platform: Platform | None = None,
+        vulns: VulnAssessor | None = None,
         now: datetime | None = None,
     ) -> None:
         self.registry = registry
@@ -37,8 +39,9 @@ class Checker:
         self.concurrency = concurrency
         self.now = now or datetime.now(UTC)
         self.default_platform = default_platform or Platform.host()
+        self.vulns = vulns
         self._lock = threading.Lock()
-        self._decisions: dict[tuple[str, str, str], TagDecision] = {}
+        self._decisions: dict[tuple[str, str, str, str], TagDecision] = {}
 
     def run(self, inventory: Inventory, progress: Progress | None = None) -> CheckReport:
         by_repo: dict[str, list[Reference]] = defaultdict(list)
@@ -90,6 +93,16 @@ class Checker:
                 "pinned by digest only: there is no tag to compare "
                 "(write tag@digest to get updates)",
             )
+        result = self._check_version(ref, policy)
+        if self.vulns is not None and result.status in (Status.OUTDATED, Status.UP_TO_DATE):
+            from patchwarden.app.check_vulns import with_vulnerabilities
+
+            result = with_vulnerabilities(self, ref, policy, result)
+        return result
+
+    def _check_version(self, ref: Reference, policy: Policy) -> CheckResult:
+        image = ref.ref
+        current = Version(image.tag, image.digest)
         decision = self._decide(ref, policy)
         if decision is not None and decision.candidate is not None:
             head = self.registry.head_manifest(image.with_tag(decision.candidate))
@@ -113,8 +126,8 @@ class Checker:
         tag = ref.ref.tag
         if tag is None or parse_tag(tag) is None or policy.level == UpdateLevel.DIGEST:
             return None
-        platform, explicit = _platform_for(ref, policy, self.default_platform)
-        key = (ref.ref.name, tag, str(platform))
+        platform, explicit = platform_for(ref, policy, self.default_platform)
+        key = (ref.ref.name, tag, str(platform), policy.level.value)
         with self._lock:
             cached = self._decisions.get(key)
         if cached is None:
@@ -191,7 +204,7 @@ class Checker:
         return _result(ref, Status.UP_TO_DATE, current, None, None, why)
 
 
-def _platform_for(ref: Reference, policy: Policy, default: Platform) -> tuple[Platform, bool]:
+def platform_for(ref: Reference, policy: Policy, default: Platform) -> tuple[Platform, bool]:
     """The platform to read images for, and whether it was asked for explicitly.
 
     A concrete ``FROM --platform=linux/arm64`` wins, then the policy's ``platform``; both are

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from patchwarden.app.vulns import Assessment
 from patchwarden.refs.model import Reference, Skipped
 
 
@@ -30,6 +31,7 @@ class CheckResult:
     update: str | None  # digest | patch | minor | major
     reason: str
     transient: bool = False  # an error worth retrying later
+    vulns: Assessment | None = None  # with check --vulns
 
 
 @dataclass(frozen=True, slots=True)

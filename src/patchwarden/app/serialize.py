@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from patchwarden.app.results import CheckReport, CheckResult, Status, Version
+from patchwarden.app.vulns import Assessment, by_severity
 from patchwarden.refs.model import Inventory, Reference, Skipped
+from patchwarden.scan.model import Finding
 
 
 def reference_dict(ref: Reference) -> dict[str, Any]:
@@ -55,7 +57,46 @@ def result_dict(res: CheckResult) -> dict[str, Any]:
         update=res.update,
         reason=res.reason,
     )
+    if res.vulns is not None:
+        out["vulnerabilities"] = assessment_dict(res.vulns)
     return out
+
+
+def _finding_brief(f: Finding) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "package": f.package.name,
+        "severity": f.severity.value,
+        "installed_version": f.installed_version,
+        "fixed_version": f.fixed_version,
+        "status": f.status.value,
+    }
+
+
+def assessment_dict(a: Assessment) -> dict[str, Any]:
+    return {
+        "current": {
+            "total": len(a.current),
+            "by_severity": by_severity(a.current),
+            "fixable": a.fixable_now,
+            "findings": [_finding_brief(f) for f in a.current],
+        },
+        "options": [
+            {
+                "tag": o.tag,
+                "digest": o.digest,
+                "update": o.update,
+                "total": len(o.findings),
+                "by_severity": by_severity(o.findings),
+                "fixed": [_finding_brief(f) for f in o.fixed],
+                "introduced": [_finding_brief(f) for f in o.introduced],
+                "gate": o.gate,
+            }
+            for o in a.options
+        ],
+        "recommended": a.recommended.tag if a.recommended else None,
+        "summary": a.summary(),
+    }
 
 
 def check_dict(report: CheckReport) -> dict[str, Any]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
+from patchwarden.app.vulns import VulnAssessor
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.cache.store import DiskCache, default_cache_dir
 from patchwarden.config.schema import Config, RegistryConfig
-from patchwarden.errors import ConfigError
+from patchwarden.core.ref import ImageRef
+from patchwarden.errors import ConfigError, UsageError
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.model import Platform
 from patchwarden.registry.settings import ClientOptions, HostSettings
@@ -49,3 +52,46 @@ def build_registry(
         )
         disk = DiskCache(root)
     return CachingRegistry(build_client(config), disk, config.cache.tag_ttl)
+
+
+def build_vuln_assessor(
+    config: Config,
+    registry: CachingRegistry,
+    *,
+    db: Path | None,
+    cache_dir: Path | None,
+    use_cache: bool,
+) -> VulnAssessor:
+    """Scan registry images with the built-in scanner and match them against the local index."""
+    from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+    from patchwarden.advisories.match import match
+    from patchwarden.app.scan import NO_INDEX_HINT
+    from patchwarden.scan.catalogers import CATALOGERS
+    from patchwarden.scan.layer_cache import LayerCache
+    from patchwarden.scan.model import Finding
+    from patchwarden.scan.scanner import Scanner
+    from patchwarden.scan.sources import open_source
+
+    client = registry.inner
+    assert isinstance(client, RegistryClient), "build the registry with build_registry()"
+    path = resolve_db_path(db, config.advisories.db_path)
+    if not path.is_file():
+        raise UsageError(f"no advisory index found at {path}", NO_INDEX_HINT)
+    index = AdvisoryIndex(path)
+    layers = None
+    if use_cache and config.cache.enabled:
+        root = cache_dir or (
+            Path(config.cache.dir).expanduser() if config.cache.dir else default_cache_dir()
+        )
+        layers = LayerCache(root / "layers")
+    scanner = Scanner(CATALOGERS, cache=layers)
+    lock = threading.Lock()
+
+    def scan(image: ImageRef, platform: Platform) -> list[Finding]:
+        source = open_source("registry", str(image), registry=client, platform=platform)
+        inventory = scanner.scan(source)
+        with lock:  # one SQLite connection, shared by the checking threads
+            found: list[Finding] = match(index, inventory.packages, inventory.os)
+        return found
+
+    return VulnAssessor(scan)

@@ -23,7 +23,7 @@ from patchwarden.registry.model import ImageConfig, Manifest, ManifestHead, Plat
 T = TypeVar("T")
 
 
-class _SingleFlight:
+class SingleFlight:
     """Per-key memo where concurrent callers of the same key wait for one computation.
 
     Failures are memoized too: within one run, a missing repository or a registry that keeps
@@ -59,7 +59,7 @@ class CachingRegistry:
         self.inner = inner
         self.disk = disk
         self.tag_ttl = tag_ttl.total_seconds()
-        self._memo = _SingleFlight()
+        self._memo = SingleFlight()
 
     # -- tags ---------------------------------------------------------------------------
     def list_tags(self, image: ImageRef) -> list[str]:

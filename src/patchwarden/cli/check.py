@@ -14,7 +14,7 @@ from patchwarden.app.check import Checker
 from patchwarden.app.inventory import run_inventory
 from patchwarden.app.results import CheckReport, CheckResult, Status
 from patchwarden.app.serialize import check_dict
-from patchwarden.app.wiring import build_registry
+from patchwarden.app.wiring import build_registry, build_vuln_assessor
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -92,6 +92,15 @@ def check(
         metavar="DIR",
         help="Cache directory (default: the user cache dir, or cache.dir).",
     ),
+    vulns: bool = typer.Option(
+        False,
+        "--vulns",
+        help="Scan current and candidate images: CVEs each update fixes and introduces; "
+        "prefer the smallest update that fixes the most (needs an advisory index: db update).",
+    ),
+    db: Path | None = typer.Option(
+        None, "--db", metavar="FILE", help="Advisory index for --vulns (default: see db status)."
+    ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Do not read or write the on-disk cache."
     ),
@@ -106,11 +115,17 @@ def check(
         cfg, _ = load_settings(config, roots)
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
         registry = build_registry(cfg, cache_dir=cache_dir, use_cache=not no_cache)
+        assessor = None
+        if vulns:
+            assessor = build_vuln_assessor(
+                cfg, registry, db=db, cache_dir=cache_dir, use_cache=not no_cache
+            )
         checker = Checker(
             registry,
             PolicyResolver(cfg),
             concurrency=cfg.concurrency,
             default_platform=Platform.parse(cfg.platform),
+            vulns=assessor,
         )
         with progress_bar(
             progress and format == OutputFormat.table, "checking repositories"
@@ -181,6 +196,10 @@ def render_check(report: CheckReport) -> None:
                 line.append(f"  {r.update}", style=style)
             out.print(line, overflow="fold")
             out.print(Padding(Text(r.reason, style="dim"), (0, 0, 0, 4), expand=False))
+            if r.vulns is not None:
+                out.print(
+                    Padding(Text(r.vulns.summary(), style="magenta"), (0, 0, 0, 4), expand=False)
+                )
     kinds = Counter(r.update for r in report.results if r.update)
     detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -_RANK[kv[0]]))
     summary = (

@@ -54,6 +54,8 @@ class PolicyResolver:
             min_age=merged.get("min_age"),  # type: ignore[arg-type]
             platform=merged.get("platform"),  # type: ignore[arg-type]
             allow_prerelease=bool(merged.get("allow_prerelease", False)),
+            require=tuple(merged.get("require") or ()),  # type: ignore[arg-type]
+            max_severity=merged.get("max_severity"),  # type: ignore[arg-type]
             source=source,
         )
 

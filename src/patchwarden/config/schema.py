@@ -24,6 +24,8 @@ def _duration(v: object) -> object:
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Level = Literal["digest", "patch", "minor", "major"]
+Gate = Literal["no-new-critical", "fewer-vulnerabilities", "no-new-vulnerabilities"]
+SeverityName = Literal["critical", "high", "medium", "low"]
 
 
 class _Strict(BaseModel):
@@ -41,6 +43,10 @@ class PolicyFields(_Strict):
     min_age: Duration | None = None
     platform: str | None = None
     allow_prerelease: bool | None = None
+    require: list[Gate] | None = Field(None, description="vulnerability gates for --vulns")
+    max_severity: SeverityName | None = Field(
+        None, description="highest finding severity a candidate may carry (--vulns)"
+    )
 
     @field_validator("include", "exclude")
     @classmethod

@@ -51,6 +51,11 @@ class Policy:
     * ``min_age``: a candidate must have been created at least this long ago.
     * ``platform``: ``os/arch[/variant]`` whose manifest the caller should resolve.
     * ``allow_prerelease``: accept pre-release candidates even when the current tag is final.
+    * ``require``: vulnerability gates for ``check --vulns``/``update --vulns``:
+      ``no-new-critical`` (a candidate may not introduce a critical finding),
+      ``fewer-vulnerabilities`` (a candidate must have fewer findings than the current image),
+      ``no-new-vulnerabilities`` (a candidate may not introduce any finding).
+    * ``max_severity``: a candidate may not carry a finding above this severity.
     * ``source``: where this policy came from, quoted in decision reasons.
     """
 
@@ -62,4 +67,6 @@ class Policy:
     min_age: timedelta | None = None
     platform: str | None = None
     allow_prerelease: bool = False
+    require: tuple[str, ...] = ()
+    max_severity: str | None = None
     source: str = "default policy"

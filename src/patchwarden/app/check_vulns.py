@@ -1,0 +1,81 @@
+"""Attach vulnerability facts to a ``check`` result and let them choose the candidate."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from patchwarden.app.results import CheckResult, Status, Version
+from patchwarden.app.vulns import Assessment
+from patchwarden.errors import PatchwardenError
+from patchwarden.policy.model import Policy, UpdateLevel
+from patchwarden.refs.model import Reference
+
+if TYPE_CHECKING:
+    from patchwarden.app.check import Checker
+
+_LEVELS = (UpdateLevel.PATCH, UpdateLevel.MINOR, UpdateLevel.MAJOR)
+
+
+def with_vulnerabilities(
+    checker: Checker, ref: Reference, policy: Policy, result: CheckResult
+) -> CheckResult:
+    from patchwarden.app.check import platform_for
+
+    assert checker.vulns is not None
+    platform, _ = platform_for(ref, policy, checker.default_platform)
+    current = ref.ref.with_digest(result.current.digest) if result.current.digest else ref.ref
+    try:
+        if result.status != Status.OUTDATED or result.update == "digest":
+            found = checker.vulns.findings(current, platform)
+            return replace(result, vulns=Assessment(found))
+        candidates = _candidates(checker, ref, policy)
+        assessment = checker.vulns.assess(current, candidates, policy, platform)
+    except PatchwardenError as exc:
+        return replace(result, reason=f"{result.reason}; vulnerability scan failed: {exc}")
+    return _choose(result, assessment)
+
+
+def _candidates(checker: Checker, ref: Reference, policy: Policy) -> list[tuple[str, str, str]]:
+    """The newest allowed tag at each level up to the policy's: (tag, digest, level)."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for level in _LEVELS:
+        if level.rank > policy.level.rank:
+            break
+        decision = checker._decide(ref, replace(policy, level=level))
+        if decision is None or decision.candidate is None or decision.update is None:
+            continue
+        if decision.candidate not in out:
+            head = checker.registry.head_manifest(ref.ref.with_tag(decision.candidate))
+            out[decision.candidate] = (decision.candidate, head.digest, decision.update.value)
+    return list(out.values())
+
+
+def _choose(result: CheckResult, a: Assessment) -> CheckResult:
+    best = a.recommended
+    if best is None:
+        gates = "; ".join(f"{o.tag}: {o.gate}" for o in a.options if o.gate)
+        return replace(
+            result,
+            status=Status.SKIPPED,
+            candidate=None,
+            update=None,
+            reason=f"every candidate is stopped by the policy's gates: {gates}",
+            vulns=a,
+        )
+    reason = result.reason
+    if result.candidate is None or best.tag != result.candidate.tag:
+        reason = (
+            f"{best.tag} ({best.update}) is the smallest update that fixes the most known "
+            f"vulnerabilities ({len(best.fixed)}); {reason}"
+        )
+    gated = [o for o in a.options if o.gate]
+    if gated:
+        reason += "; stopped by gates: " + "; ".join(f"{o.tag}: {o.gate}" for o in gated)
+    return replace(
+        result,
+        candidate=Version(best.tag, best.digest),
+        update=best.update,
+        reason=reason,
+        vulns=a,
+    )

@@ -1,0 +1,200 @@
+"""`check --vulns` end to end: real images in a real registry, real OSV records.
+
+The images are Debian 11 with a dpkg status listing curl, zlib1g (source zlib) and, in 2.0.0,
+libexpat1 (source expat) at versions chosen against these records (tests/fixtures/osv/Debian,
+derived from Debian's DSA list; each has one Debian:11 range `introduced 0, fixed X`):
+
+  DSA-5330-1  curl  fixed 7.74.0-1.3+deb11u5  (CVE-2022-32221, CVE-2022-43552 -> id stays DSA)
+  DSA-5365-1  curl  fixed 7.74.0-1.3+deb11u7  (CVE-2023-23916 -> finding id CVE-2023-23916)
+  DSA-5218-1  zlib  fixed 1:1.2.11.dfsg-2+deb11u2  (CVE-2022-37434)
+  DSA-5266-1  expat fixed 2.2.10-2+deb11u5  (CVE-2022-43680)
+  DSA-5197-1  curl  fixed 7.74.0-1.3+deb11u2  (never matches: every curl here is newer)
+
+  tag    curl            zlib  expat  -> findings
+  1.0.0  deb11u3         u1    -      DSA-5330-1, CVE-2023-23916, CVE-2022-37434
+  1.0.1  deb11u5         u1    -      CVE-2023-23916, CVE-2022-37434      (fixes DSA-5330-1)
+  1.1.0  deb11u7         u2    -      none                                 (fixes all three)
+  2.0.0  deb11u7         u2    u4     CVE-2022-43680                       (fixes 3, adds 1)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from patchwarden.devtools.registry_server import RegistryServer
+from patchwarden.devtools.skopeo import Pusher
+
+pytestmark = pytest.mark.integration
+OSV = Path(__file__).parents[1] / "fixtures" / "osv"
+OS_RELEASE = b'PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\nID=debian\nVERSION_ID="11"\n'
+
+
+def status(curl: str, zlib: str, expat: str | None) -> bytes:
+    paras = [
+        f"Package: curl\nStatus: install ok installed\nArchitecture: amd64\nVersion: {curl}\n",
+        f"Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nSource: zlib\n"
+        f"Version: {zlib}\n",
+    ]
+    if expat:
+        paras.append(
+            f"Package: libexpat1\nStatus: install ok installed\nArchitecture: amd64\n"
+            f"Source: expat\nVersion: {expat}\n"
+        )
+    return "\n".join(paras).encode()
+
+
+BUILDS = {
+    "1.0.0": ("7.74.0-1.3+deb11u3", "1:1.2.11.dfsg-2+deb11u1", None),
+    "1.0.1": ("7.74.0-1.3+deb11u5", "1:1.2.11.dfsg-2+deb11u1", None),
+    "1.1.0": ("7.74.0-1.3+deb11u7", "1:1.2.11.dfsg-2+deb11u2", None),
+    "2.0.0": ("7.74.0-1.3+deb11u7", "1:1.2.11.dfsg-2+deb11u2", "2.2.10-2+deb11u4"),
+}
+
+
+@pytest.fixture(scope="module")
+def world(plain_registry: RegistryServer, pusher: Pusher, tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("vulns")
+    ns = f"v{uuid.uuid4().hex[:8]}"
+    for repo, tags in (("app", BUILDS), ("strict", {t: BUILDS[t] for t in ("1.0.0", "2.0.0")})):
+        for tag, (curl, zlib, expat) in tags.items():
+            files = {"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": status(curl, zlib, expat)}
+            pusher.image(plain_registry, f"{ns}/{repo}", tag, files=files)
+    db = tmp / "adv.db"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "patchwarden.cli.main",
+            "db",
+            "import",
+            str(OSV / "Debian"),
+            "--db",
+            str(db),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    R = plain_registry.host
+    repo = tmp / "repo"
+    repo.mkdir()
+    (repo / "Dockerfile").write_text(
+        f"FROM {R}/{ns}/app:1.0.0\nFROM {R}/{ns}/app:1.1.0\nFROM {R}/{ns}/strict:1.0.0\n"
+        f"FROM {R}/{ns}/strict:2.0.0\n"
+    )
+    (repo / "patchwarden.yaml").write_text(
+        "images:\n  - match: '*/strict'\n    require: [no-new-vulnerabilities]\n"
+    )
+    return {"repo": repo, "db": db, "tmp": tmp}
+
+
+def run_check(world, *extra: str) -> tuple[int, dict]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "patchwarden.cli.main",
+            "check",
+            ".",
+            "--vulns",
+            "--db",
+            str(world["db"]),
+            "--cache-dir",
+            str(world["tmp"] / "cache"),
+            "--format",
+            "json",
+            *extra,
+        ],
+        cwd=world["repo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def ids(items: list[dict]) -> set[str]:
+    return {i["id"] for i in items}
+
+
+def test_smallest_update_that_fixes_the_most_is_recommended(world) -> None:
+    code, data = run_check(world)
+    assert code == 0
+    app = data["results"][0]
+    v = app["vulnerabilities"]
+    assert ids(v["current"]["findings"]) == {"DSA-5330-1", "CVE-2023-23916", "CVE-2022-37434"}
+    assert v["current"]["fixable"] == 3  # each has a fixed version in the records
+    options = {o["tag"]: o for o in v["options"]}
+    assert set(options) == {"1.0.1", "1.1.0", "2.0.0"}  # newest patch, minor, major
+    assert ids(options["1.0.1"]["fixed"]) == {"DSA-5330-1"} and options["1.0.1"]["introduced"] == []
+    assert ids(options["1.1.0"]["fixed"]) == {"DSA-5330-1", "CVE-2023-23916", "CVE-2022-37434"}
+    assert options["1.1.0"]["introduced"] == []
+    assert ids(options["2.0.0"]["introduced"]) == {"CVE-2022-43680"}
+    # 1.1.0 and 2.0.0 both fix all three; 1.1.0 adds nothing and is the smaller update
+    assert v["recommended"] == "1.1.0"
+    assert (app["candidate"]["tag"], app["update"], app["status"]) == ("1.1.0", "minor", "outdated")
+    assert "smallest update that fixes the most" in app["reason"]
+
+
+def test_update_that_fixes_nothing_reports_what_it_introduces(world) -> None:
+    _, data = run_check(world)
+    latest = data["results"][1]  # app:1.1.0: only 2.0.0 is newer, and it adds CVE-2022-43680
+    assert latest["vulnerabilities"]["current"]["total"] == 0
+    (option,) = latest["vulnerabilities"]["options"]
+    assert option["tag"] == "2.0.0" and ids(option["introduced"]) == {"CVE-2022-43680"}
+    # no gate configured for app: the update is still proposed, and says what it brings in
+    assert latest["candidate"]["tag"] == "2.0.0"
+    assert "introduces 1" in latest["vulnerabilities"]["summary"]
+
+
+def test_gate_stops_a_candidate_and_says_which(world) -> None:
+    _, data = run_check(world)
+    strict = data["results"][2]
+    assert strict["status"] == "skipped" and strict["candidate"] is None
+    assert (
+        "require no-new-vulnerabilities" in strict["reason"]
+        and "CVE-2022-43680" in strict["reason"]
+    )
+
+
+def test_no_newer_tag_still_reports_what_a_rebuild_would_fix(world) -> None:
+    _, data = run_check(world)
+    newest = data["results"][3]  # strict:2.0.0 has expat deb11u4; DSA-5266-1 fixes it in u5
+    assert newest["status"] == "up-to-date"
+    v = newest["vulnerabilities"]
+    assert ids(v["current"]["findings"]) == {"CVE-2022-43680"} and v["current"]["fixable"] == 1
+    assert "1 fixable by the distro: rebuild the image" in v["summary"]
+
+
+def test_table_output_shows_the_summary(world) -> None:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "patchwarden.cli.main",
+            "check",
+            ".",
+            "--vulns",
+            "--db",
+            str(world["db"]),
+            "--cache-dir",
+            str(world["tmp"] / "cache"),
+            "--no-progress",
+        ],
+        cwd=world["repo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "1.1.0 fixes 3" in proc.stdout and "introduces 0" in proc.stdout
