@@ -198,3 +198,38 @@ def test_table_output_shows_the_summary(world) -> None:
         timeout=300,
     )
     assert "1.1.0 fixes 3" in proc.stdout and "introduces 0" in proc.stdout
+
+
+def test_update_dry_run_pr_body_lists_fixed_and_introduced(world) -> None:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "patchwarden.cli.main",
+            "update",
+            ".",
+            "--dry-run",
+            "--vulns",
+            "--db",
+            str(world["db"]),
+            "--cache-dir",
+            str(world["tmp"] / "cache"),
+            "--format",
+            "json",
+        ],
+        cwd=world["repo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    groups = json.loads(proc.stdout)["groups"]
+    app = next(g for g in groups if g["branch"].endswith("-app"))
+    body = app["body"]
+    assert "### Vulnerabilities" in body
+    for cve in ("DSA-5330-1", "CVE-2023-23916", "CVE-2022-37434"):
+        assert f"| fixed | {cve} |" in body
+    assert "| **introduced** | CVE-2022-43680 |" in body  # app:1.1.0 -> 2.0.0 brings expat in
+    assert "+FROM" in app["diff"] and "app:1.1.0" in app["diff"]

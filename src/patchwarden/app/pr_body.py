@@ -64,10 +64,41 @@ def render(
         *rows,
         "",
     ]
-    if vulnerability_section:
-        parts += [vulnerability_section, ""]
+    section = vulnerability_section or vulnerability_table(group)
+    if section:
+        parts += [section, ""]
     reasons = sorted({m.result.reason for m in group.moves})
     parts += ["<details><summary>Why these versions</summary>", ""]
     parts += [f"- {r}" for r in reasons]
     parts += ["", "</details>", "", "Re-running `patchwarden update` refreshes this branch."]
     return "\n".join(parts) + "\n"
+
+
+def vulnerability_table(group: Group) -> str:
+    """CVEs fixed and introduced per change, with severities (from ``--vulns``)."""
+    rows: list[str] = []
+    for m in group.moves:
+        a = m.result.vulns
+        option = a.recommended if a is not None else None
+        if option is None or m.change.target.tag != option.tag:
+            continue
+        image = m.result.reference.ref.familiar_name
+        for f in sorted(option.fixed, key=lambda f: (-f.severity.rank, f.id)):
+            rows.append(
+                f"| fixed | {f.id} | {f.severity.value} | `{f.package.name}` "
+                f"{f.installed_version} | `{image}` |"
+            )
+        for f in sorted(option.introduced, key=lambda f: (-f.severity.rank, f.id)):
+            rows.append(
+                f"| **introduced** | {f.id} | {f.severity.value} | `{f.package.name}` "
+                f"{f.installed_version} | `{image}` |"
+            )
+    if not rows:
+        return ""
+    head = [
+        "### Vulnerabilities",
+        "",
+        "| change | id | severity | package | image |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    return "\n".join(head + rows)

@@ -13,7 +13,7 @@ from patchwarden.app.inventory import run_inventory
 from patchwarden.app.results import Status
 from patchwarden.app.update import Outcome, UpdateOptions, Updater, registry_facts
 from patchwarden.app.update_plan import Grouping, plan_groups
-from patchwarden.app.wiring import build_registry
+from patchwarden.app.wiring import build_registry, build_vuln_assessor
 from patchwarden.apply.forge.detect import forge_for
 from patchwarden.apply.git import Repo
 from patchwarden.cli.common import (
@@ -104,6 +104,14 @@ def update(
     forge_api: str | None = typer.Option(
         None, "--forge-api", metavar="URL", help="API base URL for self-hosted forges."
     ),
+    vulns: bool = typer.Option(
+        False,
+        "--vulns",
+        help="Choose and explain updates by the CVEs they fix (see check --vulns).",
+    ),
+    db: Path | None = typer.Option(
+        None, "--db", metavar="FILE", help="Advisory index for --vulns."
+    ),
     cache_dir: Path | None = typer.Option(
         None, "--cache-dir", metavar="DIR", help="Cache directory."
     ),
@@ -119,8 +127,17 @@ def update(
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
         registry = build_registry(cfg, cache_dir=cache_dir, use_cache=not no_cache)
         platform = Platform.parse(cfg.platform)
+        assessor = None
+        if vulns:
+            assessor = build_vuln_assessor(
+                cfg, registry, db=db, cache_dir=cache_dir, use_cache=not no_cache
+            )
         checker = Checker(
-            registry, PolicyResolver(cfg), concurrency=cfg.concurrency, default_platform=platform
+            registry,
+            PolicyResolver(cfg),
+            concurrency=cfg.concurrency,
+            default_platform=platform,
+            vulns=assessor,
         )
         with progress_bar(
             progress and format == OutputFormat.table, "checking repositories"

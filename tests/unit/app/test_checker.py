@@ -200,3 +200,25 @@ def test_drift_is_reported_for_every_reference_to_the_moved_tag(tmp_path):
     repos["docker.io/library/nginx"]["stable"] = (dg("moved"), NOW)
     report = run(reg, refs, disk=disk)
     assert [(r.status, r.update) for r in report.results] == [(Status.OUTDATED, "digest")] * 3
+
+
+def test_commit_message_lists_cves_fixed_and_introduced():
+    from patchwarden.app.results import CheckResult, Version
+    from patchwarden.app.update_plan import Grouping, commit_message, plan_groups
+    from patchwarden.app.vulns import Assessment, Option
+    from patchwarden.scan.model import Finding, FindingStatus, Package, PackageType, Severity
+
+    pkg = Package("curl", "1", PackageType.DEB, "pkg:deb/debian/curl@1", "sha256:l", "p")
+
+    def f(i):
+        return Finding(i, (), pkg, "1", "2", FindingStatus.FIXED, Severity.HIGH, "Debian:11")
+
+    best = Option("1.1.0", dg("x"), "minor", (), (f("CVE-1"), f("CVE-2")), (f("CVE-9"),))
+    result = CheckResult(
+        ref("node:1.0.0"), Status.OUTDATED, Version("1.0.0", None), Version("1.1.0", dg("x")),
+        "minor", "because", vulns=Assessment((f("CVE-1"), f("CVE-2")), (best,), best),
+    )
+    (group,), _ = plan_groups([result], Grouping.image)
+    msg = commit_message(group)
+    assert "Fixes: CVE-1, CVE-2" in msg and "Introduces: CVE-9" in msg
+    assert msg.startswith("Update node to 1.1.0\n")
