@@ -209,3 +209,25 @@ def test_pull_requests_are_opened_updated_and_closed(project: dict[str, Any]) ->
         assert fake.token not in first.stdout + first.stderr + third.stdout + third.stderr
     finally:
         fake.stop()
+
+
+def test_schedule_window_limits_when_changes_are_made(project: dict[str, Any]) -> None:
+    from datetime import UTC, datetime
+
+    work = project["work"]
+    closed = (datetime.now(UTC).hour + 12) % 24
+    (work / "patchwarden.yaml").write_text(
+        f"schedule:\n  cron: '* {closed} * * *'\n  timezone: UTC\n"
+    )
+    args = ["update", ".", "--commit", "--format", "json", "--cache-dir", str(project["tmp"] / "c")]
+    proc = cli(*args, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert "outside the update schedule" in data["notes"][0]
+    assert {g["action"] for g in data["groups"]} == {"dry-run"}
+    assert git("branch", "--list", "patchwarden/*", cwd=work).strip() == ""
+    (work / "patchwarden.yaml").write_text(
+        "schedule:\n  cron: '* * * * *'\n  timezone: Europe/Berlin\n"
+    )
+    proc = cli(*args, cwd=work)
+    assert {g["action"] for g in json.loads(proc.stdout)["groups"]} == {"committed"}

@@ -11,6 +11,7 @@ from rich.markup import escape
 from patchwarden.app.check import Checker
 from patchwarden.app.inventory import run_inventory
 from patchwarden.app.results import Status
+from patchwarden.app.schedule import Schedule
 from patchwarden.app.update import Outcome, UpdateOptions, Updater, registry_facts
 from patchwarden.app.update_plan import Grouping, plan_groups
 from patchwarden.app.wiring import build_registry, build_vuln_assessor
@@ -124,6 +125,15 @@ def update(
         cfg, _ = load_settings(config, roots)
         push = push or pull_request
         commit = commit or push
+        window_note = None
+        if cfg.schedule is not None and not dry_run:
+            schedule = Schedule(cfg.schedule.cron, cfg.schedule.timezone)
+            if not schedule.allows():
+                dry_run = True
+                window_note = (
+                    f"outside the update schedule {schedule.describe()}: showing what would be "
+                    f"done; the next window opens {schedule.next_window():%Y-%m-%d %H:%M %Z}"
+                )
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
         registry = build_registry(cfg, cache_dir=cache_dir, use_cache=not no_cache)
         platform = Platform.parse(cfg.platform)
@@ -169,10 +179,14 @@ def update(
         outcomes = updater.run(groups)
         errors = [r for r in report.results if r.status == Status.ERROR]
         if format == OutputFormat.json:
+            if window_note:
+                notes.insert(0, window_note)
             data = _json(outcomes, notes, errors)
             data["stale_branches"] = [{"branch": b, "action": a} for b, a in updater.stale]
             emit_json(data)
         else:
+            if window_note:
+                err.print(f"[yellow]{escape(window_note)}[/]")
             _render(outcomes, notes, errors, dry_run)
             for branch, action in updater.stale:
                 out.print(f"{escape(branch)}: {action}")

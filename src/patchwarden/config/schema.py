@@ -109,6 +109,35 @@ class AdvisoriesConfig(_Strict):
     max_download_mb: int = Field(2048, ge=1, description="cap on one download")
 
 
+class ScheduleConfig(_Strict):
+    cron: str = Field(description="5-field cron; the moment update runs must match every field")
+    timezone: str = Field("UTC", description="IANA time zone the cron is read in")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from croniter import croniter
+
+        if len(v.split()) != 5 or not croniter.is_valid(v):
+            raise ValueError(
+                f"invalid cron expression {v!r}: use 5 fields, e.g. '* 22-23,0-5 * * 1-5'"
+            )
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(v)
+        except Exception:
+            raise ValueError(
+                f"unknown time zone {v!r}: use an IANA name such as Europe/Berlin"
+            ) from None
+        return v
+
+
 class Config(_Strict):
     version: Literal[1] = 1
     defaults: PolicyFields = Field(default_factory=PolicyFields)
@@ -119,3 +148,6 @@ class Config(_Strict):
     platform: str = Field("linux/amd64", description="default platform for multi-arch images")
     concurrency: int = Field(8, ge=1, le=64, description="repositories checked at once")
     advisories: AdvisoriesConfig = Field(default_factory=AdvisoriesConfig)
+    schedule: ScheduleConfig | None = Field(
+        None, description="when `update` may change files, commit, push or open PRs"
+    )
