@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit integration lint typecheck bench deps venv clean
+.PHONY: demo test unit integration lint typecheck bench bench-scan deps venv clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -41,6 +41,9 @@ typecheck: venv
 
 bench: deps venv
 	$(PY) bench/check.py
+
+bench-scan: deps venv
+	$(PY) bench/scan.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .bench .demo

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages patchwarden's tests and demo use. Idempotent; quiet when done.
 set -euo pipefail
-PKGS=(docker-registry skopeo git apache2-utils ca-certificates golang-go rpm db5.3-util)
+PKGS=(docker-registry skopeo git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
