@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import zlib
+from collections.abc import Callable
 from typing import IO, BinaryIO, Protocol, cast
 
 import zstandard
@@ -151,3 +154,65 @@ def open_decompressed(raw: HashingReader, limit: int, layer: str) -> CappedReade
     else:
         inner = raw
     return CappedReader(inner, limit, layer, kind)
+
+
+class Prefetcher:
+    """Runs ``read`` (inflate + hash) in a thread, up to ``depth`` chunks ahead of the parser.
+
+    ISA-L, zstd and hashlib release the GIL, so decompression overlaps with tar parsing.
+    Errors raised by ``read`` are re-raised by :meth:`read` in the consuming thread.
+    """
+
+    def __init__(self, read: Callable[[int], bytes], depth: int = 8) -> None:
+        self._q: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._run, args=(read,), name="layer-inflate", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, read: Callable[[int], bytes]) -> None:
+        try:
+            while not self._stop.is_set():
+                chunk = read(CHUNK)
+                self._put(chunk)
+                if not chunk:
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._put(exc)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self._done:
+            return b""
+        item = self._q.get()
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        if not item:
+            self._done = True
+        return item
+
+    def finish(self) -> None:
+        """Consume to the end of the stream (the producer drains the blob), then join."""
+        while self.read(CHUNK):
+            pass
+        self._thread.join()
+
+    def close(self) -> None:
+        """Stop early (on an error): unblock and join the producer."""
+        self._stop.set()
+        while True:
+            try:
+                self._q.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join()

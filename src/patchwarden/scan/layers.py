@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 import stat
-import tarfile
-from collections.abc import Sequence
-from typing import IO, BinaryIO, cast
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
 
-from patchwarden.scan.decompress import HashingReader, open_decompressed
-from patchwarden.scan.errors import CorruptImageError, HostileLayerError, short
+from patchwarden.scan.decompress import HashingReader, Prefetcher, open_decompressed
+from patchwarden.scan.errors import HostileLayerError, short
 from patchwarden.scan.limits import Limits
 from patchwarden.scan.model import Cataloger, FileEntry, FileFacts, LayerFacts, LayerRef
 from patchwarden.scan.tarsafety import normalize, whiteout
+from patchwarden.scan.tarstream import TarReader
 
 log = logging.getLogger(__name__)
-TAR_BUFSIZE = 10240  # tarfile copies its buffer per read: bigger is slower
 _KEEP_FOR_LINKS = 1 << 20  # wanted files up to this size are kept for hardlinks to them
 
 
@@ -78,6 +77,18 @@ class Collector:
         # recorded even when empty: this file replaces whatever lower layers had at the path
         self.files[entry.path] = facts if facts is not None else FileFacts()
 
+    def catalog_stream(
+        self, c: Any, path: str, mode: int, size: int, chunks: Iterator[bytes]
+    ) -> None:
+        try:
+            got = c.catalog_stream(path, mode, size, chunks)
+        except Exception as exc:
+            self._warn(f"cataloger {c.name} failed on {path}: {exc!r}")
+            got = FileFacts()
+        for _ in chunks:  # whatever the cataloger left unread
+            pass
+        self.files[path] = got if isinstance(got, FileFacts) else FileFacts()
+
     def facts(self, layer: LayerRef, entries: int) -> LayerFacts:
         return LayerFacts(
             digest=layer.digest,
@@ -97,77 +108,80 @@ def read_layer(
     digest = layer.digest
     raw = HashingReader(blob, digest)
     data = open_decompressed(raw, limits.max_layer_bytes, digest)
-    col = Collector(catalogers, limits, digest)
-    entries = 0
-    kept: dict[str, tuple[bytes, int]] = {}  # path -> (data, mode) for hardlink resolution
+    ahead = Prefetcher(data.read)
     try:
-        tar = tarfile.open(fileobj=cast(IO[bytes], data), mode="r|", bufsize=TAR_BUFSIZE)  # noqa: SIM115
-    except tarfile.ReadError as exc:
-        if data.total == 0 and raw.nbytes == 0:
-            tar = None  # an empty blob: an empty layer
-        else:
-            raise _not_a_tar(digest, exc) from exc
-    try:
-        for member in tar or ():
-            entries += 1
-            if entries > limits.max_entries:
-                raise HostileLayerError(
-                    digest, f"more than {limits.max_entries} tar entries; possible tar bomb"
-                )
-            if member.size > limits.max_layer_bytes:
-                raise HostileLayerError(
-                    digest,
-                    f"tar entry {member.name!r} claims {member.size} bytes, more than the "
-                    f"{limits.max_layer_bytes}-byte layer limit; possible decompression bomb",
-                )
-            path = normalize(member.name, digest)
-            if not path or member.isdir():
-                continue
-            col.files.pop(path, None)  # a later entry for the same path replaces it
-            wh = whiteout(path)
-            if wh is not None:
-                kind, target = wh
-                if kind == "delete":
-                    col.whiteouts[target] = None
-                elif kind == "opaque":
-                    col.opaque[target] = None
-                continue
-            mode = stat.S_IFREG | member.mode
-            if member.isreg():
-                wanting = col.wanting(path, mode, member.size)
-                if not wanting or col.too_big(path, member.size):
-                    continue
-                f = tar.extractfile(member) if tar else None
-                content = f.read() if f is not None else b""
-                if len(content) != member.size:
-                    raise CorruptImageError(
-                        f"layer {short(digest)}: tar entry {path!r} is truncated",
-                        "the blob is damaged; pull/copy the image again",
-                    )
-                if member.size <= _KEEP_FOR_LINKS:
-                    kept[path] = (content, mode)
-                col.catalog(wanting, FileEntry(path, content, mode, member.size))
-            elif member.islnk():
-                target = normalize(member.linkname, digest)
-                hit = kept.get(target)
-                if hit is not None:
-                    wanting = col.wanting(path, hit[1], len(hit[0]))
-                    if wanting:
-                        col.catalog(wanting, FileEntry(path, hit[0], hit[1], len(hit[0])))
-                        continue
-                if col.wanting(path, mode, 0):
-                    col.files[path] = FileFacts()  # replaces a lower file; unreadable here
-            elif member.issym() and col.wanting(path, stat.S_IFLNK | member.mode, 0):
-                col.files[path] = FileFacts()  # a symlink hides a lower file at the same path
-    except tarfile.TarError as exc:
-        raise _not_a_tar(digest, exc) from exc
-    data.drain()
+        col, entries = _walk(TarReader(ahead.read, digest), layer, catalogers, limits)
+        ahead.finish()
+    except BaseException:
+        ahead.close()
+        raise
     raw.verify()
     return col.facts(layer, entries)
 
 
-def _not_a_tar(digest: str, exc: BaseException) -> CorruptImageError:
-    return CorruptImageError(
-        f"layer {short(digest)} is not a valid tar archive ({exc})",
-        "the blob is damaged or not a filesystem layer; pull/copy the image again",
-    )
+def _streamer(wanting: list[Cataloger], size: int) -> Any | None:
+    """The one cataloger that wants this file and reads files this large as a stream."""
+    if len(wanting) != 1:
+        return None
+    c = wanting[0]
+    limit = getattr(c, "stream_above", None)
+    return c if limit is not None and size > limit and hasattr(c, "catalog_stream") else None
+
+
+def _walk(
+    tar: TarReader, layer: LayerRef, catalogers: Sequence[Cataloger], limits: Limits
+) -> tuple[Collector, int]:
+    digest = layer.digest
+    col = Collector(catalogers, limits, digest)
+    entries = 0
+    kept: dict[str, tuple[bytes, int]] = {}  # path -> (data, mode) for hardlink resolution
+    for member in tar:
+        entries += 1
+        if entries > limits.max_entries:
+            raise HostileLayerError(
+                digest, f"more than {limits.max_entries} tar entries; possible tar bomb"
+            )
+        if member.size > limits.max_layer_bytes:
+            raise HostileLayerError(
+                digest,
+                f"tar entry {member.name!r} claims {member.size} bytes, more than the "
+                f"{limits.max_layer_bytes}-byte layer limit; possible decompression bomb",
+            )
+        path = normalize(member.name, digest)
+        if not path or member.isdir:
+            continue
+        col.files.pop(path, None)  # a later entry for the same path replaces it
+        wh = whiteout(path)
+        if wh is not None:
+            kind, target = wh
+            if kind == "delete":
+                col.whiteouts[target] = None
+            elif kind == "opaque":
+                col.opaque[target] = None
+            continue
+        mode = stat.S_IFREG | (member.mode & 0o7777)
+        if member.isreg:
+            wanting = col.wanting(path, mode, member.size)
+            if not wanting or col.too_big(path, member.size):
+                continue
+            streamer = _streamer(wanting, member.size)
+            if streamer is not None:  # large, and its only reader takes it in pieces
+                col.catalog_stream(streamer, path, mode, member.size, tar.iter_data())
+                continue
+            content = tar.read_data()
+            if member.size <= _KEEP_FOR_LINKS:
+                kept[path] = (content, mode)
+            col.catalog(wanting, FileEntry(path, content, mode, member.size))
+        elif member.islnk:
+            target = normalize(member.linkname, digest)
+            hit = kept.get(target)
+            if hit is not None:
+                wanting = col.wanting(path, hit[1], len(hit[0]))
+                if wanting:
+                    col.catalog(wanting, FileEntry(path, hit[0], hit[1], len(hit[0])))
+                    continue
+            if col.wanting(path, mode, 0):
+                col.files[path] = FileFacts()  # replaces a lower file; unreadable here
+        elif member.issym and col.wanting(path, stat.S_IFLNK | (member.mode & 0o7777), 0):
+            col.files[path] = FileFacts()  # a symlink hides a lower file at the same path
+    return col, entries

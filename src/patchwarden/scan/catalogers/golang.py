@@ -216,9 +216,14 @@ def facts_from(info: BuildInfo) -> list[PackageFact]:
     return out
 
 
+STREAM_WINDOW = 1 << 20  # module info of even huge binaries is a few KiB
+SMALL_ENOUGH = 32 << 20  # old pointer-format binaries need the whole file: up to this size
+
+
 class GoBinaryCataloger:
     name = "golang"
     version = 1
+    stream_above = SMALL_ENOUGH
 
     def wants(self, path: str, mode: int, size: int) -> bool:
         return bool(mode & 0o111) and MIN_SIZE <= size <= MAX_SIZE
@@ -231,3 +236,36 @@ class GoBinaryCataloger:
             return FileFacts(packages=tuple(facts_from(info)))
         except Exception:
             return _EMPTY
+
+    def catalog_stream(self, path: str, mode: int, size: int, chunks: Iterator[bytes]) -> FileFacts:
+        """The same, for a large file read in chunks: only a window after the magic is kept.
+
+        Go >= 1.18 writes the build info inline after its header, so the window is enough;
+        an old pointer-format binary this large yields nothing (its strings live elsewhere).
+        """
+        try:
+            window = _window_after_magic(chunks)
+            info = read_buildinfo(window) if window else None
+        except Exception:
+            return _EMPTY
+        return FileFacts(packages=tuple(facts_from(info))) if info else _EMPTY
+
+
+def _window_after_magic(chunks: Iterator[bytes]) -> bytes:
+    """Bytes from the first magic on, up to STREAM_WINDOW; b"" when there is none."""
+    tail = b""
+    for chunk in chunks:
+        data = tail + chunk
+        at = data.find(MAGIC)
+        if at < 0:
+            tail = data[-(len(MAGIC) - 1) :]
+            continue
+        window = bytearray(data[at : at + STREAM_WINDOW])
+        for more in chunks:
+            if len(window) >= STREAM_WINDOW:
+                break
+            window += more[: STREAM_WINDOW - len(window)]
+        for _ in chunks:  # drain: the reader expects the entry consumed
+            pass
+        return bytes(window)
+    return b""

@@ -258,3 +258,36 @@ def test_ground_truth_against_go_version_m(go_binary: Path) -> None:
     assert list(facts) == ["usr/local/bin/hello"]
     got = {(p.name, p.version) for p in facts["usr/local/bin/hello"].packages}
     assert got == expected
+
+
+def test_large_binaries_are_read_as_a_stream_with_the_same_result() -> None:
+    from patchwarden.scan.catalogers.golang import GoBinaryCataloger
+    from patchwarden.scan.model import FileEntry
+
+    modinfo = (
+        b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6path\tex.com/app\n"
+        b"mod\tex.com/app\tv1.2.3\t\ndep\tgolang.org/x/net\tv0.7.0\th1:x\n"
+        b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2"
+    )
+
+    def uvarint(n: int) -> bytes:
+        out = bytearray()
+        while n >= 0x80:
+            out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        out.append(n)
+        return bytes(out)
+
+    header = b"\xff Go buildinf:" + bytes([8, 2]) + b"\0" * 16
+    info = header + uvarint(8) + b"go1.21.5" + uvarint(len(modinfo)) + modinfo
+    blob = b"\x7fELF" + b"\0" * (40 << 20) + info + b"\0" * 4096
+    c = GoBinaryCataloger()
+    whole = c.catalog(FileEntry("app", blob, 0o100755, len(blob)))
+    pieces = (blob[i : i + 1_000_003] for i in range(0, len(blob), 1_000_003))
+    streamed = c.catalog_stream("app", 0o100755, len(blob), pieces)
+    assert streamed == whole
+    assert {(p.name, p.version) for p in streamed.packages} == {
+        ("ex.com/app", "v1.2.3"),
+        ("golang.org/x/net", "v0.7.0"),
+        ("stdlib", "1.21.5"),
+    }

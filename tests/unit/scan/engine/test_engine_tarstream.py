@@ -1,0 +1,98 @@
+"""The streaming tar reader against tarfile-written archives of every header flavour."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+from patchwarden.scan.errors import CorruptImageError, HostileLayerError
+from patchwarden.scan.tarstream import TarReader
+
+
+def archive(fmt: int, entries: list[tuple[str, bytes | None, str | None]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        for name, data, link in entries:
+            info = tarfile.TarInfo(name)
+            if link is not None:
+                info.type, info.linkname = tarfile.SYMTYPE, link
+                tar.addfile(info)
+            elif data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+LONG = "usr/lib/" + "x" * 150 + "/METADATA"
+ENTRIES = [
+    ("etc", None, None),
+    ("etc/os-release", b"ID=debian\n", None),
+    (LONG, b"Name: a\nVersion: 1\n", None),
+    ("usr/lib/" + "l" * 120, None, "target/" + "t" * 120),
+    ("big", b"z" * 100_000, None),
+    ("\u00e9t\u00e9.txt", b"", None),
+]
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_headers_and_data_match_tarfile(fmt: int) -> None:
+    entries = (
+        ENTRIES
+        if fmt != tarfile.USTAR_FORMAT
+        else [e for e in ENTRIES if len(e[0]) < 100 and (e[2] or "") == ""]
+    )
+    blob = archive(fmt, entries)
+    reader = TarReader(io.BytesIO(blob).read, "sha256:test")
+    got = []
+    for h in reader:
+        data = (
+            reader.read_data()
+            if h.name == "etc/os-release" or h.name.endswith("METADATA")
+            else None
+        )
+        got.append((h.name.rstrip("/"), h.size, h.linkname, h.isreg, h.issym, data))
+    want = []
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        for m in tar:
+            data = (
+                tar.extractfile(m).read()
+                if m.name == "etc/os-release" or m.name.endswith("METADATA")
+                else None
+            )
+            want.append((m.name, m.size, m.linkname, m.isreg(), m.issym(), data))
+    assert got == want
+
+
+def test_streamed_data_in_pieces() -> None:
+    blob = archive(tarfile.PAX_FORMAT, [("a", b"0123456789" * 1000, None), ("b", b"tail", None)])
+    reader = TarReader(io.BytesIO(blob).read, "sha256:test")
+    it = iter(reader)
+    next(it)
+    assert b"".join(reader.iter_data(chunk=777)) == b"0123456789" * 1000
+    b = next(it)
+    assert b.name == "b" and reader.read_data() == b"tail"
+
+
+def test_bad_checksum_and_truncation_are_corrupt() -> None:
+    blob = bytearray(archive(tarfile.PAX_FORMAT, [("a", b"data", None)]))
+    blob[0] ^= 0xFF
+    with pytest.raises(CorruptImageError, match="checksum"):
+        list(TarReader(io.BytesIO(bytes(blob)).read, "sha256:test"))
+    good = archive(tarfile.USTAR_FORMAT, [("a", b"d" * 5000, None)])
+    reader = TarReader(io.BytesIO(good[:1200]).read, "sha256:test")
+    with pytest.raises(CorruptImageError, match="unexpected end"):
+        for _ in reader:
+            reader.read_data()
+
+
+def test_huge_pax_record_is_refused() -> None:
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, 2 << 20
+    blob = header.tobuf(tarfile.USTAR_FORMAT) + b"\0" * 1024
+    with pytest.raises(HostileLayerError, match="metadata record"):
+        list(TarReader(io.BytesIO(blob).read, "sha256:test"))
