@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from patchwarden.app.vulns import Assessment
+from typing import TYPE_CHECKING
+
 from patchwarden.refs.model import Reference, Skipped
+
+if TYPE_CHECKING:
+    from patchwarden.app.vulns import Assessment
 
 
 class Status(StrEnum):

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from patchwarden.errors import ConfigError
 
 
@@ -22,6 +20,8 @@ class Schedule:
     timezone: str = "UTC"
 
     def __post_init__(self) -> None:
+        from croniter import croniter
+
         if not croniter.is_valid(self.cron) or len(self.cron.split()) != 5:
             raise ConfigError(
                 f"schedule.cron {self.cron!r} is not a 5-field cron expression",
@@ -36,6 +36,8 @@ class Schedule:
             ) from None
 
     def allows(self, moment: datetime | None = None) -> bool:
+        from croniter import croniter
+
         now = (moment or datetime.now(UTC)).astimezone(ZoneInfo(self.timezone))
         return bool(croniter.match(self.cron, now))
 
@@ -43,6 +45,8 @@ class Schedule:
         return f"{self.cron!r} in {self.timezone}"
 
     def next_window(self, moment: datetime | None = None) -> datetime:
+        from croniter import croniter
+
         now = (moment or datetime.now(UTC)).astimezone(ZoneInfo(self.timezone))
         nxt: datetime = croniter(self.cron, now).get_next(datetime)
         return nxt

@@ -10,11 +10,8 @@ import typer
 from rich.padding import Padding
 from rich.text import Text
 
-from patchwarden.app.check import Checker
-from patchwarden.app.inventory import run_inventory
 from patchwarden.app.results import CheckReport, CheckResult, Status
 from patchwarden.app.serialize import check_dict
-from patchwarden.app.wiring import build_registry, build_vuln_assessor
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -31,7 +28,6 @@ from patchwarden.cli.common import (
     resolve_paths,
     user_errors,
 )
-from patchwarden.config.policies import PolicyResolver
 from patchwarden.errors import ExitCode
 from patchwarden.registry.model import Platform
 
@@ -111,6 +107,11 @@ def check(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
+        from patchwarden.app.check import Checker
+        from patchwarden.app.inventory import run_inventory
+        from patchwarden.app.wiring import build_registry, build_vuln_assessor
+        from patchwarden.config.policies import PolicyResolver
+
         roots = resolve_paths(paths)
         cfg, _ = load_settings(config, roots)
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from patchwarden.advisories.fetch import MiB
-from patchwarden.advisories.importer import ImportReport, import_sources
-from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
-from patchwarden.advisories.update import update
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -28,6 +24,11 @@ from patchwarden.cli.common import (
 )
 from patchwarden.config.schema import Config
 from patchwarden.errors import ExitCode
+
+if TYPE_CHECKING:
+    from patchwarden.advisories.importer import ImportReport
+
+MiB = 1024 * 1024
 
 HELP = """Manage the offline vulnerability advisory index (OSV records in a local SQLite file).
 
@@ -60,6 +61,8 @@ DbOpt = Annotated[
 
 
 def _settings(config: Path | None, db: Path | None) -> tuple[Config, Path]:
+    from patchwarden.advisories.index import resolve_db_path
+
     cfg, _ = load_settings(config, [])
     return cfg, resolve_db_path(db, cfg.advisories.db_path)
 
@@ -109,6 +112,9 @@ def import_cmd(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
+        from patchwarden.advisories.importer import import_sources
+        from patchwarden.advisories.index import AdvisoryIndex
+
         cfg, path = _settings(config, db)
         with (
             AdvisoryIndex(path, create=True) as index,
@@ -164,6 +170,9 @@ def update_cmd(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
+        from patchwarden.advisories.index import AdvisoryIndex
+        from patchwarden.advisories.update import update
+
         cfg, path = _settings(config, db)
         ecosystems = ecosystem or cfg.advisories.ecosystems
         with (
@@ -244,6 +253,8 @@ def status_cmd(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
+        from patchwarden.advisories.index import AdvisoryIndex
+
         _, path = _settings(config, db)
         with AdvisoryIndex(path) as index:
             rows = index.status()

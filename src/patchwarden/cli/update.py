@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
-from patchwarden.app.check import Checker
-from patchwarden.app.inventory import run_inventory
 from patchwarden.app.results import Status
-from patchwarden.app.schedule import Schedule
-from patchwarden.app.update import Outcome, UpdateOptions, Updater, registry_facts
 from patchwarden.app.update_plan import Grouping, plan_groups
-from patchwarden.app.wiring import build_registry, build_vuln_assessor
-from patchwarden.apply.forge.detect import forge_for
-from patchwarden.apply.git import Repo
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -32,8 +25,10 @@ from patchwarden.cli.common import (
     resolve_paths,
     user_errors,
 )
-from patchwarden.config.policies import PolicyResolver
 from patchwarden.errors import ExitCode
+
+if TYPE_CHECKING:
+    from patchwarden.app.update import Outcome
 from patchwarden.registry.model import Platform
 
 HELP = """Apply the updates `check` proposes: minimal edits of the image references only.
@@ -121,6 +116,15 @@ def update(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
+        from patchwarden.app.check import Checker
+        from patchwarden.app.inventory import run_inventory
+        from patchwarden.app.schedule import Schedule
+        from patchwarden.app.update import UpdateOptions, Updater, registry_facts
+        from patchwarden.app.wiring import build_registry, build_vuln_assessor
+        from patchwarden.apply.forge.detect import forge_for
+        from patchwarden.apply.git import Repo
+        from patchwarden.config.policies import PolicyResolver
+
         roots = resolve_paths([path])
         cfg, _ = load_settings(config, roots)
         push = push or pull_request

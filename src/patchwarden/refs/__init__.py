@@ -5,7 +5,18 @@ Entry point: :func:`discover`. Each file kind has one source module (``dockerfil
 :data:`patchwarden.refs.registry.SOURCES`.
 """
 
-from patchwarden.refs.discover import discover
+from __future__ import annotations
+
+from typing import Any
+
 from patchwarden.refs.model import Inventory, Reference, ReferenceSource, RefKind, Skipped
 
 __all__ = ["Inventory", "RefKind", "Reference", "ReferenceSource", "Skipped", "discover"]
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: the parsers load only when discovery runs
+    if name == "discover":
+        from patchwarden.refs.discover import discover
+
+        return discover
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
