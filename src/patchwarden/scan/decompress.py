@@ -7,7 +7,7 @@ import queue
 import threading
 import zlib
 from collections.abc import Callable
-from typing import IO, BinaryIO, Protocol, cast
+from typing import IO, Any, BinaryIO, Protocol, cast
 
 import zstandard
 
@@ -51,6 +51,7 @@ class HashingReader:
             self._h = hashlib.sha256()
         self._pushback = b""
         self.nbytes = 0
+        self._hasher: _Hasher | None = None
 
     def peek(self, n: int) -> bytes:
         """The first ``n`` bytes without consuming them (only valid before any read)."""
@@ -64,9 +65,21 @@ class HashingReader:
     def _read_raw(self, n: int) -> bytes:
         data = self.raw.read(n)
         if data:
-            self._h.update(data)
+            if self._hasher is not None:
+                self._hasher.put(data)
+            else:
+                self._h.update(data)
             self.nbytes += len(data)
         return data
+
+    def abandon(self) -> None:
+        if self._hasher is not None:
+            self._hasher.abandon()
+
+    def hash_in_thread(self) -> None:
+        """Hash on a separate thread (hashlib releases the GIL), off the inflate path."""
+        if self._hasher is None:
+            self._hasher = _Hasher(self._h)
 
     def read(self, n: int = -1, /) -> bytes:
         if self._pushback:
@@ -92,10 +105,43 @@ class HashingReader:
         self._pushback = b""
         while self._read_raw(CHUNK):
             pass
+        if self._hasher is not None:
+            self._hasher.finish()
         actual = f"{self._h.name}:{self._h.hexdigest()}"
         if actual != self.expected:
             raise LayerDigestError(self.expected, actual)
         return actual
+
+
+class _Hasher:
+    """Feeds chunks to a hash object on its own thread."""
+
+    def __init__(self, h: Any) -> None:
+        self._h = h
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        self._thread = threading.Thread(target=self._run, name="layer-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._q.get()) is not None:
+            self._h.update(chunk)
+
+    def put(self, chunk: bytes) -> None:
+        self._q.put(chunk)
+
+    def finish(self) -> None:
+        self._q.put(None)
+        self._thread.join()
+
+    def abandon(self) -> None:
+        """Stop without a result (on an error): drop what is queued, then end the thread."""
+        while True:
+            try:
+                self._q.get_nowait()
+            except queue.Empty:
+                break
+        self._q.put(None)
+        self._thread.join()
 
 
 class CappedReader:

@@ -108,12 +108,14 @@ def read_layer(
     digest = layer.digest
     raw = HashingReader(blob, digest)
     data = open_decompressed(raw, limits.max_layer_bytes, digest)
+    raw.hash_in_thread()
     ahead = Prefetcher(data.read)
     try:
         col, entries = _walk(TarReader(ahead.read, digest), layer, catalogers, limits)
         ahead.finish()
     except BaseException:
         ahead.close()
+        raw.abandon()
         raise
     raw.verify()
     return col.facts(layer, entries)

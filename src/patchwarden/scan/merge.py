@@ -23,6 +23,8 @@ def _key(p: PackageFact) -> _Key:
 
 
 def _norm_owned(path: str) -> str:
+    if not path.startswith(("/", ".")) and "//" not in path and "/./" not in path:
+        return path.rstrip("/")  # the usual case: already relative and clean
     return "/".join(x for x in path.split("/") if x and x != ".")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Protocol, runtime_checkable
@@ -83,9 +84,12 @@ class Scanner:
         if todo:
             # duplicate blobs in one image (it happens) are read once
             first: dict[str, int] = {}
-            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(todo))) as pool:
+            # The biggest layer is the critical path: start it first. Threads beyond the cores
+            # only contend for the GIL between inflate calls.
+            workers = min(self.max_workers, len(todo), os.cpu_count() or 1)
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
                 futures: dict[Future[LayerFacts], int] = {}
-                for i in todo:
+                for i in sorted(todo, key=lambda i: -info.layers[i].size):
                     d = info.layers[i].digest
                     if d in first:
                         continue
