@@ -118,7 +118,7 @@ class _Hasher:
 
     def __init__(self, h: Any) -> None:
         self._h = h
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         self._thread = threading.Thread(target=self._run, name="layer-hash", daemon=True)
         self._thread.start()
 
@@ -209,7 +209,7 @@ class Prefetcher:
     Errors raised by ``read`` are re-raised by :meth:`read` in the consuming thread.
     """
 
-    def __init__(self, read: Callable[[int], bytes], depth: int = 8) -> None:
+    def __init__(self, read: Callable[[int], bytes], depth: int = 4) -> None:
         self._q: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._done = False
