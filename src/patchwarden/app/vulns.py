@@ -56,6 +56,9 @@ class Assessment:
 
     def summary(self) -> str:
         cur = len(self.current)
+        r = self.recommended
+        if not cur and (r is None or not r.introduced):
+            return "no known vulnerabilities" + (f" in {r.tag} either" if r else "")
         text = f"{cur} known vulnerabilities ({_sev_text(self.current)})"
         if self.recommended is not None:
             r = self.recommended

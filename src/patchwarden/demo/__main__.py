@@ -86,6 +86,15 @@ def main() -> int:
             warm = _capture(["check", ".", "--format", "json"], repo, env)
             print(f"summary: {warm['summary']}")
             print(f"registry requests: {warm['requests']}")
+            _say("Which CVEs each update fixes (bundled sample advisories, imported offline)")
+            db = work / "advisories.db"
+            samples = Path(__file__).parent / "data" / "osv"
+            if _run(["db", "import", str(samples), "--db", str(db)], repo, env) != 0:
+                return 1
+            vulns = ["--vulns", "--db", str(db), "--no-progress"]
+            _run(["check", ".", *vulns], repo, env)
+            _say("The update, as a diff and a pull-request body (nothing is changed)")
+            _run(["update", ".", "--dry-run", *vulns], repo, env)
             _say("Stopping the registry")
         return 0 if code in (0, 1, 3) else code
 

@@ -41,6 +41,36 @@ SAMPLES: tuple[SampleTag, ...] = (
 REPUSHED = (SampleTag("acme/worker", "v2.0.1", salt="rebuilt"),)
 
 
+OS_RELEASE = b'PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\nID=debian\nVERSION_ID="11"\n'
+CURL = "7.74.0-1.3+deb11u{}"
+ZLIB = "1:1.2.11.dfsg-2+deb11u{}"
+OPENSSL = "1.1.1n-0+deb11u{}"
+# Package versions per sample tag, chosen against the bundled advisories (demo/data/osv):
+# older tags carry versions that DSA-5330-1, DSA-5365-1, DSA-5218-1 and DSA-5343-1 fix.
+PACKAGES: dict[str, dict[str, str]] = {
+    "library/nginx:1.24.0": {"curl": CURL.format(3), "zlib1g": ZLIB.format(1)},
+    "library/nginx:1.25.3": {"curl": CURL.format(3), "zlib1g": ZLIB.format(1)},
+    "library/nginx:1.25.4": {"curl": CURL.format(5), "zlib1g": ZLIB.format(1)},
+    "library/nginx:1.26.0": {"curl": CURL.format(7), "zlib1g": ZLIB.format(2)},
+    "library/redis:7.2.3": {"libssl1.1": OPENSSL.format(3)},
+    "library/redis:7.2.4": {"libssl1.1": OPENSSL.format(4)},
+    "library/redis:7.4.0": {"libssl1.1": OPENSSL.format(4)},
+    "library/redis:8.0.0": {"libssl1.1": OPENSSL.format(4)},
+}
+_SOURCES = {"zlib1g": "zlib", "libssl1.1": "openssl"}
+
+
+def dpkg_status(packages: dict[str, str]) -> bytes:
+    paragraphs = []
+    for name, version in sorted(packages.items()):
+        source = f"Source: {_SOURCES[name]}\n" if name in _SOURCES else ""
+        paragraphs.append(
+            f"Package: {name}\nStatus: install ok installed\nArchitecture: amd64\n{source}"
+            f"Version: {version}\n"
+        )
+    return "\n".join(paragraphs).encode()
+
+
 def _created(age_days: float) -> str:
     return (datetime.now(UTC) - timedelta(days=age_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -54,6 +84,9 @@ def build_and_push(sample: SampleTag, workdir: Path, host: str) -> str:
     }
     salt = f"{sample.repo}:{sample.tag}:{sample.salt}"
     files = {"etc/demo-release": f"{sample.repo} {sample.tag} {sample.salt}\n".encode()}
+    packages = PACKAGES.get(f"{sample.repo}:{sample.tag}")
+    if packages:
+        files |= {"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": dpkg_status(packages)}
     if sample.multi_arch:
         digest = oci_builder.build_index(
             layout,
@@ -62,6 +95,7 @@ def build_and_push(sample: SampleTag, workdir: Path, host: str) -> str:
             created=_created(sample.age_days),
             labels=labels,
             salt=salt,
+            files=files,
         )
     else:
         digest = oci_builder.build_image(

@@ -154,6 +154,7 @@ def build_index(
     labels: Mapping[str, str] | None = None,
     salt: str = "",
     attestation: bool = False,
+    files: Mapping[str, bytes] | None = None,
 ) -> str:
     """Write a multi-platform index tagged ``tag``; return the index digest.
 
@@ -161,7 +162,7 @@ def build_index(
     """
     layout = OCILayout(Path(directory))
     descs = [
-        layout.add_image(platform=p, created=created, labels=labels, salt=f"{salt}/{p}")
+        layout.add_image(files, platform=p, created=created, labels=labels, salt=f"{salt}/{p}")
         for p in platforms
     ]
     if attestation:
