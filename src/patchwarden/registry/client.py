@@ -237,7 +237,7 @@ class RegistryClient:
                 raise map_http_error(
                     r.status_code, body, host=host, repository=repo, reference=digest, what="blob"
                 )
-            yield io.BufferedReader(ResponseStream(r), buffer_size=1 << 16)
+            yield io.BufferedReader(ResponseStream(r), buffer_size=1 << 20)
 
     def resolve_platform(self, image: ImageRef, platform: Platform) -> Manifest:
         """The single-platform manifest of ``image`` for ``platform``."""
