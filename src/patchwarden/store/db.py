@@ -1,0 +1,321 @@
+"""Open, migrate and use the state store.
+
+:func:`open_store` resolves where the database lives, creates it if needed and brings its
+schema to the newest Alembic revision before returning. Every failure is a
+:class:`~patchwarden.store.errors.StoreError` whose message shows the URL with its password
+hidden.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import platformdirs
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Engine, Select, and_, create_engine, or_, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from patchwarden.errors import ExitCode
+from patchwarden.net.redact import redact_text
+from patchwarden.store.errors import StoreError
+from patchwarden.store.model import UpdateRecord, validate
+from patchwarden.store.orm import UpdateRow
+
+ENV_VAR: Final = "PATCHWARDEN_STATE"
+MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S: Final = 30.0
+_HINT_ENV = f"pass another path or set {ENV_VAR} to a writable location"
+
+
+def default_path() -> Path:
+    """The SQLite file used when neither an argument nor ``PATCHWARDEN_STATE`` names one."""
+    return Path(platformdirs.user_data_dir("patchwarden")) / "state.db"
+
+
+def resolve_url(url_or_path: str | None = None) -> str:
+    """The SQLAlchemy URL for ``url_or_path``: argument, then env, then the default file.
+
+    Anything containing ``://`` is a URL and is used as is; anything else is a file path.
+    """
+    target = url_or_path or os.environ.get(ENV_VAR) or None
+    if target is None:
+        return f"sqlite:///{default_path()}"
+    if "://" in target:
+        return target
+    return f"sqlite:///{Path(target).expanduser()}"
+
+
+def _safe(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _clean(text: str, url: URL) -> str:
+    """Free text (e.g. a driver message) with the URL's password and any URL userinfo masked."""
+    secrets = [url.password] if isinstance(url.password, str) else []
+    return redact_text(text, secrets)
+
+
+def _driver_hint(url: URL, module: str | None) -> str:
+    if url.get_backend_name() == "postgresql":
+        return (
+            f"install the PostgreSQL driver: pip install 'psycopg[binary]'"
+            f" (missing module {module or 'unknown'}); use a postgresql+psycopg:// URL"
+        )
+    return f"install the database driver module {module or ''} for this URL".strip()
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    if url.get_backend_name() != "sqlite":
+        return None
+    db = url.database
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    """An exclusive advisory lock on ``PATH.lock`` while migrating a SQLite file (POSIX only)."""
+    if path is None:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock; SQLite's own locking is the only guard there
+        yield
+        return
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> bool:
+    """Bring the schema to head; True when a migration ran, False when it was already there."""
+    cfg = _alembic_config()
+    script = ScriptDirectory.from_config(cfg)
+    head = script.get_current_head()
+    url = engine.url
+    with _file_lock(_sqlite_file(url)):
+        current = current_revision(engine)
+        if current == head:
+            return False
+        if current is not None and current not in {s.revision for s in script.walk_revisions()}:
+            raise StoreError(
+                f"the state store at {_safe(url)} has schema revision {current}, "
+                "which this patchwarden does not know",
+                "it was written by a newer patchwarden: upgrade patchwarden, "
+                "or point at another state store",
+            )
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    return True
+
+
+def _create_engine(url: URL) -> Engine:
+    path = _sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    return create_engine(url, pool_pre_ping=True)
+
+
+def open_store(url_or_path: str | None = None) -> Store:
+    """Open (creating and migrating as needed) the state store; see :func:`resolve_url`."""
+    raw = resolve_url(url_or_path)
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise StoreError(
+            f"invalid state store URL {redact_text(raw)!r}",
+            "use a file path, sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+            exit_code=ExitCode.USAGE,
+        ) from None
+    try:
+        engine = _create_engine(url)
+    except (ImportError, NoSuchModuleError) as exc:
+        module = getattr(exc, "name", None)
+        raise StoreError(
+            f"cannot open the state store at {_safe(url)}: "
+            f"the database driver is not installed ({_clean(str(exc), url)})",
+            _driver_hint(url, module),
+        ) from None
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the state store directory for {_safe(url)}: {exc.strerror or exc}",
+            _HINT_ENV,
+        ) from None
+    except SQLAlchemyError as exc:
+        raise _wrap(exc, url, "open") from None
+    try:
+        migrate(engine)
+    except StoreError:
+        engine.dispose()
+        raise
+    except (SQLAlchemyError, CommandError, OSError) as exc:
+        engine.dispose()
+        raise _wrap(exc, url, "open") from None
+    return Store(engine)
+
+
+def _wrap(exc: BaseException, url: URL, doing: str) -> StoreError:
+    detail = getattr(exc, "orig", None) or exc
+    text = _clean(
+        str(detail).strip().splitlines()[0] if str(detail).strip() else type(detail).__name__, url
+    )
+    hint = _HINT_ENV
+    low = text.lower()
+    if "not a database" in low or "malformed" in low or "encrypted" in low:
+        hint = (
+            "the file is not a patchwarden SQLite database (or is damaged): "
+            f"move it away, or {_HINT_ENV}"
+        )
+    elif "unable to open" in low or "readonly" in low or "read-only" in low:
+        hint = f"check the file and directory permissions, or {_HINT_ENV}"
+    elif url.get_backend_name() == "postgresql":
+        hint = "check that the PostgreSQL server is reachable and the credentials are right"
+    transient = any(
+        w in low for w in ("locked", "timeout", "timed out", "could not connect", "refused")
+    )
+    return StoreError(
+        f"cannot {doing} the state store at {_safe(url)}: {text}", hint, transient=transient
+    )
+
+
+def _to_record(row: UpdateRow) -> UpdateRecord:
+    return UpdateRecord(
+        id=row.id,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        container=row.container,
+        from_image=row.from_image,
+        from_digest=row.from_digest,
+        to_image=row.to_image,
+        to_digest=row.to_digest,
+        outcome=row.outcome,
+        reason=row.reason,
+        gates=dict(row.gates or {}),
+        duration_s=row.duration_s,
+        action=row.action,
+    )
+
+
+class Store:
+    """The history of live updates. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password hidden."""
+        return _safe(self._engine.url)
+
+    def record(self, rec: UpdateRecord) -> UpdateRecord:
+        """Store ``rec`` (whose ``id`` must be None); return it with its new id, times in UTC."""
+        clean = validate(rec)
+        row = UpdateRow(
+            action=clean.action,
+            started_at=clean.started_at,
+            finished_at=clean.finished_at,
+            container=clean.container,
+            from_image=clean.from_image,
+            from_digest=clean.from_digest,
+            to_image=clean.to_image,
+            to_digest=clean.to_digest,
+            outcome=clean.outcome,
+            reason=clean.reason,
+            gates=clean.gates,
+            duration_s=clean.duration_s,
+        )
+        try:
+            with Session(self._engine) as session, session.begin():
+                session.add(row)
+                session.flush()
+                new_id = row.id
+        except SQLAlchemyError as exc:
+            raise _wrap(exc, self._engine.url, "write to") from None
+        return replace(clean, id=new_id)
+
+    def history(self, container: str | None = None, limit: int = 100) -> list[UpdateRecord]:
+        """Records newest first (by ``started_at``, then id), optionally of one container."""
+        if limit <= 0:
+            return []
+        stmt = select(UpdateRow)
+        if container is not None:
+            stmt = stmt.where(UpdateRow.container == container)
+        stmt = stmt.order_by(UpdateRow.started_at.desc(), UpdateRow.id.desc()).limit(limit)
+        return self._query(stmt)
+
+    def last_success(self, container: str) -> UpdateRecord | None:
+        """The newest record that left ``container`` on a known-good image.
+
+        That is outcome ``updated`` (any action), or a ``rollback`` action whose outcome is
+        ``rolled-back``. An update that was rolled back automatically is not a success.
+        """
+        stmt = (
+            select(UpdateRow)
+            .where(UpdateRow.container == container)
+            .where(
+                or_(
+                    UpdateRow.outcome == "updated",
+                    and_(UpdateRow.action == "rollback", UpdateRow.outcome == "rolled-back"),
+                )
+            )
+            .order_by(UpdateRow.started_at.desc(), UpdateRow.id.desc())
+            .limit(1)
+        )
+        rows = self._query(stmt)
+        return rows[0] if rows else None
+
+    def _query(self, stmt: Select[Any]) -> list[UpdateRecord]:
+        try:
+            with Session(self._engine) as session:
+                return [_to_record(r) for r in session.scalars(stmt)]
+        except SQLAlchemyError as exc:
+            raise _wrap(exc, self._engine.url, "read") from None
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

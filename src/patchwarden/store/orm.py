@@ -1,0 +1,59 @@
+"""SQLAlchemy 2.0 models of the state store. Every change here needs an Alembic migration in
+``migrations/versions`` (a unit test compares the two)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Float, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored in UTC.
+
+    PostgreSQL keeps it as ``timestamptz``; SQLite keeps the UTC wall time as text (which sorts
+    correctly) and the zone is attached again on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UpdateRow(Base):
+    __tablename__ = "updates"
+    __table_args__ = (Index("ix_updates_container_started_at", "container", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    container: Mapped[str] = mapped_column(String(255))
+    from_image: Mapped[str] = mapped_column(String(1024))
+    from_digest: Mapped[str | None] = mapped_column(String(255))
+    to_image: Mapped[str] = mapped_column(String(1024))
+    to_digest: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    gates: Mapped[dict[str, Any]] = mapped_column(JSON)
+    duration_s: Mapped[float | None] = mapped_column(Float)
