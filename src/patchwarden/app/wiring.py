@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patchwarden.app.vulns import VulnAssessor
 from patchwarden.cache.registry import CachingRegistry
@@ -15,6 +16,9 @@ from patchwarden.errors import ConfigError, UsageError
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.model import Platform
 from patchwarden.registry.settings import ClientOptions, HostSettings
+
+if TYPE_CHECKING:
+    from patchwarden.app.check import Checker
 
 
 def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
@@ -95,3 +99,30 @@ def build_vuln_assessor(
         return found
 
     return VulnAssessor(scan)
+
+
+def build_checker(
+    config: Config,
+    *,
+    vulns: bool = False,
+    db: Path | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+) -> Checker:
+    """The ``check`` engine as ``check`` and ``update`` use it (with ``--vulns`` when asked)."""
+    from patchwarden.app.check import Checker
+    from patchwarden.config.policies import PolicyResolver
+
+    registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
+    assessor = None
+    if vulns:
+        assessor = build_vuln_assessor(
+            config, registry, db=db, cache_dir=cache_dir, use_cache=use_cache
+        )
+    return Checker(
+        registry,
+        PolicyResolver(config),
+        concurrency=config.concurrency,
+        default_platform=Platform.parse(config.platform),
+        vulns=assessor,
+    )

@@ -29,7 +29,6 @@ from patchwarden.cli.common import (
     user_errors,
 )
 from patchwarden.errors import ExitCode
-from patchwarden.registry.model import Platform
 
 HELP = """Check every image reference against its registry and say what to update.
 
@@ -107,26 +106,14 @@ def check(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
-        from patchwarden.app.check import Checker
         from patchwarden.app.inventory import run_inventory
-        from patchwarden.app.wiring import build_registry, build_vuln_assessor
-        from patchwarden.config.policies import PolicyResolver
+        from patchwarden.app.wiring import build_checker
 
         roots = resolve_paths(paths)
         cfg, _ = load_settings(config, roots)
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
-        registry = build_registry(cfg, cache_dir=cache_dir, use_cache=not no_cache)
-        assessor = None
-        if vulns:
-            assessor = build_vuln_assessor(
-                cfg, registry, db=db, cache_dir=cache_dir, use_cache=not no_cache
-            )
-        checker = Checker(
-            registry,
-            PolicyResolver(cfg),
-            concurrency=cfg.concurrency,
-            default_platform=Platform.parse(cfg.platform),
-            vulns=assessor,
+        checker = build_checker(
+            cfg, vulns=vulns, db=db, cache_dir=cache_dir, use_cache=not no_cache
         )
         with progress_bar(
             progress and format == OutputFormat.table, "checking repositories"

@@ -29,7 +29,6 @@ from patchwarden.errors import ExitCode
 
 if TYPE_CHECKING:
     from patchwarden.app.update import Outcome
-from patchwarden.registry.model import Platform
 
 HELP = """Apply the updates `check` proposes: minimal edits of the image references only.
 
@@ -116,14 +115,12 @@ def update(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
-        from patchwarden.app.check import Checker
         from patchwarden.app.inventory import run_inventory
         from patchwarden.app.schedule import Schedule
         from patchwarden.app.update import UpdateOptions, Updater, registry_facts
-        from patchwarden.app.wiring import build_registry, build_vuln_assessor
+        from patchwarden.app.wiring import build_checker
         from patchwarden.apply.forge.detect import forge_for
         from patchwarden.apply.git import Repo
-        from patchwarden.config.policies import PolicyResolver
 
         roots = resolve_paths([path])
         cfg, _ = load_settings(config, roots)
@@ -139,20 +136,10 @@ def update(
                     f"done; the next window opens {schedule.next_window():%Y-%m-%d %H:%M %Z}"
                 )
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
-        registry = build_registry(cfg, cache_dir=cache_dir, use_cache=not no_cache)
-        platform = Platform.parse(cfg.platform)
-        assessor = None
-        if vulns:
-            assessor = build_vuln_assessor(
-                cfg, registry, db=db, cache_dir=cache_dir, use_cache=not no_cache
-            )
-        checker = Checker(
-            registry,
-            PolicyResolver(cfg),
-            concurrency=cfg.concurrency,
-            default_platform=platform,
-            vulns=assessor,
+        checker = build_checker(
+            cfg, vulns=vulns, db=db, cache_dir=cache_dir, use_cache=not no_cache
         )
+        registry, platform = checker.registry, checker.default_platform
         with progress_bar(
             progress and format == OutputFormat.table, "checking repositories"
         ) as tick:
