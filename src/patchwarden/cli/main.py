@@ -10,6 +10,7 @@ from patchwarden.cli import inventory as inventory_cmd
 from patchwarden.cli import scan as scan_cmd
 from patchwarden.cli import update as update_cmd
 from patchwarden.cli.db import db_app
+from patchwarden.cli.engine import engine_app
 
 app = typer.Typer(
     name="patchwarden",
@@ -28,6 +29,7 @@ app.command(name="check", help=check_cmd.HELP)(check_cmd.check)
 app.add_typer(db_app, name="db", help="Build and refresh the offline vulnerability advisory index.")
 app.command(name="scan", help=scan_cmd.HELP)(scan_cmd.scan)
 app.command(name="update", help=update_cmd.HELP)(update_cmd.update)
+app.add_typer(engine_app, name="engine", help="Live-update containers: health gate, rollback.")
 
 
 def _version(value: bool) -> None:

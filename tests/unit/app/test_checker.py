@@ -215,8 +215,13 @@ def test_commit_message_lists_cves_fixed_and_introduced():
 
     best = Option("1.1.0", dg("x"), "minor", (), (f("CVE-1"), f("CVE-2")), (f("CVE-9"),))
     result = CheckResult(
-        ref("node:1.0.0"), Status.OUTDATED, Version("1.0.0", None), Version("1.1.0", dg("x")),
-        "minor", "because", vulns=Assessment((f("CVE-1"), f("CVE-2")), (best,), best),
+        ref("node:1.0.0"),
+        Status.OUTDATED,
+        Version("1.0.0", None),
+        Version("1.1.0", dg("x")),
+        "minor",
+        "because",
+        vulns=Assessment((f("CVE-1"), f("CVE-2")), (best,), best),
     )
     (group,), _ = plan_groups([result], Grouping.image)
     msg = commit_message(group)

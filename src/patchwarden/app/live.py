@@ -1,0 +1,489 @@
+"""Live updates of running containers: replace, gate, keep or roll back, record.
+
+The procedure for one container (``update`` and ``rollback`` alike):
+
+1. pull the target image by digest (credentials as the registry client finds them);
+2. create the new container with the old one's configuration under a temporary name
+   ``NAME-pw-new-SHORTID``, labelled ``patchwarden.update-of=<old id>`` and
+   ``patchwarden.state=candidate``;
+3. stop the old container and rename it ``NAME-pw-old-SHORTID``; rename the new one ``NAME``;
+4. start the new one and run the health gate (:mod:`patchwarden.app.live_gate`);
+5. healthy: remove the old container (its image stays); not healthy, or any step failed:
+   stop and remove the new one, rename the old one back, start it and verify it runs.
+
+A crash between the steps leaves containers whose names and labels say what happened;
+:meth:`LiveUpdater.recover` finds them on the next run and completes or undoes the update.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from patchwarden.app.live_gate import GateResult, Probes, run_gate
+from patchwarden.core.ref import ImageRef
+from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
+from patchwarden.engine.spec import create_config
+from patchwarden.errors import PatchwardenError, UsageError
+
+LABEL_ENABLE = "patchwarden.enable"
+LABEL_UPDATE_OF = "patchwarden.update-of"
+LABEL_STATE = "patchwarden.state"
+OLD_MARK = "-pw-old-"
+NEW_MARK = "-pw-new-"
+
+
+class RecordStore(Protocol):
+    def record(self, rec: Any) -> Any: ...
+    def history(self, container: str | None = None, limit: int = 100) -> list[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveResult:
+    container: str
+    from_image: str
+    from_digest: str | None
+    to_image: str
+    to_digest: str | None
+    outcome: str  # updated | rolled-back | up-to-date | skipped | failed
+    reason: str
+    gates: dict[str, Any] = field(default_factory=dict)
+    action: str = "update"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "container": self.container,
+            "from_image": self.from_image,
+            "from_digest": self.from_digest,
+            "to_image": self.to_image,
+            "to_digest": self.to_digest,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What the policy decided for one container: an image to move to, or why not."""
+
+    image: ImageRef | None  # repository:tag@digest to move to; None: nothing to do
+    outcome: str  # up-to-date | skipped | failed when image is None
+    reason: str
+
+
+CandidateFn = Callable[[ContainerInfo, ImageRef], Candidate]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    names: tuple[str, ...] = ()
+    opt_in: bool = False  # only containers labelled patchwarden.enable=true
+    project: str | None = None  # only containers of this compose project
+
+
+LABEL_DEPENDS_ON = "patchwarden.depends-on"
+COMPOSE_PROJECT = ("com.docker.compose.project", "io.podman.compose.project")
+COMPOSE_SERVICE = ("com.docker.compose.service", "io.podman.compose.service")
+COMPOSE_DEPENDS = "com.docker.compose.depends_on"
+
+
+def _label(info: ContainerInfo, keys: Sequence[str]) -> str | None:
+    return next((info.labels[k] for k in keys if info.labels.get(k)), None)
+
+
+def dependency_order(containers: Sequence[ContainerInfo]) -> list[ContainerInfo]:
+    """Dependencies first: ``patchwarden.depends-on`` (comma-separated container names) and
+    compose's ``depends_on`` (service names within the same project); otherwise by name.
+    A cycle does not stop the run: its members follow in name order."""
+    by_name = {c.name: c for c in containers}
+    by_service = {
+        (_label(c, COMPOSE_PROJECT), _label(c, COMPOSE_SERVICE)): c.name
+        for c in containers
+        if _label(c, COMPOSE_SERVICE)
+    }
+    deps: dict[str, set[str]] = {}
+    for c in containers:
+        wanted = {d.strip() for d in c.labels.get(LABEL_DEPENDS_ON, "").split(",") if d.strip()}
+        for item in c.labels.get(COMPOSE_DEPENDS, "").split(","):
+            service = item.split(":", 1)[0].strip()
+            name = by_service.get((_label(c, COMPOSE_PROJECT), service))
+            if name:
+                wanted.add(name)
+        deps[c.name] = {d for d in wanted if d in by_name and d != c.name}
+    ordered: list[ContainerInfo] = []
+    done: set[str] = set()
+    remaining = sorted(by_name)
+    while remaining:
+        ready = [n for n in remaining if deps[n] <= done] or remaining[:1]  # cycle: break it
+        for n in ready:
+            ordered.append(by_name[n])
+            done.add(n)
+        remaining = [n for n in remaining if n not in done]
+    return ordered
+
+
+def is_leftover(name: str) -> bool:
+    return OLD_MARK in name or NEW_MARK in name
+
+
+class LiveUpdater:
+    def __init__(
+        self,
+        engine: EngineClient,
+        store: RecordStore,
+        *,
+        probes: Probes | None = None,
+        stop_timeout: int = 10,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.probes = probes or Probes()
+        self.stop_timeout = stop_timeout
+        self.clock = clock
+
+    # -- selection ----------------------------------------------------------------------
+    def update(
+        self, candidate_for: CandidateFn, selection: Selection, *, monitor_only: bool = False
+    ) -> list[LiveResult]:
+        results: list[LiveResult] = []
+        containers = self.engine.list_containers(all=True)
+        by_name = {c.name: c for c in containers}
+        for missing in (n for n in selection.names if n not in by_name):
+            results.append(_plain(missing, "", None, "failed", "no such container"))
+        for info in dependency_order(containers):
+            if selection.names and info.name not in selection.names:
+                continue
+            if selection.project and _label(info, COMPOSE_PROJECT) != selection.project:
+                continue
+            if is_leftover(info.name):
+                continue
+            result = self._one(info, candidate_for, selection, monitor_only)
+            if result is not None:
+                results.append(result)
+        return results
+
+    def _one(
+        self,
+        info: ContainerInfo,
+        candidate_for: CandidateFn,
+        selection: Selection,
+        monitor_only: bool,
+    ) -> LiveResult | None:
+        enable = info.labels.get(LABEL_ENABLE, "").lower()
+        if enable == "false":
+            return _plain(info.name, info.image, info.digest, "skipped", f"{LABEL_ENABLE}=false")
+        if selection.opt_in and enable != "true" and info.name not in selection.names:
+            return None
+        ref = info.image_ref()
+        if ref is None:
+            return _plain(
+                info.name,
+                info.image,
+                info.digest,
+                "skipped",
+                "started from an image ID: there is no reference to update",
+            )
+        if ref.digest is not None:
+            return _plain(
+                info.name,
+                info.image,
+                info.digest,
+                "skipped",
+                "started from a digest: pinned, not touched",
+            )
+        if not info.running:
+            return _plain(info.name, info.image, info.digest, "skipped", "not running")
+        try:
+            cand = candidate_for(info, ref)
+        except PatchwardenError as exc:
+            return _plain(info.name, info.image, info.digest, "failed", str(exc))
+        if cand.image is None:
+            return _plain(info.name, info.image, info.digest, cand.outcome, cand.reason)
+        if monitor_only:
+            return LiveResult(
+                info.name,
+                info.image,
+                info.digest,
+                _text(cand.image),
+                cand.image.digest,
+                "skipped",
+                f"monitor only: would update; {cand.reason}",
+            )
+        return self.replace(info, cand.image, action="update", why=cand.reason)
+
+    # -- the procedure ------------------------------------------------------------------
+    def replace(
+        self, info: ContainerInfo, target: ImageRef, *, action: str, why: str = ""
+    ) -> LiveResult:
+        """Move ``info`` to ``target`` (repository[:tag]@digest), gated; record the outcome."""
+        started, t0 = self.clock(), time.monotonic()
+        steps: list[str] = []
+        name, short = info.name, info.short_id
+        to_image = _text(target)
+
+        def done(outcome: str, reason: str, gate: GateResult | None = None) -> LiveResult:
+            gates: dict[str, Any] = {"steps": steps}
+            if gate is not None:
+                gates.update(ok=gate.ok, reason=gate.reason, checks=gate.checks)
+            result = LiveResult(
+                name,
+                info.image,
+                info.digest,
+                to_image,
+                target.digest,
+                outcome,
+                f"{reason}; {why}" if why and outcome == "updated" else reason,
+                gates,
+                action,
+            )
+            self._record(result, started, time.monotonic() - t0)
+            return result
+
+        try:
+            old_doc = self.engine.inspect(info.id)
+            old_image = self.engine.inspect_image(info.image_id) if info.image_id else {}
+            self.engine.pull(target)
+            steps.append(f"pulled {target}")
+            image = self._local_name(target)
+            body = create_config(
+                old_doc,
+                image,
+                old_image_config=old_image.get("Config") or {},
+                labels={LABEL_UPDATE_OF: info.id, LABEL_STATE: "candidate"},
+            )
+            new_id = self.engine.create(body, f"{name}{NEW_MARK}{short}")
+            steps.append(f"created {new_id[:12]}")
+        except EngineError as exc:
+            steps.append(f"failed: {exc.message}")
+            return done("failed", f"old container untouched: {exc.message}")
+
+        old_name = f"{name}{OLD_MARK}{short}"
+        gate: GateResult | None = None
+        try:
+            self.engine.stop(info.id, timeout=self.stop_timeout)
+            steps.append("stopped old")
+            self.engine.rename(info.id, old_name)
+            steps.append(f"renamed old to {old_name}")
+            self.engine.rename(new_id, name)
+            steps.append(f"renamed new to {name}")
+            self.engine.start(new_id)
+            steps.append("started new")
+            gate = run_gate(self.engine, new_id, self.probes)
+            steps.append(f"gate: {gate.reason}")
+        except EngineError as exc:
+            steps.append(f"failed: {exc.message}")
+            gate = GateResult(False, exc.message)
+        if gate.ok:
+            try:
+                self.engine.remove(info.id)
+                steps.append("removed old (its image is kept)")
+            except EngineError as exc:
+                steps.append(f"could not remove old: {exc.message}")
+            return done("updated", gate.reason, gate)
+        restored = self._undo(new_id, info.id, name, steps)
+        if restored:
+            return done("rolled-back", f"{gate.reason}; the old container runs again", gate)
+        return done(
+            "failed",
+            f"{gate.reason}; and the old container could not be restored (see {old_name})",
+            gate,
+        )
+
+    def _local_name(self, target: ImageRef) -> str:
+        """Tag the pulled image locally so the container is configured by repository:tag."""
+        by_digest = f"{target.name}@{target.digest}"
+        if target.tag is None:
+            return by_digest
+        self.engine.tag(by_digest, target.name, target.tag)
+        return f"{target.name}:{target.tag}"
+
+    def _undo(self, new_id: str | None, old_id: str, name: str, steps: list[str]) -> bool:
+        """Remove the candidate, give the old container its name back, start it; running?"""
+        if new_id is not None:
+            try:
+                self.engine.remove(new_id, force=True)
+                steps.append("removed new")
+            except EngineError as exc:
+                steps.append(f"could not remove new: {exc.message}")
+        try:
+            if self.engine.info(old_id).name != name:
+                self.engine.rename(old_id, name)
+                steps.append(f"renamed old back to {name}")
+            if not self.engine.info(old_id).running:
+                self.engine.start(old_id)
+                steps.append("started old")
+            time.sleep(min(1.0, self.probes.grace))
+            running = self.engine.info(old_id).running
+        except EngineError as exc:
+            steps.append(f"restore failed: {exc.message}")
+            return False
+        steps.append("old is running" if running else "old is NOT running")
+        return running
+
+    # -- rollback -----------------------------------------------------------------------
+    def rollback(self, name: str, to_digest: str | None = None) -> LiveResult:
+        info = self.engine.info(name)
+        ref = info.image_ref()
+        if ref is None:
+            raise UsageError(f"container {name} runs an image ID: nothing to roll back to")
+        target = ref.with_digest(to_digest) if to_digest is not None else self._previous(name, info)
+        if target.digest == info.digest:
+            return _plain(
+                name,
+                info.image,
+                info.digest,
+                "skipped",
+                f"already on {target.digest}",
+                action="rollback",
+            )
+        return self.replace(info, target, action="rollback", why="rollback")
+
+    def _previous(self, name: str, info: ContainerInfo) -> ImageRef:
+        from patchwarden.core.ref import parse_reference
+
+        for rec in self.store.history(name, limit=200):
+            if rec.outcome == "updated" and rec.from_digest and rec.from_digest != info.digest:
+                base = parse_reference(rec.from_image)
+                return base.with_digest(rec.from_digest)
+        raise UsageError(
+            f"no earlier digest of {name} in the history",
+            "pass --to DIGEST, or see `patchwarden engine history`",
+        )
+
+    # -- crash recovery -----------------------------------------------------------------
+    def recover(self) -> list[LiveResult]:
+        """Complete or undo updates a crashed run left half-done (found by names and labels)."""
+        results: list[LiveResult] = []
+        containers = self.engine.list_containers(all=True)
+        by_id = {c.id: c for c in containers}
+        names = {c.name for c in containers}
+        for c in containers:
+            if NEW_MARK in c.name and c.labels.get(LABEL_UPDATE_OF) not in by_id:
+                continue  # orphan candidate handled below with its old one (or left alone)
+        for old in containers:
+            if OLD_MARK not in old.name:
+                continue
+            original = old.name.rpartition(OLD_MARK)[0]
+            cands = [c for c in containers if c.labels.get(LABEL_UPDATE_OF) == old.id]
+            results.append(self._recover_one(old, original, cands, original in names))
+        for new in containers:  # crashed before the old one was renamed
+            of = new.labels.get(LABEL_UPDATE_OF)
+            old_c = by_id.get(of) if of else None
+            if NEW_MARK in new.name and old_c is not None and OLD_MARK not in old_c.name:
+                results.append(self._recover_one(old_c, old_c.name, [new], True))
+        return results
+
+    def _recover_one(
+        self, old: ContainerInfo, original: str, cands: Sequence[ContainerInfo], taken: bool
+    ) -> LiveResult:
+        started, t0 = self.clock(), time.monotonic()
+        steps: list[str] = [f"found leftover {old.name}"]
+        cand = next((c for c in cands if c.name == original), None)
+        outcome, reason, gate = "rolled-back", "", None
+        if cand is not None and cand.running:
+            gate = run_gate(self.engine, cand.id, self.probes)
+            steps.append(f"gate: {gate.reason}")
+        if cand is not None and gate is not None and gate.ok:
+            self.engine.remove(old.id, force=True)
+            steps.append(f"removed {old.name}")
+            outcome, reason = "updated", f"completed an interrupted update: {gate.reason}"
+            to = cand
+        else:
+            for c in cands:
+                try:
+                    self.engine.remove(c.id, force=True)
+                    steps.append(f"removed candidate {c.name}")
+                except EngineError as exc:
+                    steps.append(f"could not remove {c.name}: {exc.message}")
+            # a crash during "stop old" leaves the engine still stopping it: finish that stop
+            # first, or the container dies right after we saw it running
+            try:
+                self.engine.stop(old.id, timeout=self.stop_timeout)
+                steps.append(f"stopped {old.name}")
+            except EngineError as exc:
+                steps.append(f"could not stop {old.name}: {exc.message}")
+            ok = self._undo(None, old.id, original, steps)
+            why = gate.reason if gate is not None else "the new container never started"
+            outcome = "rolled-back" if ok else "failed"
+            reason = f"undid an interrupted update ({why})" + (
+                "" if ok else "; the old container could not be restored"
+            )
+            to = cands[0] if cands else old
+        result = LiveResult(
+            original,
+            old.image,
+            old.digest,
+            to.image,
+            to.digest,
+            outcome,
+            reason,
+            {"steps": steps, **({"checks": gate.checks} if gate else {})},
+            "recover",
+        )
+        self._record(result, started, time.monotonic() - t0)
+        return result
+
+    # -- history ------------------------------------------------------------------------
+    def _record(self, r: LiveResult, started: datetime, duration: float) -> None:
+        from patchwarden.store.model import UpdateRecord
+
+        self.store.record(
+            UpdateRecord(
+                id=None,
+                started_at=started,
+                finished_at=self.clock(),
+                container=r.container,
+                from_image=r.from_image,
+                from_digest=r.from_digest,
+                to_image=r.to_image,
+                to_digest=r.to_digest,
+                outcome=r.outcome,
+                reason=r.reason,
+                gates=r.gates,
+                duration_s=round(duration, 3),
+                action=r.action,
+            )
+        )
+
+
+def _text(ref: ImageRef) -> str:
+    return f"{ref.name}:{ref.tag}" if ref.tag else ref.name
+
+
+def _plain(
+    name: str, image: str, digest: str | None, outcome: str, reason: str, action: str = "update"
+) -> LiveResult:
+    return LiveResult(name, image, digest, image, digest, outcome, reason, {}, action)
+
+
+def policy_candidates(checker: Any) -> CandidateFn:
+    """Candidates from the same policy logic ``check`` applies (a :class:`Checker`)."""
+    from patchwarden.app.results import Status
+    from patchwarden.refs.model import Inventory, Reference, RefKind
+
+    def candidate_for(info: ContainerInfo, ref: ImageRef) -> Candidate:
+        current = ref.with_digest(info.digest)
+        reference = Reference(
+            file=f"container:{info.name}",
+            line=0,
+            kind=RefKind.COMPOSE,
+            image=info.image,
+            ref=current,
+            context=f"container {info.name}",
+        )
+        (res,) = checker.run(Inventory((reference,), ())).results
+        if res.status == Status.OUTDATED and res.candidate is not None:
+            target = ref.with_tag(res.candidate.tag or ref.tag).with_digest(res.candidate.digest)
+            if target.digest and target.digest == info.digest:
+                return Candidate(None, "up-to-date", res.reason)
+            return Candidate(target, "", res.reason)
+        outcome = {Status.UP_TO_DATE: "up-to-date", Status.SKIPPED: "skipped"}.get(
+            res.status, "failed"
+        )
+        return Candidate(None, outcome, res.reason)
+
+    return candidate_for

@@ -1,0 +1,141 @@
+"""The health gate a freshly started container must pass before the old one is removed.
+
+The engine's HEALTHCHECK status when the container has one (on Podman without systemd the check
+is run on request through the libpod API); otherwise the configured probes: an HTTP URL that
+must answer the expected status, a TCP address that must accept a connection, and in every case
+the container must still be running after the grace period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from patchwarden.engine.client import EngineClient, EngineError
+
+
+@dataclass(frozen=True, slots=True)
+class Probes:
+    http_url: str | None = None
+    http_status: int = 200
+    tcp: str | None = None  # host:port
+    grace: float = 2.0  # seconds the container must stay running
+    timeout: float = 60.0  # for the whole gate
+    interval: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    ok: bool
+    reason: str
+    checks: dict[str, Any] = field(default_factory=dict)
+
+
+def run_gate(engine: EngineClient, container: str, probes: Probes) -> GateResult:
+    start = time.monotonic()
+    deadline = start + probes.timeout
+    checks: dict[str, Any] = {}
+    info = engine.info(container)
+    if info.health is not None:
+        return _engine_health(engine, container, probes, deadline, checks)
+    # grace: must keep running
+    while time.monotonic() < start + probes.grace:
+        info = engine.info(container)
+        if not info.running:
+            return _exited(engine, container, checks)
+        time.sleep(probes.interval)
+    checks["running"] = "ok"
+    pending = []
+    if probes.http_url:
+        pending.append("http")
+    if probes.tcp:
+        pending.append("tcp")
+    last = ""
+    while pending:
+        if not engine.info(container).running:
+            return _exited(engine, container, checks)
+        for kind in list(pending):
+            ok, detail = _http(probes) if kind == "http" else _tcp(probes)
+            last = detail
+            if ok:
+                checks[kind] = detail
+                pending.remove(kind)
+        if not pending:
+            break
+        if time.monotonic() >= deadline:
+            for kind in pending:
+                checks[kind] = f"failed: {last}"
+            return GateResult(
+                False,
+                f"{' and '.join(pending)} probe did not pass within {probes.timeout:g}s: {last}",
+                checks,
+            )
+        time.sleep(probes.interval)
+    if not engine.info(container).running:
+        return _exited(engine, container, checks)
+    passed = ", ".join(f"{k} {v}" for k, v in checks.items())
+    return GateResult(True, f"healthy ({passed})", checks)
+
+
+def _engine_health(
+    engine: EngineClient, container: str, probes: Probes, deadline: float, checks: dict[str, Any]
+) -> GateResult:
+    status = "starting"
+    while True:
+        info = engine.info(container)
+        if not info.running:
+            return _exited(engine, container, checks)
+        status = info.health or "starting"
+        if status == "starting":
+            with contextlib.suppress(EngineError):
+                status = engine.run_healthcheck(container) or status
+        if status in ("healthy", "unhealthy"):
+            break
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(probes.interval)
+    checks["healthcheck"] = status
+    if status == "healthy":
+        return GateResult(True, "healthy (engine HEALTHCHECK)", checks)
+    if status == "unhealthy":
+        return GateResult(False, "the engine HEALTHCHECK reports unhealthy", checks)
+    return GateResult(
+        False, f"the engine HEALTHCHECK was still {status!r} after {probes.timeout:g}s", checks
+    )
+
+
+def _exited(engine: EngineClient, container: str, checks: dict[str, Any]) -> GateResult:
+    doc = engine.inspect(container).get("State") or {}
+    code = doc.get("ExitCode")
+    checks["running"] = f"exited ({code})"
+    return GateResult(
+        False,
+        f"the new container is not running (state {doc.get('Status')}, exit code {code})",
+        checks,
+    )
+
+
+def _http(probes: Probes) -> tuple[bool, str]:
+    assert probes.http_url
+    try:
+        res = httpx.get(probes.http_url, timeout=3.0, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        return False, f"GET {probes.http_url}: {type(exc).__name__}"
+    if res.status_code == probes.http_status:
+        return True, f"GET {probes.http_url} -> {res.status_code}"
+    return False, f"GET {probes.http_url} -> {res.status_code}, expected {probes.http_status}"
+
+
+def _tcp(probes: Probes) -> tuple[bool, str]:
+    assert probes.tcp
+    host, _, port = probes.tcp.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=3.0):
+            return True, f"connect {probes.tcp} ok"
+    except OSError as exc:
+        return False, f"connect {probes.tcp}: {exc.strerror or type(exc).__name__}"

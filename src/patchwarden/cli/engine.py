@@ -1,0 +1,287 @@
+"""``patchwarden engine``: live updates of running containers on a Docker-API engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from patchwarden.cli.common import (
+    ConfigOpt,
+    DebugOpt,
+    FormatOpt,
+    OutputFormat,
+    emit_json,
+    err,
+    load_settings,
+    out,
+    user_errors,
+)
+from patchwarden.errors import ExitCode
+
+engine_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        metavar="URL",
+        help="Engine API URL (default: $DOCKER_HOST, else unix:///var/run/docker.sock); "
+        "Podman: unix:///run/podman/podman.sock. tcp:// with $DOCKER_TLS_VERIFY and "
+        "$DOCKER_CERT_PATH uses TLS client certificates.",
+    ),
+]
+StateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        metavar="URL|PATH",
+        help="State store: SQLite path or SQLAlchemy URL (default: see docs/state-store.md).",
+    ),
+]
+_STYLE = {
+    "updated": "green",
+    "rolled-back": "yellow",
+    "failed": "red",
+    "up-to-date": "green",
+    "skipped": "dim",
+}
+
+
+def _short(digest: str | None) -> str:
+    return digest.split(":")[-1][:12] if digest else "-"
+
+
+def _render(results: list) -> None:  # type: ignore[type-arg]
+    if not results:
+        out.print("no containers selected")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("CONTAINER", "FROM", "TO", "OUTCOME", "REASON"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        table.add_row(
+            r.container,
+            f"{r.from_image}@{_short(r.from_digest)}",
+            f"{r.to_image}@{_short(r.to_digest)}",
+            f"[{_STYLE.get(r.outcome, '')}]{r.outcome}[/]",
+            escape(r.reason),
+        )
+    out.print(table)
+
+
+def _exit(results: list) -> None:  # type: ignore[type-arg]
+    bad = any(r.outcome in ("rolled-back", "failed") for r in results)
+    raise typer.Exit(int(ExitCode.ERRORS if bad else ExitCode.OK))
+
+
+def _probes(http: str | None, status: int, tcp: str | None, grace: float, timeout: float):  # type: ignore[no-untyped-def]
+    from patchwarden.app.live_gate import Probes
+
+    return Probes(http_url=http, http_status=status, tcp=tcp, grace=grace, timeout=timeout)
+
+
+ProbeHttp = Annotated[
+    str | None,
+    typer.Option(
+        "--probe-http",
+        metavar="URL",
+        help="Health probe: GET URL must answer "
+        "--probe-status (used when the container has no HEALTHCHECK).",
+    ),
+]
+ProbeStatus = Annotated[int, typer.Option("--probe-status", help="Expected HTTP status.")]
+ProbeTcp = Annotated[
+    str | None,
+    typer.Option("--probe-tcp", metavar="HOST:PORT", help="Health probe: TCP connect."),
+]
+Grace = Annotated[
+    float,
+    typer.Option(
+        "--grace", metavar="SECONDS", help="The new container must keep running this long."
+    ),
+]
+StopTimeout = Annotated[
+    int,
+    typer.Option(
+        "--stop-timeout",
+        metavar="SECONDS",
+        help="Grace period when stopping the old container before the engine kills it.",
+    ),
+]
+HealthTimeout = Annotated[
+    float,
+    typer.Option("--health-timeout", metavar="SECONDS", help="Time limit of the health gate."),
+]
+
+
+@engine_app.command("update")
+def update(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[NAME]...", help="Containers to update (default: all).", show_default=False
+        ),
+    ] = None,
+    engine: EngineOpt = None,
+    state: StateOpt = None,
+    config: ConfigOpt = None,
+    format: FormatOpt = OutputFormat.table,
+    label_enable: bool = typer.Option(
+        False,
+        "--label-enable",
+        help="Only containers labelled patchwarden.enable=true "
+        "(containers labelled patchwarden.enable=false are always skipped).",
+    ),
+    project: str | None = typer.Option(
+        None, "--project", metavar="NAME", help="Only containers of this compose project."
+    ),
+    monitor_only: bool = typer.Option(
+        False, "--monitor-only", help="Report what would be updated; change nothing."
+    ),
+    probe_http: ProbeHttp = None,
+    probe_status: ProbeStatus = 200,
+    probe_tcp: ProbeTcp = None,
+    grace: Grace = 3.0,
+    health_timeout: HealthTimeout = 60.0,
+    stop_timeout: StopTimeout = 10,
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the on-disk cache."),
+    debug: DebugOpt = False,
+) -> None:
+    """Update running containers to the image their policy allows, gated by health, with
+    automatic rollback. Containers started from a digest or an image ID are reported, not
+    touched. Exit 3 when any update rolled back or failed."""
+    with user_errors(debug):
+        from patchwarden.app.check import Checker
+        from patchwarden.app.live import LiveUpdater, Selection, policy_candidates
+        from patchwarden.app.wiring import build_registry
+        from patchwarden.config.policies import PolicyResolver
+        from patchwarden.engine.client import connect
+        from patchwarden.registry.model import Platform
+        from patchwarden.store import open_store
+
+        cfg, _ = load_settings(config, [Path.cwd()])
+        client = connect(engine)
+        store = open_store(state)
+        updater = LiveUpdater(
+            client,
+            store,
+            probes=_probes(probe_http, probe_status, probe_tcp, grace, health_timeout),
+            stop_timeout=stop_timeout,
+        )
+        results = [] if monitor_only else updater.recover()
+        checker = Checker(
+            build_registry(cfg, use_cache=not no_cache),
+            PolicyResolver(cfg),
+            concurrency=1,
+            default_platform=Platform.parse(cfg.platform),
+        )
+        results += updater.update(
+            policy_candidates(checker),
+            Selection(names=tuple(names or ()), opt_in=label_enable, project=project),
+            monitor_only=monitor_only,
+        )
+        if format == OutputFormat.json:
+            emit_json({"results": [r.as_dict() for r in results]})
+        else:
+            _render(results)
+        _exit(results)
+
+
+@engine_app.command("rollback")
+def rollback(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The container to roll back.")],
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        metavar="DIGEST",
+        help="Digest to go back to (default: the previous one from the history).",
+    ),
+    engine: EngineOpt = None,
+    state: StateOpt = None,
+    format: FormatOpt = OutputFormat.table,
+    probe_http: ProbeHttp = None,
+    probe_status: ProbeStatus = 200,
+    probe_tcp: ProbeTcp = None,
+    grace: Grace = 3.0,
+    health_timeout: HealthTimeout = 60.0,
+    stop_timeout: StopTimeout = 10,
+    debug: DebugOpt = False,
+) -> None:
+    """Put a container back on its previous (or the given) digest, with the same procedure and
+    health gate as an update."""
+    with user_errors(debug):
+        from patchwarden.app.live import LiveUpdater
+        from patchwarden.engine.client import connect
+        from patchwarden.store import open_store
+
+        updater = LiveUpdater(
+            connect(engine),
+            open_store(state),
+            probes=_probes(probe_http, probe_status, probe_tcp, grace, health_timeout),
+            stop_timeout=stop_timeout,
+        )
+        results = [updater.rollback(name, to)]
+        if format == OutputFormat.json:
+            emit_json({"results": [r.as_dict() for r in results]})
+        else:
+            _render(results)
+        _exit(results)
+
+
+@engine_app.command("history")
+def history(
+    name: Annotated[
+        str | None, typer.Argument(metavar="[NAME]", help="Only this container.")
+    ] = None,
+    limit: int = typer.Option(100, "--limit", help="At most this many records, newest first."),
+    state: StateOpt = None,
+    format: FormatOpt = OutputFormat.table,
+    debug: DebugOpt = False,
+) -> None:
+    """Every recorded update, rollback and recovery, newest first."""
+    with user_errors(debug):
+        from patchwarden.store import open_store
+
+        records = open_store(state).history(name, limit=limit)
+        if format == OutputFormat.json:
+            emit_json({"records": [_record_dict(r) for r in records]})
+            return
+        if not records:
+            err.print("no records")
+            return
+        table = Table(box=None, pad_edge=False)
+        for col in ("TIME", "CONTAINER", "ACTION", "FROM", "TO", "OUTCOME", "REASON"):
+            table.add_column(col, overflow="fold")
+        for r in records:
+            table.add_row(
+                r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                r.container,
+                r.action,
+                f"{r.from_image}@{_short(r.from_digest)}",
+                f"{r.to_image}@{_short(r.to_digest)}",
+                f"[{_STYLE.get(r.outcome, '')}]{r.outcome}[/]",
+                escape(r.reason),
+            )
+        out.print(table)
+
+
+def _record_dict(r) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return {
+        "id": r.id,
+        "started_at": r.started_at.isoformat(),
+        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+        "container": r.container,
+        "action": r.action,
+        "from_image": r.from_image,
+        "from_digest": r.from_digest,
+        "to_image": r.to_image,
+        "to_digest": r.to_digest,
+        "outcome": r.outcome,
+        "reason": r.reason,
+        "gates": r.gates,
+        "duration_s": r.duration_s,
+    }

@@ -1,0 +1,320 @@
+"""The Docker Engine API calls live updates need, over the ``docker`` SDK's low-level client.
+
+Connects to ``--engine URL``, else ``$DOCKER_HOST``, else ``unix:///var/run/docker.sock``;
+``tcp://`` URLs use TLS with client certificates from ``$DOCKER_CERT_PATH`` when
+``$DOCKER_TLS_VERIFY`` is set (the docker CLI convention). Every engine failure becomes an
+:class:`EngineError` with a hint, never a raw SDK exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from patchwarden.core.ref import ImageRef, parse_reference
+from patchwarden.errors import PatchwardenError, ReferenceFormatError
+from patchwarden.registry.credentials import CredentialProvider, default_credentials
+
+DEFAULT_URL = "unix:///var/run/docker.sock"
+MIN_API = (1, 40)
+
+
+class EngineError(PatchwardenError):
+    """The container engine refused a request or could not be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    id: str
+    name: str
+    image: str  # as configured (Config.Image)
+    image_id: str
+    digest: str | None  # the manifest digest the image was pulled by, when known
+    labels: dict[str, str] = field(default_factory=dict)
+    state: str = ""
+    health: str | None = None  # engine HEALTHCHECK status, None without a healthcheck
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def image_ref(self) -> ImageRef | None:
+        """The configured reference, or None when it is an image ID (not a reference)."""
+        text = self.image
+        if text.startswith("sha256:") or _is_hex_id(text):
+            return None
+        try:
+            return parse_reference(text)
+        except ReferenceFormatError:
+            return None
+
+
+def _is_hex_id(text: str) -> bool:
+    return len(text) >= 12 and all(c in "0123456789abcdef" for c in text)
+
+
+def resolve_url(url: str | None) -> str:
+    return url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
+
+
+@contextmanager
+def _errors(what: str) -> Iterator[None]:
+    import docker.errors
+    import requests
+
+    try:
+        yield
+    except docker.errors.NotFound as exc:
+        raise EngineError(f"{what}: not found ({_explain(exc)})") from None
+    except docker.errors.APIError as exc:
+        raise EngineError(f"{what}: the engine refused: {_explain(exc)}") from None
+    except (requests.ConnectionError, ConnectionError, FileNotFoundError) as exc:
+        raise EngineError(
+            f"{what}: cannot reach the container engine ({type(exc).__name__})",
+            "check --engine / $DOCKER_HOST and that the engine (docker or "
+            "`podman system service`) is running",
+            transient=True,
+        ) from None
+    except docker.errors.DockerException as exc:
+        raise EngineError(
+            f"{what}: {exc}",
+            "check --engine / $DOCKER_HOST and that the engine (docker or "
+            "`podman system service`) is running",
+        ) from None
+
+
+def _explain(exc: Any) -> str:
+    return str(getattr(exc, "explanation", None) or exc)
+
+
+class EngineClient:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeout: float = 120.0,
+        credentials: CredentialProvider | None = None,
+        api: Any = None,
+    ) -> None:
+        self.url = resolve_url(url)
+        self._credentials = credentials
+        if api is not None:
+            self.api = api
+            return
+        import docker
+
+        tls: Any = False
+        if self.url.startswith(("tcp://", "https://")) and os.environ.get("DOCKER_TLS_VERIFY"):
+            from docker.tls import TLSConfig
+
+            certs = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
+            tls = TLSConfig(
+                client_cert=(os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem")),
+                ca_cert=os.path.join(certs, "ca.pem"),
+                verify=True,
+            )
+        with _errors(f"connecting to {self.url}"):
+            self.api = docker.APIClient(
+                base_url=self.url, timeout=int(timeout), tls=tls, version="auto"
+            )
+        self._is_podman: bool | None = None
+
+    # -- engine ---------------------------------------------------------------------------
+    def version(self) -> dict[str, Any]:
+        with _errors("engine version"):
+            info: dict[str, Any] = self.api.version()
+        api = str(info.get("ApiVersion", "0.0"))
+        major, _, minor = api.partition(".")
+        if (int(major or 0), int(minor or 0)) < MIN_API:
+            raise EngineError(
+                f"engine API {api} is too old (need {MIN_API[0]}.{MIN_API[1]} or later)",
+                "upgrade Docker (>= 19.03) or Podman (>= 3)",
+            )
+        return info
+
+    @property
+    def is_podman(self) -> bool:
+        if getattr(self, "_is_podman", None) is None:
+            comps = self.version().get("Components") or []
+            self._is_podman = any("podman" in str(c.get("Name", "")).lower() for c in comps)
+        return bool(self._is_podman)
+
+    # -- containers -----------------------------------------------------------------------
+    def list_containers(self, *, all: bool = True) -> list[ContainerInfo]:
+        with _errors("listing containers"):
+            rows = self.api.containers(all=all)
+        return [self.info(str(r["Id"])) for r in rows]
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        with _errors(f"inspecting container {ref}"):
+            doc: dict[str, Any] = self.api.inspect_container(ref)
+        return doc
+
+    def exists(self, ref: str) -> bool:
+        try:
+            self.inspect(ref)
+        except EngineError:
+            return False
+        return True
+
+    def inspect_image(self, ref: str) -> dict[str, Any]:
+        with _errors(f"inspecting image {ref}"):
+            doc: dict[str, Any] = self.api.inspect_image(ref)
+        return doc
+
+    def info(self, ref: str) -> ContainerInfo:
+        return info_from_inspect(self.inspect(ref), self._image_or_none)
+
+    def _image_or_none(self, image_id: str) -> dict[str, Any] | None:
+        try:
+            return self.inspect_image(image_id)
+        except EngineError:
+            return None
+
+    def create(self, config: dict[str, Any], name: str) -> str:
+        extra = config.pop("_extra_networks", {})
+        with _errors(f"creating container {name}"):
+            created = self.api.create_container_from_config(config, name=name)
+            cid = str(created["Id"])
+            for net, endpoint in extra.items():
+                self.api.connect_container_to_network(
+                    cid, net, aliases=endpoint.get("Aliases") or None
+                )
+        return cid
+
+    def start(self, ref: str) -> None:
+        with _errors(f"starting container {ref}"):
+            self.api.start(ref)
+
+    def stop(self, ref: str, timeout: int = 10) -> None:
+        with _errors(f"stopping container {ref}"):
+            self.api.stop(ref, timeout=timeout)
+
+    def rename(self, ref: str, name: str) -> None:
+        with _errors(f"renaming container {ref} to {name}"):
+            self.api.rename(ref, name)
+
+    def remove(self, ref: str, *, force: bool = False) -> None:
+        with _errors(f"removing container {ref}"):
+            self.api.remove_container(ref, force=force, v=False)
+
+    def run_healthcheck(self, ref: str) -> str | None:
+        """Ask the engine to run the container's HEALTHCHECK now (Podman only); its status.
+
+        Podman runs healthchecks from systemd timers, which a host without systemd never
+        fires; its libpod API runs one on request. Docker runs them itself: returns None.
+        """
+        if not self.is_podman:
+            return None
+        with _errors(f"running the healthcheck of {ref}"):
+            version = str(self.version().get("Version") or "4.0.0")
+            url = f"{self.api.base_url}/v{version}/libpod/containers/{ref}/healthcheck"
+            res = self.api.get(url)
+        if res.status_code != 200:
+            return None
+        return str(res.json().get("Status") or "") or None
+
+    # -- images ---------------------------------------------------------------------------
+    def pull(self, image: ImageRef) -> None:
+        """Pull ``image`` (by digest when it has one) with the registry credentials."""
+        name, ref = image.name, image.digest or image.tag or "latest"
+        auth = self._auth_config(image.registry)
+        with _errors(f"pulling {image}"):
+            stream = self.api.pull(name, tag=ref, stream=True, decode=True, auth_config=auth)
+            for event in stream:
+                if isinstance(event, dict) and event.get("error"):
+                    raise EngineError(f"pulling {image}: {event['error']}")
+
+    def tag(self, image: str, repository: str, tag: str) -> None:
+        with _errors(f"tagging {image} as {repository}:{tag}"):
+            self.api.tag(image, repository, tag, force=True)
+
+    def _auth_config(self, host: str) -> dict[str, str] | None:
+        provider = self._credentials or default_credentials()
+        creds = provider.get(host)
+        if creds is None:
+            return None
+        if creds.identity_token:
+            return {"identitytoken": creds.identity_token, "serveraddress": host}
+        if creds.has_basic:
+            return {
+                "username": str(creds.username),
+                "password": str(creds.password),
+                "serveraddress": host,
+            }
+        return None
+
+
+def auth_header(auth: dict[str, str]) -> str:
+    """X-Registry-Auth encoding (for tests and debugging)."""
+    return base64.urlsafe_b64encode(json.dumps(auth).encode()).decode()
+
+
+def info_from_inspect(doc: dict[str, Any], image_lookup: Any = None) -> ContainerInfo:
+    cfg = doc.get("Config") or {}
+    state = doc.get("State") or {}
+    test = (cfg.get("Healthcheck") or {}).get("Test") or []
+    health: str | None = None
+    if test and test[0] != "NONE":  # a HEALTHCHECK that has not run yet reports ""
+        health = str((state.get("Health") or {}).get("Status") or "starting")
+    image = str(cfg.get("Image") or doc.get("ImageName") or "")
+    image_id = str(doc.get("Image") or "")
+    digest = None
+    if "@" in image:
+        digest = image.rsplit("@", 1)[1]
+    elif image_lookup is not None and image_id:
+        img = image_lookup(image_id)
+        digest = repo_digest(img, image) if img else None
+    return ContainerInfo(
+        id=str(doc["Id"]),
+        name=str(doc.get("Name", "")).lstrip("/"),
+        image=image,
+        image_id=image_id,
+        digest=digest,
+        labels=dict(cfg.get("Labels") or {}),
+        state=str(state.get("Status") or ""),
+        health=health,
+    )
+
+
+def repo_digest(image_doc: dict[str, Any], configured: str) -> str | None:
+    """The RepoDigest of the image that belongs to the configured repository."""
+    digests = [str(d) for d in image_doc.get("RepoDigests") or []]
+    try:
+        want = parse_reference(configured).name if configured else None
+    except ReferenceFormatError:
+        want = None
+    for d in digests:
+        name, _, dg = d.partition("@")
+        try:
+            if want is None or parse_reference(name).name == want:
+                return dg
+        except ReferenceFormatError:
+            continue
+    return None
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def connect(url: str | None = None, **kw: Any) -> EngineClient:
+    client = EngineClient(url, **kw)
+    client.version()
+    return client

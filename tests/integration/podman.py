@@ -1,0 +1,168 @@
+"""Helpers for the live-update tests: a Podman API service on a temp socket and tiny images.
+
+Images are real OCI images built without any engine: one layer with the host's static
+``/bin/busybox`` and a ``/www`` directory; the config's Cmd serves it with ``httpd`` on 8080.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from patchwarden.devtools import skopeo
+from patchwarden.devtools.oci_builder import (
+    OCI_CONFIG,
+    OCI_LAYER,
+    OCI_MANIFEST,
+    OCILayout,
+    gzip_bytes,
+    sha256,
+)
+
+BUSYBOX = Path("/bin/busybox")
+HTTPD = ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
+
+
+def find_busybox() -> Path | None:
+    for p in (BUSYBOX, Path("/usr/bin/busybox")):
+        if p.exists():
+            return p
+    return None
+
+
+def _layer(files: Mapping[str, tuple[bytes, int]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for d in ("bin", "www", "data"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name in sorted(files):
+            data, mode = files[name]
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def push_web_image(
+    layouts: Path,
+    registry_host: str,
+    repo: str,
+    tag: str,
+    *,
+    version: str,
+    healthy: bool = True,
+    cmd: Sequence[str] = HTTPD,
+    env: Sequence[str] = ("PATH=/bin",),
+) -> str:
+    """Build and push ``repo:tag``; return the manifest digest (as skopeo computes it)."""
+    busybox = find_busybox()
+    assert busybox is not None
+    files: dict[str, tuple[bytes, int]] = {
+        "bin/busybox": (busybox.read_bytes(), 0o755),
+        "www/version": (version.encode(), 0o644),
+    }
+    if healthy:
+        files["www/health"] = (b"ok\n", 0o644)
+    tar = _layer(files)
+    layout_dir = layouts / f"{repo}-{tag}"
+    layout = OCILayout(layout_dir)
+    layer = layout.add_blob(gzip_bytes(tar), OCI_LAYER)
+    config: dict[str, Any] = {
+        "created": "2024-01-02T03:04:05Z",
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {
+            "Cmd": list(cmd),
+            "Env": list(env),
+            "ExposedPorts": {"8080/tcp": {}},
+            "Labels": {"org.example.version": version},
+        },
+        "rootfs": {"type": "layers", "diff_ids": [sha256(tar)]},
+    }
+    cfg = layout.add_blob(json.dumps(config).encode(), OCI_CONFIG)
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg, "layers": [layer]}
+    desc = layout.add_blob(json.dumps(manifest).encode(), OCI_MANIFEST)
+    layout.tag(tag, desc)
+    dest = f"{registry_host}/{repo}:{tag}"
+    skopeo.push(layout_dir, tag, dest)
+    return skopeo.inspect_digest(dest)
+
+
+@contextmanager
+def podman_service(podman: str, workdir: Path) -> Iterator[str]:
+    """``podman system service`` on a socket in ``workdir``; yields its unix:// URL."""
+    sock = workdir / "podman.sock"
+    url = f"unix://{sock}"
+    log = (workdir / "podman-service.log").open("wb")
+    proc = subprocess.Popen(
+        [podman, "system", "service", "--time=0", url],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **session_config(workdir)},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not sock.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "podman system service did not start: "
+                    + (workdir / "podman-service.log").read_text()[-2000:]
+                )
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def session_config(workdir: Path) -> dict[str, str]:
+    """Podman settings for this test session only, as machine-notes prescribes (runc, cgroupfs,
+    vfs storage, plain HTTP for loopback registries), in files under ``workdir``: the machine's
+    /etc/containers is never changed, and the images the tests pull stay in ``workdir``."""
+    conf = workdir / "containers.conf"
+    conf.write_text(
+        '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n\n'
+        '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+    )
+    storage = workdir / "storage.conf"
+    storage.write_text(
+        f'[storage]\ndriver = "vfs"\nrunroot = "{workdir}/run"\ngraphroot = "{workdir}/graph"\n'
+    )
+    registries = workdir / "registries.conf"
+    registries.write_text(
+        "unqualified-search-registries = []\n\n"
+        '[[registry]]\nlocation = "127.0.0.1"\ninsecure = true\n\n'
+        '[[registry]]\nlocation = "localhost"\ninsecure = true\n'
+    )
+    return {
+        "CONTAINERS_CONF": str(conf),
+        "CONTAINERS_STORAGE_CONF": str(storage),
+        "CONTAINERS_REGISTRIES_CONF": str(registries),
+    }
+
+
+def podman_ready() -> str | None:
+    """Why Podman cannot run containers here, or None."""
+    if not shutil.which("runc"):
+        return "runc is not installed (scripts/install-podman.sh)"
+    return None
+
+
+def env_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"

@@ -1,0 +1,582 @@
+"""Live updates against a real engine: Podman's Docker-compatible API and a real registry.
+
+Images are tiny (static busybox + httpd) and built in the test session; the engine pulls them
+from the session's loopback registry (insecure entry from scripts/install-podman.sh).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import require_tool
+from podman import env_ci, find_busybox, podman_ready, podman_service, push_web_image
+from typer.testing import CliRunner
+
+from patchwarden.app.check import Checker
+from patchwarden.app.live import (
+    LABEL_STATE,
+    LABEL_UPDATE_OF,
+    NEW_MARK,
+    OLD_MARK,
+    LiveUpdater,
+    Selection,
+    policy_candidates,
+)
+from patchwarden.app.live_gate import Probes
+from patchwarden.app.wiring import build_registry
+from patchwarden.cli.main import app
+from patchwarden.config.policies import PolicyResolver
+from patchwarden.config.schema import Config
+from patchwarden.devtools.registry_server import RegistryServer, free_port
+from patchwarden.engine.client import EngineClient
+from patchwarden.store import open_store
+
+pytestmark = pytest.mark.integration
+STOP = 1  # busybox httpd as PID 1 ignores SIGTERM: do not wait 10 s per stop
+
+
+@pytest.fixture(scope="module")
+def engine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    podman = require_tool("podman")
+    require_tool("runc")
+    problem = podman_ready() or (None if find_busybox() else "static busybox is not installed")
+    if problem:
+        if env_ci():
+            pytest.fail(problem, pytrace=False)
+        pytest.skip(problem)
+    with podman_service(podman, tmp_path_factory.mktemp("podman")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def engine(engine_url: str) -> EngineClient:
+    client = EngineClient(engine_url)
+    assert client.version()["ApiVersion"]
+    return client
+
+
+@pytest.fixture()
+def names(engine: EngineClient) -> Iterator[Any]:
+    """Unique container names; every container whose name starts with one is removed after."""
+    prefix = f"pwt-{uuid.uuid4().hex[:6]}"
+    yield lambda n: f"{prefix}-{n}"
+    for c in engine.api.containers(all=True):
+        if any(n.lstrip("/").startswith(prefix) for n in c.get("Names") or []):
+            engine.api.remove_container(c["Id"], force=True)
+    for n in engine.api.networks():
+        if str(n.get("Name", "")).startswith(prefix):
+            engine.api.remove_network(n["Name"])
+
+
+@pytest.fixture(scope="module")
+def layouts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("web-layouts")
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Any:
+    return open_store(str(tmp_path / "state.db"))
+
+
+def _checker(reg: RegistryServer) -> Checker:
+    cfg = Config.model_validate({"registries": {reg.host: {"insecure": True}}})
+    return Checker(build_registry(cfg, use_cache=False), PolicyResolver(cfg), concurrency=1)
+
+
+def _run(engine: EngineClient, image: str, name: str, port: int, **extra: Any) -> str:
+    """Pull ``image`` and start a container the way a user would (docker run -d -p ...)."""
+    ref, _, tag = image.rpartition(":")
+    engine.api.pull(ref, tag=tag)
+    host_config = {"PortBindings": {"8080/tcp": [{"HostIp": "", "HostPort": str(port)}]}}
+    host_config.update(extra.pop("HostConfig", {}))
+    body = {"Image": image, "HostConfig": host_config, **extra}
+    cid = str(engine.api.create_container_from_config(body, name=name)["Id"])
+    engine.api.start(cid)
+    _wait_http(port)
+    return cid
+
+
+def _wait_http(port: int, path: str = "/version", timeout: float = 15.0) -> str:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            res = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2)
+            if res.status_code == 200:
+                return res.text
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing serves http://127.0.0.1:{port}{path}")
+        time.sleep(0.2)
+
+
+def _probes(port: int, **kw: Any) -> Probes:
+    return Probes(
+        http_url=f"http://127.0.0.1:{port}/health", grace=1.0, timeout=kw.pop("timeout", 6.0), **kw
+    )
+
+
+def _repo(tag: str) -> str:
+    return f"web-{tag}-{uuid.uuid4().hex[:6]}"
+
+
+def test_healthy_update_preserves_configuration(
+    engine: EngineClient,
+    plain_registry: RegistryServer,
+    layouts: Path,
+    names: Any,
+    store: Any,
+    tmp_path: Path,
+) -> None:
+    repo = _repo("ok")
+    d1 = push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    d2 = push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    name, port = names("web"), free_port()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "keep.txt").write_text("persisted")
+    cmd = ["/bin/busybox", "httpd", "-f", "-v", "-p", "8080", "-h", "/www"]
+    net = names("net")
+    engine.api.create_network(net)
+    old_id = _run(
+        engine,
+        f"{plain_registry.host}/{repo}:1.0.0",
+        name,
+        port,
+        Cmd=cmd,
+        Env=["APP_MODE=production", "GREETING=hello world"],
+        Labels={"team": "payments", "patchwarden.enable": "true"},
+        Hostname="webhost",
+        WorkingDir="/www",
+        HostConfig={
+            "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3},
+            "Binds": [f"{data}:/data:rw"],
+            "Memory": 64 * 1024 * 1024,
+            "NetworkMode": net,
+        },
+        NetworkingConfig={"EndpointsConfig": {net: {"Aliases": ["web", "frontend"]}}},
+    )
+    assert _wait_http(port) == "v1"
+
+    updater = LiveUpdater(engine, store, probes=_probes(port), stop_timeout=STOP)
+    (res,) = updater.update(policy_candidates(_checker(plain_registry)), Selection(names=(name,)))
+
+    assert res.outcome == "updated", res.reason
+    assert (res.from_digest, res.to_digest) == (d1, d2)
+    assert res.to_image == f"{plain_registry.host}/{repo}:1.0.1"
+    assert _wait_http(port) == "v2"
+    new = engine.inspect(name)
+    assert new["Id"] != old_id
+    assert not engine.exists(old_id), "the old container is removed after a healthy update"
+    cfg, host = new["Config"], new["HostConfig"]
+    assert cfg["Image"] == f"{plain_registry.host}/{repo}:1.0.1"
+    assert cfg["Cmd"] == cmd
+    assert "APP_MODE=production" in cfg["Env"] and "GREETING=hello world" in cfg["Env"]
+    assert cfg["Labels"]["team"] == "payments"
+    assert cfg["Labels"]["org.example.version"] == "v2", "image labels come from the new image"
+    assert cfg["Labels"][LABEL_UPDATE_OF] == old_id
+    assert cfg["Hostname"] == "webhost"
+    assert cfg["WorkingDir"] == "/www"
+    assert host["PortBindings"]["8080/tcp"][0]["HostPort"] == str(port)
+    assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    assert host["Memory"] == 64 * 1024 * 1024
+    aliases = new["NetworkSettings"]["Networks"][net]["Aliases"]
+    assert {"web", "frontend"} <= set(aliases)
+    mounts = {m["Destination"]: m for m in new["Mounts"]}
+    assert mounts["/data"]["Source"] == str(data) and mounts["/data"]["RW"]
+    # the old image stays (retention is not our business yet)
+    assert engine.inspect_image(f"{plain_registry.host}/{repo}@{d1}")
+    (rec,) = store.history(name)
+    assert (rec.outcome, rec.action, rec.from_digest, rec.to_digest) == (
+        "updated",
+        "update",
+        d1,
+        d2,
+    )
+    assert rec.gates["ok"] is True and rec.gates["checks"]["http"].endswith("200")
+    assert rec.duration_s is not None
+
+
+def test_unhealthy_update_rolls_back_and_old_serves_again(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    repo = _repo("sick")
+    d1 = push_web_image(layouts, plain_registry.host, repo, "2.0.0", version="v1")
+    d2 = push_web_image(layouts, plain_registry.host, repo, "2.0.1", version="v2", healthy=False)
+    name, port = names("web"), free_port()
+    old_id = _run(engine, f"{plain_registry.host}/{repo}:2.0.0", name, port, Env=["K=V"])
+
+    updater = LiveUpdater(engine, store, probes=_probes(port, timeout=3.0), stop_timeout=STOP)
+    (res,) = updater.update(policy_candidates(_checker(plain_registry)), Selection(names=(name,)))
+
+    assert res.outcome == "rolled-back", res.reason
+    assert "404" in res.reason and (res.from_digest, res.to_digest) == (d1, d2)
+    assert engine.inspect(name)["Id"] == old_id
+    assert engine.info(name).running
+    assert _wait_http(port) == "v1"
+    assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    leftovers = [c.name for c in engine.list_containers() if c.name.startswith(name + "-pw-")]
+    assert leftovers == []
+    (rec,) = store.history(name)
+    assert rec.outcome == "rolled-back" and rec.gates["ok"] is False
+
+
+def test_image_that_exits_at_once_is_rolled_back(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    repo = _repo("exit")
+    push_web_image(layouts, plain_registry.host, repo, "3.0.0", version="v1")
+    push_web_image(
+        layouts, plain_registry.host, repo, "3.0.1", version="v2", cmd=["/bin/busybox", "false"]
+    )
+    name, port = names("web"), free_port()
+    old_id = _run(engine, f"{plain_registry.host}/{repo}:3.0.0", name, port)
+
+    updater = LiveUpdater(engine, store, probes=_probes(port), stop_timeout=STOP)
+    (res,) = updater.update(policy_candidates(_checker(plain_registry)), Selection(names=(name,)))
+
+    assert res.outcome == "rolled-back", res.reason
+    assert "not running" in res.reason
+    assert engine.inspect(name)["Id"] == old_id
+    assert _wait_http(port) == "v1"
+
+
+def test_pull_that_fails_leaves_the_container_untouched(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    repo = _repo("pull")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    name, port = names("web"), free_port()
+    old_id = _run(engine, f"{plain_registry.host}/{repo}:1.0.0", name, port)
+    missing = "sha256:" + "0" * 64
+
+    updater = LiveUpdater(engine, store, probes=_probes(port), stop_timeout=STOP)
+    res = updater.rollback(name, missing)
+
+    assert res.outcome == "failed" and "untouched" in res.reason
+    assert engine.inspect(name)["Id"] == old_id and engine.info(name).running
+    assert store.history(name)[0].outcome == "failed"
+
+
+def test_monitor_only_reports_and_changes_nothing(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    repo = _repo("mon")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    d2 = push_web_image(layouts, plain_registry.host, repo, "1.1.0", version="v2")
+    name, port = names("web"), free_port()
+    old_id = _run(engine, f"{plain_registry.host}/{repo}:1.0.0", name, port)
+
+    updater = LiveUpdater(engine, store, probes=_probes(port), stop_timeout=STOP)
+    (res,) = updater.update(
+        policy_candidates(_checker(plain_registry)), Selection(names=(name,)), monitor_only=True
+    )
+
+    assert res.outcome == "skipped" and res.reason.startswith("monitor only")
+    assert res.to_digest == d2 and res.to_image.endswith(":1.1.0")
+    assert engine.inspect(name)["Id"] == old_id
+    assert _wait_http(port) == "v1"
+    assert store.history(name) == []
+
+
+def test_label_opt_out_opt_in_and_digest_pinned(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    repo = _repo("labels")
+    d1 = push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    image = f"{plain_registry.host}/{repo}:1.0.0"
+    out_name, plain_name, pinned = names("optout"), names("plain"), names("pinned")
+    out_id = _run(engine, image, out_name, free_port(), Labels={"patchwarden.enable": "false"})
+    plain_id = _run(engine, image, plain_name, free_port())
+    engine.api.pull(f"{plain_registry.host}/{repo}@{d1}")
+    pin_port = free_port()
+    pin_id = str(
+        engine.api.create_container_from_config(
+            {
+                "Image": f"{plain_registry.host}/{repo}@{d1}",
+                "HostConfig": {"PortBindings": {"8080/tcp": [{"HostPort": str(pin_port)}]}},
+            },
+            name=pinned,
+        )["Id"]
+    )
+    engine.api.start(pin_id)
+
+    updater = LiveUpdater(engine, store, probes=Probes(grace=0.5, timeout=5), stop_timeout=STOP)
+    checker = _checker(plain_registry)
+    # opt-in mode: only containers labelled patchwarden.enable=true; none here, so the plain
+    # one is not even listed; the opt-out one is reported as skipped
+    results = {
+        r.container: r
+        for r in updater.update(policy_candidates(checker), Selection(opt_in=True))
+        if r.container in (out_name, plain_name, pinned)
+    }
+    assert set(results) == {out_name}
+    assert results[out_name].outcome == "skipped" and "enable=false" in results[out_name].reason
+
+    # all containers: opt-out skipped, digest-pinned reported, the plain one updated
+    results = {
+        r.container: r
+        for r in updater.update(
+            policy_candidates(checker), Selection(names=(out_name, plain_name, pinned))
+        )
+    }
+    assert results[out_name].outcome == "skipped"
+    assert results[pinned].outcome == "skipped" and "digest" in results[pinned].reason
+    assert results[plain_name].outcome == "updated", results[plain_name].reason
+    assert engine.inspect(out_name)["Id"] == out_id
+    assert engine.inspect(pinned)["Id"] == pin_id
+    assert engine.inspect(plain_name)["Id"] != plain_id
+
+
+def test_engine_rollback_and_history_cli(
+    engine: EngineClient,
+    engine_url: str,
+    plain_registry: RegistryServer,
+    layouts: Path,
+    names: Any,
+    tmp_path: Path,
+) -> None:
+    repo = _repo("rb")
+    d1 = push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    d2 = push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    name, port = names("web"), free_port()
+    _run(engine, f"{plain_registry.host}/{repo}:1.0.0", name, port)
+    (tmp_path / "patchwarden.yaml").write_text(
+        f"registries:\n  '{plain_registry.host}':\n    insecure: true\n"
+    )
+    state = str(tmp_path / "state.db")
+    common = ["--engine", engine_url, "--state", state, "--format", "json"]
+    probe = [
+        "--probe-http",
+        f"http://127.0.0.1:{port}/health",
+        "--grace",
+        "1",
+        "--stop-timeout",
+        "1",
+    ]
+    runner = CliRunner()
+
+    up = runner.invoke(
+        app,
+        [
+            "engine",
+            "update",
+            name,
+            *common,
+            *probe,
+            "--no-cache",
+            "--config",
+            str(tmp_path / "patchwarden.yaml"),
+        ],
+    )
+    assert up.exit_code == 0, up.output
+    (r,) = json.loads(up.stdout)["results"]
+    assert r == {
+        "container": name,
+        "from_image": f"{plain_registry.host}/{repo}:1.0.0",
+        "from_digest": d1,
+        "to_image": f"{plain_registry.host}/{repo}:1.0.1",
+        "to_digest": d2,
+        "outcome": "updated",
+        "reason": r["reason"],
+    }
+    assert _wait_http(port) == "v2"
+
+    rb = runner.invoke(app, ["engine", "rollback", name, *common, *probe])
+    assert rb.exit_code == 0, rb.output
+    (r,) = json.loads(rb.stdout)["results"]
+    assert (r["outcome"], r["from_digest"], r["to_digest"]) == ("updated", d2, d1)
+    assert r["to_image"] == f"{plain_registry.host}/{repo}:1.0.0"
+    assert _wait_http(port) == "v1"
+    assert engine.info(name).digest == d1
+
+    hist = runner.invoke(app, ["engine", "history", name, "--state", state, "--format", "json"])
+    assert hist.exit_code == 0, hist.output
+    records = json.loads(hist.stdout)["records"]
+    assert [(x["action"], x["outcome"]) for x in records] == [
+        ("rollback", "updated"),
+        ("update", "updated"),
+    ]
+
+
+def test_recovery_undoes_an_update_interrupted_after_stopping_the_old_container(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    """The state a crash leaves between "stop old" and "start new": recovery puts it back."""
+    repo = _repo("crash")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    d2 = push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    name, port = names("web"), free_port()
+    old_id = _run(engine, f"{plain_registry.host}/{repo}:1.0.0", name, port)
+    engine.api.pull(f"{plain_registry.host}/{repo}@{d2}")
+    new_id = str(
+        engine.api.create_container_from_config(
+            {
+                "Image": f"{plain_registry.host}/{repo}@{d2}",
+                "Labels": {LABEL_UPDATE_OF: old_id, LABEL_STATE: "candidate"},
+                "HostConfig": {"PortBindings": {"8080/tcp": [{"HostPort": str(port)}]}},
+            },
+            name=f"{name}{NEW_MARK}{old_id[:12]}",
+        )["Id"]
+    )
+    engine.stop(old_id, timeout=STOP)
+    engine.rename(old_id, f"{name}{OLD_MARK}{old_id[:12]}")
+    engine.rename(new_id, name)  # ... and then the process died
+
+    results = [
+        r
+        for r in LiveUpdater(engine, store, probes=_probes(port), stop_timeout=STOP).recover()
+        if r.container == name
+    ]
+
+    assert [(r.outcome, r.action) for r in results] == [("rolled-back", "recover")]
+    assert engine.inspect(name)["Id"] == old_id and engine.info(name).running
+    assert not engine.exists(new_id)
+    assert _wait_http(port) == "v1"
+    assert store.history(name)[0].action == "recover"
+
+
+HEALTHCHECK = {
+    "Test": [
+        "CMD",
+        "/bin/busybox",
+        "wget",
+        "-q",
+        "-O",
+        "/dev/null",
+        "http://127.0.0.1:8080/health",
+    ],
+    "Interval": 1_000_000_000,
+    "Timeout": 2_000_000_000,
+    "Retries": 2,
+}
+
+
+def test_engine_healthcheck_gates_the_update(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    """A container with a HEALTHCHECK is gated by the engine's status, not by the probes."""
+    repo = _repo("hc")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2", healthy=False)
+    name, port = names("web"), free_port()
+    old_id = _run(
+        engine, f"{plain_registry.host}/{repo}:1.0.0", name, port, Healthcheck=HEALTHCHECK
+    )
+    # no HTTP probe configured: only the engine healthcheck can catch the missing /health
+    updater = LiveUpdater(engine, store, probes=Probes(grace=0.5, timeout=15), stop_timeout=STOP)
+    (res,) = updater.update(policy_candidates(_checker(plain_registry)), Selection(names=(name,)))
+
+    assert res.outcome == "rolled-back", res.reason
+    assert "HEALTHCHECK" in res.reason
+    assert store.history(name)[0].gates["checks"] == {"healthcheck": "unhealthy"}
+    assert engine.inspect(name)["Id"] == old_id
+    assert _wait_http(port) == "v1"
+
+
+def test_kill_between_stop_and_start_then_a_recovering_run(
+    engine: EngineClient,
+    engine_url: str,
+    plain_registry: RegistryServer,
+    layouts: Path,
+    names: Any,
+    tmp_path: Path,
+) -> None:
+    """SIGKILL the real CLI while the engine stops the old container; the next run recovers."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = _repo("kill")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    name, port = names("web"), free_port()
+    old_id = _run(engine, f"{plain_registry.host}/{repo}:1.0.0", name, port)
+    cfg_file = tmp_path / "patchwarden.yaml"
+    cfg_file.write_text(f"registries:\n  '{plain_registry.host}':\n    insecure: true\n")
+    state = str(tmp_path / "state.db")
+    base = [
+        sys.executable,
+        "-m",
+        "patchwarden.cli.main",
+        "engine",
+        "update",
+        name,
+        "--engine",
+        engine_url,
+        "--state",
+        state,
+        "--config",
+        str(cfg_file),
+        "--no-cache",
+        "--probe-http",
+        f"http://127.0.0.1:{port}/health",
+        "--grace",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        [*base, "--stop-timeout", "6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not any(c.name.startswith(name + "-pw-new-") for c in engine.list_containers()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the update never created its candidate"
+            time.sleep(0.05)
+        time.sleep(1.0)  # inside "stop old": httpd ignores SIGTERM, the engine waits 6 s
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    assert any(c.name.startswith(name + "-pw-new-") for c in engine.list_containers())
+
+    run = subprocess.run(
+        [*base, "--stop-timeout", "1", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode in (0, 3), run.stderr
+    results = json.loads(run.stdout)["results"]
+    recovered = [r for r in results if r["container"] == name]
+    # first the interrupted update is undone, then the update is done properly
+    assert [r["outcome"] for r in recovered] == ["rolled-back", "updated"], json.dumps(results)
+    assert _wait_http(port) == "v2"
+    assert not engine.exists(old_id)
+    assert [c.name for c in engine.list_containers() if c.name.startswith(name)] == [name]
+    actions = [r.action for r in open_store(state).history(name)]
+    assert actions == ["update", "recover"]
+
+
+def test_depends_on_label_orders_the_updates(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    repo = _repo("dep")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    image = f"{plain_registry.host}/{repo}:1.0.0"
+    app_name, db_name = names("app"), names("db")  # "app" sorts first: only the label reorders
+    _run(engine, image, app_name, free_port(), Labels={"patchwarden.depends-on": db_name})
+    _run(engine, image, db_name, free_port())
+
+    updater = LiveUpdater(engine, store, probes=Probes(grace=0.5, timeout=5), stop_timeout=STOP)
+    results = updater.update(
+        policy_candidates(_checker(plain_registry)), Selection(names=(app_name, db_name))
+    )
+
+    assert [(r.container, r.outcome) for r in results] == [
+        (db_name, "updated"),
+        (app_name, "updated"),
+    ]
+    db_rec, app_rec = store.history(db_name)[0], store.history(app_name)[0]
+    assert db_rec.finished_at <= app_rec.started_at

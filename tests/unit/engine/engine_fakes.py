@@ -1,0 +1,136 @@
+"""An in-memory engine and store for unit tests of the live-update procedure."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from typing import Any
+
+from patchwarden.core.ref import ImageRef
+from patchwarden.engine.client import ContainerInfo, EngineError
+
+_ids = itertools.count(1)
+
+
+class FakeEngine:
+    """Containers keyed by id; records every call in ``calls``; ``fail`` maps call -> message."""
+
+    def __init__(self) -> None:
+        self.containers: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.fail: dict[str, str] = {}
+        self.is_podman = False
+
+    def add(
+        self,
+        name: str,
+        image: str,
+        digest: str | None,
+        labels: dict[str, str] | None = None,
+        state: str = "running",
+    ) -> str:
+        cid = f"{next(_ids):012d}" + "f" * 52
+        self.containers[cid] = {
+            "name": name,
+            "image": image,
+            "digest": digest,
+            "labels": dict(labels or {}),
+            "state": state,
+        }
+        return cid
+
+    def _find(self, ref: str) -> str:
+        for cid, c in self.containers.items():
+            if ref in (cid, c["name"]) or (len(ref) >= 12 and cid.startswith(ref)):
+                return cid
+        raise EngineError(f"{ref}: not found")
+
+    def _call(self, op: str, ref: str) -> None:
+        self.calls.append((op, ref))
+        if op in self.fail:
+            raise EngineError(self.fail[op])
+
+    def info(self, ref: str) -> ContainerInfo:
+        cid = self._find(ref)
+        c = self.containers[cid]
+        return ContainerInfo(
+            cid,
+            c["name"],
+            c["image"],
+            "img-" + (c["digest"] or "x"),
+            c["digest"],
+            dict(c["labels"]),
+            c["state"],
+        )
+
+    def list_containers(self, *, all: bool = True) -> list[ContainerInfo]:
+        return [self.info(cid) for cid in self.containers]
+
+    def exists(self, ref: str) -> bool:
+        try:
+            self._find(ref)
+        except EngineError:
+            return False
+        return True
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        info = self.info(ref)
+        return {
+            "Id": info.id,
+            "Name": "/" + info.name,
+            "Config": {"Image": info.image, "Labels": info.labels, "Env": ["A=1"]},
+            "HostConfig": {"RestartPolicy": {"Name": "always"}},
+            "State": {"Status": info.state},
+        }
+
+    def inspect_image(self, ref: str) -> dict[str, Any]:
+        return {"Config": {}}
+
+    def pull(self, image: ImageRef) -> None:
+        self._call("pull", str(image))
+
+    def tag(self, image: str, repository: str, tag: str) -> None:
+        self._call("tag", f"{repository}:{tag}")
+
+    def create(self, config: dict[str, Any], name: str) -> str:
+        self._call("create", name)
+        image = config["Image"]
+        digest = self.pulled_digest
+        return self.add(name, image, digest, config.get("Labels"), state="created")
+
+    pulled_digest: str | None = None
+
+    def start(self, ref: str) -> None:
+        self._call("start", ref)
+        self.containers[self._find(ref)]["state"] = "running"
+
+    def stop(self, ref: str, timeout: int = 10) -> None:
+        self._call("stop", ref)
+        self.containers[self._find(ref)]["state"] = "exited"
+
+    def rename(self, ref: str, name: str) -> None:
+        self._call("rename", name)
+        self.containers[self._find(ref)]["name"] = name
+
+    def remove(self, ref: str, *, force: bool = False) -> None:
+        self._call("remove", ref)
+        del self.containers[self._find(ref)]
+
+    def run_healthcheck(self, ref: str) -> str | None:
+        return None
+
+
+class MemoryStore:
+    """Unit tests only: the real store is patchwarden.store (SQLite)."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def record(self, rec: Any) -> Any:
+        rec = replace(rec, id=len(self.records) + 1)
+        self.records.append(rec)
+        return rec
+
+    def history(self, container: str | None = None, limit: int = 100) -> list[Any]:
+        rows = [r for r in reversed(self.records) if container is None or r.container == container]
+        return rows[:limit]

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from patchwarden.engine.client import EngineClient, info_from_inspect, repo_digest, resolve_url
+from patchwarden.registry.credentials import Credentials
+
+HERE = Path(__file__).parent
+
+
+def test_info_from_a_container_started_by_digest() -> None:
+    doc = json.loads((HERE / "podman_inspect.json").read_text())
+
+    info = info_from_inspect(doc)
+
+    assert info.name == "t1" and info.running and info.health is None
+    assert info.digest == doc["Config"]["Image"].rsplit("@", 1)[1]
+    ref = info.image_ref()
+    assert ref is not None and ref.digest == info.digest and ref.tag is None
+
+
+def test_info_digest_comes_from_the_matching_repo_digest() -> None:
+    doc = json.loads((HERE / "podman_inspect_rich.json").read_text())
+    doc["Config"]["Image"] = "127.0.0.1:5000/web:1.0.0"
+    image = {
+        "RepoDigests": [
+            "docker.io/library/other@sha256:" + "a" * 64,
+            "127.0.0.1:5000/web@sha256:" + "b" * 64,
+        ]
+    }
+
+    info = info_from_inspect(doc, lambda _id: image)
+
+    assert info.digest == "sha256:" + "b" * 64
+    assert info.health == "starting"  # it has a HEALTHCHECK that has not run yet
+    assert repo_digest(image, "nginx") is None
+
+
+@pytest.mark.parametrize("image", ["sha256:" + "c" * 64, "c" * 64, "0123456789ab"])
+def test_containers_started_from_an_image_id_have_no_reference(image: str) -> None:
+    doc = json.loads((HERE / "podman_inspect.json").read_text())
+    doc["Config"]["Image"] = image
+
+    assert info_from_inspect(doc).image_ref() is None
+
+
+def test_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    assert resolve_url(None) == "unix:///var/run/docker.sock"
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/podman/podman.sock")
+    assert resolve_url(None) == "unix:///run/podman/podman.sock"
+    assert resolve_url("tcp://h:2376") == "tcp://h:2376"
+
+
+class _Creds:
+    def get(self, host: str) -> Credentials | None:
+        if host == "ghcr.io":
+            return Credentials("alice", "s3cret")
+        if host == "quay.io":
+            return Credentials(identity_token="tok")
+        return None
+
+
+def test_auth_config_from_registry_credentials() -> None:
+    client = EngineClient("unix:///nowhere", credentials=_Creds(), api=object())
+
+    assert client._auth_config("ghcr.io") == {
+        "username": "alice",
+        "password": "s3cret",
+        "serveraddress": "ghcr.io",
+    }
+    assert client._auth_config("quay.io") == {"identitytoken": "tok", "serveraddress": "quay.io"}
+    assert client._auth_config("docker.io") is None
