@@ -16,7 +16,8 @@ app = typer.Typer(
     name="patchwarden",
     help="Keep container images patched: find every image reference (inventory), check "
     "registries for newer tags and moved digests under per-image policies (check), scan images "
-    "for known vulnerabilities (scan, db), and apply updates through git (update). "
+    "for known vulnerabilities (scan, db), apply updates through git (update), and "
+    "live-update running containers with health gates and rollback (engine). "
     "See docs/ for every command.",
     no_args_is_help=True,
     add_completion=False,
