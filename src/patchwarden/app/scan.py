@@ -204,10 +204,13 @@ class DefaultEngine:
         self.use_cache = use_cache and config.cache.enabled
 
     def open_source(self, target: ScanTarget, platform: Platform | None) -> ImageSource:
-        from patchwarden.app.wiring import build_client
         from patchwarden.scan.sources import open_source
 
-        registry = build_client(self.config) if target.kind == "registry" else None
+        registry = None
+        if target.kind == "registry":  # httpx and the client load only when needed
+            from patchwarden.app.wiring import build_client
+
+            registry = build_client(self.config)
         return open_source(target.kind, target.target, registry=registry, platform=platform)
 
     def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory:

@@ -16,6 +16,7 @@ from patchwarden.scan.model import (
     FileFacts,
     LayerFacts,
     OSInfo,
+    Package,
     PackageFact,
     PackageType,
 )
@@ -147,8 +148,46 @@ class LayerCache:
     def put(
         self, facts: LayerFacts, catalogers: Sequence[Cataloger], max_file_bytes: int = 0
     ) -> None:
-        path = self._path(cache_key(facts.digest, catalogers, max_file_bytes))
-        data = json.dumps(facts_to_json(facts), separators=(",", ":")).encode()
+        key = cache_key(facts.digest, catalogers, max_file_bytes)
+        self._write(key, json.dumps(facts_to_json(facts), separators=(",", ":")).encode())
+
+    # -- whole-image results: a rescan of unchanged layers skips their facts and the merge --
+
+    def get_image(
+        self, layers: Sequence[str], catalogers: Sequence[Cataloger], max_file_bytes: int = 0
+    ) -> tuple[OSInfo | None, tuple[Package, ...]] | None:
+        path = self._path(image_key(layers, catalogers, max_file_bytes))
+        try:
+            d = json.loads(path.read_bytes())
+            os_info = None if d["os"] is None else _os(d["os"])
+            packages = tuple(_package(p) for p in d["packages"])
+        except OSError:
+            return None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("ignoring corrupt image cache entry %s: %s", path, exc)
+            return None
+        return (os_info, packages) if d.get("layers") == list(layers) else None
+
+    def put_image(
+        self,
+        layers: Sequence[str],
+        catalogers: Sequence[Cataloger],
+        max_file_bytes: int,
+        os_info: OSInfo | None,
+        packages: Sequence[Package],
+    ) -> None:
+        data = {
+            "layers": list(layers),
+            "os": None if os_info is None else _os_json(os_info),
+            "packages": [
+                {**_pkg_json(_as_fact(p)), "layer": p.layer, "path": p.path} for p in packages
+            ],
+        }
+        key = image_key(layers, catalogers, max_file_bytes)
+        self._write(key, json.dumps(data, separators=(",", ":")).encode())
+
+    def _write(self, key: str, data: bytes) -> None:
+        path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
@@ -161,3 +200,48 @@ class LayerCache:
                 raise
         except OSError as exc:  # a cache that cannot be written is not a failed scan
             log.warning("could not write layer cache entry %s: %s", path, exc)
+
+
+def image_key(layers: Sequence[str], catalogers: Sequence[Cataloger], max_file_bytes: int) -> str:
+    return cache_key("image:" + ",".join(layers), catalogers, max_file_bytes)
+
+
+def _os(o: dict[str, Any]) -> OSInfo:
+    return OSInfo(
+        id=o["id"],
+        version_id=o.get("version_id"),
+        pretty_name=o.get("pretty_name"),
+        version_codename=o.get("version_codename"),
+        id_like=tuple(o.get("id_like", ())),
+    )
+
+
+def _as_fact(p: Package) -> PackageFact:
+    return PackageFact(
+        name=p.name,
+        version=p.version,
+        type=p.type,
+        purl=p.purl,
+        source_name=p.source_name,
+        source_version=p.source_version,
+        arch=p.arch,
+        namespace=p.namespace,
+        licenses=p.licenses,
+    )
+
+
+def _package(d: dict[str, Any]) -> Package:
+    f = _pkg(d)
+    return Package(
+        name=f.name,
+        version=f.version,
+        type=f.type,
+        purl=f.purl,
+        layer=str(d["layer"]),
+        path=str(d["path"]),
+        source_name=f.source_name,
+        source_version=f.source_version,
+        arch=f.arch,
+        namespace=f.namespace,
+        licenses=f.licenses,
+    )

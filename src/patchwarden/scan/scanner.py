@@ -70,8 +70,17 @@ class Scanner:
             if progress is not None:
                 progress(short(layer.digest), done, total)
 
-        todo: list[int] = []
         direct = isinstance(source, DirectLayerSource)
+        digests = [layer.digest for layer in info.layers]
+        limit = self.limits.max_file_bytes
+        if self.cache is not None and not direct:
+            hit_image = self.cache.get_image(digests, self.catalogers, limit)
+            if hit_image is not None:  # nothing changed: no layer facts to load, no merge
+                for layer in info.layers:
+                    tick(layer)
+                bare = tuple(LayerFacts(layer.digest, layer.diff_id) for layer in info.layers)
+                return ScanInventory(info, hit_image[0], hit_image[1], bare)
+        todo: list[int] = []
         for i, layer in enumerate(info.layers):
             hit = None
             if self.cache is not None and not direct:
@@ -112,4 +121,6 @@ class Scanner:
                     tick(info.layers[i])
         layers = tuple(r for r in results if r is not None)
         os_info, packages = merge_layers(layers)
+        if self.cache is not None and not direct:
+            self.cache.put_image(digests, self.catalogers, limit, os_info, packages)
         return ScanInventory(image=info, os=os_info, packages=packages, layers=layers)

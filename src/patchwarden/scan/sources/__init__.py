@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from patchwarden.registry.client import RegistryClient
+from typing import TYPE_CHECKING
+
 from patchwarden.registry.model import Platform
 from patchwarden.scan.errors import ScanError
 from patchwarden.scan.model import ImageSource
+
+if TYPE_CHECKING:  # the client (and httpx) load only for registry sources
+    from patchwarden.registry.client import RegistryClient
 
 KINDS = ("registry", "archive", "oci-layout", "rootfs")
 
