@@ -1,7 +1,7 @@
 """Helpers for the live-update tests: a Podman API service on a temp socket and tiny images.
 
 Images are real OCI images built without any engine: one layer with the host's static
-``/bin/busybox`` and a ``/www`` directory; the config's Cmd serves it with ``httpd`` on 8080.
+``/bin/busybox`` (and ``/bin/sh`` linked to it) and a ``/www`` directory; the config's Cmd serves it with ``httpd`` on 8080.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def _layer(files: Mapping[str, tuple[bytes, int]]) -> bytes:
             info = tarfile.TarInfo(d)
             info.type, info.mode = tarfile.DIRTYPE, 0o755
             tar.addfile(info)
+        sh = tarfile.TarInfo("bin/sh")  # busybox's sh, for hooks (`sh -c ...`)
+        sh.type, sh.linkname, sh.mode = tarfile.SYMTYPE, "busybox", 0o777
+        tar.addfile(sh)
         for name in sorted(files):
             data, mode = files[name]
             info = tarfile.TarInfo(name)

@@ -192,7 +192,7 @@ def test_healthy_update_preserves_configuration(
     assert {"web", "frontend"} <= set(aliases)
     mounts = {m["Destination"]: m for m in new["Mounts"]}
     assert mounts["/data"]["Source"] == str(data) and mounts["/data"]["RW"]
-    # the old image stays (retention is not our business yet)
+    # the old image stays (default retention: keep every image)
     assert engine.inspect_image(f"{plain_registry.host}/{repo}@{d1}")
     (rec,) = store.history(name)
     assert (rec.outcome, rec.action, rec.from_digest, rec.to_digest) == (
@@ -580,3 +580,123 @@ def test_depends_on_label_orders_the_updates(
     ]
     db_rec, app_rec = store.history(db_name)[0], store.history(app_name)[0]
     assert db_rec.finished_at <= app_rec.started_at
+
+
+def test_failing_pre_update_hook_skips_the_update(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    """patchwarden.pre-update runs in the old container (busybox sh); exit 3 skips the update."""
+    repo = _repo("prehook")
+    d1 = push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    name, port = names("web"), free_port()
+    hook = "echo draining; echo $(cat /www/version); echo queue not empty >&2; exit 3"
+    old_id = _run(
+        engine,
+        f"{plain_registry.host}/{repo}:1.0.0",
+        name,
+        port,
+        Labels={"patchwarden.pre-update": hook, "patchwarden.hook-timeout": "10"},
+    )
+
+    updater = LiveUpdater(engine, store, probes=_probes(port), stop_timeout=STOP)
+    (res,) = updater.update(policy_candidates(_checker(plain_registry)), Selection(names=(name,)))
+
+    assert res.outcome == "skipped", res.reason
+    assert "pre-update hook exited 3" in res.reason and "queue not empty" in res.reason
+    assert engine.inspect(name)["Id"] == old_id and engine.info(name).running
+    assert engine.info(name).digest == d1
+    assert [c.name for c in engine.list_containers() if c.name.startswith(name)] == [name]
+    assert _wait_http(port) == "v1"
+    (rec,) = store.history(name)
+    (h,) = rec.gates["hooks"]
+    assert (h["phase"], h["exit_code"], h["timeout_s"]) == ("pre-update", 3, 10.0)
+    assert h["output"] == "draining | v1 | queue not empty"  # ran in the old container
+
+
+def test_failing_post_update_hook_rolls_back(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    """A passing pre-update hook, then patchwarden.post-update fails in the new container."""
+    repo = _repo("posthook")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    d2 = push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    name, port = names("web"), free_port()
+    old_id = _run(
+        engine,
+        f"{plain_registry.host}/{repo}:1.0.0",
+        name,
+        port,
+        Labels={
+            "patchwarden.pre-update": "echo drained > /www/drained",
+            "patchwarden.post-update": "echo warming $(cat /www/version); exit 7",
+        },
+    )
+
+    updater = LiveUpdater(engine, store, probes=_probes(port), stop_timeout=STOP)
+    (res,) = updater.update(policy_candidates(_checker(plain_registry)), Selection(names=(name,)))
+
+    assert res.outcome == "rolled-back", res.reason
+    assert res.to_digest == d2
+    assert "post-update hook exited 7: warming v2" in res.reason  # ran in the new container
+    assert engine.inspect(name)["Id"] == old_id and engine.info(name).running
+    assert _wait_http(port) == "v1"
+    assert _wait_http(port, "/drained") == "drained\n"  # the pre-update hook ran in the old one
+    assert [c.name for c in engine.list_containers() if c.name.startswith(name)] == [name]
+    (rec,) = store.history(name)
+    assert [(h["phase"], h["exit_code"]) for h in rec.gates["hooks"]] == [
+        ("pre-update", 0),
+        ("post-update", 7),
+    ]
+    assert rec.gates["ok"] is False
+
+
+def test_keep_images_removes_unused_images_but_not_the_previous_one(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    repo = _repo("keep")
+    # contents of their own: an image ID shared with another test's repository is never removed
+    d1, d2, d3 = (
+        push_web_image(layouts, plain_registry.host, repo, f"1.0.{n}", version=f"{repo}-{n}")
+        for n in range(3)
+    )
+    name, port = names("web"), free_port()
+    _run(engine, f"{plain_registry.host}/{repo}:1.0.0", name, port)
+    engine.api.pull(f"{plain_registry.host}/{repo}", tag="1.0.1")  # pulled, used by nothing
+
+    updater = LiveUpdater(engine, store, probes=_probes(port), stop_timeout=STOP, keep_images=0)
+    (res,) = updater.update(policy_candidates(_checker(plain_registry)), Selection(names=(name,)))
+
+    assert res.outcome == "updated" and res.to_digest == d3, res.reason
+    assert engine.inspect_image(f"{plain_registry.host}/{repo}@{d1}")  # rollback needs it
+    assert engine.inspect_image(f"{plain_registry.host}/{repo}@{d3}")
+    left = {
+        d.partition("@")[2]
+        for img in engine.list_images()
+        for d in img.get("RepoDigests") or []
+        if d.startswith(f"{plain_registry.host}/{repo}@")
+    }
+    assert left == {d1, d3}
+    assert store.history(name)[0].gates["images_removed"] == [d2]
+
+
+def test_concurrent_updates_of_independent_containers(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    repo = _repo("conc")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    image = f"{plain_registry.host}/{repo}:1.0.0"
+    (a, pa), (b, pb) = (names("a"), free_port()), (names("b"), free_port())
+    _run(engine, image, a, pa)
+    _run(engine, image, b, pb)
+
+    updater = LiveUpdater(
+        engine, store, probes=Probes(grace=1.0, timeout=5), stop_timeout=STOP, concurrency=2
+    )
+    results = updater.update(policy_candidates(_checker(plain_registry)), Selection(names=(a, b)))
+
+    assert [(r.container, r.outcome) for r in results] == [(a, "updated"), (b, "updated")]
+    assert _wait_http(pa) == "v2" and _wait_http(pb) == "v2"
+    ra, rb = store.history(a)[0], store.history(b)[0]
+    assert ra.started_at < rb.finished_at and rb.started_at < ra.finished_at  # overlapped

@@ -13,10 +13,23 @@ The procedure for one container (``update`` and ``rollback`` alike):
 
 A crash between the steps leaves containers whose names and labels say what happened;
 :meth:`LiveUpdater.recover` finds them on the next run and completes or undoes the update.
+
+Hooks (labels on the container, run with ``sh -c`` through the engine's exec API):
+``patchwarden.pre-update`` runs in the old container just before it is stopped (failure or
+timeout: the candidate is removed and the update ``skipped``); ``patchwarden.post-update`` runs
+in the new container once the gate passed (failure: the gate failed, roll back).
+``patchwarden.hook-timeout`` (seconds) overrides the updater's hook timeout.
+
+Several containers can be updated at once (``concurrency``); a container waits for the ones
+it depends on, and is skipped when one of them rolled back or failed. With ``keep_images``
+set, a successful update removes the repository's unused images beyond the container's
+``keep_images`` most recent earlier digests (the previous digest is always kept).
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,14 +37,17 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from patchwarden.app.live_gate import GateResult, Probes, run_gate
-from patchwarden.core.ref import ImageRef
+from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
 from patchwarden.engine.spec import create_config
-from patchwarden.errors import PatchwardenError, UsageError
+from patchwarden.errors import PatchwardenError, ReferenceFormatError, UsageError
 
 LABEL_ENABLE = "patchwarden.enable"
 LABEL_UPDATE_OF = "patchwarden.update-of"
 LABEL_STATE = "patchwarden.state"
+LABEL_PRE_UPDATE = "patchwarden.pre-update"
+LABEL_POST_UPDATE = "patchwarden.post-update"
+LABEL_HOOK_TIMEOUT = "patchwarden.hook-timeout"
 OLD_MARK = "-pw-old-"
 NEW_MARK = "-pw-new-"
 
@@ -78,6 +94,49 @@ CandidateFn = Callable[[ContainerInfo, ImageRef], Candidate]
 
 
 @dataclass(frozen=True, slots=True)
+class HookResult:
+    phase: str  # pre-update | post-update
+    command: str
+    exit_code: int | None  # None: did not finish in time, or could not be run
+    output: str  # the last lines
+    timeout: float
+    duration_s: float
+    error: str = ""  # the engine refused to run it
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.error
+
+    @property
+    def summary(self) -> str:
+        if self.error:
+            what = f"could not run: {self.error}"
+        elif self.exit_code is None:
+            what = f"timed out after {self.timeout:g}s"
+        else:
+            what = f"exited {self.exit_code}"
+        return f"{what}: {self.output}" if self.output and not self.ok else what
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "command": self.command,
+            "exit_code": self.exit_code,
+            "ok": self.ok,
+            "output": self.output,
+            "timeout_s": self.timeout,
+            "duration_s": self.duration_s,
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+def _last_lines(text: str, lines: int = 5, chars: int = 400) -> str:
+    kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()][-lines:]
+    joined = " | ".join(kept)
+    return joined if len(joined) <= chars else "..." + joined[-chars:]
+
+
+@dataclass(frozen=True, slots=True)
 class Selection:
     names: tuple[str, ...] = ()
     opt_in: bool = False  # only containers labelled patchwarden.enable=true
@@ -94,10 +153,10 @@ def _label(info: ContainerInfo, keys: Sequence[str]) -> str | None:
     return next((info.labels[k] for k in keys if info.labels.get(k)), None)
 
 
-def dependency_order(containers: Sequence[ContainerInfo]) -> list[ContainerInfo]:
-    """Dependencies first: ``patchwarden.depends-on`` (comma-separated container names) and
-    compose's ``depends_on`` (service names within the same project); otherwise by name.
-    A cycle does not stop the run: its members follow in name order."""
+def dependencies(containers: Sequence[ContainerInfo]) -> dict[str, set[str]]:
+    """Container name -> names of the listed containers it depends on: the
+    ``patchwarden.depends-on`` label (comma-separated container names) and compose's
+    ``depends_on`` (service names within the same project)."""
     by_name = {c.name: c for c in containers}
     by_service = {
         (_label(c, COMPOSE_PROJECT), _label(c, COMPOSE_SERVICE)): c.name
@@ -113,6 +172,14 @@ def dependency_order(containers: Sequence[ContainerInfo]) -> list[ContainerInfo]
             if name:
                 wanted.add(name)
         deps[c.name] = {d for d in wanted if d in by_name and d != c.name}
+    return deps
+
+
+def dependency_order(containers: Sequence[ContainerInfo]) -> list[ContainerInfo]:
+    """Dependencies first (see :func:`dependencies`); otherwise by name.
+    A cycle does not stop the run: its members follow in name order."""
+    by_name = {c.name: c for c in containers}
+    deps = dependencies(containers)
     ordered: list[ContainerInfo] = []
     done: set[str] = set()
     remaining = sorted(by_name)
@@ -137,13 +204,27 @@ class LiveUpdater:
         *,
         probes: Probes | None = None,
         stop_timeout: int = 10,
+        hook_timeout: float = 30.0,
+        concurrency: int = 1,
+        keep_images: int | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        if concurrency < 1:
+            raise UsageError(f"concurrency must be at least 1, not {concurrency}")
+        if keep_images is not None and keep_images < 0:
+            raise UsageError(f"--keep-images must be 0 or more, not {keep_images}")
         self.engine = engine
         self.store = store
         self.probes = probes or Probes()
         self.stop_timeout = stop_timeout
+        self.hook_timeout = hook_timeout
+        self.concurrency = concurrency
+        self.keep_images = keep_images
         self.clock = clock
+        self._store_lock = threading.Lock()  # store and policy calls: one thread at a time
+        self._candidate_lock = threading.Lock()
+        self._images_lock = threading.Lock()  # retention vs. digests being moved to
+        self._inflight: dict[str, int] = {}
 
     # -- selection ----------------------------------------------------------------------
     def update(
@@ -154,17 +235,75 @@ class LiveUpdater:
         by_name = {c.name: c for c in containers}
         for missing in (n for n in selection.names if n not in by_name):
             results.append(_plain(missing, "", None, "failed", "no such container"))
-        for info in dependency_order(containers):
-            if selection.names and info.name not in selection.names:
-                continue
-            if selection.project and _label(info, COMPOSE_PROJECT) != selection.project:
-                continue
-            if is_leftover(info.name):
-                continue
-            result = self._one(info, candidate_for, selection, monitor_only)
-            if result is not None:
-                results.append(result)
+        selected = [
+            info
+            for info in dependency_order(containers)
+            if not (selection.names and info.name not in selection.names)
+            and not (selection.project and _label(info, COMPOSE_PROJECT) != selection.project)
+            and not is_leftover(info.name)
+        ]
+        # wait only for dependencies earlier in the order: a cycle is broken as the order is
+        position = {info.name: i for i, info in enumerate(selected)}
+        deps = dependencies(containers)
+        waits = {
+            info.name: sorted(
+                d for d in deps[info.name] if position.get(d, len(selected)) < position[info.name]
+            )
+            for info in selected
+        }
+        finished: dict[str, LiveResult | None] = {}
+        blocked: dict[str, str] = {}  # skipped for a dependency -> the root cause
+
+        def work(info: ContainerInfo) -> LiveResult | None:
+            if not monitor_only:
+                for d in waits[info.name]:
+                    dep = finished.get(d)
+                    if d in blocked:
+                        why = f"dependency {d} was not updated ({blocked[d]})"
+                    elif dep is not None and dep.outcome in ("rolled-back", "failed"):
+                        why = f"dependency {d} {dep.outcome}"
+                    else:
+                        continue
+                    blocked[info.name] = blocked.get(d, f"{d} {getattr(dep, 'outcome', '')}")
+                    return _plain(
+                        info.name, info.image, info.digest, "skipped", f"{why}: not updated"
+                    )
+            return self._one(info, candidate_for, selection, monitor_only)
+
+        if self.concurrency == 1 or len(selected) <= 1:
+            for info in selected:
+                finished[info.name] = work(info)
+        else:
+            self._run_parallel(selected, waits, work, finished)
+        results += [r for r in (finished[i.name] for i in selected) if r is not None]
         return results
+
+    def _run_parallel(
+        self,
+        selected: Sequence[ContainerInfo],
+        waits: dict[str, list[str]],
+        work: Callable[[ContainerInfo], LiveResult | None],
+        finished: dict[str, LiveResult | None],
+    ) -> None:
+        """Up to ``concurrency`` containers at once; each after its dependencies finished."""
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        pending = list(selected)
+        running: dict[Future[LiveResult | None], str] = {}
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="pw-engine") as pool:
+            while pending or running:
+                for info in list(pending):
+                    if len(running) >= self.concurrency:
+                        break
+                    if all(d in finished for d in waits[info.name]):
+                        pending.remove(info)
+                        running[pool.submit(work, info)] = info.name
+                if not running:  # cannot happen (waits only point backwards): be safe
+                    info = pending.pop(0)
+                    running[pool.submit(work, info)] = info.name
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    finished[running.pop(fut)] = fut.result()
 
     def _one(
         self,
@@ -198,7 +337,8 @@ class LiveUpdater:
         if not info.running:
             return _plain(info.name, info.image, info.digest, "skipped", "not running")
         try:
-            cand = candidate_for(info, ref)
+            with self._candidate_lock:
+                cand = candidate_for(info, ref)
         except PatchwardenError as exc:
             return _plain(info.name, info.image, info.digest, "failed", str(exc))
         if cand.image is None:
@@ -220,8 +360,24 @@ class LiveUpdater:
         self, info: ContainerInfo, target: ImageRef, *, action: str, why: str = ""
     ) -> LiveResult:
         """Move ``info`` to ``target`` (repository[:tag]@digest), gated; record the outcome."""
+        digest = target.digest or ""
+        with self._images_lock:
+            self._inflight[digest] = self._inflight.get(digest, 0) + 1
+        try:
+            return self._replace(info, target, action=action, why=why)
+        finally:
+            with self._images_lock:
+                self._inflight[digest] -= 1
+                if not self._inflight[digest]:
+                    del self._inflight[digest]
+
+    def _replace(
+        self, info: ContainerInfo, target: ImageRef, *, action: str, why: str
+    ) -> LiveResult:
         started, t0 = self.clock(), time.monotonic()
         steps: list[str] = []
+        hooks: list[HookResult] = []
+        removed_images: list[str] = []
         name, short = info.name, info.short_id
         to_image = _text(target)
 
@@ -229,6 +385,10 @@ class LiveUpdater:
             gates: dict[str, Any] = {"steps": steps}
             if gate is not None:
                 gates.update(ok=gate.ok, reason=gate.reason, checks=gate.checks)
+            if hooks:
+                gates["hooks"] = [h.as_dict() for h in hooks]
+            if removed_images:
+                gates["images_removed"] = removed_images
             result = LiveResult(
                 name,
                 info.image,
@@ -261,6 +421,22 @@ class LiveUpdater:
             steps.append(f"failed: {exc.message}")
             return done("failed", f"old container untouched: {exc.message}")
 
+        pre = info.labels.get(LABEL_PRE_UPDATE, "").strip()
+        if pre:
+            hook = self._hook("pre-update", info.id, pre, info.labels)
+            hooks.append(hook)
+            steps.append(f"pre-update hook {hook.summary}")
+            if not hook.ok:
+                try:
+                    self.engine.remove(new_id, force=True)
+                    steps.append("removed new")
+                except EngineError as exc:
+                    steps.append(f"could not remove new: {exc.message}")
+                return done(
+                    "skipped",
+                    f"pre-update hook {hook.summary}; update skipped, the container is unchanged",
+                )
+
         old_name = f"{name}{OLD_MARK}{short}"
         gate: GateResult | None = None
         try:
@@ -274,6 +450,8 @@ class LiveUpdater:
             steps.append("started new")
             gate = run_gate(self.engine, new_id, self.probes)
             steps.append(f"gate: {gate.reason}")
+            if gate.ok:
+                gate = self._post_hook(new_id, gate, hooks, steps)
         except EngineError as exc:
             steps.append(f"failed: {exc.message}")
             gate = GateResult(False, exc.message)
@@ -283,6 +461,8 @@ class LiveUpdater:
                 steps.append("removed old (its image is kept)")
             except EngineError as exc:
                 steps.append(f"could not remove old: {exc.message}")
+            if self.keep_images is not None and target.digest:
+                removed_images += self._retain(name, target, info.digest, steps)
             return done("updated", gate.reason, gate)
         restored = self._undo(new_id, info.id, name, steps)
         if restored:
@@ -292,6 +472,82 @@ class LiveUpdater:
             f"{gate.reason}; and the old container could not be restored (see {old_name})",
             gate,
         )
+
+    # -- hooks ------------------------------------------------------------------------------
+    def _hook(self, phase: str, container: str, command: str, labels: dict[str, str]) -> HookResult:
+        timeout = self.hook_timeout
+        with contextlib.suppress(ValueError):
+            timeout = float(labels.get(LABEL_HOOK_TIMEOUT, "") or timeout)
+        t0 = time.monotonic()
+        try:
+            code, output = self.engine.exec_run(container, ["sh", "-c", command], timeout)
+        except EngineError as exc:
+            return HookResult(phase, command, None, "", timeout, 0.0, exc.message)
+        return HookResult(
+            phase, command, code, _last_lines(output), timeout, round(time.monotonic() - t0, 3)
+        )
+
+    def _post_hook(
+        self, new_id: str, gate: GateResult, hooks: list[HookResult], steps: list[str]
+    ) -> GateResult:
+        """Run the new container's post-update hook; a failing hook fails the gate."""
+        labels = self.engine.info(new_id).labels
+        post = labels.get(LABEL_POST_UPDATE, "").strip()
+        if not post:
+            return gate
+        hook = self._hook("post-update", new_id, post, labels)
+        hooks.append(hook)
+        steps.append(f"post-update hook {hook.summary}")
+        checks = {**gate.checks, "post-update hook": hook.summary}
+        if hook.ok:
+            return GateResult(True, f"{gate.reason}; post-update hook ok", checks)
+        return GateResult(False, f"post-update hook {hook.summary}", checks)
+
+    # -- image retention ----------------------------------------------------------------
+    def _retain(
+        self, name: str, target: ImageRef, previous: str | None, steps: list[str]
+    ) -> list[str]:
+        """Remove the repository's images no container uses, beyond the ``keep_images`` most
+        recent digests ``name`` ran before; never the current or the previous digest, nor a
+        digest another update is moving to. Returns the removed images' digests."""
+        assert self.keep_images is not None and target.digest
+        removed: list[str] = []
+        with self._images_lock:
+            try:
+                with self._store_lock:
+                    records = self.store.history(name, limit=500)
+                earlier: list[str] = []
+                for d in [previous, *(r.from_digest for r in records if r.outcome == "updated")]:
+                    if d and d != target.digest and d not in earlier:
+                        earlier.append(d)
+                keep = {target.digest, *earlier[: self.keep_images], *self._inflight}
+                if previous:
+                    keep.add(previous)
+                used = {_image_id(c.image_id) for c in self.engine.list_containers(all=True)}
+                images = self.engine.list_images()
+            except EngineError as exc:
+                steps.append(f"image retention skipped: {exc.message}")
+                return removed
+            for img in images:
+                refs = [
+                    str(r)
+                    for r in [*(img.get("RepoTags") or []), *(img.get("RepoDigests") or [])]
+                    if r and not str(r).startswith("<none>")
+                ]
+                if not refs or {_repository(r) for r in refs} != {target.name}:
+                    continue  # not this repository's alone
+                digests = {r.partition("@")[2] for r in refs if "@" in r}
+                if not digests or digests & keep or _image_id(str(img.get("Id"))) in used:
+                    continue
+                shown = ", ".join(sorted(digests))
+                try:
+                    self.engine.remove_image(str(img.get("Id")))
+                except EngineError as exc:
+                    steps.append(f"could not remove image {shown}: {exc.message}")
+                    continue
+                steps.append(f"removed image {target.name}@{shown}")
+                removed += sorted(digests)
+        return removed
 
     def _local_name(self, target: ImageRef) -> str:
         """Tag the pulled image locally so the container is configured by repository:tag."""
@@ -343,9 +599,9 @@ class LiveUpdater:
         return self.replace(info, target, action="rollback", why="rollback")
 
     def _previous(self, name: str, info: ContainerInfo) -> ImageRef:
-        from patchwarden.core.ref import parse_reference
-
-        for rec in self.store.history(name, limit=200):
+        with self._store_lock:
+            records = self.store.history(name, limit=200)
+        for rec in records:
             if rec.outcome == "updated" and rec.from_digest and rec.from_digest != info.digest:
                 base = parse_reference(rec.from_image)
                 return base.with_digest(rec.from_digest)
@@ -431,23 +687,34 @@ class LiveUpdater:
     def _record(self, r: LiveResult, started: datetime, duration: float) -> None:
         from patchwarden.store.model import UpdateRecord
 
-        self.store.record(
-            UpdateRecord(
-                id=None,
-                started_at=started,
-                finished_at=self.clock(),
-                container=r.container,
-                from_image=r.from_image,
-                from_digest=r.from_digest,
-                to_image=r.to_image,
-                to_digest=r.to_digest,
-                outcome=r.outcome,
-                reason=r.reason,
-                gates=r.gates,
-                duration_s=round(duration, 3),
-                action=r.action,
-            )
+        rec = UpdateRecord(
+            id=None,
+            started_at=started,
+            finished_at=self.clock(),
+            container=r.container,
+            from_image=r.from_image,
+            from_digest=r.from_digest,
+            to_image=r.to_image,
+            to_digest=r.to_digest,
+            outcome=r.outcome,
+            reason=r.reason,
+            gates=r.gates,
+            duration_s=round(duration, 3),
+            action=r.action,
         )
+        with self._store_lock:
+            self.store.record(rec)
+
+
+def _image_id(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")
+
+
+def _repository(reference: str) -> str:
+    try:
+        return parse_reference(reference).name
+    except ReferenceFormatError:
+        return reference.partition("@")[0].rpartition(":")[0] or reference
 
 
 def _text(ref: ImageRef) -> str:

@@ -116,6 +116,15 @@ HealthTimeout = Annotated[
     float,
     typer.Option("--health-timeout", metavar="SECONDS", help="Time limit of the health gate."),
 ]
+HookTimeout = Annotated[
+    float,
+    typer.Option(
+        "--hook-timeout",
+        metavar="SECONDS",
+        help="Time limit of the patchwarden.pre-update / patchwarden.post-update hooks "
+        "(a container's patchwarden.hook-timeout label overrides it).",
+    ),
+]
 
 
 @engine_app.command("update")
@@ -148,6 +157,23 @@ def update(
     grace: Grace = 3.0,
     health_timeout: HealthTimeout = 60.0,
     stop_timeout: StopTimeout = 10,
+    hook_timeout: HookTimeout = 30.0,
+    concurrency: int = typer.Option(
+        1,
+        "--concurrency",
+        metavar="N",
+        min=1,
+        help="Update up to N containers at once (dependencies still go first).",
+    ),
+    keep_images: int | None = typer.Option(
+        None,
+        "--keep-images",
+        metavar="N",
+        min=0,
+        help="After an update, remove the repository's unused images beyond the N most recent "
+        "digests the container ran before (default: keep every image). The previous digest "
+        "is always kept.",
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the on-disk cache."),
     debug: DebugOpt = False,
 ) -> None:
@@ -171,6 +197,9 @@ def update(
             store,
             probes=_probes(probe_http, probe_status, probe_tcp, grace, health_timeout),
             stop_timeout=stop_timeout,
+            hook_timeout=hook_timeout,
+            concurrency=concurrency,
+            keep_images=keep_images,
         )
         results = [] if monitor_only else updater.recover()
         checker = Checker(
@@ -209,6 +238,7 @@ def rollback(
     grace: Grace = 3.0,
     health_timeout: HealthTimeout = 60.0,
     stop_timeout: StopTimeout = 10,
+    hook_timeout: HookTimeout = 30.0,
     debug: DebugOpt = False,
 ) -> None:
     """Put a container back on its previous (or the given) digest, with the same procedure and
@@ -223,6 +253,7 @@ def rollback(
             open_store(state),
             probes=_probes(probe_http, probe_status, probe_tcp, grace, health_timeout),
             stop_timeout=stop_timeout,
+            hook_timeout=hook_timeout,
         )
         results = [updater.rollback(name, to)]
         if format == OutputFormat.json:

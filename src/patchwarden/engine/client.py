@@ -224,7 +224,52 @@ class EngineClient:
             return None
         return str(res.json().get("Status") or "") or None
 
+    def exec_run(self, ref: str, cmd: list[str], timeout: float) -> tuple[int | None, str]:
+        """Run ``cmd`` inside the running container ``ref``; (exit code, output).
+
+        The exit code is None when the command did not finish within ``timeout`` seconds (the
+        Engine API cannot kill an exec: the command is left to end on its own)."""
+        import threading
+
+        with _errors(f"running a command in container {ref}"):
+            exec_id = self.api.exec_create(ref, cmd, stdout=True, stderr=True)["Id"]
+        chunks: list[bytes] = []
+        failure: list[str] = []
+
+        def read() -> None:
+            try:
+                for chunk in self.api.exec_start(exec_id, stream=True):
+                    chunks.append(chunk)
+            except Exception as exc:  # reported as the hook's output
+                failure.append(f"{type(exc).__name__}: {exc}")
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout)
+        output = b"".join(chunks).decode("utf-8", "replace") + "".join(failure)
+        if reader.is_alive():
+            return None, output
+        deadline = time.monotonic() + 5.0
+        while True:  # the stream can end a moment before the engine records the exit code
+            with _errors(f"inspecting a command in container {ref}"):
+                doc = self.api.exec_inspect(exec_id)
+            if not doc.get("Running") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        code = doc.get("ExitCode")
+        return (int(code) if code is not None else -1), output
+
     # -- images ---------------------------------------------------------------------------
+    def list_images(self) -> list[dict[str, Any]]:
+        """Every local image: ``Id``, ``RepoTags``, ``RepoDigests`` (as the engine lists them)."""
+        with _errors("listing images"):
+            rows: list[dict[str, Any]] = self.api.images(all=False)
+        return rows
+
+    def remove_image(self, image_id: str) -> None:
+        with _errors(f"removing image {image_id}"):
+            self.api.remove_image(image_id, force=True, noprune=False)
+
     def pull(self, image: ImageRef) -> None:
         """Pull ``image`` (by digest when it has one) with the registry credentials."""
         name, ref = image.name, image.digest or image.tag or "latest"

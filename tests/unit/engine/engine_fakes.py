@@ -20,6 +20,9 @@ class FakeEngine:
         self.calls: list[tuple[str, str]] = []
         self.fail: dict[str, str] = {}
         self.is_podman = False
+        self.exec_results = {}
+        self.exec_timeouts = []
+        self.images = []
 
     def add(
         self,
@@ -118,6 +121,41 @@ class FakeEngine:
 
     def run_healthcheck(self, ref: str) -> str | None:
         return None
+
+    # hooks: ``exec_results`` maps the hook command (the ``sh -c`` argument) to
+    # (exit code or None for a timeout, output); a command not listed exits 0
+    exec_results: dict[str, tuple[int | None, str]]
+
+    def exec_run(self, ref: str, cmd: list[str], timeout: float) -> tuple[int | None, str]:
+        c = self.containers[self._find(ref)]
+        self._call("exec", f"{c['name']}: {cmd[-1]}")
+        self.exec_timeouts.append(timeout)
+        assert cmd[:2] == ["sh", "-c"] and c["state"] == "running"
+        return self.exec_results.get(cmd[-1], (0, ""))
+
+    exec_timeouts: list[float]
+
+    # images: dicts as the engine lists them (Id, RepoTags, RepoDigests); a container's image
+    # ID is "img-" + its digest
+    images: list[dict[str, Any]]
+
+    def add_image(self, repository: str, digest: str, *tags: str) -> str:
+        image_id = "img-" + digest
+        self.images.append(
+            {
+                "Id": image_id,
+                "RepoTags": [f"{repository}:{t}" for t in tags],
+                "RepoDigests": [f"{repository}@{digest}"],
+            }
+        )
+        return image_id
+
+    def list_images(self) -> list[dict[str, Any]]:
+        return [dict(i) for i in self.images]
+
+    def remove_image(self, image_id: str) -> None:
+        self._call("remove_image", image_id)
+        self.images = [i for i in self.images if i["Id"] != image_id]
 
 
 class MemoryStore:
