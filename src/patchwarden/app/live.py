@@ -32,15 +32,56 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from patchwarden.app.live_gate import GateResult, Probes, run_gate
+from patchwarden.app.live_model import (
+    Candidate,
+    CandidateFn,
+    HookResult,
+    LiveResult,
+    RecordStore,
+    _last_lines,
+)
+from patchwarden.app.live_select import (
+    COMPOSE_PROJECT,
+    LABEL_DEPENDS_ON,
+    NEW_MARK,
+    OLD_MARK,
+    Selection,
+    _label,
+    dependencies,
+    dependency_order,
+    is_leftover,
+    policy_candidates,
+)
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
 from patchwarden.engine.spec import create_config
 from patchwarden.errors import PatchwardenError, ReferenceFormatError, UsageError
+
+__all__ = [
+    "LABEL_DEPENDS_ON",
+    "LABEL_HOOK_TIMEOUT",
+    "LABEL_POST_UPDATE",
+    "LABEL_PRE_UPDATE",
+    "LABEL_STATE",
+    "LABEL_UPDATE_OF",
+    "NEW_MARK",
+    "OLD_MARK",
+    "Candidate",
+    "CandidateFn",
+    "HookResult",
+    "LiveResult",
+    "LiveUpdater",
+    "RecordStore",
+    "Selection",
+    "dependencies",
+    "dependency_order",
+    "is_leftover",
+    "policy_candidates",
+]
 
 LABEL_ENABLE = "patchwarden.enable"
 LABEL_UPDATE_OF = "patchwarden.update-of"
@@ -48,152 +89,6 @@ LABEL_STATE = "patchwarden.state"
 LABEL_PRE_UPDATE = "patchwarden.pre-update"
 LABEL_POST_UPDATE = "patchwarden.post-update"
 LABEL_HOOK_TIMEOUT = "patchwarden.hook-timeout"
-OLD_MARK = "-pw-old-"
-NEW_MARK = "-pw-new-"
-
-
-class RecordStore(Protocol):
-    def record(self, rec: Any) -> Any: ...
-    def history(self, container: str | None = None, limit: int = 100) -> list[Any]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LiveResult:
-    container: str
-    from_image: str
-    from_digest: str | None
-    to_image: str
-    to_digest: str | None
-    outcome: str  # updated | rolled-back | up-to-date | skipped | failed
-    reason: str
-    gates: dict[str, Any] = field(default_factory=dict)
-    action: str = "update"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "container": self.container,
-            "from_image": self.from_image,
-            "from_digest": self.from_digest,
-            "to_image": self.to_image,
-            "to_digest": self.to_digest,
-            "outcome": self.outcome,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """What the policy decided for one container: an image to move to, or why not."""
-
-    image: ImageRef | None  # repository:tag@digest to move to; None: nothing to do
-    outcome: str  # up-to-date | skipped | failed when image is None
-    reason: str
-
-
-CandidateFn = Callable[[ContainerInfo, ImageRef], Candidate]
-
-
-@dataclass(frozen=True, slots=True)
-class HookResult:
-    phase: str  # pre-update | post-update
-    command: str
-    exit_code: int | None  # None: did not finish in time, or could not be run
-    output: str  # the last lines
-    timeout: float
-    duration_s: float
-    error: str = ""  # the engine refused to run it
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.error
-
-    @property
-    def summary(self) -> str:
-        if self.error:
-            what = f"could not run: {self.error}"
-        elif self.exit_code is None:
-            what = f"timed out after {self.timeout:g}s"
-        else:
-            what = f"exited {self.exit_code}"
-        return f"{what}: {self.output}" if self.output and not self.ok else what
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "phase": self.phase,
-            "command": self.command,
-            "exit_code": self.exit_code,
-            "ok": self.ok,
-            "output": self.output,
-            "timeout_s": self.timeout,
-            "duration_s": self.duration_s,
-            **({"error": self.error} if self.error else {}),
-        }
-
-
-def _last_lines(text: str, lines: int = 5, chars: int = 400) -> str:
-    kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()][-lines:]
-    joined = " | ".join(kept)
-    return joined if len(joined) <= chars else "..." + joined[-chars:]
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    names: tuple[str, ...] = ()
-    opt_in: bool = False  # only containers labelled patchwarden.enable=true
-    project: str | None = None  # only containers of this compose project
-
-
-LABEL_DEPENDS_ON = "patchwarden.depends-on"
-COMPOSE_PROJECT = ("com.docker.compose.project", "io.podman.compose.project")
-COMPOSE_SERVICE = ("com.docker.compose.service", "io.podman.compose.service")
-COMPOSE_DEPENDS = "com.docker.compose.depends_on"
-
-
-def _label(info: ContainerInfo, keys: Sequence[str]) -> str | None:
-    return next((info.labels[k] for k in keys if info.labels.get(k)), None)
-
-
-def dependencies(containers: Sequence[ContainerInfo]) -> dict[str, set[str]]:
-    """Container name -> names of the listed containers it depends on: the
-    ``patchwarden.depends-on`` label (comma-separated container names) and compose's
-    ``depends_on`` (service names within the same project)."""
-    by_name = {c.name: c for c in containers}
-    by_service = {
-        (_label(c, COMPOSE_PROJECT), _label(c, COMPOSE_SERVICE)): c.name
-        for c in containers
-        if _label(c, COMPOSE_SERVICE)
-    }
-    deps: dict[str, set[str]] = {}
-    for c in containers:
-        wanted = {d.strip() for d in c.labels.get(LABEL_DEPENDS_ON, "").split(",") if d.strip()}
-        for item in c.labels.get(COMPOSE_DEPENDS, "").split(","):
-            service = item.split(":", 1)[0].strip()
-            name = by_service.get((_label(c, COMPOSE_PROJECT), service))
-            if name:
-                wanted.add(name)
-        deps[c.name] = {d for d in wanted if d in by_name and d != c.name}
-    return deps
-
-
-def dependency_order(containers: Sequence[ContainerInfo]) -> list[ContainerInfo]:
-    """Dependencies first (see :func:`dependencies`); otherwise by name.
-    A cycle does not stop the run: its members follow in name order."""
-    by_name = {c.name: c for c in containers}
-    deps = dependencies(containers)
-    ordered: list[ContainerInfo] = []
-    done: set[str] = set()
-    remaining = sorted(by_name)
-    while remaining:
-        ready = [n for n in remaining if deps[n] <= done] or remaining[:1]  # cycle: break it
-        for n in ready:
-            ordered.append(by_name[n])
-            done.add(n)
-        remaining = [n for n in remaining if n not in done]
-    return ordered
-
-
-def is_leftover(name: str) -> bool:
-    return OLD_MARK in name or NEW_MARK in name
 
 
 class LiveUpdater:
@@ -725,32 +620,3 @@ def _plain(
     name: str, image: str, digest: str | None, outcome: str, reason: str, action: str = "update"
 ) -> LiveResult:
     return LiveResult(name, image, digest, image, digest, outcome, reason, {}, action)
-
-
-def policy_candidates(checker: Any) -> CandidateFn:
-    """Candidates from the same policy logic ``check`` applies (a :class:`Checker`)."""
-    from patchwarden.app.results import Status
-    from patchwarden.refs.model import Inventory, Reference, RefKind
-
-    def candidate_for(info: ContainerInfo, ref: ImageRef) -> Candidate:
-        current = ref.with_digest(info.digest)
-        reference = Reference(
-            file=f"container:{info.name}",
-            line=0,
-            kind=RefKind.COMPOSE,
-            image=info.image,
-            ref=current,
-            context=f"container {info.name}",
-        )
-        (res,) = checker.run(Inventory((reference,), ())).results
-        if res.status == Status.OUTDATED and res.candidate is not None:
-            target = ref.with_tag(res.candidate.tag or ref.tag).with_digest(res.candidate.digest)
-            if target.digest and target.digest == info.digest:
-                return Candidate(None, "up-to-date", res.reason)
-            return Candidate(target, "", res.reason)
-        outcome = {Status.UP_TO_DATE: "up-to-date", Status.SKIPPED: "skipped"}.get(
-            res.status, "failed"
-        )
-        return Candidate(None, outcome, res.reason)
-
-    return candidate_for

@@ -1,0 +1,94 @@
+"""What a live update produces and consumes: results, candidates, hook results, the store seam."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from patchwarden.core.ref import ImageRef
+from patchwarden.engine.client import ContainerInfo
+
+
+class RecordStore(Protocol):
+    def record(self, rec: Any) -> Any: ...
+    def history(self, container: str | None = None, limit: int = 100) -> list[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveResult:
+    container: str
+    from_image: str
+    from_digest: str | None
+    to_image: str
+    to_digest: str | None
+    outcome: str  # updated | rolled-back | up-to-date | skipped | failed
+    reason: str
+    gates: dict[str, Any] = field(default_factory=dict)
+    action: str = "update"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "container": self.container,
+            "from_image": self.from_image,
+            "from_digest": self.from_digest,
+            "to_image": self.to_image,
+            "to_digest": self.to_digest,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What the policy decided for one container: an image to move to, or why not."""
+
+    image: ImageRef | None  # repository:tag@digest to move to; None: nothing to do
+    outcome: str  # up-to-date | skipped | failed when image is None
+    reason: str
+
+
+CandidateFn = Callable[[ContainerInfo, ImageRef], Candidate]
+
+
+@dataclass(frozen=True, slots=True)
+class HookResult:
+    phase: str  # pre-update | post-update
+    command: str
+    exit_code: int | None  # None: did not finish in time, or could not be run
+    output: str  # the last lines
+    timeout: float
+    duration_s: float
+    error: str = ""  # the engine refused to run it
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.error
+
+    @property
+    def summary(self) -> str:
+        if self.error:
+            what = f"could not run: {self.error}"
+        elif self.exit_code is None:
+            what = f"timed out after {self.timeout:g}s"
+        else:
+            what = f"exited {self.exit_code}"
+        return f"{what}: {self.output}" if self.output and not self.ok else what
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "command": self.command,
+            "exit_code": self.exit_code,
+            "ok": self.ok,
+            "output": self.output,
+            "timeout_s": self.timeout,
+            "duration_s": self.duration_s,
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+def _last_lines(text: str, lines: int = 5, chars: int = 400) -> str:
+    kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()][-lines:]
+    joined = " | ".join(kept)
+    return joined if len(joined) <= chars else "..." + joined[-chars:]
