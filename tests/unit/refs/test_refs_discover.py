@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -247,7 +246,6 @@ def test_large_undecodable_and_bom_files(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
 def test_symlinks(tmp_path: Path) -> None:
     real = tmp_path / "real"
     real.mkdir()
