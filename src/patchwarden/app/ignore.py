@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from patchwarden.config.loader import _key_path, _line_of, _plain
+from patchwarden.config.loader import key_path, line_of, plain_data
 from patchwarden.errors import ConfigError
 from patchwarden.sbom.model import IgnoredFinding
 from patchwarden.scan.model import Finding
@@ -91,7 +91,7 @@ def load_ignore_file(path: Path) -> IgnoreFile:
     if not isinstance(data, CommentedMap):
         raise ConfigError(f"{path}: the top level must be a mapping with an 'ignore' list", HINT)
     try:
-        model = IgnoreFileModel.model_validate(_plain(data))
+        model = IgnoreFileModel.model_validate(plain_data(data))
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, data, exc), HINT) from None
     entries = data.get("ignore")
@@ -106,7 +106,7 @@ def _format_errors(path: Path, data: CommentedMap, exc: ValidationError) -> str:
     lines = [f"{path}: invalid ignore file ({exc.error_count()} problem(s)):"]
     for err in exc.errors():
         loc = tuple(err["loc"])
-        line = _line_of(data, loc)
+        line = line_of(data, loc)
         where = f"{path}:{line}" if line else str(path)
         if err["type"] == "extra_forbidden":
             model: type[BaseModel] = IgnoreEntry if len(loc) > 2 else IgnoreFileModel
@@ -115,7 +115,7 @@ def _format_errors(path: Path, data: CommentedMap, exc: ValidationError) -> str:
             msg = err["msg"].removeprefix("Value error, ")
             if "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict):
                 msg += f" (got {err['input']!r})"
-        lines.append(f"  {where}: {_key_path(loc)}: {msg}")
+        lines.append(f"  {where}: {key_path(loc)}: {msg}")
     return "\n".join(lines)
 
 

@@ -63,16 +63,16 @@ def load_config(path: Path | None) -> Config:
             f"{path}: the top level must be a mapping of keys (version, defaults, ...)"
         )
     try:
-        return Config.model_validate(_plain(data))
+        return Config.model_validate(plain_data(data))
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, data, exc), "see docs/configuration.md") from None
 
 
-def _plain(node: Any) -> Any:
+def plain_data(node: Any) -> Any:
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): plain_data(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [plain_data(v) for v in node]
     return node
 
 
@@ -80,9 +80,9 @@ def _format_errors(path: Path, data: CommentedMap, exc: ValidationError) -> str:
     lines = [f"{path}: invalid configuration ({exc.error_count()} problem(s)):"]
     for err in exc.errors():
         loc = tuple(err["loc"])
-        line = _line_of(data, loc)
+        line = line_of(data, loc)
         where = f"{path}:{line}" if line else str(path)
-        key_path = _key_path(loc)
+        dotted = key_path(loc)
         if err["type"] == "extra_forbidden":
             allowed = ", ".join(sorted(_allowed_keys(loc[:-1])))
             msg = f"unknown key {loc[-1]!r} (allowed here: {allowed})"
@@ -91,11 +91,11 @@ def _format_errors(path: Path, data: CommentedMap, exc: ValidationError) -> str:
             secret = any(w in str(part) for part in loc for w in ("password", "secret", "token"))
             if "input" in err and err["type"] != "missing" and not secret:
                 msg += f" (got {err['input']!r})" if not isinstance(err["input"], dict) else ""
-        lines.append(f"  {where}: {key_path}: {msg}")
+        lines.append(f"  {where}: {dotted}: {msg}")
     return "\n".join(lines)
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
+def key_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -105,7 +105,7 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
+def line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
     node, line = data, None
     for part in loc:
         if isinstance(node, CommentedMap) and part in node:
