@@ -14,35 +14,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
-
-from patchwarden.config.loader import key_path, line_of, plain_data
 from patchwarden.errors import ConfigError
 from patchwarden.sbom.model import IgnoredFinding
 from patchwarden.scan.model import Finding
 
+if TYPE_CHECKING:  # the file format (pydantic, ruamel) loads only when there is a file
+    from patchwarden.app.ignore_file import IgnoreEntry
+
 IGNORE_FILE_NAME = ".patchwarden-vulnignore.yaml"
 HINT = "see docs/ignore-file.md"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class IgnoreEntry(_Strict):
-    id: str = Field(min_length=1, description="vulnerability id or alias: CVE-..., GHSA-...")
-    reason: str = Field(min_length=1, description="why this risk is accepted")
-    expires: date = Field(description="last day the entry applies (YYYY-MM-DD)")
-    package: str | None = Field(None, description="only for this package (or source package)")
-
-
-class IgnoreFileModel(_Strict):
-    version: int = 1
-    ignore: list[IgnoreEntry] = Field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,50 +55,6 @@ def find_ignore_file(explicit: Path | None, cwd: Path) -> Path | None:
         return explicit
     default = cwd / IGNORE_FILE_NAME
     return default if default.is_file() else None
-
-
-def load_ignore_file(path: Path) -> IgnoreFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read ignore file {path}: {exc}") from None
-    try:
-        data = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: malformed YAML: {exc.problem}", HINT) from None
-    if data is None:
-        return IgnoreFile(path, ())
-    if not isinstance(data, CommentedMap):
-        raise ConfigError(f"{path}: the top level must be a mapping with an 'ignore' list", HINT)
-    try:
-        model = IgnoreFileModel.model_validate(plain_data(data))
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, data, exc), HINT) from None
-    entries = data.get("ignore")
-    rules = []
-    for i, entry in enumerate(model.ignore):
-        line = entries.lc.item(i)[0] + 1 if isinstance(entries, CommentedSeq) else 0
-        rules.append(IgnoreRule(entry, f"{path}:{line}"))
-    return IgnoreFile(path, tuple(rules))
-
-
-def _format_errors(path: Path, data: CommentedMap, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid ignore file ({exc.error_count()} problem(s)):"]
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        line = line_of(data, loc)
-        where = f"{path}:{line}" if line else str(path)
-        if err["type"] == "extra_forbidden":
-            model: type[BaseModel] = IgnoreEntry if len(loc) > 2 else IgnoreFileModel
-            msg = f"unknown key {loc[-1]!r} (allowed here: {', '.join(model.model_fields)})"
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            if "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict):
-                msg += f" (got {err['input']!r})"
-        lines.append(f"  {where}: {key_path(loc)}: {msg}")
-    return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from patchwarden import __version__
 from patchwarden.app.ignore import IgnoreFile, apply_ignores, expired_message
-from patchwarden.cache.store import default_cache_dir
-from patchwarden.config.schema import Config
 from patchwarden.errors import ExitCode, PatchwardenError, UsageError
 from patchwarden.registry.model import Platform
 from patchwarden.sbom.model import Filters, ScanReport
 from patchwarden.scan.model import Finding, FindingStatus, ImageSource, ScanInventory, Severity
+
+if TYPE_CHECKING:
+    from patchwarden.config.schema import Config
 
 LayerProgress = Callable[[str, int, int], None]
 NO_INDEX_HINT = (
@@ -118,8 +119,12 @@ class Engine(Protocol):
 
     def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory: ...
 
-    def open_index(self, db: Path | None) -> Any | None:
-        """The advisory index, or None when there is none at ``db`` (or the default path)."""
+    def index_path(self, db: Path | None) -> Path:
+        """Where the index is: ``db`` (--db), else the environment, config or default."""
+        ...
+
+    def open_index(self, path: Path) -> Any | None:
+        """The advisory index at ``path``, or None when there is none."""
         ...
 
     def match(self, index: Any, inventory: ScanInventory) -> list[Finding]: ...
@@ -152,10 +157,10 @@ def run_scan(
     now = now or datetime.now(UTC)
     index = None
     if not options.sbom_only:
-        index = engine.open_index(options.db)
+        path = engine.index_path(options.db)
+        index = engine.open_index(path)
         if index is None:
-            where = f" at {options.db}" if options.db else ""
-            raise UsageError(f"no advisory index found{where}", NO_INDEX_HINT)
+            raise UsageError(f"no advisory index found at {path}", NO_INDEX_HINT)
     source = engine.open_source(options.target, options.platform)
     inventory = _guard(lambda: engine.inventory(source, progress), options.target)
     filters = Filters(
@@ -194,14 +199,18 @@ def _guard(work: Callable[[], ScanInventory], target: ScanTarget) -> ScanInvento
 
 
 class DefaultEngine:
-    """The real engine, built from config. Imports the scanner and advisories lazily."""
+    """The real engine, built from config. Imports the scanner and advisories lazily.
+
+    ``config`` None means there is no config file: the built-in defaults apply (cache on, in
+    the user cache dir; the default advisory index), without loading pydantic for them.
+    """
 
     def __init__(
-        self, config: Config, *, cache_dir: Path | None = None, use_cache: bool = True
+        self, config: Config | None, *, cache_dir: Path | None = None, use_cache: bool = True
     ) -> None:
         self.config = config
         self.cache_dir = cache_dir
-        self.use_cache = use_cache and config.cache.enabled
+        self.use_cache = use_cache and (config is None or config.cache.enabled)
 
     def open_source(self, target: ScanTarget, platform: Platform | None) -> ImageSource:
         from patchwarden.scan.sources import open_source
@@ -209,30 +218,35 @@ class DefaultEngine:
         registry = None
         if target.kind == "registry":  # httpx and the client load only when needed
             from patchwarden.app.wiring import build_client
+            from patchwarden.config.schema import Config
 
-            registry = build_client(self.config)
+            registry = build_client(self.config or Config())
         return open_source(target.kind, target.target, registry=registry, platform=platform)
 
     def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory:
+        from patchwarden.cache.store import default_cache_dir
         from patchwarden.scan.catalogers import CATALOGERS
         from patchwarden.scan.layer_cache import LayerCache
         from patchwarden.scan.scanner import Scanner
 
         cache = None
         if self.use_cache:
+            configured = self.config.cache.dir if self.config else None
             root = self.cache_dir or (
-                Path(self.config.cache.dir).expanduser()
-                if self.config.cache.dir
-                else default_cache_dir()
+                Path(configured).expanduser() if configured else default_cache_dir()
             )
             cache = LayerCache(root / "layers")
         result: ScanInventory = Scanner(CATALOGERS, cache=cache).scan(source, progress)
         return result
 
-    def open_index(self, db: Path | None) -> Any | None:
-        from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+    def index_path(self, db: Path | None) -> Path:
+        from patchwarden.advisories.index import resolve_db_path
 
-        path = resolve_db_path(db, None)
+        return resolve_db_path(db, self.config.advisories.db_path if self.config else None)
+
+    def open_index(self, path: Path) -> Any | None:
+        from patchwarden.advisories.index import AdvisoryIndex
+
         return AdvisoryIndex(path) if path.is_file() else None
 
     def match(self, index: Any, inventory: ScanInventory) -> list[Finding]:

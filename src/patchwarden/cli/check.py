@@ -201,3 +201,7 @@ def render_check(report: CheckReport) -> None:
             f"; {len(report.skipped)} place(s) could not be resolved (see `patchwarden inventory`)"
         )
     out.print(summary)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="check", help=HELP)(check)

@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from patchwarden.config.loader import find_config, load_config
-from patchwarden.config.schema import Config
+from patchwarden.core.jsonfmt import pretty
 from patchwarden.errors import ExitCode, PatchwardenError
+
+if TYPE_CHECKING:  # loaded by the commands that need them (start-up time)
+    from patchwarden.config.schema import Config
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def escape(text: str) -> str:
+    """rich's markup escaping, imported on first use (rich.markup costs ~13 ms at start-up)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 class OutputFormat(StrEnum):
@@ -88,14 +94,24 @@ def resolve_paths(paths: Sequence[Path] | None) -> list[Path]:
     return paths
 
 
-def load_settings(config: Path | None, paths: Sequence[Path]) -> tuple[Config, Path | None]:
+def find_settings(config: Path | None, paths: Sequence[Path]) -> Path | None:
+    """The config file to use: --config, $PATCHWARDEN_CONFIG, or one found in the current
+    directory or the first PATH; None when there is none."""
+    from patchwarden.config.locate import find_config
+
     dirs = [Path.cwd()] + [p for p in paths[:1] if p.is_dir()]
-    path = find_config(config, dirs)
+    return find_config(config, dirs)
+
+
+def load_settings(config: Path | None, paths: Sequence[Path]) -> tuple[Config, Path | None]:
+    from patchwarden.config.loader import load_config
+
+    path = find_settings(config, paths)
     return load_config(path), path
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(pretty(data))
     sys.stdout.flush()
 
 
@@ -104,6 +120,8 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], Non
     if not (enabled and err.is_terminal):
         yield lambda done, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),

@@ -285,3 +285,9 @@ def status_cmd(
                 str(item["source"] or "-"),
             )
         out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(
+        db_app, name="db", help="Build and refresh the offline vulnerability advisory index."
+    )

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from patchwarden.cli.common import (
@@ -16,6 +15,7 @@ from patchwarden.cli.common import (
     OutputFormat,
     emit_json,
     err,
+    escape,
     load_settings,
     out,
     user_errors,
@@ -316,3 +316,7 @@ def _record_dict(r) -> dict:  # type: ignore[no-untyped-def,type-arg]
         "gates": r.gates,
         "duration_s": r.duration_s,
     }
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(engine_app, name="engine", help="Live-update containers: health gate, rollback.")

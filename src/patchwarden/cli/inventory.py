@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
+import typer
 from rich.table import Table
 
 from patchwarden.app.inventory import run_inventory
@@ -17,6 +17,7 @@ from patchwarden.cli.common import (
     OutputFormat,
     PathsArg,
     emit_json,
+    escape,
     load_settings,
     out,
     resolve_paths,
@@ -75,3 +76,7 @@ def render_inventory(inv: Inventory) -> None:
 
 
 __all__ = ["HELP", "Path", "inventory"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="inventory", help=HELP)(inventory)

@@ -8,18 +8,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
-from patchwarden.app.ignore import (
-    IGNORE_FILE_NAME,
-    IgnoreFile,
-    find_ignore_file,
-    load_ignore_file,
-)
+from patchwarden.app.ignore import IGNORE_FILE_NAME, IgnoreFile, find_ignore_file
 from patchwarden.app.scan import (
     DefaultEngine,
     ScanOptions,
@@ -34,7 +27,8 @@ from patchwarden.cli.common import (
     DebugOpt,
     ProgressOpt,
     err,
-    load_settings,
+    escape,
+    find_settings,
     out,
     user_errors,
 )
@@ -42,6 +36,11 @@ from patchwarden.errors import UsageError
 from patchwarden.registry.model import Platform
 from patchwarden.sbom import ReportFormat, render
 from patchwarden.scan.model import Severity
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from patchwarden.config.schema import Config
 
 HELP = f"""List the packages in a container image and the known vulnerabilities in them.
 
@@ -160,8 +159,7 @@ def scan(
             ignore_file=_ignore_file(ignore_file, sbom_only),
             db=db,
         )
-        cfg, _ = load_settings(config, [])
-        engine = DefaultEngine(cfg, cache_dir=cache_dir, use_cache=not no_cache)
+        engine = DefaultEngine(_config(config), cache_dir=cache_dir, use_cache=not no_cache)
         with _layer_progress(progress) as tick:
             outcome = run_scan(engine, options, progress=tick)
         for warning in outcome.warnings:
@@ -177,15 +175,32 @@ def scan(
         raise typer.Exit(int(exit_code(outcome.report, fail_on)))
 
 
+def _config(explicit: Path | None) -> Config | None:
+    """The config file's settings; None when there is no file (built-in defaults, without
+    loading pydantic and ruamel.yaml: a warm scan is ~0.1 s of work)."""
+    path = find_settings(explicit, [])
+    if path is None:
+        return None
+    from patchwarden.config.loader import load_config
+
+    return load_config(path)
+
+
 def _ignore_file(explicit: Path | None, sbom_only: bool) -> IgnoreFile | None:
     path = find_ignore_file(explicit, Path.cwd())
-    return load_ignore_file(path) if path is not None and not sbom_only else None
+    if path is None or sbom_only:
+        return None
+    from patchwarden.app.ignore_file import load_ignore_file
+
+    return load_ignore_file(path)
 
 
 _STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 
 def _colour(text: str) -> Text:
+    from rich.text import Text
+
     t = Text(text)
     for word, style in _STYLES.items():
         t.highlight_regex(rf"(?m)^    {word}\b", style)
@@ -210,6 +225,14 @@ def _layer_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] |
     if not (enabled and err.is_terminal):
         yield None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (TextColumn("[bold]reading layers"), BarColumn(), MofNCompleteColumn())
     with Progress(
         *columns,
@@ -224,3 +247,7 @@ def _layer_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] |
             bar.update(task, completed=done, total=total, description=layer)
 
         yield update
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="scan", help=HELP)(scan)

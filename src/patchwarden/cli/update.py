@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 
 from patchwarden.app.results import Status
 from patchwarden.app.update_plan import Grouping, plan_groups
@@ -19,6 +18,7 @@ from patchwarden.cli.common import (
     ProgressOpt,
     emit_json,
     err,
+    escape,
     load_settings,
     out,
     progress_bar,
@@ -249,3 +249,7 @@ def _render(outcomes: list[Outcome], notes: list[str], errors: list[Any], dry_ru
             f"[red]could not check[/] {escape(e.reference.file)}:{e.reference.line}: "
             f"{escape(e.reason)}"
         )
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="update", help=HELP)(update)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import types
 import typing
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,30 +12,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from patchwarden.config.locate import CONFIG_NAMES, ENV_CONFIG, find_config
 from patchwarden.config.schema import Config
 from patchwarden.errors import ConfigError
 
-CONFIG_NAMES = ("patchwarden.yaml", "patchwarden.yml", ".patchwarden.yaml", ".patchwarden.yml")
-ENV_CONFIG = "PATCHWARDEN_CONFIG"
-
-
-def find_config(explicit: Path | None, search_dirs: Sequence[Path]) -> Path | None:
-    """``--config``, then ``$PATCHWARDEN_CONFIG``, then the first config name in search_dirs."""
-    if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError(f"config file {explicit} does not exist", "check the --config path")
-        return explicit
-    env = os.environ.get(ENV_CONFIG)
-    if env:
-        path = Path(env)
-        if not path.is_file():
-            raise ConfigError(f"${ENV_CONFIG} names {env}, which does not exist")
-        return path
-    for d in search_dirs:
-        for name in CONFIG_NAMES:
-            if (d / name).is_file():
-                return d / name
-    return None
+__all__ = ["CONFIG_NAMES", "ENV_CONFIG", "find_config", "load_config"]
 
 
 def load_config(path: Path | None) -> Config:

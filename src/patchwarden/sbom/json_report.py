@@ -5,9 +5,9 @@ Keys are only ever added within a major version (docs/json-output.md, docs/comma
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from patchwarden.core.jsonfmt import pretty
 from patchwarden.sbom.model import (
     IgnoredFinding,
     ScanReport,
@@ -109,4 +109,4 @@ def report_dict(report: ScanReport) -> dict[str, Any]:
 
 
 def write_json(report: ScanReport) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return pretty(report_dict(report))

@@ -8,9 +8,9 @@ logically, at the image. Findings hidden by the ignore file are kept as results 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from patchwarden.core.jsonfmt import pretty
 from patchwarden.sbom.model import ScanReport, sorted_findings
 from patchwarden.scan.model import Finding, FindingStatus, Severity
 
@@ -143,4 +143,4 @@ def sarif_dict(report: ScanReport) -> dict[str, Any]:
 
 
 def write_sarif(report: ScanReport) -> str:
-    return json.dumps(sarif_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return pretty(sarif_dict(report))

@@ -26,11 +26,20 @@ ENGINE_VERSION = 1  # bump when the layer reader's output for the same input cha
 _PKG_OPTIONAL = ("source_name", "source_version", "arch", "namespace")
 
 
+def cataloger_ids(catalogers: Sequence[Cataloger]) -> list[tuple[str, int]]:
+    """(name, version) of each cataloger, sorted; a lazy set (``CATALOGERS``) knows them
+    without importing the catalogers."""
+    ids = getattr(catalogers, "ids", None)
+    if ids is None:
+        ids = [(c.name, int(c.version)) for c in catalogers]
+    return sorted(ids)
+
+
 def cache_key(digest: str, catalogers: Sequence[Cataloger], max_file_bytes: int = 0) -> str:
     ident = {
         "engine": ENGINE_VERSION,
         "digest": digest,
-        "catalogers": sorted((c.name, int(c.version)) for c in catalogers),
+        "catalogers": cataloger_ids(catalogers),
         "max_file_bytes": max_file_bytes,
     }
     raw = json.dumps(ident, sort_keys=True, separators=(",", ":")).encode()

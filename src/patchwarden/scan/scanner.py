@@ -10,9 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from patchwarden.scan.errors import short
 from patchwarden.scan.layer_cache import LayerCache
-from patchwarden.scan.layers import read_layer
 from patchwarden.scan.limits import Limits
-from patchwarden.scan.merge import merge_layers
 from patchwarden.scan.model import Cataloger, ImageSource, LayerFacts, LayerRef, ScanInventory
 
 log = logging.getLogger(__name__)
@@ -41,7 +39,7 @@ class Scanner:
         max_workers: int = 4,
         limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
     ) -> None:
-        self.catalogers = tuple(catalogers)
+        self.catalogers = catalogers  # not copied: a lazy set stays unloaded on a cache hit
         self.cache = cache
         self.max_workers = max(1, max_workers)
         self.limits = limits
@@ -49,6 +47,8 @@ class Scanner:
     def _read(self, source: ImageSource, layer: LayerRef) -> LayerFacts:
         if isinstance(source, DirectLayerSource):
             return source.read_layer_facts(layer, self.catalogers, self.limits)
+        from patchwarden.scan.layers import read_layer  # not needed when the cache has it all
+
         blob = source.open_layer(layer)
         try:
             facts = read_layer(blob, layer, self.catalogers, self.limits)
@@ -119,6 +119,8 @@ class Scanner:
                 if results[i] is None:
                     results[i] = results[first[info.layers[i].digest]]
                     tick(info.layers[i])
+        from patchwarden.scan.merge import merge_layers
+
         layers = tuple(r for r in results if r is not None)
         os_info, packages = merge_layers(layers)
         if self.cache is not None and not direct:

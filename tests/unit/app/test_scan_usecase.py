@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from patchwarden.app.ignore import IgnoreEntry, IgnoreRule, apply_ignores, load_ignore_file
+from patchwarden.app.ignore import IgnoreRule, apply_ignores
+from patchwarden.app.ignore_file import IgnoreEntry, load_ignore_file
 from patchwarden.app.scan import (
     ScanOptions,
     ScanTarget,
@@ -87,7 +88,10 @@ class FakeEngine:
     def inventory(self, source: ImageSource, progress: Any) -> ScanInventory:
         return self.inv
 
-    def open_index(self, db: Path | None) -> Any | None:
+    def index_path(self, db: Path | None) -> Path:
+        return db or Path("/default/advisories.db")
+
+    def open_index(self, path: Path) -> Any | None:
         return self.index
 
     def match(self, index: Any, inventory: ScanInventory) -> list[Finding]:
@@ -303,3 +307,34 @@ def test_cli_rootfs_sbom_only_json(tmp_path: Path) -> None:
     assert data["os"]["id"] == "alpine" and data["os"]["version_id"] == "3.19.1"
     assert {p["name"] for p in data["packages"]} >= {"musl", "busybox"}
     assert data["vulnerabilities"] == [] and data["matched"] is False
+
+
+def test_default_engine_without_config_uses_the_schema_defaults(tmp_path: Path) -> None:
+    """DefaultEngine(None) (no config file: pydantic not loaded) must mean Config()'s defaults."""
+    from patchwarden.app.scan import DefaultEngine
+    from patchwarden.config.schema import Config
+
+    d = Config()
+    assert d.cache.enabled is True and d.cache.dir is None and d.advisories.db_path is None
+    assert DefaultEngine(None).use_cache is True
+    assert DefaultEngine(None, use_cache=False).use_cache is False
+    off = Config.model_validate({"cache": {"enabled": False}})
+    assert DefaultEngine(off).use_cache is False
+
+
+def test_scan_uses_the_configured_advisory_db(tmp_path: Path, monkeypatch: Any) -> None:
+    """advisories.db_path from patchwarden.yaml is where scan looks (after --db and the env)."""
+    from patchwarden.app.scan import DefaultEngine
+    from patchwarden.config.schema import Config
+
+    monkeypatch.delenv("PATCHWARDEN_ADVISORY_DB", raising=False)
+    missing = tmp_path / "nowhere.db"
+    cfg = Config.model_validate({"advisories": {"db_path": str(missing)}})
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    (tmp_path / "patchwarden.yaml").write_text(f"advisories:\n  db_path: {missing}\n")
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["scan", "--rootfs", str(root), "--no-cache"])
+    assert res.exit_code == 2 and str(missing) in res.output, res.output
+    assert DefaultEngine(cfg).index_path(None) == missing
+    assert DefaultEngine(cfg).index_path(tmp_path / "x.db") == tmp_path / "x.db"

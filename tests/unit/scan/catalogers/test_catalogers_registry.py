@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from cataloger_helpers import entry
 
-from patchwarden.scan.catalogers import CATALOGERS
+from patchwarden.scan.catalogers import CATALOGERS, Catalogers
+from patchwarden.scan.layer_cache import cataloger_ids
 from patchwarden.scan.model import FileFacts
 
 GARBAGE = [
@@ -36,6 +37,17 @@ def test_fixed_order_and_unique_names() -> None:
     names = [c.name for c in CATALOGERS]
     assert names == ["osrelease", "dpkg", "apk", "rpm", "python", "npm", "golang", "java"]
     assert all(isinstance(c.version, int) and c.version >= 1 for c in CATALOGERS)
+
+
+def test_lazy_ids_match_the_classes() -> None:
+    """The cache keys use CATALOGERS.ids (known without importing the catalogers): a bumped
+    class version must be bumped there too, or stale cache entries would be served."""
+    fresh = Catalogers()
+    assert fresh._items is None and len(fresh) == 8  # nothing imported for ids or len
+    assert list(fresh.ids) == [(c.name, c.version) for c in CATALOGERS]
+    assert cataloger_ids(fresh) == cataloger_ids(list(CATALOGERS))
+    assert fresh._items is None
+    assert [type(c).__name__ for c in fresh] == [type(c).__name__ for c in CATALOGERS]
 
 
 @pytest.mark.parametrize("data", GARBAGE)
