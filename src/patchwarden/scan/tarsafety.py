@@ -11,6 +11,8 @@ WH_META = ".wh..wh."  # aufs metadata (.wh..wh.plnk, .wh..wh.aufs): ignored
 
 def normalize(name: str, layer: str) -> str:
     """``./usr//bin/x`` -> ``usr/bin/x``; a ``..`` component is refused as path traversal."""
+    if "/." not in name and "//" not in name and not name.startswith((".", "/")):
+        return name.rstrip("/")  # the common case: no ".", ".." or empty component
     parts = [p for p in name.split("/") if p and p != "."]
     if ".." in parts:
         raise HostileLayerError(layer, f"path traversal in tar entry {name!r}")

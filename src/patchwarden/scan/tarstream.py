@@ -214,7 +214,9 @@ class TarReader:
                     )
                 meta = self._take(_padded(size))[:size]
                 if typ == _PAX:
-                    pax = _pax(meta, self._corrupt)
+                    # Most PAX headers only carry times (mtime/atime/ctime): nothing to parse.
+                    if b"path=" in meta or b"size=" in meta:
+                        pax = _pax(meta, self._corrupt)
                 elif typ == _LONGNAME:
                     long_name = _str(meta)
                 elif typ == _LONGLINK:

@@ -3,34 +3,54 @@
 from __future__ import annotations
 
 import contextlib
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.model import Platform
+from patchwarden.scan.decompress import Prefetcher
 from patchwarden.scan.errors import CorruptImageError
 from patchwarden.scan.model import ImageInfo, LayerRef
 from patchwarden.scan.sources.oci import MAX_CONFIG, image_info, load_config
 
 
 class _ClosingStream:
-    """The blob stream; closing it ends the HTTP response (and frees the host slot)."""
+    """The blob stream, received on its own thread a few MiB ahead of the reader.
+
+    Receiving and HTTP parsing (~0.6 s per GB in Python) then overlap with inflating instead
+    of adding to it on the biggest layer's critical path. Closing it stops the receiver and
+    ends the HTTP response (which frees the host slot).
+    """
 
     def __init__(self, stack: contextlib.ExitStack, stream: IO[bytes]) -> None:
         self._stack = stack
-        self._stream = stream
+        self._ahead = Prefetcher(stream.read, depth=8)
+        self._buf = b""
+        self._pos = 0
 
     def read(self, n: int = -1, /) -> bytes:
-        return self._stream.read(n)
+        if self._pos >= len(self._buf):
+            self._buf, self._pos = self._ahead.read(), 0
+            if not self._buf:
+                return b""
+        end = len(self._buf) if n < 0 else min(len(self._buf), self._pos + n)
+        out = self._buf[self._pos : end]
+        self._pos = end
+        return out
+
+    def readinto(self, b: bytearray | memoryview) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
 
     def readable(self) -> bool:
         return True
 
     def close(self) -> None:
-        self._stack.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+        try:
+            self._ahead.close()
+        finally:
+            self._stack.close()
 
 
 class RegistrySource:
