@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit integration lint typecheck bench bench-scan deps venv clean
+.PHONY: demo test unit integration lint typecheck bench bench-scan bench-match deps venv clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -44,6 +44,9 @@ bench: deps venv
 
 bench-scan: deps venv
 	$(PY) bench/scan.py
+
+bench-match: venv
+	$(PY) bench/match.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .bench .demo

@@ -35,6 +35,7 @@ from typing import Any
 import platformdirs
 
 from patchwarden.advisories.osv import OSVRecord, normalize_timestamp
+from patchwarden.core.jsonfmt import loads
 from patchwarden.errors import PatchwardenError, UsageError
 
 SCHEMA_VERSION = 1
@@ -311,7 +312,7 @@ class AdvisoryIndex:
                 f"WHERE ecosystem = ? AND name IN ({marks})"
             )
             for rid, eco, name, data in self._conn.execute(sql, (ecosystem, *chunk)):
-                out.append(AffectedRow(rid, eco, name, json.loads(data)))
+                out.append(AffectedRow(rid, eco, name, loads(data)))
         return out
 
     def records(self, ids: Sequence[str]) -> dict[str, StoredRecord]:
@@ -328,12 +329,12 @@ class AdvisoryIndex:
                     id=r[0],
                     modified=r[1],
                     withdrawn=r[2],
-                    aliases=tuple(json.loads(r[3])),
-                    upstream=tuple(json.loads(r[4])),
+                    aliases=tuple(loads(r[3])),
+                    upstream=tuple(loads(r[4])),
                     summary=r[5],
                     details=r[6],
-                    severity=tuple(json.loads(r[7])),
-                    database_specific=json.loads(r[8]) if r[8] else {},
+                    severity=tuple(loads(r[7])),
+                    database_specific=loads(r[8]) if r[8] else {},
                     url=r[9],
                 )
         return out

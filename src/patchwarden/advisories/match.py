@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from patchwarden.advisories.index import AdvisoryIndex, StoredRecord, normalize_name
+from patchwarden.advisories.index import (
+    AdvisoryIndex,
+    AffectedRow,
+    StoredRecord,
+    normalize_name,
+)
 from patchwarden.advisories.severity import assess, wont_fix
 from patchwarden.scan.model import Finding, FindingStatus, OSInfo, Package, PackageType, Severity
-from patchwarden.versions.ecosystems import compare, ecosystem_base, is_valid
+from patchwarden.versions.ecosystems import ecosystem_base, same, sort_key
 
 DEBIAN_CODENAMES = {"wheezy": "7", "jessie": "8", "stretch": "9", "buster": "10"}
 DEBIAN_CODENAMES |= {"bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14"}
@@ -93,75 +98,57 @@ def package_coordinates(pkg: Package) -> tuple[str, str]:
 
 def evaluate(ecosystem: str, version: str, entry: Mapping[str, Any]) -> tuple[bool, str | None]:
     """(affected, smallest fixed version above ``version``) for one affected entry."""
-    valid = is_valid(ecosystem, version)
-    affected = version in entry.get("versions", ()) or (
-        valid and any(compare(ecosystem, version, v) == 0 for v in entry.get("versions", ()))
-    )
+    key = sort_key(ecosystem)
+    kv = key(version)
+    valid = kv[0] == 1
+    affected = False
     fixes: list[str] = []
-    for rng in entry.get("ranges", ()):
-        if rng.get("type") not in ("ECOSYSTEM", "SEMVER") or not valid:
-            continue
-        in_range, fixed = _in_range(ecosystem, version, rng.get("events", ()))
-        affected = affected or in_range
-        if fixed is not None:
-            fixes.append(fixed)
+    if valid:
+        for rng in entry.get("ranges", ()):
+            if rng.get("type") not in ("ECOSYSTEM", "SEMVER"):
+                continue
+            in_range, fixed = _in_range(key, kv, rng.get("events", ()))
+            affected = affected or in_range
+            if fixed is not None:
+                fixes.append(fixed)
+    if not affected:  # ranges first: the explicit list can be hundreds of versions long
+        listed = entry.get("versions", ())
+        affected = version in listed or (valid and any(same(key(v), kv) for v in listed))
     if not affected:
         return False, None
-    best = None
-    for f in fixes:
-        if best is None or compare(ecosystem, f, best) < 0:
-            best = f
-    return True, best
+    return True, (min(fixes, key=key) if fixes else None)
+
+
+_ORDER = {"introduced": 0, "last_affected": 1, "fixed": 2}
 
 
 def _in_range(
-    eco: str, version: str, events: Sequence[Mapping[str, str]]
+    key: Callable[[str], tuple[int, Any]], kv: tuple[int, Any], events: Sequence[Mapping[str, str]]
 ) -> tuple[bool, str | None]:
+    """Whether the version with key ``kv`` is in the range, and the first fix above it."""
     limits = [e["limit"] for e in events if e.get("limit") and e["limit"] != "*"]
-    if any(compare(eco, version, lim) >= 0 for lim in limits):
+    if any(kv >= key(lim) for lim in limits):
         return False, None
-    points: list[tuple[str, str]] = []
+    points: list[tuple[tuple[Any, ...], str, str]] = []
     for ev in events:
         for kind in ("introduced", "fixed", "last_affected"):
-            if isinstance(ev.get(kind), str):
-                points.append((kind, ev[kind]))
-    order = {"introduced": 0, "last_affected": 1, "fixed": 2}
-    points.sort(key=lambda p: (_Cmp(eco, p[1]), order[p[0]]))
+            value = ev.get(kind)
+            if isinstance(value, str):
+                # "0" (introduced at the beginning) sorts before every version
+                points.append(((0,) if value == "0" else (1, key(value)), kind, value))
+    points.sort(key=lambda p: (p[0], _ORDER[p[1]]))
     affected = False
-    for kind, value in points:
-        if kind == "introduced" and (value == "0" or compare(eco, version, value) >= 0):
+    for pos, kind, value in points:
+        if kind == "introduced" and (value == "0" or kv >= pos[1]):
             affected = True
-        elif kind == "fixed" and compare(eco, version, value) >= 0:  # noqa: SIM114
+        elif kind == "fixed" and kv >= pos[1]:  # noqa: SIM114
             affected = False
-        elif kind == "last_affected" and compare(eco, version, value) > 0:
+        elif kind == "last_affected" and kv > pos[1]:
             affected = False
     if not affected:
         return False, None
-    above = [v for k, v in points if k == "fixed" and compare(eco, v, version) > 0]
+    above = [v for pos, k, v in points if k == "fixed" and pos[1:] and pos[1] > kv]
     return True, (above[0] if above else None)
-
-
-class _Cmp:
-    """Sort wrapper: ``"0"`` (introduced at the beginning) before every version."""
-
-    __slots__ = ("eco", "v")
-
-    def __init__(self, eco: str, v: str) -> None:
-        self.eco, self.v = eco, v
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, _Cmp):
-            return NotImplemented
-        if self.v == "0" or other.v == "0":
-            return self.v == other.v
-        return compare(self.eco, self.v, other.v) == 0
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __lt__(self, other: _Cmp) -> bool:
-        if self.v == "0" or other.v == "0":
-            return self.v == "0" and other.v != "0"
-        return compare(self.eco, self.v, other.v) < 0
 
 
 def _keys(rec: StoredRecord) -> set[str]:
@@ -200,7 +187,7 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
     main = cves[0] if len(cves) == 1 else next((i for i in ids if i in cves), ids[0])
     eco = group[0].ecosystem
     fixes = [h.fixed for h in group if h.fixed]
-    fixed = max(fixes, key=lambda f: _Cmp(eco, f)) if fixes else None
+    fixed = max(fixes, key=sort_key(eco)) if fixes else None
     if fixed:
         status = FindingStatus.FIXED
     elif any(h.status is FindingStatus.WILL_NOT_FIX for h in group):
@@ -248,25 +235,31 @@ def match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) 
     found: dict[tuple[int, str], list[_Hit]] = defaultdict(list)
     pkg_by_id: dict[int, tuple[Package, str]] = {}
     for eco, by_name in wanted.items():
-        rows = index.lookup(eco, list(by_name))
-        records = index.records([r.record_id for r in rows])
-        for row in rows:
+        # Evaluate first (once per distinct version: the binaries of one source package share
+        # it), then load only the records that affect something.
+        affecting: list[tuple[AffectedRow, list[tuple[Package, str, str | None]]]] = []
+        for row in index.lookup(eco, list(by_name)):
+            results: dict[str, tuple[bool, str | None]] = {}
+            hit_pkgs = []
+            for pkg, version in by_name[row.name]:
+                res = results.get(version)
+                if res is None:
+                    res = results[version] = evaluate(eco, version, row.data)
+                if res[0]:
+                    hit_pkgs.append((pkg, version, res[1]))
+            if hit_pkgs:
+                affecting.append((row, hit_pkgs))
+        records = index.records([row.record_id for row, _ in affecting])
+        for row, hit_pkgs in affecting:
             rec = records.get(row.record_id)
             if rec is None or rec.withdrawn:
                 continue
-            for pkg, version in by_name[row.name]:
-                affected, fixed = evaluate(eco, version, row.data)
-                if not affected:
-                    continue
-                if fixed:
-                    status = FindingStatus.FIXED
-                elif wont_fix(row.data):
-                    status = FindingStatus.WILL_NOT_FIX
-                else:
-                    status = FindingStatus.NO_FIX
-                sev, src, score = assess(
-                    ecosystem_base(eco), row.data, rec.severity, rec.database_specific
-                )
+            sev, src, score = assess(
+                ecosystem_base(eco), row.data, rec.severity, rec.database_specific
+            )
+            unfixed = FindingStatus.WILL_NOT_FIX if wont_fix(row.data) else FindingStatus.NO_FIX
+            for pkg, version, fixed in hit_pkgs:
+                status = FindingStatus.FIXED if fixed else unfixed
                 pkg_by_id[id(pkg)] = (pkg, version)
                 found[(id(pkg), eco)].append(_Hit(rec, eco, fixed, status, sev, src, score))
     findings: list[Finding] = []

@@ -42,6 +42,7 @@ __all__ = [
     "compare",
     "ecosystem_base",
     "is_valid",
+    "same",
     "scheme_of",
     "sort_key",
 ]
@@ -51,12 +52,21 @@ class UnknownEcosystemError(UsageError):
     """No version ordering is known for this OSV ecosystem."""
 
 
-def _semver(v: str) -> Any:
+def _semver(v: str) -> tuple[Any, ...]:
+    """SemVer 2.0 precedence as a tuple (build metadata ignored; a release after its
+    pre-releases; numeric identifiers before alphanumeric ones). univers validates; its own
+    comparisons are ~20x slower than tuples, and its ``==`` looks at build metadata."""
+    parsed = _semver_value(v)
+    pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parsed.prerelease)
+    return (parsed.major, parsed.minor, parsed.patch, 0 if pre else 1, pre)
+
+
+def _semver_value(v: str) -> Any:
     v = v.strip()
     if v[:1] in ("v", "V"):
         v = v[1:]
     try:
-        return SemverVersion(v)
+        return SemverVersion(v).value
     except Exception:
         # Go toolchain versions such as "1.21" or "1.21rc2" (from go1.21rc2) are not SemVer.
         m = re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?((?:-|(?=[a-z])).*)?", v)
@@ -65,7 +75,7 @@ def _semver(v: str) -> Any:
         pre = m.group(4) or ""
         if pre and not pre.startswith("-"):
             pre = "-" + pre
-        return SemverVersion(f"{m.group(1)}.{m.group(2) or 0}.{m.group(3) or 0}{pre}")
+        return SemverVersion(f"{m.group(1)}.{m.group(2) or 0}.{m.group(3) or 0}{pre}").value
 
 
 def _dpkg_part(s: str) -> tuple[Any, ...]:
@@ -171,6 +181,11 @@ def sort_key(ecosystem: str) -> Callable[[str], tuple[int, Any]]:
 
 def is_valid(ecosystem: str, v: str) -> bool:
     return _key(scheme_of(ecosystem), v)[0] == 1
+
+
+def same(ka: tuple[int, Any], kb: tuple[int, Any]) -> bool:
+    """Two :func:`sort_key` keys denote the same version (by ordering, not by spelling)."""
+    return not (ka < kb or kb < ka)
 
 
 def compare(ecosystem: str, a: str, b: str) -> int:
