@@ -74,3 +74,25 @@ def test_unknown_ecosystem_is_a_clear_error() -> None:
         UnknownEcosystemError, match="no version ordering is known for ecosystem 'Hackage'"
     ):
         compare("Hackage", "1", "2")
+
+
+def test_semver_precedence_per_the_spec() -> None:
+    """SemVer 2.0 section 11: the spec's own example chain; build metadata is ignored."""
+    chain = [
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-alpha.beta",
+        "1.0.0-beta",
+        "1.0.0-beta.2",
+        "1.0.0-beta.11",
+        "1.0.0-rc.1",
+        "1.0.0",
+        "1.0.1",
+        "1.1.0",
+        "2.0.0",
+    ]
+    for a, b in zip(chain, chain[1:], strict=False):
+        assert compare("npm", a, b) == -1 and compare("npm", b, a) == 1, (a, b)
+    assert compare("npm", "1.0.0+build.1", "1.0.0+build.2") == 0
+    assert compare("Go", "v1.2.3", "1.2.3") == 0
+    assert compare("Go", "1.21rc2", "1.21.0") == -1
