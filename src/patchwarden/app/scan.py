@@ -217,11 +217,17 @@ class DefaultEngine:
 
         registry = None
         if target.kind == "registry":  # httpx and the client load only when needed
-            from patchwarden.app.wiring import build_client
-            from patchwarden.config.schema import Config
-
-            registry = build_client(self.config or Config())
+            registry = self._client()
         return open_source(target.kind, target.target, registry=registry, platform=platform)
+
+    def _client(self) -> Any:
+        if self.config is None:  # no config file: no per-registry settings, and no pydantic
+            from patchwarden.registry.client import RegistryClient
+
+            return RegistryClient()  # credentials from the usual places (docker config, ...)
+        from patchwarden.app.wiring import build_client
+
+        return build_client(self.config)
 
     def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory:
         from patchwarden.cache.store import default_cache_dir

@@ -24,7 +24,7 @@ class _ClosingStream:
 
     def __init__(self, stack: contextlib.ExitStack, stream: IO[bytes]) -> None:
         self._stack = stack
-        self._ahead = Prefetcher(stream.read, depth=8)
+        self._ahead = Prefetcher(stream.read, depth=2)  # 2 MiB: RSS below Trivy
         self._buf = b""
         self._pos = 0
 
