@@ -8,19 +8,46 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
-from rich.console import Console
 
 from patchwarden.core.jsonfmt import pretty
 from patchwarden.errors import ExitCode, PatchwardenError
 
 if TYPE_CHECKING:  # loaded by the commands that need them (start-up time)
+    from rich.console import Console
+
     from patchwarden.config.schema import Config
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich.console costs ~15 ms of every start,
+    and a JSON run to a pipe never prints through it."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+def real_console(c: Console) -> Console:
+    """The Console itself, for rich APIs that take one (``Progress(console=...)``)."""
+    return c.console if isinstance(c, _LazyConsole) else c
+
+
+out = cast("Console", _LazyConsole(highlight=False, soft_wrap=False))
+err = cast("Console", _LazyConsole(stderr=True, highlight=False))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,7 +154,7 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], Non
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=real_console(err),
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)

@@ -30,6 +30,7 @@ from patchwarden.cli.common import (
     escape,
     find_settings,
     out,
+    real_console,
     user_errors,
 )
 from patchwarden.errors import UsageError
@@ -238,7 +239,7 @@ def _layer_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] |
         *columns,
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=err,
+        console=real_console(err),
         transient=True,
     ) as bar:
         task = bar.add_task("", total=None)

@@ -74,10 +74,12 @@ def test_rootfs_scan_without_config_stays_lean(tmp_path: Path) -> None:
     (root / "etc").mkdir(parents=True)
     (root / "etc/os-release").write_text("ID=alpine\nVERSION_ID=3.19.1\n")
     args = ["scan", "--rootfs", str(root), "--sbom-only", "--format", "json", "--no-cache"]
+    args.append("--no-progress")  # (the default asks rich whether stderr is a terminal)
     code, mods = loaded(args, tmp_path)
     assert code == 0
     heavy = sorted(m for m in mods if m.startswith(HEAVY))
     assert heavy == [], heavy
+    assert "rich.console" not in mods  # JSON to a pipe never prints through rich
 
 
 @pytest.mark.parametrize("name", ["patchwarden.yaml", ".patchwarden.yml"])
