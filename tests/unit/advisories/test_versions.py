@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from patchwarden.versions.ecosystems import (
@@ -91,7 +93,7 @@ def test_semver_precedence_per_the_spec() -> None:
         "1.1.0",
         "2.0.0",
     ]
-    for a, b in zip(chain, chain[1:], strict=False):
+    for a, b in itertools.pairwise(chain):
         assert compare("npm", a, b) == -1 and compare("npm", b, a) == 1, (a, b)
     assert compare("npm", "1.0.0+build.1", "1.0.0+build.2") == 0
     assert compare("Go", "v1.2.3", "1.2.3") == 0
