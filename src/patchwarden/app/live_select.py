@@ -1,4 +1,5 @@
-"""Which containers a live update touches, in which order, and their policy candidates."""
+"""Which containers a live update touches, in which order, and their policy candidates; the
+names and labels that mark a replacement in progress (and so a container not to touch)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from patchwarden.engine.client import ContainerInfo
 
 OLD_MARK = "-pw-old-"
 NEW_MARK = "-pw-new-"
+LABEL_UPDATE_OF = "patchwarden.update-of"  # on a candidate: the id of the container it replaces
+LABEL_STATE = "patchwarden.state"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,18 @@ def dependency_order(containers: Sequence[ContainerInfo]) -> list[ContainerInfo]
 
 def is_leftover(name: str) -> bool:
     return OLD_MARK in name or NEW_MARK in name
+
+
+def selected(containers: Sequence[ContainerInfo], selection: Selection) -> list[ContainerInfo]:
+    """The containers ``selection`` names (all when it names none), of its compose project
+    when it has one, leftovers of an interrupted update excluded; in dependency order."""
+    return [
+        info
+        for info in dependency_order(containers)
+        if not (selection.names and info.name not in selection.names)
+        and not (selection.project and _label(info, COMPOSE_PROJECT) != selection.project)
+        and not is_leftover(info.name)
+    ]
 
 
 def policy_candidates(checker: Any) -> CandidateFn:
