@@ -142,6 +142,9 @@ def session_config(workdir: Path) -> dict[str, str]:
     conf.write_text(
         '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n\n'
         '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+        # conmon keeps each exec session (our hooks) for this long after it ends, waiting for
+        # the API to read its exit code; Docker's 300 s would outlive the test session
+        "exit_command_delay = 10\n"
     )
     storage = workdir / "storage.conf"
     storage.write_text(
