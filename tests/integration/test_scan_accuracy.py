@@ -279,6 +279,29 @@ def test_every_source_gives_the_same_packages(built: Built, sbom: dict[str, Any]
         assert len(report["packages"]) == len(sbom["packages"])
 
 
+def test_a_layout_with_several_images_is_scanned_as_dir_colon_tag(
+    built: Built, sbom: dict[str, Any], tmp_path: Path
+) -> None:
+    """skopeo writes two tags into one layout: without a tag the scan names them and stops
+    (exit 2); ``DIR:TAG`` scans the one asked for."""
+    skopeo = require_tool("skopeo")
+    layout = tmp_path / "two"
+    for tag in ("first", "second"):
+        subprocess.run(
+            [skopeo, "copy", "--quiet", f"oci:{built.image.layout}:v1", f"oci:{layout}:{tag}"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    proc = cli("scan", "--oci-layout", str(layout), "--sbom-only", "--no-cache", cwd=built.work)
+    assert proc.returncode == 2, proc.stderr
+    assert "holds 2 images" in proc.stderr and "first, second" in proc.stderr
+    report = scan(built, "--oci-layout", f"{layout}:second", "--sbom-only")
+    assert _normalized(report) == _normalized(sbom)
+    proc = cli("scan", "--oci-layout", f"{layout}:third", "--sbom-only", cwd=built.work)
+    assert proc.returncode != 0 and "no image tagged 'third'" in proc.stderr
+
+
 # --- 3. vulnerabilities, checked by hand against the records' ranges ---------------------------
 #
 # (package, finding id, records, installed, fixed_version, severity). Every finding here is

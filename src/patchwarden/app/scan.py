@@ -56,14 +56,23 @@ def choose_target(
         )
     kind, value = given[0]
     if isinstance(value, Path):
-        want_dir = kind != "archive"
-        ok = value.is_dir() if want_dir else value.is_file()
-        if not ok:
-            raise UsageError(
-                f"{value} is not {'a directory' if want_dir else 'a file'}",
-                f"--{kind} takes an existing {'directory' if want_dir else 'file'}",
-            )
+        _check_path(kind, value)
     return ScanTarget(kind, str(value))
+
+
+def _check_path(kind: str, value: Path) -> None:
+    """The path must exist as a file (--archive) or directory; archives and layouts may name
+    one of their images as ``PATH:TAG`` (the path part must exist)."""
+    path = value
+    if kind in ("archive", "oci-layout"):
+        from patchwarden.scan.sources.layout import split_target
+
+        path = split_target(str(value))[0]
+    want_dir = kind != "archive"
+    if not (path.is_dir() if want_dir else path.is_file()):
+        what = "a directory" if want_dir else "a file"
+        tag = "[:TAG]" if kind != "rootfs" else ""
+        raise UsageError(f"{path} is not {what}", f"--{kind} takes an existing {what}{tag}")
 
 
 def parse_severities(text: str | None) -> tuple[Severity, ...]:

@@ -77,10 +77,16 @@ def scan(
         None, metavar="[IMAGE]", help="Registry reference, e.g. nginx:1.25 or ghcr.io/o/a@sha256:…"
     ),
     archive: Path | None = typer.Option(
-        None, "--archive", metavar="FILE", help="docker save or OCI archive (.tar, .tar.gz)."
+        None,
+        "--archive",
+        metavar="FILE[:TAG]",
+        help="docker save or OCI archive (.tar, .tar.gz); :TAG picks one of several images.",
     ),
     oci_layout: Path | None = typer.Option(
-        None, "--oci-layout", metavar="DIR", help="OCI image layout directory."
+        None,
+        "--oci-layout",
+        metavar="DIR[:TAG]",
+        help="OCI image layout directory; :TAG picks one of several images.",
     ),
     rootfs: Path | None = typer.Option(
         None, "--rootfs", metavar="DIR", help="Unpacked root filesystem directory."

@@ -114,6 +114,21 @@ def test_choose_target(tmp_path: Path) -> None:
         choose_target(None, None, tmp_path / "missing", None)
 
 
+def test_choose_target_accepts_path_colon_tag(tmp_path: Path) -> None:
+    """The hint for a layout or archive holding several images says "append :TAG"."""
+    archive = tmp_path / "images.tar"
+    archive.write_bytes(b"")
+    got = choose_target(None, None, Path(f"{tmp_path}:app:1.0"), None)
+    assert got == ScanTarget("oci-layout", f"{tmp_path}:app:1.0")
+    got = choose_target(None, Path(f"{archive}:example.com:5000/app:1"), None, None)
+    assert got == ScanTarget("archive", f"{archive}:example.com:5000/app:1")
+    with pytest.raises(UsageError, match="not a directory") as exc:
+        choose_target(None, None, Path(f"{tmp_path}/missing:app"), None)
+    assert "[:TAG]" in (exc.value.hint or "")
+    with pytest.raises(UsageError, match="not a directory"):
+        choose_target(None, None, None, Path(f"{tmp_path}:x"))  # --rootfs takes no tag
+
+
 def test_parse_severities() -> None:
     assert parse_severities("Critical, high,high") == (Severity.CRITICAL, Severity.HIGH)
     assert parse_severities(None) == ()
