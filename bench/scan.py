@@ -134,7 +134,7 @@ def targets(host: str) -> dict[str, tuple[list[str], list[str]]]:
     layout, archive = WORK / "oci", WORK / "image.tar"
     return {
         "registry": ([f"{host}/{TAG}"], ["--image-src", "remote", "--insecure", f"{host}/{TAG}"]),
-        # The layout holds one image: no tag (`--oci-layout` takes a directory only).
+        # The layout holds one image: no tag needed (`DIR:TAG` picks one of several).
         "oci-layout": (["--oci-layout", str(layout)], ["--input", str(layout)]),
         "docker-archive": (["--archive", str(archive)], ["--input", str(archive)]),
     }
