@@ -168,6 +168,8 @@ def test_ground_truth_list_file() -> None:
     info = Path("/var/lib/dpkg/info")
     lists = sorted(info.glob("base-files.list")) or sorted(info.glob("*.list"))[:1]
     if not lists:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("no .list files in /var/lib/dpkg/info (CI runs on full Debian)")
         pytest.skip("no .list files (slim image)")
     pkg = lists[0].name.removesuffix(".list")
     out = subprocess.run([dpkg_query, "-L", pkg], check=True, capture_output=True, text=True).stdout
