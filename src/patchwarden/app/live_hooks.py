@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from patchwarden.app.live_gate import GateResult
-from patchwarden.app.live_model import HookResult, _last_lines
+from patchwarden.app.live_model import HookResult
 from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
 
 LABEL_PRE_UPDATE = "patchwarden.pre-update"
@@ -65,5 +65,11 @@ class Hooks:
         except EngineError as exc:
             return HookResult(phase, command, None, "", timeout, 0.0, exc.message)
         return HookResult(
-            phase, command, code, _last_lines(output), timeout, round(time.monotonic() - t0, 3)
+            phase, command, code, last_lines(output), timeout, round(time.monotonic() - t0, 3)
         )
+
+
+def last_lines(text: str, lines: int = 5, chars: int = 400) -> str:
+    kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()][-lines:]
+    joined = " | ".join(kept)
+    return joined if len(joined) <= chars else "..." + joined[-chars:]

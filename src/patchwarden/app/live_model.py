@@ -88,12 +88,6 @@ class HookResult:
         }
 
 
-def _last_lines(text: str, lines: int = 5, chars: int = 400) -> str:
-    kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()][-lines:]
-    joined = " | ".join(kept)
-    return joined if len(joined) <= chars else "..." + joined[-chars:]
-
-
 def untouched(
     name: str, image: str, digest: str | None, outcome: str, reason: str, action: str = "update"
 ) -> LiveResult:

@@ -21,6 +21,7 @@ from patchwarden.scan.model import Finding, FindingStatus, ImageSource, ScanInve
 
 if TYPE_CHECKING:
     from patchwarden.config.schema import Config
+    from patchwarden.registry.client import RegistryClient
 
 LayerProgress = Callable[[str, int, int], None]
 NO_INDEX_HINT = (
@@ -229,7 +230,7 @@ class DefaultEngine:
             registry = self._client()
         return open_source(target.kind, target.target, registry=registry, platform=platform)
 
-    def _client(self) -> Any:
+    def _client(self) -> RegistryClient:
         if self.config is None:  # no config file: no per-registry settings, and no pydantic
             from patchwarden.registry.client import RegistryClient
 
