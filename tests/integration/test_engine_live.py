@@ -25,10 +25,10 @@ from patchwarden.app.live import (
     NEW_MARK,
     OLD_MARK,
     LiveUpdater,
+    Probes,
     Selection,
     policy_candidates,
 )
-from patchwarden.app.live_gate import Probes
 from patchwarden.app.wiring import build_registry
 from patchwarden.cli.main import app
 from patchwarden.config.policies import PolicyResolver

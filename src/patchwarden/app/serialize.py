@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from patchwarden.app.results import CheckReport, CheckResult, Status, Version
-from patchwarden.app.vulns import Assessment, by_severity
+from patchwarden.app.check.results import CheckReport, CheckResult, Status, Version
+from patchwarden.app.check.vulns import Assessment, by_severity
 from patchwarden.refs.model import Inventory, Reference, Skipped
 from patchwarden.scan.model import Finding
 

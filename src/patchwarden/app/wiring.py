@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from patchwarden.app.vulns import VulnAssessor
+from patchwarden.app.check.vulns import VulnAssessor
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.cache.store import DiskCache, default_cache_dir
 from patchwarden.config.schema import Config, RegistryConfig
@@ -18,7 +18,7 @@ from patchwarden.registry.model import Platform
 from patchwarden.registry.settings import ClientOptions, HostSettings
 
 if TYPE_CHECKING:
-    from patchwarden.app.check import Checker
+    from patchwarden.app.check.checker import Checker
 
 
 def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
@@ -69,7 +69,7 @@ def build_vuln_assessor(
     """Scan registry images with the built-in scanner and match them against the local index."""
     from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
     from patchwarden.advisories.match import match
-    from patchwarden.app.scan import NO_INDEX_HINT
+    from patchwarden.app.scan.run import NO_INDEX_HINT
     from patchwarden.scan.catalogers import CATALOGERS
     from patchwarden.scan.layer_cache import LayerCache
     from patchwarden.scan.model import Finding
@@ -110,7 +110,7 @@ def build_checker(
     use_cache: bool = True,
 ) -> Checker:
     """The ``check`` engine as ``check`` and ``update`` use it (with ``--vulns`` when asked)."""
-    from patchwarden.app.check import Checker
+    from patchwarden.app.check.checker import Checker
     from patchwarden.config.policies import PolicyResolver
 
     registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)

@@ -10,7 +10,7 @@ import typer
 from rich.padding import Padding
 from rich.text import Text
 
-from patchwarden.app.results import CheckReport, CheckResult, Status
+from patchwarden.app.check import CheckReport, CheckResult, Status
 from patchwarden.app.serialize import check_dict
 from patchwarden.cli.common import (
     ConfigOpt,

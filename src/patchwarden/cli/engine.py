@@ -79,7 +79,7 @@ def _exit(results: list) -> None:  # type: ignore[type-arg]
 
 
 def _probes(http: str | None, status: int, tcp: str | None, grace: float, timeout: float):  # type: ignore[no-untyped-def]
-    from patchwarden.app.live_gate import Probes
+    from patchwarden.app.live import Probes
 
     return Probes(http_url=http, http_status=status, tcp=tcp, grace=grace, timeout=timeout)
 

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from patchwarden.app.ignore import IGNORE_FILE_NAME, IgnoreFile, find_ignore_file
 from patchwarden.app.scan import (
+    IGNORE_FILE_NAME,
     DefaultEngine,
+    IgnoreFile,
     ScanOptions,
     choose_target,
     exit_code,
+    find_ignore_file,
     parse_platform,
     parse_severities,
     run_scan,
@@ -197,7 +199,7 @@ def _ignore_file(explicit: Path | None, sbom_only: bool) -> IgnoreFile | None:
     path = find_ignore_file(explicit, Path.cwd())
     if path is None or sbom_only:
         return None
-    from patchwarden.app.ignore_file import load_ignore_file
+    from patchwarden.app.scan.ignore_file import load_ignore_file
 
     return load_ignore_file(path)
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from patchwarden.app.results import Status
-from patchwarden.app.update_plan import Grouping, plan_groups
+from patchwarden.app.check import Status
+from patchwarden.app.update import Grouping, plan_groups
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -116,8 +116,7 @@ def update(
 ) -> None:
     with user_errors(debug):
         from patchwarden.app.inventory import run_inventory
-        from patchwarden.app.schedule import Schedule
-        from patchwarden.app.update import UpdateOptions, Updater, registry_facts
+        from patchwarden.app.update import Schedule, UpdateOptions, Updater, registry_facts
         from patchwarden.app.wiring import build_checker
         from patchwarden.apply.forge.detect import forge_for
         from patchwarden.apply.git import Repo

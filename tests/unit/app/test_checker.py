@@ -12,8 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from patchwarden.app.check import Checker
-from patchwarden.app.results import Status
+from patchwarden.app.check import Checker, Status
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.cache.store import DiskCache
 from patchwarden.config.policies import PolicyResolver
@@ -203,9 +202,8 @@ def test_drift_is_reported_for_every_reference_to_the_moved_tag(tmp_path):
 
 
 def test_commit_message_lists_cves_fixed_and_introduced():
-    from patchwarden.app.results import CheckResult, Version
-    from patchwarden.app.update_plan import Grouping, commit_message, plan_groups
-    from patchwarden.app.vulns import Assessment, Option
+    from patchwarden.app.check import Assessment, CheckResult, Option, Version
+    from patchwarden.app.update import Grouping, commit_message, plan_groups
     from patchwarden.scan.model import Finding, FindingStatus, Package, PackageType, Severity
 
     pkg = Package("curl", "1", PackageType.DEB, "pkg:deb/debian/curl@1", "sha256:l", "p")

@@ -10,17 +10,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from patchwarden.app.ignore import IgnoreRule, apply_ignores
-from patchwarden.app.ignore_file import IgnoreEntry, load_ignore_file
 from patchwarden.app.scan import (
+    IgnoreRule,
     ScanOptions,
     ScanTarget,
     apply_filters,
+    apply_ignores,
     choose_target,
     exit_code,
     parse_severities,
     run_scan,
 )
+from patchwarden.app.scan.ignore_file import IgnoreEntry, load_ignore_file
 from patchwarden.cli.main import app
 from patchwarden.errors import ConfigError, ExitCode, UsageError
 from patchwarden.registry.model import Platform
@@ -238,7 +239,7 @@ def test_exit_code(fail_on: Severity | None, kw: dict[str, Any], code: ExitCode)
 
 
 def test_ignored_findings_do_not_fail(tmp_path: Path) -> None:
-    from patchwarden.app.ignore import IgnoreFile
+    from patchwarden.app.scan import IgnoreFile
 
     ign = IgnoreFile(tmp_path / "x", (rule("CVE-1", date(2027, 1, 1)),))
     out = run_scan(FakeEngine(), options(ignore_file=ign), now=NOW)
@@ -248,7 +249,7 @@ def test_ignored_findings_do_not_fail(tmp_path: Path) -> None:
 
 
 def test_expired_entries_become_warnings(tmp_path: Path) -> None:
-    from patchwarden.app.ignore import IgnoreFile
+    from patchwarden.app.scan import IgnoreFile
 
     ign = IgnoreFile(tmp_path / "x", (rule("CVE-1", date(2026, 1, 1)),))
     out = run_scan(FakeEngine(), options(ignore_file=ign), now=NOW)

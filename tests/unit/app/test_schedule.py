@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from patchwarden.app.schedule import Schedule
+from patchwarden.app.update import Schedule
 from patchwarden.errors import ConfigError
 
 

@@ -11,8 +11,8 @@ import pytest
 from engine_fakes import FakeEngine, MemoryStore
 
 from patchwarden.app import live
-from patchwarden.app.live import Candidate, LiveUpdater, Selection
-from patchwarden.app.live_gate import GateResult
+from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
+from patchwarden.app.live import updater as live_updater
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo
 from patchwarden.errors import UsageError
@@ -72,7 +72,7 @@ def test_independent_containers_are_updated_at_the_same_time(
 ) -> None:
     engine = _engine(a={}, b={}, c={})
     gate = Gate(engine, barrier=threading.Barrier(3, timeout=10))
-    monkeypatch.setattr(live, "run_gate", gate)
+    monkeypatch.setattr(live_updater, "run_gate", gate)
     updater = LiveUpdater(engine, MemoryStore(), concurrency=3)  # type: ignore[arg-type]
 
     results = updater.update(_to_v2, Selection())
@@ -88,7 +88,7 @@ def test_independent_containers_are_updated_at_the_same_time(
 def test_concurrency_is_a_limit(monkeypatch: pytest.MonkeyPatch, no_sleep: Any) -> None:
     engine = _engine(a={}, b={}, c={}, d={}, e={})
     gate = Gate(engine)
-    monkeypatch.setattr(live, "run_gate", gate)
+    monkeypatch.setattr(live_updater, "run_gate", gate)
     store = MemoryStore()
 
     results = LiveUpdater(engine, store, concurrency=2).update(_to_v2, Selection())  # type: ignore[arg-type]
@@ -100,7 +100,7 @@ def test_concurrency_is_a_limit(monkeypatch: pytest.MonkeyPatch, no_sleep: Any) 
 def test_default_is_one_at_a_time(monkeypatch: pytest.MonkeyPatch, no_sleep: Any) -> None:
     engine = _engine(a={}, b={}, c={})
     gate = Gate(engine)
-    monkeypatch.setattr(live, "run_gate", gate)
+    monkeypatch.setattr(live_updater, "run_gate", gate)
 
     LiveUpdater(engine, MemoryStore()).update(_to_v2, Selection())  # type: ignore[arg-type]
 
@@ -114,7 +114,7 @@ def test_a_container_waits_for_its_dependencies(
     # "app" sorts first, but depends on "db"; "cache" is independent
     engine = _engine(app={DEP: "db"}, db={}, cache={})
     gate = Gate(engine)
-    monkeypatch.setattr(live, "run_gate", gate)
+    monkeypatch.setattr(live_updater, "run_gate", gate)
 
     results = LiveUpdater(engine, MemoryStore(), concurrency=3).update(_to_v2, Selection())  # type: ignore[arg-type]
 
@@ -133,7 +133,7 @@ def test_dependents_of_a_rolled_back_container_are_skipped(
 ) -> None:
     engine = _engine(app={DEP: "api"}, api={DEP: "db"}, db={}, other={})
     gate = Gate(engine, fail={"db"})
-    monkeypatch.setattr(live, "run_gate", gate)
+    monkeypatch.setattr(live_updater, "run_gate", gate)
     store = MemoryStore()
 
     results = {
@@ -158,7 +158,7 @@ def test_a_failed_dependency_skips_too_but_monitor_only_does_not(
     monkeypatch: pytest.MonkeyPatch, no_sleep: Any
 ) -> None:
     engine = _engine(app={DEP: "db"}, db={})
-    monkeypatch.setattr(live, "run_gate", Gate(engine))
+    monkeypatch.setattr(live_updater, "run_gate", Gate(engine))
     engine.fail["create"] = "invalid mount"
     updater = LiveUpdater(engine, MemoryStore(), concurrency=2)  # type: ignore[arg-type]
 

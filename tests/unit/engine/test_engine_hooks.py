@@ -9,8 +9,8 @@ import pytest
 from engine_fakes import FakeEngine, MemoryStore
 
 from patchwarden.app import live
-from patchwarden.app.live import Candidate, LiveUpdater, Selection
-from patchwarden.app.live_gate import GateResult
+from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
+from patchwarden.app.live import updater as live_updater
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo
 
@@ -22,7 +22,7 @@ PRE, POST = live.LABEL_PRE_UPDATE, live.LABEL_POST_UPDATE
 @pytest.fixture()
 def gate(monkeypatch: pytest.MonkeyPatch) -> list[GateResult]:
     results = [GateResult(True, "healthy (test)", {"http": "ok"})]
-    monkeypatch.setattr(live, "run_gate", lambda engine, cid, probes: results[0])
+    monkeypatch.setattr(live_updater, "run_gate", lambda engine, cid, probes: results[0])
     monkeypatch.setattr(time, "sleep", lambda s: None)
     return results
 

@@ -9,8 +9,8 @@ import pytest
 from engine_fakes import FakeEngine, MemoryStore
 
 from patchwarden.app import live
-from patchwarden.app.live import Candidate, LiveUpdater, Selection
-from patchwarden.app.live_gate import GateResult
+from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
+from patchwarden.app.live import updater as live_updater
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.engine.client import ContainerInfo, EngineError
 from patchwarden.errors import UsageError
@@ -22,7 +22,7 @@ IMAGE = "reg.example/web:1.0.0"
 @pytest.fixture()
 def gate(monkeypatch: pytest.MonkeyPatch) -> list[GateResult]:
     results = [GateResult(True, "healthy (test)", {"http": "ok"})]
-    monkeypatch.setattr(live, "run_gate", lambda engine, cid, probes: results[0])
+    monkeypatch.setattr(live_updater, "run_gate", lambda engine, cid, probes: results[0])
     monkeypatch.setattr(time, "sleep", lambda s: None)  # _undo's settle pause
     return results
 
@@ -196,7 +196,7 @@ def test_recover_before_the_old_one_was_renamed(gate: Any) -> None:
 
 
 def test_policy_candidates_maps_check_results() -> None:
-    from patchwarden.app.results import CheckReport, CheckResult, Status, Version
+    from patchwarden.app.check import CheckReport, CheckResult, Status, Version
 
     class FakeChecker:
         def __init__(self, status: Status, candidate: Version | None) -> None:

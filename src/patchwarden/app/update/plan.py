@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from patchwarden.app.results import CheckResult, Status
+from patchwarden.app.check.results import CheckResult, Status
 from patchwarden.apply.edits import Target
 from patchwarden.apply.rewrite import Change
 

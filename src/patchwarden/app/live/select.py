@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from patchwarden.app.live_model import Candidate, CandidateFn
+from patchwarden.app.live.model import Candidate, CandidateFn
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo
 
@@ -91,7 +91,7 @@ def selected(containers: Sequence[ContainerInfo], selection: Selection) -> list[
 
 def policy_candidates(checker: Any) -> CandidateFn:
     """Candidates from the same policy logic ``check`` applies (a :class:`Checker`)."""
-    from patchwarden.app.results import Status
+    from patchwarden.app.check.results import Status
     from patchwarden.refs.model import Inventory, Reference, RefKind
 
     def candidate_for(info: ContainerInfo, ref: ImageRef) -> Candidate:

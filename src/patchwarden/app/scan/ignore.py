@@ -21,7 +21,7 @@ from patchwarden.sbom.model import IgnoredFinding
 from patchwarden.scan.model import Finding
 
 if TYPE_CHECKING:  # the file format (pydantic, ruamel) loads only when there is a file
-    from patchwarden.app.ignore_file import IgnoreEntry
+    from patchwarden.app.scan.ignore_file import IgnoreEntry
 
 IGNORE_FILE_NAME = ".patchwarden-vulnignore.yaml"
 HINT = "see docs/ignore-file.md"

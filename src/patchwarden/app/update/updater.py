@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from patchwarden.app.pr_body import ImageFacts, render
-from patchwarden.app.update_plan import BRANCH_PREFIX, Group, commit_message
+from patchwarden.app.update.plan import BRANCH_PREFIX, Group, commit_message
+from patchwarden.app.update.pr_body import ImageFacts, render
 from patchwarden.apply.forge.model import Forge
 from patchwarden.apply.git import Repo
 from patchwarden.apply.rewrite import FileChange, prepare, write_group

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from patchwarden.app.live_gate import GateResult
-from patchwarden.app.live_history import History
-from patchwarden.app.live_model import LiveResult
-from patchwarden.app.live_select import LABEL_UPDATE_OF, NEW_MARK, OLD_MARK
+from patchwarden.app.live.gate import GateResult
+from patchwarden.app.live.history import History
+from patchwarden.app.live.model import LiveResult
+from patchwarden.app.live.select import LABEL_UPDATE_OF, NEW_MARK, OLD_MARK
 from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
 
 

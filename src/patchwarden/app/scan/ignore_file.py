@@ -1,5 +1,5 @@
 """Reading and validating the ignore file (``.patchwarden-vulnignore.yaml``); the rules it
-holds are applied by :mod:`patchwarden.app.ignore`. Kept apart so that a scan without an ignore
+holds are applied by :mod:`patchwarden.app.scan.ignore`. Kept apart so that a scan without an ignore
 file does not load pydantic and ruamel.yaml."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from patchwarden.app.ignore import HINT, IgnoreFile, IgnoreRule
+from patchwarden.app.scan.ignore import HINT, IgnoreFile, IgnoreRule
 from patchwarden.config.loader import key_path, line_of, plain_data
 from patchwarden.errors import ConfigError
 

@@ -7,27 +7,27 @@ The procedure for one container (``update`` and ``rollback`` alike):
    ``NAME-pw-new-SHORTID``, labelled ``patchwarden.update-of=<old id>`` and
    ``patchwarden.state=candidate``;
 3. stop the old container and rename it ``NAME-pw-old-SHORTID``; rename the new one ``NAME``;
-4. start the new one and run the health gate (:mod:`patchwarden.app.live_gate`);
+4. start the new one and run the health gate (:mod:`patchwarden.app.live.gate`);
 5. healthy: remove the old container (its image stays); not healthy, or any step failed:
    stop and remove the new one, rename the old one back, start it and verify it runs.
 
 A crash between the steps leaves containers whose names and labels say what happened;
 :meth:`LiveUpdater.recover` finds them on the next run and completes or undoes the update
-(:mod:`patchwarden.app.live_recover`).
+(:mod:`patchwarden.app.live.recover`).
 
 Hooks (labels on the container, run with ``sh -c`` through the engine's exec API):
 ``patchwarden.pre-update`` runs in the old container just before it is stopped (failure or
 timeout: the candidate is removed and the update ``skipped``); ``patchwarden.post-update`` runs
 in the new container once the gate passed (failure: the gate failed, roll back).
 ``patchwarden.hook-timeout`` (seconds) overrides the updater's hook timeout
-(:mod:`patchwarden.app.live_hooks`).
+(:mod:`patchwarden.app.live.hooks`).
 
 Several containers can be updated at once (``concurrency``); a container waits for the ones
 it depends on, and is skipped when one of them rolled back or failed. With ``keep_images``
 set, a successful update removes the repository's unused images beyond the container's
 ``keep_images`` most recent earlier digests (the previous digest is always kept;
-:mod:`patchwarden.app.live_images`). Every outcome is recorded
-(:mod:`patchwarden.app.live_history`).
+:mod:`patchwarden.app.live.images`). Every outcome is recorded
+(:mod:`patchwarden.app.live.history`).
 """
 
 from __future__ import annotations
@@ -38,64 +38,26 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from patchwarden.app.live_gate import GateResult, Probes, run_gate
-from patchwarden.app.live_history import History
-from patchwarden.app.live_hooks import (
-    LABEL_HOOK_TIMEOUT,
-    LABEL_POST_UPDATE,
-    LABEL_PRE_UPDATE,
-    Hooks,
-)
-from patchwarden.app.live_images import LocalImages
-from patchwarden.app.live_model import (
-    Candidate,
-    CandidateFn,
-    HookResult,
-    LiveResult,
-    RecordStore,
-    untouched,
-)
-from patchwarden.app.live_recover import Recovery, restore
-from patchwarden.app.live_schedule import run_in_order
-from patchwarden.app.live_select import (
-    LABEL_DEPENDS_ON,
+from patchwarden.app.live.gate import GateResult, Probes, run_gate
+from patchwarden.app.live.history import History
+from patchwarden.app.live.hooks import Hooks
+from patchwarden.app.live.images import LocalImages
+from patchwarden.app.live.model import CandidateFn, HookResult, LiveResult, RecordStore, untouched
+from patchwarden.app.live.order import run_in_order
+from patchwarden.app.live.recover import Recovery, restore
+from patchwarden.app.live.select import (
     LABEL_STATE,
     LABEL_UPDATE_OF,
     NEW_MARK,
     OLD_MARK,
     Selection,
     dependencies,
-    dependency_order,
-    is_leftover,
-    policy_candidates,
     selected,
 )
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
 from patchwarden.engine.spec import create_config
 from patchwarden.errors import PatchwardenError, UsageError
-
-__all__ = [
-    "LABEL_DEPENDS_ON",
-    "LABEL_HOOK_TIMEOUT",
-    "LABEL_POST_UPDATE",
-    "LABEL_PRE_UPDATE",
-    "LABEL_STATE",
-    "LABEL_UPDATE_OF",
-    "NEW_MARK",
-    "OLD_MARK",
-    "Candidate",
-    "CandidateFn",
-    "HookResult",
-    "LiveResult",
-    "LiveUpdater",
-    "RecordStore",
-    "Selection",
-    "dependencies",
-    "dependency_order",
-    "is_leftover",
-    "policy_candidates",
-]
 
 LABEL_ENABLE = "patchwarden.enable"
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from patchwarden.app.results import CheckResult, Status, Version
-from patchwarden.app.vulns import Assessment
+from patchwarden.app.check.results import CheckResult, Status, Version
+from patchwarden.app.check.vulns import Assessment
 from patchwarden.errors import PatchwardenError
 from patchwarden.policy.model import Policy, UpdateLevel
 from patchwarden.refs.model import Reference
 
 if TYPE_CHECKING:
-    from patchwarden.app.check import Checker
+    from patchwarden.app.check.checker import Checker
 
 _LEVELS = (UpdateLevel.PATCH, UpdateLevel.MINOR, UpdateLevel.MAJOR)
 
@@ -20,7 +20,7 @@ _LEVELS = (UpdateLevel.PATCH, UpdateLevel.MINOR, UpdateLevel.MAJOR)
 def with_vulnerabilities(
     checker: Checker, ref: Reference, policy: Policy, result: CheckResult
 ) -> CheckResult:
-    from patchwarden.app.check import platform_for
+    from patchwarden.app.check.checker import platform_for
 
     assert checker.vulns is not None
     platform, _ = platform_for(ref, policy, checker.default_platform)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from patchwarden.app.live_model import LiveResult, untouched
+from patchwarden.app.live.model import LiveResult, untouched
 from patchwarden.engine.client import ContainerInfo
 
 Work = Callable[[ContainerInfo], LiveResult | None]

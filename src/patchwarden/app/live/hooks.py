@@ -11,8 +11,8 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from patchwarden.app.live_gate import GateResult
-from patchwarden.app.live_model import HookResult
+from patchwarden.app.live.gate import GateResult
+from patchwarden.app.live.model import HookResult
 from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
 
 LABEL_PRE_UPDATE = "patchwarden.pre-update"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from patchwarden.refs.model import Reference, Skipped
 
 if TYPE_CHECKING:
-    from patchwarden.app.vulns import Assessment
+    from patchwarden.app.check.vulns import Assessment
 
 
 class Status(StrEnum):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from patchwarden.app.live_model import LiveResult, RecordStore
+from patchwarden.app.live.model import LiveResult, RecordStore
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.engine.client import ContainerInfo
 from patchwarden.errors import UsageError

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from patchwarden.app.results import CheckReport, CheckResult, Status, Version
-from patchwarden.app.vulns import VulnAssessor
+from patchwarden.app.check.results import CheckReport, CheckResult, Status, Version
+from patchwarden.app.check.vulns import VulnAssessor
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.config.policies import PolicyResolver
 from patchwarden.core.ref import ImageRef
@@ -95,7 +95,7 @@ class Checker:
             )
         result = self._check_version(ref, policy)
         if self.vulns is not None and result.status in (Status.OUTDATED, Status.UP_TO_DATE):
-            from patchwarden.app.check_vulns import with_vulnerabilities
+            from patchwarden.app.check.with_vulns import with_vulnerabilities
 
             result = with_vulnerabilities(self, ref, policy, result)
         return result

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from patchwarden import __version__
-from patchwarden.app.ignore import IgnoreFile, apply_ignores, expired_message
+from patchwarden.app.scan.ignore import IgnoreFile, apply_ignores, expired_message
 from patchwarden.errors import ExitCode, PatchwardenError, UsageError
 from patchwarden.registry.model import Platform
 from patchwarden.sbom.model import Filters, ScanReport

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from patchwarden.app.update_plan import Group
+from patchwarden.app.update.plan import Group
 
 
 @dataclass(frozen=True, slots=True)
