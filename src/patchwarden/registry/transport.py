@@ -146,7 +146,11 @@ class Transport:
     ) -> httpx.Response:
         def counted() -> httpx.Request:
             self.stats.incr(kind)
-            return build()
+            request = build()
+            # Requests built by hand (httpx.Request) do not get the client's default headers;
+            # registries and CDNs throttle or reject requests without a User-Agent.
+            request.headers.setdefault("User-Agent", h.client.headers["User-Agent"])
+            return request
 
         kw = {} if self._sleep is None else {"sleep": self._sleep}
         return send_with_retry(

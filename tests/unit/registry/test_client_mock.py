@@ -104,3 +104,21 @@ def test_https_only_for_remote_hosts() -> None:
     ) as client:
         assert client.head_manifest(parse_reference("reg.example/a/b:1")).digest == DIGEST
     assert schemes == {"https"}
+
+
+def test_every_request_carries_the_user_agent() -> None:
+    """Registry, token and probe requests alike (they are built by hand, outside the client)."""
+    agents: list[str] = []
+    fake = FakeHub()
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        agents.append(request.headers.get("User-Agent", ""))
+        return fake(request)
+
+    client = RegistryClient(
+        credentials=ChainCredentials([]), http_transport=httpx.MockTransport(recording)
+    )
+    with client:
+        client.head_manifest(parse_reference("nginx:1.25"))
+    assert len(agents) >= 3  # HEAD (401), token, HEAD again
+    assert all(a.startswith("patchwarden/") for a in agents), agents
