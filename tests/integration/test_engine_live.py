@@ -89,10 +89,13 @@ def _checker(reg: RegistryServer) -> Checker:
     return Checker(build_registry(cfg, use_cache=False), PolicyResolver(cfg), concurrency=1)
 
 
-def _run(engine: EngineClient, image: str, name: str, port: int, **extra: Any) -> str:
+def _run(
+    engine: EngineClient, image: str, name: str, port: int, _pull: bool = True, **extra: Any
+) -> str:
     """Pull ``image`` and start a container the way a user would (docker run -d -p ...)."""
     ref, _, tag = image.rpartition(":")
-    engine.api.pull(ref, tag=tag)
+    if _pull:
+        engine.api.pull(ref, tag=tag)
     host_config = {"PortBindings": {"8080/tcp": [{"HostIp": "", "HostPort": str(port)}]}}
     host_config.update(extra.pop("HostConfig", {}))
     body = {"Image": image, "HostConfig": host_config, **extra}
@@ -280,7 +283,7 @@ def test_monitor_only_reports_and_changes_nothing(
         policy_candidates(_checker(plain_registry)), Selection(names=(name,)), monitor_only=True
     )
 
-    assert res.outcome == "skipped" and res.reason.startswith("monitor only")
+    assert res.outcome == "available" and res.reason.startswith("monitor only")
     assert res.to_digest == d2 and res.to_image.endswith(":1.1.0")
     assert engine.inspect(name)["Id"] == old_id
     assert _wait_http(port) == "v1"
@@ -364,6 +367,15 @@ def test_engine_rollback_and_history_cli(
         "1",
     ]
     runner = CliRunner()
+    config = ["--config", str(tmp_path / "patchwarden.yaml")]
+
+    # --monitor-only: outcome "available" and exit 1, so a scheduled job can alert on it
+    mon = runner.invoke(
+        app, ["engine", "update", name, *common, "--monitor-only", "--no-cache", *config]
+    )
+    assert mon.exit_code == 1, mon.output
+    (r,) = json.loads(mon.stdout)["results"]
+    assert (r["outcome"], r["to_digest"]) == ("available", d2)
 
     up = runner.invoke(
         app,
@@ -394,7 +406,7 @@ def test_engine_rollback_and_history_cli(
     rb = runner.invoke(app, ["engine", "rollback", name, *common, *probe])
     assert rb.exit_code == 0, rb.output
     (r,) = json.loads(rb.stdout)["results"]
-    assert (r["outcome"], r["from_digest"], r["to_digest"]) == ("updated", d2, d1)
+    assert (r["outcome"], r["from_digest"], r["to_digest"]) == ("reverted", d2, d1)
     assert r["to_image"] == f"{plain_registry.host}/{repo}:1.0.0"
     assert _wait_http(port) == "v1"
     assert engine.info(name).digest == d1
@@ -403,9 +415,44 @@ def test_engine_rollback_and_history_cli(
     assert hist.exit_code == 0, hist.output
     records = json.loads(hist.stdout)["records"]
     assert [(x["action"], x["outcome"]) for x in records] == [
-        ("rollback", "updated"),
+        ("rollback", "reverted"),
         ("update", "updated"),
     ]
+
+    # a malformed digest is refused before the engine is asked, and nothing is recorded
+    bad = runner.invoke(app, ["engine", "rollback", name, *common, "--to", "sha256:deadbeef"])
+    assert bad.exit_code == 2, bad.output
+    assert "invalid sha256 digest" in bad.output
+    again = runner.invoke(app, ["engine", "history", name, "--state", state, "-f", "json"])
+    assert len(json.loads(again.stdout)["records"]) == 2
+
+    # reading a history that does not exist creates nothing
+    missing = tmp_path / "missing" / "dir" / "x.db"
+    none = runner.invoke(app, ["engine", "history", "--state", str(missing), "-f", "json"])
+    assert none.exit_code == 0, none.output
+    assert json.loads(none.stdout) == {"records": []}
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_container_of_a_locally_built_image_is_skipped(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    """As after `docker compose build`: the image exists only on this host (no RepoDigests);
+    no registry is asked about it and the container is left alone."""
+    repo = _repo("local")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    base, port = names("base"), free_port()
+    base_id = _run(engine, f"{plain_registry.host}/{repo}:1.0.0", base, port)
+    local = f"localhost/{repo}-built"
+    engine.api.commit(base_id, repository=local, tag="1")
+    name, port2 = names("built"), free_port()
+    built_id = _run(engine, f"{local}:1", name, port2, _pull=False)
+
+    updater = LiveUpdater(engine, store, probes=_probes(port2), stop_timeout=STOP)
+    (res,) = updater.update(policy_candidates(_checker(plain_registry)), Selection(names=(name,)))
+
+    assert res.outcome == "skipped" and "built locally" in res.reason, res
+    assert engine.inspect(name)["Id"] == built_id
 
 
 def test_recovery_undoes_an_update_interrupted_after_stopping_the_old_container(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +45,8 @@ StateOpt = Annotated[
 ]
 _STYLE = {
     "updated": "green",
+    "reverted": "green",
+    "available": "cyan",
     "rolled-back": "yellow",
     "failed": "red",
     "up-to-date": "green",
@@ -74,8 +77,29 @@ def _render(results: list) -> None:  # type: ignore[type-arg]
 
 
 def _exit(results: list) -> None:  # type: ignore[type-arg]
-    bad = any(r.outcome in ("rolled-back", "failed") for r in results)
-    raise typer.Exit(int(ExitCode.ERRORS if bad else ExitCode.OK))
+    """3 when an update or rollback failed or was rolled back (undoing an update that an
+    earlier run left half done is recovery working, not a failure of this run); else 1 when
+    ``--monitor-only`` found updates available; else 0."""
+    bad = any(
+        r.outcome == "failed" or (r.outcome == "rolled-back" and r.action != "recover")
+        for r in results
+    )
+    if bad:
+        raise typer.Exit(int(ExitCode.ERRORS))
+    available = any(r.outcome == "available" for r in results)
+    raise typer.Exit(int(ExitCode.FINDINGS if available else ExitCode.OK))
+
+
+def _progress(format: OutputFormat) -> Callable[[str, str], None] | None:
+    """Each step of each container, on stderr, as it happens (not with --format json to a
+    pipe: a machine reading the JSON does not want it)."""
+    if format == OutputFormat.json and not err.is_terminal:
+        return None
+
+    def step(container: str, text: str) -> None:
+        err.print(f"{container}: {text}", markup=False, highlight=False)
+
+    return step
 
 
 def _probes(http: str | None, status: int, tcp: str | None, grace: float, timeout: float):  # type: ignore[no-untyped-def]
@@ -179,7 +203,8 @@ def update(
 ) -> None:
     """Update running containers to the image their policy allows, gated by health, with
     automatic rollback. Containers started from a digest or an image ID are reported, not
-    touched. Exit 3 when any update rolled back or failed."""
+    touched. Exit 3 when any update rolled back or failed; with --monitor-only, exit 1 when
+    an update is available (outcome `available`)."""
     with user_errors(debug):
         from patchwarden.app.check import Checker
         from patchwarden.app.live import LiveUpdater, Selection, policy_candidates
@@ -200,6 +225,7 @@ def update(
             hook_timeout=hook_timeout,
             concurrency=concurrency,
             keep_images=keep_images,
+            on_step=_progress(format),
         )
         results = [] if monitor_only else updater.recover()
         checker = Checker(
@@ -254,6 +280,7 @@ def rollback(
             probes=_probes(probe_http, probe_status, probe_tcp, grace, health_timeout),
             stop_timeout=stop_timeout,
             hook_timeout=hook_timeout,
+            on_step=_progress(format),
         )
         results = [updater.rollback(name, to)]
         if format == OutputFormat.json:
@@ -275,9 +302,10 @@ def history(
 ) -> None:
     """Every recorded update, rollback and recovery, newest first."""
     with user_errors(debug):
-        from patchwarden.store import open_store
+        from patchwarden.store import open_existing_store
 
-        records = open_store(state).history(name, limit=limit)
+        store = open_existing_store(state)
+        records = [] if store is None else store.history(name, limit=limit)
         if format == OutputFormat.json:
             emit_json({"records": [_record_dict(r) for r in records]})
             return

@@ -7,7 +7,14 @@ brought to head whenever a store is opened. See docs/state-store.md.
 
 from __future__ import annotations
 
-from patchwarden.store.db import ENV_VAR, Store, default_path, open_store, resolve_url
+from patchwarden.store.db import (
+    ENV_VAR,
+    Store,
+    default_path,
+    open_existing_store,
+    open_store,
+    resolve_url,
+)
 from patchwarden.store.errors import InvalidRecordError, StoreError
 from patchwarden.store.model import ACTIONS, OUTCOMES, UpdateRecord
 
@@ -20,6 +27,7 @@ __all__ = [
     "StoreError",
     "UpdateRecord",
     "default_path",
+    "open_existing_store",
     "open_store",
     "resolve_url",
 ]

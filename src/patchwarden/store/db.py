@@ -151,6 +151,17 @@ def _create_engine(url: URL) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def open_existing_store(url_or_path: str | None = None) -> Store | None:
+    """Like :func:`open_store` for readers: None when the SQLite file does not exist yet
+    (nothing was recorded), rather than creating it and its directories to read nothing."""
+    raw = resolve_url(url_or_path)
+    with contextlib.suppress(ArgumentError):
+        path = _sqlite_file(make_url(raw))
+        if path is not None and not path.exists():
+            return None
+    return open_store(raw)
+
+
 def open_store(url_or_path: str | None = None) -> Store:
     """Open (creating and migrating as needed) the state store; see :func:`resolve_url`."""
     raw = resolve_url(url_or_path)
@@ -281,15 +292,16 @@ class Store:
     def last_success(self, container: str) -> UpdateRecord | None:
         """The newest record that left ``container`` on a known-good image.
 
-        That is outcome ``updated`` (any action), or a ``rollback`` action whose outcome is
-        ``rolled-back``. An update that was rolled back automatically is not a success.
+        That is outcome ``updated`` (any action) or ``reverted`` (a requested rollback that
+        passed its gate; records written before 0.2 said ``rolled-back`` with action
+        ``rollback``). An update that was rolled back automatically is not a success.
         """
         stmt = (
             select(UpdateRow)
             .where(UpdateRow.container == container)
             .where(
                 or_(
-                    UpdateRow.outcome == "updated",
+                    UpdateRow.outcome.in_(("updated", "reverted")),
                     and_(UpdateRow.action == "rollback", UpdateRow.outcome == "rolled-back"),
                 )
             )

@@ -9,7 +9,9 @@ from typing import Any, Final
 
 from patchwarden.store.errors import InvalidRecordError
 
-OUTCOMES: Final = frozenset({"updated", "rolled-back", "up-to-date", "skipped", "failed"})
+OUTCOMES: Final = frozenset(
+    {"updated", "reverted", "rolled-back", "available", "up-to-date", "skipped", "failed"}
+)
 ACTIONS: Final = frozenset({"update", "rollback", "recover"})
 
 

@@ -31,12 +31,15 @@ class FakeEngine:
         digest: str | None,
         labels: dict[str, str] | None = None,
         state: str = "running",
+        *,
+        local_build: bool = False,
     ) -> str:
         cid = f"{next(_ids):012d}" + "f" * 52
         self.containers[cid] = {
             "name": name,
             "image": image,
             "digest": digest,
+            "local_build": local_build,
             "labels": dict(labels or {}),
             "state": state,
         }
@@ -64,6 +67,7 @@ class FakeEngine:
             c["digest"],
             dict(c["labels"]),
             c["state"],
+            local_build=c.get("local_build", False),
         )
 
     def list_containers(self, *, all: bool = True) -> list[ContainerInfo]:

@@ -35,8 +35,29 @@ def test_info_digest_comes_from_the_matching_repo_digest() -> None:
     info = info_from_inspect(doc, lambda _id: image)
 
     assert info.digest == "sha256:" + "b" * 64
+    assert info.digests == ("sha256:" + "b" * 64,) and not info.local_build
     assert info.health == "starting"  # it has a HEALTHCHECK that has not run yet
     assert repo_digest(image, "nginx") is None
+
+
+def test_every_repo_digest_of_the_repository_is_known() -> None:
+    doc = json.loads((HERE / "podman_inspect_rich.json").read_text())
+    doc["Config"]["Image"] = "127.0.0.1:5000/web:1.0.0"
+    b, c = "sha256:" + "b" * 64, "sha256:" + "c" * 64
+    image = {"RepoDigests": [f"127.0.0.1:5000/web@{b}", f"127.0.0.1:5000/web@{c}"]}
+
+    info = info_from_inspect(doc, lambda _id: image)
+
+    assert info.digests == (b, c) and info.known_digests == (b, c) and info.digest == b
+
+
+def test_an_image_without_repo_digests_is_a_local_build() -> None:
+    doc = json.loads((HERE / "podman_inspect_rich.json").read_text())
+    doc["Config"]["Image"] = "localhost/app:1"
+
+    info = info_from_inspect(doc, lambda _id: {"Id": "x", "RepoDigests": []})
+
+    assert info.local_build and info.digest is None and info.known_digests == ()
 
 
 @pytest.mark.parametrize("image", ["sha256:" + "c" * 64, "c" * 64, "0123456789ab"])
@@ -74,3 +95,18 @@ def test_auth_config_from_registry_credentials() -> None:
     }
     assert client._auth_config("quay.io") == {"identitytoken": "tok", "serveraddress": "quay.io"}
     assert client._auth_config("docker.io") is None
+
+
+@pytest.mark.parametrize(
+    ("image", "local"),
+    [("localhost/app:1", True), ("localhost:5000/app:1", False), ("127.0.0.1:5000/app:1", False)],
+)
+def test_podman_local_images_are_local_builds_by_name(image: str, local: bool) -> None:
+    """Podman lists a RepoDigest even for an image built or committed on the host; its local
+    images live under ``localhost/`` (a registry on loopback has a port)."""
+    doc = json.loads((HERE / "podman_inspect_rich.json").read_text())
+    doc["Config"]["Image"] = image
+    name = image.rpartition(":")[0]
+    info = info_from_inspect(doc, lambda _id: {"RepoDigests": [f"{name}@sha256:{'d' * 64}"]})
+
+    assert info.is_local_build is local

@@ -143,7 +143,7 @@ def test_rollback_goes_to_the_previous_digest_from_history(gate: Any) -> None:
     res = updater.rollback("web")
 
     assert (res.outcome, res.action, res.from_digest, res.to_digest) == (
-        "updated",
+        "reverted",  # a requested rollback that passed its gate; not "updated"
         "rollback",
         D2,
         D1,
@@ -157,6 +157,14 @@ def test_rollback_without_history_needs_a_digest(gate: Any) -> None:
     with pytest.raises(UsageError, match="--to"):
         updater.rollback("web")
     assert updater.rollback("web", D1).outcome == "skipped"  # already there
+
+
+def test_rollback_to_a_malformed_digest_is_refused_before_the_engine(gate: Any) -> None:
+    engine, store, updater, _ = _setup()
+    with pytest.raises(UsageError, match="invalid sha256 digest") as exc:
+        updater.rollback("web", "sha256:deadbeef")
+    assert exc.value.exit_code == 2
+    assert engine.calls == [] and store.records == []
 
 
 def test_recover_undoes_when_the_candidate_never_started(gate: Any) -> None:
@@ -218,6 +226,25 @@ def test_policy_candidates_maps_check_results() -> None:
     assert (out.image, out.outcome) == (None, "up-to-date")
     out = live.policy_candidates(FakeChecker(Status.ERROR, None))(info, ref)
     assert out.outcome == "failed"
+    # The image is known under several digests (pulled by tag and by digest): the candidate
+    # being any of them means up to date, not "update again on every run".
+    both = ContainerInfo("c" * 64, "web", IMAGE, "i", D1, digests=(D1, D2))
+    out = live.policy_candidates(FakeChecker(Status.OUTDATED, Version("1.0.0", D2)))(both, ref)
+    assert (out.image, out.outcome) == (None, "up-to-date")
+
+
+def test_containers_of_locally_built_images_are_skipped(gate: Any) -> None:
+    engine, store = FakeEngine(), MemoryStore()
+    engine.add("app", "localhost/app:1", None, local_build=True)
+    updater = LiveUpdater(engine, store)  # type: ignore[arg-type]
+
+    def never(info: ContainerInfo, ref: ImageRef) -> Candidate:
+        raise AssertionError("no registry is asked about a locally built image")
+
+    (res,) = updater.update(never, Selection())
+
+    assert res.outcome == "skipped" and "built locally" in res.reason
+    assert engine.calls == []
 
 
 def _c(name: str, **labels: str) -> ContainerInfo:

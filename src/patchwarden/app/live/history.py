@@ -51,7 +51,8 @@ class History:
         """The image ``name`` ran before it was last updated away from a digest other than
         the one it runs now: what a rollback without ``--to`` goes back to."""
         for rec in self.records(name, 200):
-            if rec.outcome == "updated" and rec.from_digest and rec.from_digest != info.digest:
+            known = info.known_digests
+            if rec.outcome == "updated" and rec.from_digest and rec.from_digest not in known:
                 base = parse_reference(rec.from_image)
                 return base.with_digest(rec.from_digest)
         raise UsageError(

@@ -77,7 +77,8 @@ class LocalImages:
     def _kept(self, name: str, current: str, previous: str | None) -> set[str]:
         records = self.records(name, 500)
         earlier: list[str] = []
-        for d in [previous, *(r.from_digest for r in records if r.outcome == "updated")]:
+        moved = [r.from_digest for r in records if r.outcome in ("updated", "reverted")]
+        for d in [previous, *moved]:
             if d and d != current and d not in earlier:
                 earlier.append(d)
         keep = {current, *earlier[: self.keep], *self.inflight}

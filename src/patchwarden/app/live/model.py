@@ -22,7 +22,9 @@ class LiveResult:
     from_digest: str | None
     to_image: str
     to_digest: str | None
-    outcome: str  # updated | rolled-back | up-to-date | skipped | failed
+    # updated | reverted (a requested rollback) | rolled-back (an update that failed its gate)
+    # | available (monitor only) | up-to-date | skipped | failed
+    outcome: str
     reason: str
     gates: dict[str, Any] = field(default_factory=dict)
     action: str = "update"
@@ -49,6 +51,25 @@ class Candidate:
 
 
 CandidateFn = Callable[[ContainerInfo, ImageRef], Candidate]
+
+# Told each step of a live procedure as it happens: (container name, step text).
+StepFn = Callable[[str, str], None]
+
+
+class StepLog(list[str]):
+    """The steps of one container's procedure (kept in its record), each also told to
+    ``on_step`` as it happens, so a user watching sees progress rather than silence."""
+
+    def __init__(self, container: str, on_step: StepFn | None, first: str | None = None) -> None:
+        super().__init__()
+        self._container, self._on_step = container, on_step
+        if first is not None:
+            self.append(first)
+
+    def append(self, step: str) -> None:
+        super().append(step)
+        if self._on_step is not None:
+            self._on_step(self._container, step)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from patchwarden.app.live.gate import GateResult
 from patchwarden.app.live.history import History
-from patchwarden.app.live.model import LiveResult
+from patchwarden.app.live.model import LiveResult, StepFn, StepLog
 from patchwarden.app.live.select import LABEL_UPDATE_OF, NEW_MARK, OLD_MARK
 from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
 
@@ -60,6 +60,7 @@ class Recovery:
     gate: Callable[[str], GateResult]
     stop_timeout: int
     grace: float
+    on_step: StepFn | None = None
 
     def run(self) -> list[LiveResult]:
         """Complete or undo every half-done update; an orphan candidate is left alone."""
@@ -81,7 +82,7 @@ class Recovery:
 
     def _one(self, old: ContainerInfo, original: str, cands: Sequence[ContainerInfo]) -> LiveResult:
         started, t0 = self.history.clock(), time.monotonic()
-        steps: list[str] = [f"found leftover {old.name}"]
+        steps = StepLog(original, self.on_step, f"found leftover {old.name}")
         cand = next((c for c in cands if c.name == original), None)
         gate: GateResult | None = None
         if cand is not None and cand.running:

@@ -107,7 +107,7 @@ def policy_candidates(checker: Any) -> CandidateFn:
         (res,) = checker.run(Inventory((reference,), ())).results
         if res.status == Status.OUTDATED and res.candidate is not None:
             target = ref.with_tag(res.candidate.tag or ref.tag).with_digest(res.candidate.digest)
-            if target.digest and target.digest == info.digest:
+            if target.digest and target.digest in info.known_digests:
                 return Candidate(None, "up-to-date", res.reason)
             return Candidate(target, "", res.reason)
         outcome = {Status.UP_TO_DATE: "up-to-date", Status.SKIPPED: "skipped"}.get(

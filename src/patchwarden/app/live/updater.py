@@ -42,7 +42,15 @@ from patchwarden.app.live.gate import GateResult, Probes, run_gate
 from patchwarden.app.live.history import History
 from patchwarden.app.live.hooks import Hooks
 from patchwarden.app.live.images import LocalImages
-from patchwarden.app.live.model import CandidateFn, HookResult, LiveResult, RecordStore, untouched
+from patchwarden.app.live.model import (
+    CandidateFn,
+    HookResult,
+    LiveResult,
+    RecordStore,
+    StepFn,
+    StepLog,
+    untouched,
+)
 from patchwarden.app.live.order import run_in_order
 from patchwarden.app.live.recover import Recovery, restore
 from patchwarden.app.live.select import (
@@ -54,6 +62,7 @@ from patchwarden.app.live.select import (
     dependencies,
     selected,
 )
+from patchwarden.core.digest import Digest
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
 from patchwarden.engine.spec import create_config
@@ -74,6 +83,7 @@ class LiveUpdater:
         concurrency: int = 1,
         keep_images: int | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_step: StepFn | None = None,
     ) -> None:
         if concurrency < 1:
             raise UsageError(f"concurrency must be at least 1, not {concurrency}")
@@ -87,6 +97,7 @@ class LiveUpdater:
         self.concurrency = concurrency
         self.keep_images = keep_images
         self.clock = clock
+        self.on_step = on_step
         self._candidate_lock = threading.Lock()
         self._history = History(store, clock)
         self._images = LocalImages(engine, keep_images, self._history.records)
@@ -152,6 +163,15 @@ class LiveUpdater:
             )
         if not info.running:
             return untouched(info.name, info.image, info.digest, "skipped", "not running")
+        if info.is_local_build:
+            return untouched(
+                info.name,
+                info.image,
+                info.digest,
+                "skipped",
+                "built locally: its image has no registry digest (never pulled from a "
+                "registry); rebuild it (`docker compose build`) instead",
+            )
         try:
             with self._candidate_lock:
                 cand = candidate_for(info, ref)
@@ -166,8 +186,8 @@ class LiveUpdater:
                 info.digest,
                 _text(cand.image),
                 cand.image.digest,
-                "skipped",
-                f"monitor only: would update; {cand.reason}",
+                "available",
+                f"monitor only: an update is available; {cand.reason}",
             )
         return self.replace(info, cand.image, action="update", why=cand.reason)
 
@@ -183,7 +203,7 @@ class LiveUpdater:
         self, info: ContainerInfo, target: ImageRef, *, action: str, why: str
     ) -> LiveResult:
         started, t0 = self.clock(), time.monotonic()
-        steps: list[str] = []
+        steps = StepLog(info.name, self.on_step)
         hooks: list[HookResult] = []
         removed_images: list[str] = []
         name, short = info.name, info.short_id
@@ -267,7 +287,7 @@ class LiveUpdater:
             except EngineError as exc:
                 steps.append(f"could not remove old: {exc.message}")
             removed_images += self._images.retain(name, target, info.digest, steps)
-            return done("updated", gate.reason, gate)
+            return done("reverted" if action == "rollback" else "updated", gate.reason, gate)
         restored = restore(self.engine, new_id, info.id, name, steps, self.probes.grace)
         if restored:
             return done("rolled-back", f"{gate.reason}; the old container runs again", gate)
@@ -279,6 +299,8 @@ class LiveUpdater:
 
     # -- rollback -----------------------------------------------------------------------
     def rollback(self, name: str, to_digest: str | None = None) -> LiveResult:
+        if to_digest is not None:
+            to_digest = str(Digest.parse(to_digest))  # a malformed digest never reaches the engine
         info = self.engine.info(name)
         ref = info.image_ref()
         if ref is None:
@@ -288,7 +310,7 @@ class LiveUpdater:
             if to_digest is not None
             else self._history.previous(name, info)
         )
-        if target.digest == info.digest:
+        if target.digest in info.known_digests:
             return untouched(
                 name,
                 info.image,
@@ -303,7 +325,12 @@ class LiveUpdater:
     def recover(self) -> list[LiveResult]:
         """Complete or undo updates a crashed run left half-done (found by names and labels)."""
         recovery = Recovery(
-            self.engine, self._history, self._gate, self.stop_timeout, self.probes.grace
+            self.engine,
+            self._history,
+            self._gate,
+            self.stop_timeout,
+            self.probes.grace,
+            self.on_step,
         )
         return recovery.run()
 
