@@ -434,6 +434,41 @@ def test_engine_rollback_and_history_cli(
     assert not (tmp_path / "missing").exists()
 
 
+def test_engine_update_sees_a_tag_pushed_after_the_last_run(
+    engine: EngineClient,
+    engine_url: str,
+    plain_registry: RegistryServer,
+    layouts: Path,
+    names: Any,
+    tmp_path: Path,
+) -> None:
+    """Tag lists are cached on disk for `check` (cache.tag_ttl), but a live updater lists
+    tags afresh on every run: no `--no-cache` needed to see a tag pushed a minute ago."""
+    repo = _repo("fresh")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    name, port = names("web"), free_port()
+    _run(engine, f"{plain_registry.host}/{repo}:1.0.0", name, port)
+    cfg = tmp_path / "patchwarden.yaml"
+    cfg.write_text(
+        f"registries:\n  '{plain_registry.host}':\n    insecure: true\n"
+        f"cache:\n  dir: '{tmp_path / 'cache'}'\n  tag_ttl: 1h\n"
+    )
+    argv = ["engine", "update", name, "--engine", engine_url, "--state", str(tmp_path / "s.db")]
+    argv += ["--monitor-only", "--config", str(cfg), "-f", "json"]
+    runner = CliRunner()
+
+    first = runner.invoke(app, argv)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["results"][0]["outcome"] == "up-to-date"
+    assert any((tmp_path / "cache").rglob("*")), "the run used the on-disk cache"
+
+    d2 = push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    second = runner.invoke(app, argv)
+    assert second.exit_code == 1, second.output
+    (r,) = json.loads(second.stdout)["results"]
+    assert (r["outcome"], r["to_digest"]) == ("available", d2)
+
+
 def test_a_container_of_a_locally_built_image_is_skipped(
     engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
 ) -> None:

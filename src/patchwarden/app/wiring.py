@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,15 +48,22 @@ def build_client(config: Config) -> RegistryClient:
 
 
 def build_registry(
-    config: Config, *, cache_dir: Path | None = None, use_cache: bool = True
+    config: Config,
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    fresh_tags: bool = False,
 ) -> CachingRegistry:
+    """``fresh_tags``: tag lists are asked for once per run and never served from disk (a
+    live updater must see a tag pushed a minute ago); content addressed by digest still is."""
     disk = None
     if use_cache and config.cache.enabled:
         root = cache_dir or (
             Path(config.cache.dir).expanduser() if config.cache.dir else default_cache_dir()
         )
         disk = DiskCache(root)
-    return CachingRegistry(build_client(config), disk, config.cache.tag_ttl)
+    tag_ttl = timedelta(0) if fresh_tags else config.cache.tag_ttl
+    return CachingRegistry(build_client(config), disk, tag_ttl)
 
 
 def build_vuln_assessor(

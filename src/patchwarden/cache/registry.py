@@ -66,7 +66,7 @@ class CachingRegistry:
         return self._memo.get(f"tags {image.name}", lambda: self._list_tags(image))
 
     def _list_tags(self, image: ImageRef) -> list[str]:
-        if self.disk is not None:
+        if self.disk is not None and self.tag_ttl > 0:
             cached = self.disk.get("tags", image.name, max_age=self.tag_ttl)
             if isinstance(cached, list):
                 return [str(t) for t in cached]

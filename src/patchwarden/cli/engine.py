@@ -229,7 +229,7 @@ def update(
         )
         results = [] if monitor_only else updater.recover()
         checker = Checker(
-            build_registry(cfg, use_cache=not no_cache),
+            build_registry(cfg, use_cache=not no_cache, fresh_tags=True),
             PolicyResolver(cfg),
             concurrency=1,
             default_platform=Platform.parse(cfg.platform),
