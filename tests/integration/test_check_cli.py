@@ -223,6 +223,25 @@ def test_htpasswd_credentials_from_config_and_wrong_password(
     assert missing.returncode == 2 and "PW_TEST" in missing.stderr
 
 
+def test_password_env_of_an_unused_registry_is_not_needed(
+    plain_registry: RegistryServer, pusher: Pusher, tmp_path: Path, ns: str
+) -> None:
+    """The documented example configures several registries; a run that uses only one of
+    them must not demand the others' secrets."""
+    R = plain_registry.host
+    for t in ("1.0", "1.1"):
+        pusher.image(plain_registry, f"{ns}/public", t)
+    (tmp_path / "Dockerfile").write_text(f"FROM {R}/{ns}/public:1.0\n")
+    (tmp_path / "patchwarden.yaml").write_text(
+        f"registries:\n  '{R}':\n    insecure: true\n"
+        "  ghcr.io:\n    username: bot\n    password_env: PW_NOT_SET_ANYWHERE\n"
+    )
+    assert "PW_NOT_SET_ANYWHERE" not in os.environ
+    code, data, stderr = check_json(tmp_path)
+    assert code == 0, stderr
+    assert data["results"][0]["candidate"]["tag"] == "1.1"
+
+
 def test_token_auth_with_docker_config_json(
     token_registry: RegistryServer, pusher: Pusher, tmp_path: Path, ns: str
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from patchwarden.cache.registry import CachingRegistry
 from patchwarden.cache.store import DiskCache, default_cache_dir
 from patchwarden.config.schema import Config, RegistryConfig
 from patchwarden.core.ref import ImageRef
-from patchwarden.errors import ConfigError, UsageError
+from patchwarden.errors import UsageError
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.model import Platform
 from patchwarden.registry.settings import ClientOptions, HostSettings
@@ -23,14 +22,9 @@ if TYPE_CHECKING:
 
 
 def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
+    """``password_env`` is read when the registry is first asked for credentials (see
+    :class:`~patchwarden.registry.credentials.ExplicitCredentials`), not here."""
     password = rc.password.get_secret_value() if rc.password is not None else None
-    if rc.password_env:
-        password = os.environ.get(rc.password_env)
-        if password is None:
-            raise ConfigError(
-                f"registries.{host}.password_env names ${rc.password_env}, which is not set",
-                f"export {rc.password_env}=... or remove password_env to use other credentials",
-            )
     return HostSettings(
         insecure=rc.insecure,
         tls_verify=rc.tls_verify,
@@ -38,6 +32,7 @@ def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
         username=rc.username,
         password=password,
         max_concurrency=rc.max_concurrency,
+        password_env=rc.password_env,
     )
 
 

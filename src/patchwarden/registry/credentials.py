@@ -71,10 +71,22 @@ class ExplicitCredentials:
         self._hosts = {normalize_host(h): s for h, s in hosts.items()}
 
     def get(self, host: str) -> Credentials | None:
-        s = self._hosts.get(normalize_host(host))
-        if s is None or s.username is None or s.password is None:
+        key = normalize_host(host)
+        s = self._hosts.get(key)
+        if s is None or s.username is None:
             return None
-        return Credentials(s.username, s.password)
+        password = s.password
+        if s.password_env:
+            password = os.environ.get(s.password_env)
+            if password is None:
+                raise ConfigError(
+                    f"registries.{key}.password_env names ${s.password_env}, which is not set",
+                    f"export {s.password_env}=... or remove password_env to use other "
+                    "credentials",
+                )
+        if password is None:
+            return None
+        return Credentials(s.username, password)
 
 
 def env_prefix(host: str) -> str:

@@ -19,13 +19,16 @@ class HostSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     max_concurrency: int = 8
+    # The environment variable holding the password, read when this registry is first asked
+    # for credentials: a registry no reference uses never needs it set.
+    password_env: str | None = None
 
     def __repr__(self) -> str:
         pw = None if self.password is None else "***"
         return (
             f"HostSettings(insecure={self.insecure!r}, tls_verify={self.tls_verify!r}, "
             f"ca_file={self.ca_file!r}, username={self.username!r}, password={pw!r}, "
-            f"max_concurrency={self.max_concurrency!r})"
+            f"max_concurrency={self.max_concurrency!r}, password_env={self.password_env!r})"
         )
 
     __str__ = __repr__

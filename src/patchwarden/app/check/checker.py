@@ -13,7 +13,7 @@ from patchwarden.app.check.vulns import VulnAssessor
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.config.policies import PolicyResolver
 from patchwarden.core.ref import ImageRef
-from patchwarden.errors import PatchwardenError, RegistryError
+from patchwarden.errors import ConfigError, PatchwardenError, RegistryError
 from patchwarden.policy.model import Policy, UpdateLevel
 from patchwarden.policy.select import TagDecision, choose_tag
 from patchwarden.refs.model import Inventory, Reference
@@ -71,6 +71,8 @@ class Checker:
         for ref in refs:
             try:
                 out.append(self._check_one(ref))
+            except ConfigError:
+                raise  # e.g. a used registry's password_env is unset: the run is misconfigured
             except PatchwardenError as exc:
                 out.append(_error(ref, exc))
         return out
