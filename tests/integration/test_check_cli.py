@@ -150,18 +150,27 @@ def test_floating_tag_and_pinned_digest_drift_survive_the_cache(
     (tmp_path / "compose.yaml").write_text(
         f"services:\n  a:\n    image: {R}/{ns}/web:stable\n  b:\n    image: {R}/{ns}/web:1.25.3@{old}\n"
     )
-    _, first, _ = check_json(tmp_path)
+    state = {"PATCHWARDEN_STATE": str(tmp_path / "state.db")}
+    _, first, _ = check_json(tmp_path, env=state)
     rows = by_line(first, "compose.yaml")
     assert rows[3]["status"] == "up-to-date" and rows[3]["current"]["digest"] == old
     assert rows[5]["status"] == "outdated" and rows[5]["update"] == "digest"  # pin points elsewhere
     new = pusher.image(plain_registry, f"{ns}/web", "stable", salt="two")
-    _, second, _ = check_json(tmp_path)
+    _, second, _ = check_json(tmp_path, env=state)
     r = by_line(second, "compose.yaml")[3]
     assert (r["status"], r["update"]) == ("outdated", "digest")
     assert r["current"]["digest"] == old and r["candidate"]["digest"] == new
-    assert "moved upstream" in r["reason"]
+    assert "moved upstream" in r["reason"] and "unchanged" not in r["reason"]
     assert second["requests"]["tags"] == 0  # warm: the tag list came from the cache
     assert second["requests"]["manifest_head"] == 2
+    # Reported again, with no cache at all (a CI job's fresh cache directory): drift is state.
+    _, third, _ = check_json(tmp_path, "--no-cache", env=state)
+    r = by_line(third, "compose.yaml")[3]
+    assert (r["status"], r["current"]["digest"], r["candidate"]["digest"]) == (
+        "outdated",
+        old,
+        new,
+    )
 
 
 def test_pagination_through_proxy_and_429(

@@ -19,6 +19,7 @@ from patchwarden.registry.settings import ClientOptions, HostSettings
 
 if TYPE_CHECKING:
     from patchwarden.app.check.checker import Checker
+    from patchwarden.store import Store
 
 
 def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
@@ -111,10 +112,19 @@ def build_checker(
     db: Path | None = None,
     cache_dir: Path | None = None,
     use_cache: bool = True,
+    state: str | None = None,
 ) -> Checker:
-    """The ``check`` engine as ``check`` and ``update`` use it (with ``--vulns`` when asked)."""
+    """The ``check`` engine as ``check`` and ``update`` use it (with ``--vulns`` when asked).
+    What floating tags pointed at is kept in the state store ``state`` (default:
+    ``$PATCHWARDEN_STATE``, else the user data dir), opened only if such a tag is checked."""
     from patchwarden.app.check.checker import Checker
+    from patchwarden.app.check.drift import StoreTagMemory
     from patchwarden.config.policies import PolicyResolver
+
+    def open_state() -> Store:
+        from patchwarden.store import open_store
+
+        return open_store(state)
 
     registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
     assessor = None
@@ -128,4 +138,5 @@ def build_checker(
         concurrency=config.concurrency,
         default_platform=Platform.parse(config.platform),
         vulns=assessor,
+        tags=StoreTagMemory(open_state),
     )

@@ -4,8 +4,8 @@
 - Tag → digest (HEAD): once per (repository, tag) per run; never served from disk, so a moved
   tag (digest drift) is always seen.
 - Manifests, image configs and platform lists by digest: on disk forever (content-addressed).
-- Observed digests of tags are remembered on disk, so drift of an unpinned floating tag such as
-  ``stable`` is noticed on the next run.
+- What floating tags pointed at is state, not cache: it lives in the state store
+  (:mod:`patchwarden.app.check.drift`), so a cold cache or ``--no-cache`` never hides drift.
 """
 
 from __future__ import annotations
@@ -78,26 +78,6 @@ class CachingRegistry:
     # -- digests --------------------------------------------------------------------------
     def head_manifest(self, image: ImageRef) -> ManifestHead:
         return self._memo.get(f"head {image}", lambda: self.inner.head_manifest(image))
-
-    def previous_digest(self, image: ImageRef) -> str | None:
-        """The digest this tag had when an earlier run last observed it, if known.
-
-        Read once per run, before this run records anything: every reference to a moved tag
-        sees the same previous digest, not the one a sibling reference just recorded.
-        """
-        if self.disk is None or not image.tag:
-            return None
-        key = f"{image.name}:{image.tag}"
-        return self._memo.get(f"previous {key}", lambda: self._read_observed(key))
-
-    def _read_observed(self, key: str) -> str | None:
-        assert self.disk is not None
-        value = self.disk.get("observed", key)
-        return value if isinstance(value, str) else None
-
-    def remember_digest(self, image: ImageRef, digest: str) -> None:
-        if self.disk is not None and image.tag:
-            self.disk.put("observed", f"{image.name}:{image.tag}", digest)
 
     # -- content-addressed facts ---------------------------------------------------------------
     def _by_digest(self, image: ImageRef) -> ImageRef:

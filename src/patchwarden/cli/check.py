@@ -22,6 +22,7 @@ from patchwarden.cli.common import (
     ProgressOpt,
     emit_json,
     err,
+    escape,
     load_settings,
     out,
     progress_bar,
@@ -119,6 +120,8 @@ def check(
             progress and format == OutputFormat.table, "checking repositories"
         ) as tick:
             report = checker.run(inv, progress=tick)
+        if checker.tags is not None and checker.tags.problem:
+            err.print(f"warning: {escape(checker.tags.problem)}")
         if format == OutputFormat.json:
             emit_json(check_dict(report))
         else:

@@ -143,6 +143,8 @@ def update(
             progress and format == OutputFormat.table, "checking repositories"
         ) as tick:
             report = checker.run(inv, progress=tick)
+        if checker.tags is not None and checker.tags.problem:
+            err.print(f"warning: {escape(checker.tags.problem)}")
         groups, notes = plan_groups(report.results, group, pin_digest=pin_digest)
         forge_client = None
         if pull_request and not dry_run:

@@ -67,6 +67,7 @@ def main() -> int:
             env = {
                 **os.environ,
                 "XDG_CACHE_HOME": str(work / "cache"),
+                "PATCHWARDEN_STATE": str(work / "state.db"),  # SQLite state, like the cache
                 "NO_COLOR": "1",
                 "COLUMNS": os.environ.get("COLUMNS", "160"),
             }

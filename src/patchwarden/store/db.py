@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -29,8 +30,9 @@ from sqlalchemy.orm import Session
 
 from patchwarden.errors import ExitCode
 from patchwarden.net.redact import redact_text
+from patchwarden.store import tags
 from patchwarden.store.errors import StoreError
-from patchwarden.store.model import UpdateRecord, validate
+from patchwarden.store.model import TagBaseline, UpdateRecord, validate
 from patchwarden.store.orm import UpdateRow
 
 ENV_VAR: Final = "PATCHWARDEN_STATE"
@@ -310,6 +312,20 @@ class Store:
         )
         rows = self._query(stmt)
         return rows[0] if rows else None
+
+    def tag_baselines(self) -> dict[str, TagBaseline]:
+        """Every floating tag's baseline digest (see :mod:`patchwarden.store.tags`)."""
+        try:
+            return tags.load(self._engine)
+        except SQLAlchemyError as exc:
+            raise _wrap(exc, self._engine.url, "read") from None
+
+    def observe_tags(self, seen: Mapping[str, str], now: datetime) -> None:
+        """Record the digests ``name:tag`` pointed at ``now``, in one transaction."""
+        try:
+            tags.save(self._engine, seen, now)
+        except SQLAlchemyError as exc:
+            raise _wrap(exc, self._engine.url, "write to") from None
 
     def _query(self, stmt: Select[Any]) -> list[UpdateRecord]:
         try:

@@ -88,3 +88,12 @@ def validate(rec: UpdateRecord) -> UpdateRecord:
         duration_s=rec.duration_s,
         action=rec.action,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TagBaseline:
+    image: str  # name:tag
+    digest: str  # the digest the references were last known to follow
+    since: datetime
+    latest: str  # the newest digest seen
+    changed_at: datetime | None  # when ``latest`` first differed from ``digest``

@@ -57,3 +57,17 @@ class UpdateRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     gates: Mapped[dict[str, Any]] = mapped_column(JSON)
     duration_s: Mapped[float | None] = mapped_column(Float)
+
+
+class TagDigestRow(Base):
+    """What a floating tag (``name:tag``) pointed at: the digest first seen (the baseline a
+    move is reported against until the references follow it) and the newest one seen."""
+
+    __tablename__ = "tag_digests"
+
+    image: Mapped[str] = mapped_column(String(1024), primary_key=True)  # name:tag
+    baseline_digest: Mapped[str] = mapped_column(String(255))
+    baseline_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    digest: Mapped[str] = mapped_column(String(255))  # the newest seen
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # first seen != baseline
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

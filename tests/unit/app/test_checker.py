@@ -13,14 +13,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from patchwarden.app.check import Checker, Status
+from patchwarden.app.check.drift import StoreTagMemory
 from patchwarden.cache.registry import CachingRegistry
-from patchwarden.cache.store import DiskCache
 from patchwarden.config.policies import PolicyResolver
 from patchwarden.config.schema import Config
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.errors import NotFoundError
 from patchwarden.refs.model import Inventory, Reference, RefKind
 from patchwarden.registry.model import ImageConfig, ManifestHead, Platform
+from patchwarden.store import StoreError, open_store
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -70,9 +71,11 @@ def ref(text: str, line: int = 1) -> Reference:
     return Reference("Dockerfile", line, RefKind.DOCKERFILE, text, parse_reference(text))
 
 
-def run(registry, refs, config: Config | None = None, disk=None):
+def run(registry, refs, config: Config | None = None, disk=None, tags=None):
     caching = CachingRegistry(registry, disk, timedelta(hours=1))
-    checker = Checker(caching, PolicyResolver(config or Config()), concurrency=4, now=NOW)
+    checker = Checker(
+        caching, PolicyResolver(config or Config()), concurrency=4, now=NOW, tags=tags
+    )
     return checker.run(Inventory(tuple(refs), ()))
 
 
@@ -95,18 +98,37 @@ def test_outdated_major_keeps_suffix_and_one_tag_list_per_repo():
 
 
 def test_up_to_date_version_and_floating_tag_drift(tmp_path):
+    """Drift is remembered in the state store, not the cache: it is reported on every run
+    (with no cache at all) until the reference pins the new digest."""
     repos = {"docker.io/library/nginx": tags("1.25.3", "stable")}
     reg = MemoryRegistry(repos)
-    disk = DiskCache(tmp_path)
-    first = run(reg, [ref("nginx:1.25.3"), ref("nginx:stable", 2)], disk=disk)
-    assert [r.status for r in first.results] == [Status.UP_TO_DATE, Status.UP_TO_DATE]
-    assert "followed by digest" in first.results[1].reason
-    repos["docker.io/library/nginx"]["stable"] = (dg("stable-2"), NOW)
-    second = run(reg, [ref("nginx:stable")], disk=disk)
-    r = second.results[0]
-    assert r.status == Status.OUTDATED and r.update == "digest"
-    assert r.current.digest == dg("stable") and r.candidate.digest == dg("stable-2")
-    assert "moved upstream" in r.reason
+    with open_store(str(tmp_path / "state.db")) as store:
+        memory = StoreTagMemory(lambda: store, now=lambda: NOW)
+        first = run(reg, [ref("nginx:1.25.3"), ref("nginx:stable", 2)], tags=memory)
+        assert [r.status for r in first.results] == [Status.UP_TO_DATE, Status.UP_TO_DATE]
+        assert first.results[1].reason.endswith("followed by digest; digest unchanged")
+        repos["docker.io/library/nginx"]["stable"] = (dg("stable-2"), NOW)
+        for _ in range(2):  # the second run still reports it (it used to be forgotten)
+            memory = StoreTagMemory(lambda: store, now=lambda: NOW)
+            r = run(reg, [ref("nginx:stable")], tags=memory).results[0]
+            assert r.status == Status.OUTDATED and r.update == "digest"
+            assert r.current.digest == dg("stable") and r.candidate.digest == dg("stable-2")
+            assert "moved upstream" in r.reason and "unchanged" not in r.reason
+            assert memory.problem is None
+        pinned = run(reg, [ref(f"nginx:stable@{dg('stable-2')}")], tags=memory).results[0]
+        assert pinned.status == Status.UP_TO_DATE
+
+
+def test_an_unusable_state_store_does_not_fail_the_check(tmp_path):
+    reg = MemoryRegistry({"docker.io/library/nginx": tags("stable")})
+
+    def broken():
+        raise StoreError("cannot open the state store at sqlite:///x: disk full")
+
+    memory = StoreTagMemory(broken)
+    (r,) = run(reg, [ref("nginx:stable")], tags=memory).results
+    assert r.status == Status.UP_TO_DATE
+    assert memory.problem is not None and "not tracked" in memory.problem
 
 
 def test_pinned_digest_drift():
@@ -193,11 +215,11 @@ def test_digest_level_never_lists_tags(level):
 def test_drift_is_reported_for_every_reference_to_the_moved_tag(tmp_path):
     repos = {"docker.io/library/nginx": tags("stable")}
     reg = MemoryRegistry(repos)
-    disk = DiskCache(tmp_path)
     refs = [ref("nginx:stable", line) for line in (1, 2, 3)]
-    run(reg, refs, disk=disk)
-    repos["docker.io/library/nginx"]["stable"] = (dg("moved"), NOW)
-    report = run(reg, refs, disk=disk)
+    with open_store(str(tmp_path / "state.db")) as store:
+        run(reg, refs, tags=StoreTagMemory(lambda: store))
+        repos["docker.io/library/nginx"]["stable"] = (dg("moved"), NOW)
+        report = run(reg, refs, tags=StoreTagMemory(lambda: store))
     assert [(r.status, r.update) for r in report.results] == [(Status.OUTDATED, "digest")] * 3
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from patchwarden.app.check.drift import TagMemory
 from patchwarden.app.check.results import CheckReport, CheckResult, Status, Version
 from patchwarden.app.check.vulns import VulnAssessor
 from patchwarden.cache.registry import CachingRegistry
@@ -33,8 +34,10 @@ class Checker:
         default_platform: Platform | None = None,
         vulns: VulnAssessor | None = None,
         now: datetime | None = None,
+        tags: TagMemory | None = None,
     ) -> None:
         self.registry = registry
+        self.tags = tags
         self.policies = policies
         self.concurrency = concurrency
         self.now = now or datetime.now(UTC)
@@ -58,6 +61,8 @@ class Checker:
                 done += 1
                 if progress:
                     progress(done, len(futures))
+        if self.tags is not None:
+            self.tags.flush()
         stats = getattr(self.registry.inner, "stats", None)
         requests = dict(stats.snapshot()) if stats is not None else {}
         return CheckReport(
@@ -168,8 +173,10 @@ class Checker:
         tag_ref = image.with_tag(image.tag)
         head = self.registry.head_manifest(tag_ref)
         now_digest = head.digest
-        previous = self.registry.previous_digest(tag_ref)
-        self.registry.remember_digest(tag_ref, now_digest)
+        key = f"{tag_ref.name}:{image.tag}"
+        baseline = self.tags.baseline(key) if self.tags is not None else None
+        if self.tags is not None:
+            self.tags.observe(key, now_digest)
         why = decision.reason if decision is not None else _digest_reason(image.tag, policy)
         current = Version(image.tag, image.digest or now_digest)
         candidate = Version(image.tag, now_digest)
@@ -183,15 +190,17 @@ class Checker:
                 f"tag {image.tag} moved: pinned {_short(image.digest)}, the registry now serves "
                 f"{_short(now_digest)}; {why}",
             )
-        if not image.digest and previous and previous != now_digest:
+        if not image.digest and baseline is not None and baseline.digest != now_digest:
+            when = (baseline.changed_at or baseline.since).strftime("%Y-%m-%d %H:%M UTC")
             return _result(
                 ref,
                 Status.OUTDATED,
-                Version(image.tag, previous),
+                Version(image.tag, baseline.digest),
                 candidate,
                 "digest",
-                f"tag {image.tag} moved upstream since the last check: was {_short(previous)}, "
-                f"now {_short(now_digest)}; {why}",
+                f"tag {image.tag} moved upstream (seen {when}): it pointed at "
+                f"{_short(baseline.digest)} and now serves {_short(now_digest)} (reported until "
+                f"the references pin it: `patchwarden update --pin-digest`); {why}",
             )
         if not image.digest and policy.pin_digest:
             return _result(
@@ -203,6 +212,8 @@ class Checker:
                 f"not pinned: policy pin_digest ({policy.source}) wants "
                 f"{image.tag}@{_short(now_digest)}; {why}",
             )
+        if decision is None:  # followed by digest, and it has not moved
+            why += "; digest unchanged"
         return _result(ref, Status.UP_TO_DATE, current, None, None, why)
 
 
@@ -235,8 +246,8 @@ def _provides(registry: CachingRegistry, image: ImageRef, platform: Platform) ->
 
 def _digest_reason(tag: str, policy: Policy) -> str:
     if policy.level == UpdateLevel.DIGEST:
-        return f"policy allows digest updates only ({policy.source}); digest unchanged"
-    return f"{tag!r} is not a version tag, so it is followed by digest; digest unchanged"
+        return f"policy allows digest updates only ({policy.source})"
+    return f"{tag!r} is not a version tag, so it is followed by digest"
 
 
 def _short(digest: str) -> str:
