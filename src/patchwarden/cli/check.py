@@ -29,6 +29,7 @@ from patchwarden.cli.common import (
     resolve_paths,
     user_errors,
 )
+from patchwarden.core.words import plural
 from patchwarden.errors import ExitCode
 
 HELP = """Check every image reference against its registry and say what to update.
@@ -194,7 +195,7 @@ def render_check(report: CheckReport) -> None:
     kinds = Counter(r.update for r in report.results if r.update)
     detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -_RANK[kv[0]]))
     summary = (
-        f"{len(report.results)} references: {report.count(Status.OUTDATED)} outdated"
+        f"{plural(len(report.results), 'reference')}: {report.count(Status.OUTDATED)} outdated"
         + (f" ({detail})" if detail else "")
         + f", {report.count(Status.UP_TO_DATE)} up to date, "
         f"{report.count(Status.ERROR)} could not be checked, {report.count(Status.SKIPPED)} skipped"

@@ -23,6 +23,7 @@ from patchwarden.cli.common import (
     resolve_paths,
     user_errors,
 )
+from patchwarden.core.words import plural
 from patchwarden.refs.model import Inventory
 
 HELP = """List every container image reference in Dockerfiles, compose files, Kubernetes
@@ -60,7 +61,7 @@ def inventory(
 
 
 def render_inventory(inv: Inventory) -> None:
-    table = Table(title=f"{len(inv.references)} image references", title_justify="left")
+    table = Table(title=f"{plural(len(inv.references), 'image reference')}", title_justify="left")
     for col in ("file:line", "kind", "image as written", "normalized"):
         table.add_column(col, overflow="fold")
     for r in inv.references:

@@ -82,7 +82,8 @@ def scan(
         None,
         "--archive",
         metavar="FILE[:TAG]",
-        help="docker save or OCI archive (.tar, .tar.gz); :TAG picks one of several images.",
+        help="docker save or OCI archive (.tar, .tar.gz, .tar.zst); :TAG picks one of several "
+        "images.",
     ),
     oci_layout: Path | None = typer.Option(
         None,

@@ -10,6 +10,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Sequence
 
+from patchwarden.core.words import plural
 from patchwarden.sbom.model import (
     SEVERITY_ORDER,
     ScanReport,
@@ -39,12 +40,6 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
-def _plural(n: int, word: str) -> str:
-    if n == 1:
-        return f"{n} {word}"
-    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
-
-
 def header(report: ScanReport) -> str:
     inv = report.inventory
     image = inv.image
@@ -56,7 +51,7 @@ def header(report: ScanReport) -> str:
     os_name = "unknown OS"
     if inv.os:
         os_name = inv.os.pretty_name or " ".join(x for x in (inv.os.id, inv.os.version_id) if x)
-    counts = f"{_plural(len(inv.packages), 'package')}, {_plural(len(image.layers), 'layer')}"
+    counts = f"{plural(len(inv.packages), 'package')}, {plural(len(image.layers), 'layer')}"
     return "".join(parts) + "\n" + f"{os_name}, {counts}"
 
 
@@ -76,7 +71,7 @@ def _section(
     status: FindingStatus, title: str, findings: Sequence[Finding], width: int
 ) -> list[str]:
     groups = _groups(findings)
-    counts = f"{_plural(len(groups), 'package')}, {_plural(len(findings), 'vulnerability')}"
+    counts = f"{plural(len(groups), 'package')}, {plural(len(findings), 'vulnerability')}"
     lines = [f"{title} ({counts})"]
     for pkg, fs in groups:
         fixes = list(dict.fromkeys(f.fixed_version for f in fs if f.fixed_version))
@@ -99,7 +94,7 @@ def summary_line(report: ScanReport) -> str:
     counts = severity_counts(report.findings)
     detail = ", ".join(f"{counts[s.value]} {s.value}" for s in SEVERITY_ORDER if counts[s.value])
     fixable = sum(1 for f in report.findings if f.status == FindingStatus.FIXED)
-    line = _plural(len(report.findings), "vulnerability")
+    line = plural(len(report.findings), "vulnerability")
     line += f": {detail}" if detail else ""
     line += f"; {fixable} fixable"
     if report.ignored:
@@ -147,7 +142,7 @@ def _package_report(report: ScanReport, width: int) -> list[str]:
     if not pkgs:
         lines += ["", "No packages found."]
     detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    lines += ["", f"{_plural(len(pkgs), 'package')}" + (f": {detail}" if detail else "")]
+    lines += ["", f"{plural(len(pkgs), 'package')}" + (f": {detail}" if detail else "")]
     return lines
 
 

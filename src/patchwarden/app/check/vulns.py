@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from patchwarden.cache.registry import SingleFlight
 from patchwarden.core.ref import ImageRef
+from patchwarden.core.words import plural
 from patchwarden.policy.model import Policy, UpdateLevel
 from patchwarden.registry.model import Platform
 from patchwarden.scan.model import Finding, FindingStatus, Severity
@@ -59,7 +60,7 @@ class Assessment:
         r = self.recommended
         if not cur and (r is None or not r.introduced):
             return "no known vulnerabilities" + (f" in {r.tag} either" if r else "")
-        text = f"{cur} known vulnerabilities ({_sev_text(self.current)})"
+        text = f"{plural(cur, 'known vulnerability')} ({_sev_text(self.current)})"
         if self.recommended is not None:
             r = self.recommended
             text += (

@@ -23,6 +23,7 @@ from patchwarden.scan.sources.oci import (
     load_config,
     resolve_layout,
 )
+from patchwarden.scan.sources.unpack import MAX_ARCHIVE_BYTES, Unpacked
 
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 
@@ -54,8 +55,9 @@ class FileSlice(io.RawIOBase):
 class TarIndex:
     """Offsets of the regular files in an uncompressed tar (symlinks resolved)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, shown: Path | None = None) -> None:
         self.path = path
+        self.shown = shown or path  # what messages name (not an inflated temporary copy)
         self.members: dict[str, tuple[int, int]] = {}
         links: dict[str, str] = {}
         try:
@@ -72,8 +74,8 @@ class TarIndex:
                         links[name] = posixpath.normpath(m.linkname).lstrip("/")
         except tarfile.ReadError as exc:
             raise CorruptImageError(
-                f"{path} is not an uncompressed tar archive ({exc})",
-                "decompress it first (e.g. `gunzip`), or pass a `docker save` / OCI archive",
+                f"{self.shown} is not a tar archive ({exc})",
+                "pass a `docker save` or OCI archive: .tar, or .tar.gz / .tar.zst",
             ) from exc
         for name, target in links.items():
             for _ in range(8):
@@ -89,23 +91,23 @@ class TarIndex:
     def read(self, name: str, limit: int) -> bytes:
         entry = self.members.get(name)
         if entry is None:
-            raise CorruptImageError(f"{self.path}: {name} is missing from the archive")
+            raise CorruptImageError(f"{self.shown}: {name} is missing from the archive")
         if entry[1] > limit:
-            raise CorruptImageError(f"{self.path}: {name} is larger than the {limit}-byte limit")
+            raise CorruptImageError(f"{self.shown}: {name} is larger than the {limit}-byte limit")
         with FileSlice(self.path, *entry) as f:
             return f.read()
 
     def open(self, name: str) -> BinaryIO:
         entry = self.members.get(name)
         if entry is None:
-            raise CorruptImageError(f"{self.path}: layer {name} is missing from the archive")
+            raise CorruptImageError(f"{self.shown}: layer {name} is missing from the archive")
         return io.BufferedReader(FileSlice(self.path, *entry), buffer_size=1 << 20)
 
 
 class TarStore:
     def __init__(self, index: TarIndex) -> None:
         self.index = index
-        self.where = f"oci-archive:{index.path}"
+        self.where = f"oci-archive:{index.shown}"
 
     def read_index(self) -> bytes:
         return self.index.read("index.json", MAX_MANIFEST)
@@ -138,13 +140,16 @@ class ArchiveSource:
     and LayerFacts.digest carry) is the layer's diff_id, not the registry's compressed digest.
     """
 
-    def __init__(self, target: str, platform: Platform) -> None:
+    def __init__(
+        self, target: str, platform: Platform, max_archive_bytes: int = MAX_ARCHIVE_BYTES
+    ) -> None:
         path, self.tag = split_target(target)
         if not path.is_file():
             raise SourceNotFoundError(f"archive {path} does not exist or is not a file")
         self.path = path
         self.platform = platform
-        self.index = TarIndex(path)
+        self._unpacked = Unpacked(path, max_archive_bytes)  # .tar.gz / .tar.zst inflated
+        self.index = TarIndex(self._unpacked.path, shown=path)
         self._paths: dict[str, str] = {}  # layer digest -> member name (docker-archive)
         self._info: ImageInfo | None = None
         if self.index.has("manifest.json"):
@@ -203,6 +208,10 @@ class ArchiveSource:
             size = self.index.members.get(name, (0, 0))[1]
             layers.append((digest, DOCKER_LAYER, size))
         return image_info(where, None, config, layers)
+
+    def close(self) -> None:
+        """Remove the inflated copy of a compressed archive (also done at exit)."""
+        self._unpacked.close()
 
     def open_layer(self, layer: LayerRef) -> BinaryIO:
         if self.kind == "oci-archive":

@@ -98,3 +98,70 @@ def test_oci_archive_reads_blobs_in_place(tmp_path: Path) -> None:
     via_dir = Scanner(CATS).scan(open_source("oci-layout", str(tmp_path / "lay")))
     assert via_arc.packages == via_dir.packages and via_arc.packages
     assert via_arc.image.digest == desc["digest"]
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_compressed_docker_archive_is_scanned_like_the_plain_one(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`docker save app | gzip > app.tar.gz` (and zstd): what --help promises."""
+    import gzip
+
+    import zstandard
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    layer = tar_bytes([("var/lib/dpkg/status", STATUS)])
+    plain = tmp_path / "save.tar"
+    _docker_archive(plain, {"app:1": layer})
+    data = plain.read_bytes()
+    packed = tmp_path / f"save.tar.{'gz' if kind == 'gzip' else 'zst'}"
+    packed.write_bytes(
+        gzip.compress(data) if kind == "gzip" else zstandard.ZstdCompressor().compress(data)
+    )
+
+    src = open_source("archive", str(packed))
+    inv = Scanner(CATS).scan(src)
+
+    assert [p.name for p in inv.packages] == ["libc6"]
+    assert inv.packages == Scanner(CATS).scan(open_source("archive", str(plain))).packages
+    assert str(packed) in inv.image.name and "patchwarden-archive-" not in inv.image.name
+    assert len(list((tmp_path / "tmp").iterdir())) == 1  # the inflated copy, until closed
+    src.close()  # type: ignore[attr-defined]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_compressed_archive_that_inflates_past_the_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+    import tempfile
+
+    from patchwarden.errors import ExitCode
+    from patchwarden.scan.errors import ScanError
+    from patchwarden.scan.sources.archive import ArchiveSource
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    bomb = tmp_path / "bomb.tar.gz"
+    bomb.write_bytes(gzip.compress(b"\0" * (8 << 20)))  # 8 MiB of zeros in ~8 KiB
+
+    with pytest.raises(ScanError, match="inflates to more than 1 MiB") as exc:
+        ArchiveSource(str(bomb), Platform.host(), max_archive_bytes=1 << 20)
+    assert exc.value.exit_code == ExitCode.ERRORS
+    assert [p.name for p in tmp_path.iterdir()] == ["bomb.tar.gz"]  # no partial copy left
+
+
+def test_a_truncated_compressed_archive_is_a_clear_error(tmp_path: Path) -> None:
+    import gzip
+
+    from patchwarden.scan.errors import CorruptImageError
+
+    plain = tmp_path / "save.tar"
+    _docker_archive(plain, {"app:1": tar_bytes([("var/lib/dpkg/status", STATUS)])})
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(gzip.compress(plain.read_bytes())[:200])
+    with pytest.raises(CorruptImageError, match="could not be decompressed"):
+        open_source("archive", str(cut))
