@@ -66,6 +66,12 @@ class NotFoundError(RegistryError):
     """The repository, tag, manifest or blob does not exist."""
 
 
+class PlatformNotFoundError(NotFoundError):
+    """The image exists, but not for the platform asked for: a choice to change (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
 class RateLimitedError(RegistryError):
     """The registry kept answering 429 after our bounded retries."""
 

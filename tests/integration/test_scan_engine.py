@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -220,5 +221,25 @@ def test_multi_arch_platform_selection(plain_registry: RegistryServer, tmp_path:
         bad = open_source(
             "registry", ref, registry=client, platform=Platform.parse("linux/ppc64le")
         )
-        with pytest.raises(NotFoundError, match="linux/amd64, linux/arm64"):
+        with pytest.raises(NotFoundError, match="linux/amd64, linux/arm64") as exc:
             bad.describe()
+        assert exc.value.exit_code == 2  # docs/commands/scan.md: a platform not there is usage
+    # and through the CLI, as a user meets it
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "patchwarden.cli.main",
+            "scan",
+            ref,
+            "--platform",
+            "linux/ppc64le",
+            "--sbom-only",
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "no image for platform linux/ppc64le" in proc.stderr

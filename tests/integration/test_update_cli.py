@@ -231,3 +231,19 @@ def test_schedule_window_limits_when_changes_are_made(project: dict[str, Any]) -
     )
     proc = cli(*args, cwd=work)
     assert {g["action"] for g in json.loads(proc.stdout)["groups"]} == {"committed"}
+
+
+def test_commit_outside_a_git_repository_is_a_usage_error(project: dict[str, Any]) -> None:
+    """Exit 2 (bad usage) with a hint, not 3; nothing is written."""
+    plain = project["tmp"] / "plain"
+    plain.mkdir()
+    dockerfile = plain / "Dockerfile"
+    text = (project["work"] / "Dockerfile").read_text()
+    dockerfile.write_text(text)
+    env = {"GIT_CEILING_DIRECTORIES": str(project["tmp"])}  # no repository above it either
+
+    proc = cli("update", ".", "--commit", cwd=plain, env=env)
+
+    assert proc.returncode == 2, proc.stderr
+    assert "not inside a git repository" in proc.stderr and "--commit" in proc.stderr
+    assert dockerfile.read_text() == text

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchwarden.errors import PatchwardenError
+from patchwarden.errors import ExitCode, PatchwardenError
 from patchwarden.net.redact import redact_text
 
 GIT_TIMEOUT = 120
@@ -35,7 +35,19 @@ class Repo:
     @classmethod
     def discover(cls, path: Path) -> Repo:
         start = path if path.is_dir() else path.parent
-        out = run_git(["rev-parse", "--show-toplevel"], cwd=start, what="find the git repository")
+        try:
+            out = run_git(
+                ["rev-parse", "--show-toplevel"], cwd=start, what="find the git repository"
+            )
+        except GitError as exc:
+            if "not a git repository" not in exc.message:
+                raise
+            raise GitError(
+                f"{path} is not inside a git repository",
+                "run update from a git checkout, or drop --commit/--push/--pull-request to "
+                "write the files in place",
+                exit_code=ExitCode.USAGE,
+            ) from exc
         return cls(Path(out.strip()))
 
     def git(self, *args: str, what: str = "", cwd: Path | None = None) -> str:

@@ -14,7 +14,12 @@ import httpx
 
 from patchwarden.core.digest import Digest
 from patchwarden.core.ref import ImageRef
-from patchwarden.errors import IntegrityError, NotFoundError, ReferenceFormatError, RegistryError
+from patchwarden.errors import (
+    IntegrityError,
+    PlatformNotFoundError,
+    ReferenceFormatError,
+    RegistryError,
+)
 from patchwarden.registry.challenge import parse_next_link
 from patchwarden.registry.credentials import CredentialProvider, default_credentials
 from patchwarden.registry.errors import map_http_error
@@ -249,9 +254,9 @@ class RegistryClient:
         desc = select_platform(m, platform)
         if desc is None:
             avail = ", ".join(str(p) for p in index_platforms(m)) or "none"
-            raise NotFoundError(
+            raise PlatformNotFoundError(
                 f"{_where(image)} has no image for platform {platform}",
-                f"available platforms: {avail}; choose one of them with --platform",
+                f"available platforms: {avail}",
             )
         child = self.get_manifest(image.with_digest(desc.digest))
         if child.is_index:

@@ -81,8 +81,7 @@ class ExplicitCredentials:
             if password is None:
                 raise ConfigError(
                     f"registries.{key}.password_env names ${s.password_env}, which is not set",
-                    f"export {s.password_env}=... or remove password_env to use other "
-                    "credentials",
+                    f"export {s.password_env}=... or remove password_env to use other credentials",
                 )
         if password is None:
             return None
