@@ -134,7 +134,9 @@ def load_settings(config: Path | None, paths: Sequence[Path]) -> tuple[Config, P
     from patchwarden.config.loader import load_config
 
     path = find_settings(config, paths)
-    return load_config(path), path
+    cfg = load_config(path)
+    cfg._source = path
+    return cfg, path
 
 
 def emit_json(data: Any) -> None:

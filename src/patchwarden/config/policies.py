@@ -20,9 +20,12 @@ _FIELDS = tuple(PolicyFields.model_fields)
 
 
 class PolicyResolver:
-    def __init__(self, config: Config, config_name: str = "patchwarden.yaml") -> None:
+    def __init__(self, config: Config, config_name: str | None = None) -> None:
+        """``config_name``: how policy reasons name the file (default: the file ``config`` was
+        read from, e.g. ``-c other.yaml``; ``patchwarden.yaml`` for one built in code)."""
         self._config = config
-        self._name = config_name
+        source = config._source
+        self._name = config_name or (source.name if source is not None else "patchwarden.yaml")
         self._cache: dict[str, Policy] = {}
 
     def for_image(self, image: ImageRef) -> Policy:

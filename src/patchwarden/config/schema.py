@@ -7,9 +7,18 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+)
 
 from patchwarden.config.durations import parse_duration
 
@@ -139,6 +148,9 @@ class ScheduleConfig(_Strict):
 
 
 class Config(_Strict):
+    # The file this configuration was read from (None: built-in defaults); messages name it.
+    _source: Path | None = PrivateAttr(None)
+
     version: Literal[1] = 1
     defaults: PolicyFields = Field(default_factory=PolicyFields)
     images: list[ImageRule] = Field(default_factory=list)

@@ -74,6 +74,35 @@ def test_find_config_order(tmp_path, monkeypatch):
         find_config(tmp_path / "nope.yaml", [tmp_path])
 
 
+def test_config_is_found_upward_to_the_repository_root(tmp_path, monkeypatch):
+    """Run from a sub-directory of a repository, the repository's patchwarden.yaml applies;
+    nothing above the repository root is looked at."""
+    monkeypatch.delenv("PATCHWARDEN_CONFIG", raising=False)
+    write(tmp_path, "")  # above the repository: never used for it
+    repo = tmp_path / "repo"
+    deep = repo / "services" / "api"
+    deep.mkdir(parents=True)
+    (repo / ".git").mkdir()
+    assert find_config(None, [deep]) is None
+    found = write(repo, "")
+    assert find_config(None, [deep]) == found
+    assert find_config(None, [repo]) == found
+
+
+def test_policy_reasons_name_the_config_file_in_use(tmp_path):
+    from patchwarden.config.policies import PolicyResolver
+    from patchwarden.core.ref import parse_reference
+
+    other = tmp_path / "other.yaml"
+    other.write_text("defaults:\n  level: minor\n")
+    from patchwarden.cli.common import load_settings
+
+    cfg, path = load_settings(other, [])  # as `-c other.yaml` does
+    assert path == other
+    policy = PolicyResolver(cfg).for_image(parse_reference("nginx:1.25"))
+    assert policy.source.startswith("other.yaml") and "patchwarden.yaml" not in policy.source
+
+
 @pytest.mark.parametrize(
     ("text", "td"),
     [
