@@ -247,3 +247,29 @@ def test_commit_outside_a_git_repository_is_a_usage_error(project: dict[str, Any
     assert proc.returncode == 2, proc.stderr
     assert "not inside a git repository" in proc.stderr and "--commit" in proc.stderr
     assert dockerfile.read_text() == text
+
+
+def test_superseded_branches_are_kept_or_pruned(project: dict[str, Any]) -> None:
+    work, remote = project["work"], project["remote"]
+    cache = ["--cache-dir", str(project["tmp"] / "c")]
+    first = cli("update", ".", "--push", "--format", "json", *cache, cwd=work)
+    assert first.returncode == 0, first.stderr
+    branch = next(g["branch"] for g in json.loads(first.stdout)["groups"] if "cache" in g["branch"])
+    # main moves to 7.2.4 by hand (another commit than the branch's): the branch is superseded
+    compose = work / "compose.yaml"
+    compose.write_text(compose.read_text().replace("cache:7.2.3", "cache:7.2.4"))
+    git("commit", "--quiet", "-am", "cache by hand", cwd=work)
+    git("push", "--quiet", "origin", "main", cwd=work)
+
+    kept = cli("update", ".", "--commit", "--format", "json", *cache, cwd=work)
+    assert kept.returncode == 0, kept.stderr
+    stale = json.loads(kept.stdout)["stale_branches"]
+    assert {"branch": branch, "action": "superseded: kept (--prune deletes it)"} in stale
+    assert branch in git("branch", "--list", "patchwarden/*", cwd=work)
+
+    pruned = cli("update", ".", "--push", "--prune", "--format", "json", *cache, cwd=work)
+    assert pruned.returncode == 0, pruned.stderr
+    stale = json.loads(pruned.stdout)["stale_branches"]
+    assert {"branch": branch, "action": "superseded: deleted"} in stale
+    assert branch not in git("branch", "--list", "patchwarden/*", cwd=work)
+    assert branch not in git("branch", "--list", "patchwarden/*", cwd=remote)

@@ -84,6 +84,12 @@ def update(
         False, "--pull-request", help="Open/update a PR per branch (implies --push)."
     ),
     remote: str = typer.Option("origin", "--remote", help="Git remote to push to."),
+    prune: bool = typer.Option(
+        False,
+        "--prune",
+        help="Delete superseded update branches (locally, and on the remote with --push) "
+        "instead of keeping them; merged ones are always deleted.",
+    ),
     base: str | None = typer.Option(
         None, "--base", help="Base branch (default: the current branch)."
     ),
@@ -164,6 +170,7 @@ def update(
                 remote=remote,
                 base=base,
                 pull_request=pull_request,
+                prune=prune,
             ),
             facts=registry_facts(registry, platform),
             forge=forge_client,

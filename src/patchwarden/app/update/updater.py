@@ -38,6 +38,7 @@ class UpdateOptions:
     remote: str = "origin"
     base: str | None = None  # default: the current branch
     pull_request: bool = False
+    prune: bool = False  # delete superseded update branches (after closing their PRs)
 
 
 FactsLookup = Callable[[Group], dict[str, ImageFacts]]
@@ -78,8 +79,8 @@ class Updater:
 
     def _stale_branches(self, repo: Repo, base: str, current: set[str]) -> list[tuple[str, str]]:
         """Update branches with nothing left to do: merged ones are deleted (locally, and on
-        the remote with --push); unmerged ones are superseded: their PR is closed, the branch
-        is kept for the record."""
+        the remote with --push); unmerged ones are superseded: their PR is closed, and the
+        branch is kept for the record, or deleted the same way with ``prune``."""
         out: list[tuple[str, str]] = []
         base_commit = repo.rev(base)
         for branch in repo.branches(BRANCH_PREFIX):
@@ -94,7 +95,13 @@ class Updater:
                 out.append((branch, "merged: deleted"))
                 continue
             self._close_pr(branch, "Superseded: the base branch no longer needs this update.")
-            out.append((branch, "superseded"))
+            if not self.opt.prune:
+                out.append((branch, "superseded: kept (--prune deletes it)"))
+                continue
+            repo.delete_branch(branch)
+            if self.opt.push and repo.remote_branch(self.opt.remote, branch) == tip:
+                repo.delete_remote_branch(self.opt.remote, branch)
+            out.append((branch, "superseded: deleted"))
         return out
 
     def _close_pr(self, branch: str, comment: str) -> None:
