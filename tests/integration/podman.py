@@ -67,6 +67,7 @@ def push_web_image(
     healthy: bool = True,
     cmd: Sequence[str] = HTTPD,
     env: Sequence[str] = ("PATH=/bin",),
+    extra: Mapping[str, bytes] | None = None,
 ) -> str:
     """Build and push ``repo:tag``; return the manifest digest (as skopeo computes it)."""
     busybox = find_busybox()
@@ -77,6 +78,8 @@ def push_web_image(
     }
     if healthy:
         files["www/health"] = (b"ok\n", 0o644)
+    for name, data in (extra or {}).items():
+        files[name] = (data, 0o644)
     tar = _layer(files)
     layout_dir = layouts / f"{repo}-{tag}"
     layout = OCILayout(layout_dir)

@@ -782,3 +782,68 @@ def test_concurrent_updates_of_independent_containers(
     assert _wait_http(pa) == "v2" and _wait_http(pb) == "v2"
     ra, rb = store.history(a)[0], store.history(b)[0]
     assert ra.started_at < rb.finished_at and rb.started_at < ra.finished_at  # overlapped
+
+
+def test_scan_an_image_from_the_engine_store(
+    engine: EngineClient,
+    engine_url: str,
+    plain_registry: RegistryServer,
+    layouts: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`scan IMAGE --image-src engine`: the engine's image export gives the same packages as
+    the registry, and leaves no temporary file behind."""
+    status = (
+        b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9\n\n"
+        b"Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\n"
+        b"Version: 1:1.2.13.dfsg-1\n\n"
+    )
+    repo = _repo("scan")
+    push_web_image(
+        layouts,
+        plain_registry.host,
+        repo,
+        "1.0.0",
+        version="v1",
+        extra={"var/lib/dpkg/status": status},
+    )
+    image = f"{plain_registry.host}/{repo}:1.0.0"
+    engine.api.pull(f"{plain_registry.host}/{repo}", tag="1.0.0")
+    import tempfile
+
+    from patchwarden.scan.sources import engine_image
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    spooled: list[Path] = []
+    real_spool = engine_image.spool
+
+    def recording_spool(*args: Any, **kw: Any) -> Path:
+        spooled.append(real_spool(*args, **kw))
+        return spooled[-1]
+
+    monkeypatch.setattr(engine_image, "spool", recording_spool)
+    runner = CliRunner()
+    base = ["scan", image, "--sbom-only", "--no-cache", "-f", "json"]
+
+    from_registry = runner.invoke(app, base)
+    from_engine = runner.invoke(app, [*base, "--image-src", "engine", "--engine", engine_url])
+
+    assert from_registry.exit_code == 0, from_registry.output
+    assert from_engine.exit_code == 0, from_engine.output
+    reg, eng = json.loads(from_registry.stdout), json.loads(from_engine.stdout)
+    names = [(p["name"], p["version"]) for p in eng["packages"]]
+    assert names == [("libc6", "2.36-9"), ("zlib1g", "1:1.2.13.dfsg-1")]
+    assert names == [(p["name"], p["version"]) for p in reg["packages"]]
+    assert eng["image"] == f"engine:{image}"
+    assert len(spooled) == 1 and spooled[0].parent == tmp  # the export was spooled here...
+    assert list(tmp.iterdir()) == []  # ...and removed when the scan ended
+
+    missing = runner.invoke(
+        app,
+        ["scan", f"{image}-nope", "--sbom-only", "--image-src", "engine", "--engine", engine_url],
+    )
+    assert missing.exit_code == 3, missing.output
+    assert "not found" in missing.output or "no such image" in missing.output.lower()

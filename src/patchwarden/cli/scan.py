@@ -7,6 +7,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from patchwarden.app.scan import (
     DefaultEngine,
     IgnoreFile,
     ScanOptions,
+    ScanTarget,
     choose_target,
     exit_code,
     find_ignore_file,
@@ -45,12 +47,19 @@ if TYPE_CHECKING:
 
     from patchwarden.config.schema import Config
 
+
+class ImageSrc(StrEnum):
+    registry = "registry"
+    engine = "engine"
+
+
 HELP = f"""List the packages in a container image and the known vulnerabilities in them.
 
-The image comes from a registry (IMAGE, e.g. nginx:1.25), a docker save / OCI archive
-(--archive), an OCI image layout directory (--oci-layout) or an unpacked root filesystem
-(--rootfs). Vulnerabilities are matched offline against the local advisory index (see
-`patchwarden db update`); --sbom-only skips matching and needs no index.
+The image comes from a registry (IMAGE, e.g. nginx:1.25), the local Docker or Podman engine
+(IMAGE with --image-src engine: an image built or pulled there, nothing is pulled), a docker
+save / OCI archive (--archive), an OCI image layout directory (--oci-layout) or an unpacked
+root filesystem (--rootfs). Vulnerabilities are matched offline against the local advisory
+index (see `patchwarden db update`); --sbom-only skips matching and needs no index.
 
 The table answers "what can I actually fix?": packages with an upgrade first (installed ->
 fixed version, their CVEs highest severity first), then vulnerabilities with no fix yet, then
@@ -68,6 +77,7 @@ Examples:
 
 \b
   patchwarden scan nginx:1.25
+  patchwarden scan localhost/app:dev --image-src engine   # what `docker build` just made
   patchwarden scan --archive app.tar --fail-on high --ignore-unfixed   # CI gate
   patchwarden scan python:3.12-slim --format cyclonedx --output sbom.cdx.json
   patchwarden scan --rootfs ./rootfs --sbom-only --format json | jq '.packages | length'
@@ -93,6 +103,20 @@ def scan(
     ),
     rootfs: Path | None = typer.Option(
         None, "--rootfs", metavar="DIR", help="Unpacked root filesystem directory."
+    ),
+    image_src: ImageSrc = typer.Option(
+        ImageSrc.registry,
+        "--image-src",
+        envvar="PATCHWARDEN_IMAGE_SRC",
+        help="Where IMAGE is read from: the registry, or the local container engine's store "
+        "(Docker/Podman Engine API image export; see --engine).",
+    ),
+    engine_url: str | None = typer.Option(
+        None,
+        "--engine",
+        metavar="URL",
+        help="With --image-src engine: the Engine API URL (default: $DOCKER_HOST, else "
+        "unix:///var/run/docker.sock; Podman: unix:///run/podman/podman.sock).",
     ),
     platform: str | None = typer.Option(
         None,
@@ -154,6 +178,16 @@ def scan(
 ) -> None:
     with user_errors(debug):
         target = choose_target(image, archive, oci_layout, rootfs)
+        if image_src == ImageSrc.engine:
+            if target.kind != "registry":
+                raise UsageError(
+                    "--image-src engine reads IMAGE from the engine; it does not apply to "
+                    f"--{target.kind}",
+                    "drop --image-src, or pass IMAGE",
+                )
+            target = ScanTarget("engine", target.target, engine_url)
+        elif engine_url is not None:
+            raise UsageError("--engine goes with --image-src engine", "add --image-src engine")
         if sbom_only and (fail_on or severity or ignore_unfixed):
             raise UsageError(
                 "--sbom-only does no matching, so --fail-on, --severity and --ignore-unfixed "

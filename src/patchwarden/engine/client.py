@@ -169,6 +169,13 @@ class EngineClient:
             self._is_podman = any("podman" in str(c.get("Name", "")).lower() for c in comps)
         return bool(self._is_podman)
 
+    # -- images -------------------------------------------------------------------------
+    def export_image(self, name: str) -> Iterator[bytes]:
+        """The image as a ``docker save`` tar stream (the Engine API's image export)."""
+        with _errors(f"exporting image {name}"):
+            chunks: Iterator[bytes] = self.api.get_image(name, chunk_size=1 << 20)
+            yield from chunks
+
     # -- containers -----------------------------------------------------------------------
     def list_containers(self, *, all: bool = True) -> list[ContainerInfo]:
         with _errors("listing containers"):

@@ -32,8 +32,9 @@ NO_INDEX_HINT = (
 
 @dataclass(frozen=True, slots=True)
 class ScanTarget:
-    kind: str  # "registry" | "archive" | "oci-layout" | "rootfs"
+    kind: str  # "registry" | "archive" | "oci-layout" | "rootfs" | "engine"
     target: str
+    engine_url: str | None = None  # kind "engine": the Docker/Podman API (default $DOCKER_HOST)
 
 
 def choose_target(
@@ -172,7 +173,12 @@ def run_scan(
         if index is None:
             raise UsageError(f"no advisory index found at {path}", NO_INDEX_HINT)
     source = engine.open_source(options.target, options.platform)
-    inventory = _guard(lambda: engine.inventory(source, progress), options.target)
+    try:
+        inventory = _guard(lambda: engine.inventory(source, progress), options.target)
+    finally:
+        close = getattr(source, "close", None)  # temporary copies, owned clients
+        if close is not None:
+            close()
     filters = Filters(
         sbom_only=options.sbom_only,
         severities=options.severities,
@@ -228,7 +234,13 @@ class DefaultEngine:
         registry = None
         if target.kind == "registry":  # httpx and the client load only when needed
             registry = self._client()
-        return open_source(target.kind, target.target, registry=registry, platform=platform)
+        return open_source(
+            target.kind,
+            target.target,
+            registry=registry,
+            platform=platform,
+            engine_url=target.engine_url,
+        )
 
     def _client(self) -> RegistryClient:
         if self.config is None:  # no config file: no per-registry settings, and no pydantic

@@ -1,4 +1,5 @@
-"""Image sources: where layers come from (registry, archive, OCI layout, rootfs)."""
+"""Image sources: where layers come from (registry, archive, OCI layout, rootfs, the local
+container engine)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from patchwarden.scan.model import ImageSource
 if TYPE_CHECKING:  # the client (and httpx) load only for registry sources
     from patchwarden.registry.client import RegistryClient
 
-KINDS = ("registry", "archive", "oci-layout", "rootfs")
+KINDS = ("registry", "archive", "oci-layout", "rootfs", "engine")
 
 
 def open_source(
@@ -20,6 +21,7 @@ def open_source(
     *,
     registry: RegistryClient | None = None,
     platform: Platform | None = None,
+    engine_url: str | None = None,
 ) -> ImageSource:
     """An :class:`ImageSource` for ``target``; ``platform`` picks from multi-arch indexes
     (default: the host's). Registry sources made without ``registry`` own a client: close
@@ -29,6 +31,10 @@ def open_source(
         from patchwarden.scan.sources.registry import RegistrySource
 
         return RegistrySource(target, plat, registry)
+    if kind == "engine":
+        from patchwarden.scan.sources.engine_image import EngineImageSource
+
+        return EngineImageSource(target, plat, engine_url)
     if kind == "archive":
         from patchwarden.scan.sources.archive import ArchiveSource
 

@@ -141,15 +141,21 @@ class ArchiveSource:
     """
 
     def __init__(
-        self, target: str, platform: Platform, max_archive_bytes: int = MAX_ARCHIVE_BYTES
+        self,
+        target: str,
+        platform: Platform,
+        max_archive_bytes: int = MAX_ARCHIVE_BYTES,
+        *,
+        shown: str | None = None,
     ) -> None:
         path, self.tag = split_target(target)
         if not path.is_file():
             raise SourceNotFoundError(f"archive {path} does not exist or is not a file")
         self.path = path
+        self.shown = shown or f"docker-archive:{path}"  # how messages name it
         self.platform = platform
         self._unpacked = Unpacked(path, max_archive_bytes)  # .tar.gz / .tar.zst inflated
-        self.index = TarIndex(self._unpacked.path, shown=path)
+        self.index = TarIndex(self._unpacked.path, shown=Path(shown) if shown else path)
         self._paths: dict[str, str] = {}  # layer digest -> member name (docker-archive)
         self._info: ImageInfo | None = None
         if self.index.has("manifest.json"):
@@ -172,7 +178,7 @@ class ArchiveSource:
         return self._info
 
     def _docker(self) -> ImageInfo:
-        where = f"docker-archive:{self.path}"
+        where = self.shown
         try:
             entries = json.loads(self.index.read("manifest.json", MAX_MANIFEST))
         except ValueError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, cast
 
@@ -36,7 +36,7 @@ class Unpacked:
         self._remove: Callable[[], None] | None = None
         if self.compression != "tar":
             self.path = _inflate(path, self.compression, max_bytes)
-            self._remove = weakref.finalize(self, _unlink, self.path)
+            self._remove = remove_at_exit(self, self.path)
 
     def close(self) -> None:
         if self._remove is not None:
@@ -48,31 +48,47 @@ def _unlink(path: Path) -> None:
 
 
 def _inflate(path: Path, kind: str, max_bytes: int) -> Path:
-    fd, name = tempfile.mkstemp(prefix=PREFIX, suffix=".tar")
-    out = Path(name)
     try:
-        with os.fdopen(fd, "wb") as dst, path.open("rb") as src:
+        with path.open("rb") as src:
             reader = _decoder(kind, src)
-            total = 0
-            while chunk := reader.read(CHUNK):
-                total += len(chunk)
-                if total > max_bytes:
-                    raise ScanError(
-                        f"{path} inflates to more than {max_bytes // (1 << 20)} MiB",
-                        "a decompression bomb, or an image larger than the scan limit: "
-                        "decompress it yourself and pass the .tar",
-                    )
-                dst.write(chunk)
+            return spool(
+                iter(lambda: reader.read(CHUNK), b""),
+                max_bytes,
+                too_big=ScanError(
+                    f"{path} inflates to more than {max_bytes // (1 << 20)} MiB",
+                    "a decompression bomb, or an image larger than the scan limit: "
+                    "decompress it yourself and pass the .tar",
+                ),
+            )
     except (OSError, EOFError, zstandard.ZstdError) as exc:
-        _unlink(out)
         raise CorruptImageError(
             f"{path} could not be decompressed ({kind}): {exc}",
             "check that the file is complete, or decompress it yourself and pass the .tar",
         ) from None
+
+
+def spool(chunks: Iterator[bytes], max_bytes: int, *, too_big: Exception) -> Path:
+    """Write ``chunks`` to a new private ``patchwarden-archive-*.tar``; past ``max_bytes``,
+    or on any error, the partial file is removed and the error raised (``too_big``)."""
+    fd, name = tempfile.mkstemp(prefix=PREFIX, suffix=".tar")
+    out = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as dst:
+            total = 0
+            for chunk in chunks:
+                total += len(chunk)
+                if total > max_bytes:
+                    raise too_big
+                dst.write(chunk)
     except BaseException:
         _unlink(out)
         raise
     return out
+
+
+def remove_at_exit(owner: object, path: Path) -> Callable[[], None]:
+    """Remove ``path`` when ``owner`` is collected or the process exits; call to remove now."""
+    return weakref.finalize(owner, _unlink, path)
 
 
 def _decoder(kind: str, src: IO[bytes]) -> IO[bytes]:
