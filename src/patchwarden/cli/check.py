@@ -79,6 +79,9 @@ def check(
     fail_on: FailOn | None = typer.Option(
         None,
         "--fail-on",
+        envvar="PATCHWARDEN_FAIL_ON",
+        show_envvar=True,
+        case_sensitive=False,
         help="Exit 1 when an update of at least this kind exists "
         "(outdated = any update, including digest).",
     ),
@@ -86,6 +89,7 @@ def check(
     cache_dir: Path | None = typer.Option(
         None,
         "--cache-dir",
+        envvar="PATCHWARDEN_CACHE_DIR",
         metavar="DIR",
         help="Cache directory (default: the user cache dir, or cache.dir).",
     ),
@@ -99,7 +103,10 @@ def check(
         None, "--db", metavar="FILE", help="Advisory index for --vulns (default: see db status)."
     ),
     no_cache: bool = typer.Option(
-        False, "--no-cache", help="Do not read or write the on-disk cache."
+        False,
+        "--no-cache",
+        envvar="PATCHWARDEN_NO_CACHE",
+        help="Do not read or write the on-disk cache.",
     ),
     show_requests: bool = typer.Option(
         False, "--show-requests", help="Print registry requests by kind on stderr."

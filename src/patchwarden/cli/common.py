@@ -69,6 +69,9 @@ FormatOpt = Annotated[
     typer.Option(
         "--format",
         "-f",
+        envvar="PATCHWARDEN_FORMAT",
+        show_envvar=True,
+        case_sensitive=False,
         help="table for people, json for machines (stable schema, see docs/json-output.md).",
     ),
 ]
@@ -94,7 +97,10 @@ PathsArg = Annotated[
 ProgressOpt = Annotated[
     bool,
     typer.Option(
-        "--progress/--no-progress", help="Show a progress bar on stderr (only on a terminal)."
+        "--progress/--no-progress",
+        envvar="PATCHWARDEN_PROGRESS",
+        show_envvar=True,
+        help="Show a progress bar on stderr (only on a terminal).",
     ),
 ]
 ExcludeOpt = Annotated[
@@ -106,7 +112,15 @@ ExcludeOpt = Annotated[
         help="gitignore-style pattern to skip (repeatable); adds to discovery.exclude.",
     ),
 ]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]
+DebugOpt = Annotated[
+    bool,
+    typer.Option(
+        "--debug",
+        envvar="PATCHWARDEN_DEBUG",
+        show_envvar=True,
+        help="Show tracebacks for internal errors.",
+    ),
+]
 
 
 def resolve_paths(paths: Sequence[Path] | None) -> list[Path]:

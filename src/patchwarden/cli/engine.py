@@ -198,7 +198,9 @@ def update(
         "digests the container ran before (default: keep every image). The previous digest "
         "is always kept.",
     ),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the on-disk cache."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", envvar="PATCHWARDEN_NO_CACHE", help="Do not use the on-disk cache."
+    ),
     debug: DebugOpt = False,
 ) -> None:
     """Update running containers to the image their policy allows, gated by health, with

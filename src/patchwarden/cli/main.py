@@ -59,7 +59,13 @@ def build_app(names: Iterable[str] | None = None) -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
-        context_settings={"help_option_names": ["-h", "--help"]},
+        # Every option can also be set from the environment: PATCHWARDEN_<COMMAND>_<OPTION>
+        # (e.g. PATCHWARDEN_ENGINE_UPDATE_CONCURRENCY); the common ones have short names too
+        # (PATCHWARDEN_FORMAT, PATCHWARDEN_FAIL_ON, ...; see docs/environment.md).
+        context_settings={
+            "help_option_names": ["-h", "--help"],
+            "auto_envvar_prefix": "PATCHWARDEN",
+        },
     )
     app.callback()(_root)
     wanted = set(COMMANDS if names is None else names)

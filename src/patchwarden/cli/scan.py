@@ -108,6 +108,8 @@ def scan(
         ImageSrc.registry,
         "--image-src",
         envvar="PATCHWARDEN_IMAGE_SRC",
+        show_envvar=True,
+        case_sensitive=False,
         help="Where IMAGE is read from: the registry, or the local container engine's store "
         "(Docker/Podman Engine API image export; see --engine).",
     ),
@@ -125,7 +127,13 @@ def scan(
         help="Image to pick from a multi-platform index (default: this host's, e.g. linux/amd64).",
     ),
     format: ReportFormat = typer.Option(
-        ReportFormat.table, "--format", "-f", help="Report format."
+        ReportFormat.table,
+        "--format",
+        "-f",
+        envvar="PATCHWARDEN_FORMAT",
+        show_envvar=True,
+        case_sensitive=False,
+        help="Report format.",
     ),
     sbom_only: bool = typer.Option(
         False, "--sbom-only", help="Only list packages: no advisory matching, no index needed."
@@ -134,6 +142,8 @@ def scan(
         None,
         "--severity",
         metavar="LIST",
+        envvar="PATCHWARDEN_SEVERITY",
+        show_envvar=True,
         help="Show only these severities, comma-separated: critical,high,medium,low,unknown.",
     ),
     ignore_unfixed: bool = typer.Option(
@@ -144,6 +154,9 @@ def scan(
     fail_on: Severity | None = typer.Option(
         None,
         "--fail-on",
+        envvar="PATCHWARDEN_FAIL_ON",
+        show_envvar=True,
+        case_sensitive=False,
         help="Exit 1 when a shown vulnerability is at least this severe (after --severity, "
         "--ignore-unfixed and the ignore file).",
     ),
@@ -161,9 +174,15 @@ def scan(
         help="Advisory index (default: $PATCHWARDEN_ADVISORY_DB, else the user data dir).",
     ),
     cache_dir: Path | None = typer.Option(
-        None, "--cache-dir", metavar="DIR", help="Cache directory (layer facts, registry data)."
+        None,
+        "--cache-dir",
+        envvar="PATCHWARDEN_CACHE_DIR",
+        metavar="DIR",
+        help="Cache directory (layer facts, registry data).",
     ),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", envvar="PATCHWARDEN_NO_CACHE", help="Do not read or write the cache."
+    ),
     config: ConfigOpt = None,
     progress: ProgressOpt = True,
     output: Path | None = typer.Option(

@@ -114,9 +114,11 @@ def update(
         None, "--db", metavar="FILE", help="Advisory index for --vulns."
     ),
     cache_dir: Path | None = typer.Option(
-        None, "--cache-dir", metavar="DIR", help="Cache directory."
+        None, "--cache-dir", envvar="PATCHWARDEN_CACHE_DIR", metavar="DIR", help="Cache directory."
     ),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the on-disk cache."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", envvar="PATCHWARDEN_NO_CACHE", help="Do not use the on-disk cache."
+    ),
     progress: ProgressOpt = True,
     debug: DebugOpt = False,
 ) -> None:

@@ -72,9 +72,9 @@ def _check_path(kind: str, value: Path) -> None:
         path = split_target(str(value))[0]
     want_dir = kind != "archive"
     if not (path.is_dir() if want_dir else path.is_file()):
-        what = "a directory" if want_dir else "a file"
+        what = "directory" if want_dir else "file"
         tag = "[:TAG]" if kind != "rootfs" else ""
-        raise UsageError(f"{path} is not {what}", f"--{kind} takes an existing {what}{tag}")
+        raise UsageError(f"{path} is not a {what}", f"--{kind} takes an existing {what}{tag}")
 
 
 def parse_severities(text: str | None) -> tuple[Severity, ...]:
