@@ -29,9 +29,8 @@ from patchwarden.app.live import (
     Selection,
     policy_candidates,
 )
-from patchwarden.app.wiring import build_registry
+from patchwarden.app.wiring import build_checker
 from patchwarden.cli.main import app
-from patchwarden.config.policies import PolicyResolver
 from patchwarden.config.schema import Config
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.engine.client import EngineClient
@@ -86,7 +85,7 @@ def store(tmp_path: Path) -> Any:
 
 def _checker(reg: RegistryServer) -> Checker:
     cfg = Config.model_validate({"registries": {reg.host: {"insecure": True}}})
-    return Checker(build_registry(cfg, use_cache=False), PolicyResolver(cfg), concurrency=1)
+    return build_checker(cfg, use_cache=False, concurrency=1)
 
 
 def _run(

@@ -34,9 +34,9 @@ from typing import Any
 
 import platformdirs
 
+from patchwarden.advisories.errors import AdvisoryIndexError, missing_index
 from patchwarden.advisories.osv import OSVRecord, normalize_timestamp
 from patchwarden.core.jsonfmt import loads
-from patchwarden.errors import PatchwardenError, UsageError
 
 SCHEMA_VERSION = 1
 ENV_DB = "PATCHWARDEN_ADVISORY_DB"
@@ -58,10 +58,6 @@ CREATE TABLE IF NOT EXISTS sources (
   ecosystem TEXT PRIMARY KEY, imported_at TEXT, record_count INTEGER NOT NULL DEFAULT 0,
   source_url TEXT, etag TEXT, last_modified TEXT, cursor TEXT);
 """
-
-
-class AdvisoryIndexError(PatchwardenError):
-    """The advisory index is missing, unreadable, or from another schema version."""
 
 
 def default_db_path() -> Path:
@@ -227,11 +223,7 @@ class AdvisoryIndex:
     def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
         if not create and not path.is_file():
-            raise AdvisoryIndexError(
-                f"no advisory index at {path}",
-                "run `patchwarden db update` (or `patchwarden db import PATH`) first",
-                exit_code=UsageError.exit_code,
-            )
+            raise missing_index(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

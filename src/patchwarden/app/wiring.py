@@ -1,4 +1,11 @@
-"""The one place that turns configuration into concrete collaborators."""
+"""The composition root: the one module that turns configuration into concrete objects.
+
+Registry clients, the caching registry, checkers, the scanner and its layer cache, the advisory
+index, container engine clients, the state store and forge clients are built here and nowhere
+else; ``cli/`` calls a ``build_*`` function and renders what the use case returns. Heavy
+libraries (httpx, pydantic, SQLAlchemy, the docker SDK) are imported inside the builder that
+needs them: start-up is part of every command's cost.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +14,28 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from patchwarden.app.check.vulns import VulnAssessor
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.cache.store import DiskCache, default_cache_dir
-from patchwarden.config.schema import Config, RegistryConfig
-from patchwarden.core.ref import ImageRef
-from patchwarden.errors import UsageError
-from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.model import Platform
 from patchwarden.registry.settings import ClientOptions, HostSettings
 
 if TYPE_CHECKING:
     from patchwarden.app.check.checker import Checker
-    from patchwarden.store import Store
+    from patchwarden.app.check.vulns import VulnAssessor
+    from patchwarden.app.live.gate import Probes
+    from patchwarden.app.live.model import StepFn
+    from patchwarden.app.live.updater import LiveUpdater
+    from patchwarden.app.scan.pipeline import ImagePipeline
+    from patchwarden.app.update.updater import UpdateOptions, Updater
+    from patchwarden.apply.forge.model import Forge
+    from patchwarden.config.schema import Config, RegistryConfig
+    from patchwarden.registry.client import RegistryClient
+    from patchwarden.scan.layer_cache import LayerCache
+    from patchwarden.scan.scanner import Scanner
+    from patchwarden.store.db import Store
 
 
+# -- registries --------------------------------------------------------------------------------
 def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
     """``password_env`` is read when the registry is first asked for credentials (see
     :class:`~patchwarden.registry.credentials.ExplicitCredentials`), not here."""
@@ -37,10 +51,26 @@ def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
     )
 
 
-def build_client(config: Config) -> RegistryClient:
+def build_client(config: Config | None) -> RegistryClient:
+    """The registry client; ``None`` (no config file): credentials from the usual places
+    (Docker config, environment) and no per-registry settings, without loading pydantic."""
+    from patchwarden.registry.client import RegistryClient
+
+    if config is None:
+        return RegistryClient()
     hosts = {host: host_settings(host, rc) for host, rc in config.registries.items()}
     options = ClientOptions(default_platform=Platform.parse(config.platform))
     return RegistryClient(hosts, options=options)
+
+
+def _cache_root(config: Config | None, cache_dir: Path | None, use_cache: bool) -> Path | None:
+    """Where the on-disk cache lives, or None when it is off (``--no-cache``, ``cache.enabled``).
+    ``config`` None means there is no config file: the schema's defaults (cache on, in the user
+    cache directory)."""
+    if not use_cache or (config is not None and not config.cache.enabled):
+        return None
+    configured = config.cache.dir if config is not None else None
+    return cache_dir or (Path(configured).expanduser() if configured else default_cache_dir())
 
 
 def build_registry(
@@ -49,50 +79,70 @@ def build_registry(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     fresh_tags: bool = False,
+    client: RegistryClient | None = None,
 ) -> CachingRegistry:
     """``fresh_tags``: tag lists are asked for once per run and never served from disk (a
     live updater must see a tag pushed a minute ago); content addressed by digest still is."""
-    disk = None
-    if use_cache and config.cache.enabled:
-        root = cache_dir or (
-            Path(config.cache.dir).expanduser() if config.cache.dir else default_cache_dir()
-        )
-        disk = DiskCache(root)
+    root = _cache_root(config, cache_dir, use_cache)
+    disk = DiskCache(root) if root is not None else None
     tag_ttl = timedelta(0) if fresh_tags else config.cache.tag_ttl
-    return CachingRegistry(build_client(config), disk, tag_ttl)
+    return CachingRegistry(client or build_client(config), disk, tag_ttl)
+
+
+# -- scanning ----------------------------------------------------------------------------------
+def _layer_cache(
+    config: Config | None, cache_dir: Path | None, use_cache: bool
+) -> LayerCache | None:
+    from patchwarden.scan.layer_cache import LayerCache
+
+    root = _cache_root(config, cache_dir, use_cache)
+    return LayerCache(root / "layers") if root is not None else None
+
+
+def build_scanner(
+    config: Config | None, *, cache_dir: Path | None = None, use_cache: bool = True
+) -> Scanner:
+    from patchwarden.scan.catalogers import CATALOGERS
+    from patchwarden.scan.scanner import Scanner
+
+    return Scanner(CATALOGERS, cache=_layer_cache(config, cache_dir, use_cache))
+
+
+def build_scan_pipeline(
+    config: Config | None, *, cache_dir: Path | None = None, use_cache: bool = True
+) -> ImagePipeline:
+    """The ``scan`` pipeline. ``config`` None: no config file, the built-in defaults apply."""
+    from patchwarden.app.scan.pipeline import ImagePipeline
+
+    return ImagePipeline(
+        build_scanner(config, cache_dir=cache_dir, use_cache=use_cache),
+        lambda: build_client(config),  # httpx and the client load only for registry targets
+        configured_db=config.advisories.db_path if config is not None else None,
+    )
 
 
 def build_vuln_assessor(
     config: Config,
-    registry: CachingRegistry,
+    client: RegistryClient,
     *,
     db: Path | None,
     cache_dir: Path | None,
     use_cache: bool,
 ) -> VulnAssessor:
     """Scan registry images with the built-in scanner and match them against the local index."""
+    from patchwarden.advisories.errors import missing_index
     from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
     from patchwarden.advisories.match import match
-    from patchwarden.app.scan.run import NO_INDEX_HINT
-    from patchwarden.scan.catalogers import CATALOGERS
-    from patchwarden.scan.layer_cache import LayerCache
+    from patchwarden.app.check.vulns import VulnAssessor
+    from patchwarden.core.ref import ImageRef
     from patchwarden.scan.model import Finding
-    from patchwarden.scan.scanner import Scanner
     from patchwarden.scan.sources import open_source
 
-    client = registry.inner
-    assert isinstance(client, RegistryClient), "build the registry with build_registry()"
     path = resolve_db_path(db, config.advisories.db_path)
     if not path.is_file():
-        raise UsageError(f"no advisory index found at {path}", NO_INDEX_HINT)
+        raise missing_index(path, ", or pass --db PATH")
     index = AdvisoryIndex(path)
-    layers = None
-    if use_cache and config.cache.enabled:
-        root = cache_dir or (
-            Path(config.cache.dir).expanduser() if config.cache.dir else default_cache_dir()
-        )
-        layers = LayerCache(root / "layers")
-    scanner = Scanner(CATALOGERS, cache=layers)
+    scanner = build_scanner(config, cache_dir=cache_dir, use_cache=use_cache)
     lock = threading.Lock()
 
     def scan(image: ImageRef, platform: Platform) -> list[Finding]:
@@ -105,6 +155,7 @@ def build_vuln_assessor(
     return VulnAssessor(scan)
 
 
+# -- check and update --------------------------------------------------------------------------
 def build_checker(
     config: Config,
     *,
@@ -113,30 +164,104 @@ def build_checker(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     state: str | None = None,
+    drift: bool = True,
+    fresh_tags: bool = False,
+    concurrency: int | None = None,
 ) -> Checker:
-    """The ``check`` engine as ``check`` and ``update`` use it (with ``--vulns`` when asked).
-    What floating tags pointed at is kept in the state store ``state`` (default:
-    ``$PATCHWARDEN_STATE``, else the user data dir), opened only if such a tag is checked."""
+    """The checker as ``check``, ``update`` and ``engine update`` use it (``--vulns``: with
+    vulnerability facts). With ``drift``, what floating tags pointed at is kept in the state
+    store ``state`` (default: ``$PATCHWARDEN_STATE``, else the user data dir), opened only if
+    such a tag is checked. ``concurrency`` None: the configured ``concurrency``."""
     from patchwarden.app.check.checker import Checker
     from patchwarden.app.check.drift import StoreTagMemory
     from patchwarden.config.policies import PolicyResolver
 
     def open_state() -> Store:
-        from patchwarden.store import open_store
+        return build_store(state)
 
-        return open_store(state)
-
-    registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
+    client = build_client(config)
+    registry = build_registry(
+        config, cache_dir=cache_dir, use_cache=use_cache, fresh_tags=fresh_tags, client=client
+    )
     assessor = None
     if vulns:
         assessor = build_vuln_assessor(
-            config, registry, db=db, cache_dir=cache_dir, use_cache=use_cache
+            config, client, db=db, cache_dir=cache_dir, use_cache=use_cache
         )
     return Checker(
         registry,
         PolicyResolver(config),
-        concurrency=config.concurrency,
+        concurrency=config.concurrency if concurrency is None else concurrency,
         default_platform=Platform.parse(config.platform),
         vulns=assessor,
-        tags=StoreTagMemory(open_state),
+        tags=StoreTagMemory(open_state) if drift else None,
+    )
+
+
+def build_forge(
+    repo: Path, *, remote: str, url: str | None, kind: str | None, api_url: str | None
+) -> Forge:
+    """The forge client for ``url``, or for the URL of ``remote`` in the repository at ``repo``
+    (the token from the forge's environment variable)."""
+    from patchwarden.apply.forge.detect import forge_for
+    from patchwarden.apply.git import Repo
+
+    if not url:
+        git = Repo.discover(repo)
+        url = git.git("remote", "get-url", remote, what=f"read the URL of remote {remote}").strip()
+    return forge_for(url, kind=kind, api_url=api_url, token=None)
+
+
+def build_updater(
+    checker: Checker, repo: Path, options: UpdateOptions, *, forge: Forge | None
+) -> Updater:
+    """The ``update`` use case, reading image facts for pull-request bodies through the
+    checker's (caching) registry."""
+    from patchwarden.app.update.updater import Updater, registry_facts
+
+    facts = registry_facts(checker.registry, checker.default_platform)
+    return Updater(repo, options, facts=facts, forge=forge)
+
+
+# -- live containers ---------------------------------------------------------------------------
+def build_store(state: str | None) -> Store:
+    """The state store (update history, tag digests): a path, ``sqlite:///PATH`` or a
+    PostgreSQL URL; created and migrated as needed."""
+    from patchwarden.store import open_store
+
+    return open_store(state)
+
+
+def existing_store(state: str | None) -> Store | None:
+    """The state store if it exists (reading history must not create one), else None."""
+    from patchwarden.store import open_existing_store
+
+    return open_existing_store(state)
+
+
+def build_live_updater(
+    *,
+    engine_url: str | None,
+    state: str | None,
+    probes: Probes,
+    stop_timeout: int,
+    hook_timeout: float,
+    concurrency: int = 1,
+    keep_images: int | None = None,
+    on_step: StepFn | None = None,
+) -> LiveUpdater:
+    """A live updater on the container engine at ``engine_url`` (connected and answering),
+    recording into the state store ``state``."""
+    from patchwarden.app.live.updater import LiveUpdater
+    from patchwarden.engine.client import connect
+
+    return LiveUpdater(
+        connect(engine_url),
+        build_store(state),
+        probes=probes,
+        stop_timeout=stop_timeout,
+        hook_timeout=hook_timeout,
+        concurrency=concurrency,
+        keep_images=keep_images,
+        on_step=on_step,
     )

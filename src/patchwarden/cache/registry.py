@@ -61,6 +61,10 @@ class CachingRegistry:
         self.tag_ttl = tag_ttl.total_seconds()
         self._memo = SingleFlight()
 
+    def request_counts(self) -> dict[str, int]:
+        """The requests the wrapped registry sent (cache hits send none)."""
+        return self.inner.request_counts()
+
     # -- tags ---------------------------------------------------------------------------
     def list_tags(self, image: ImageRef) -> list[str]:
         return self._memo.get(f"tags {image.name}", lambda: self._list_tags(image))

@@ -208,20 +208,13 @@ def update(
     touched. Exit 3 when any update rolled back or failed; with --monitor-only, exit 1 when
     an update is available (outcome `available`)."""
     with user_errors(debug):
-        from patchwarden.app.check import Checker
-        from patchwarden.app.live import LiveUpdater, Selection, policy_candidates
-        from patchwarden.app.wiring import build_registry
-        from patchwarden.config.policies import PolicyResolver
-        from patchwarden.engine.client import connect
-        from patchwarden.registry.model import Platform
-        from patchwarden.store import open_store
+        from patchwarden.app.live import Selection, policy_candidates
+        from patchwarden.app.wiring import build_checker, build_live_updater
 
         cfg, _ = load_settings(config, [Path.cwd()])
-        client = connect(engine)
-        store = open_store(state)
-        updater = LiveUpdater(
-            client,
-            store,
+        updater = build_live_updater(
+            engine_url=engine,
+            state=state,
             probes=_probes(probe_http, probe_status, probe_tcp, grace, health_timeout),
             stop_timeout=stop_timeout,
             hook_timeout=hook_timeout,
@@ -230,11 +223,8 @@ def update(
             on_step=_progress(format),
         )
         results = [] if monitor_only else updater.recover()
-        checker = Checker(
-            build_registry(cfg, use_cache=not no_cache, fresh_tags=True),
-            PolicyResolver(cfg),
-            concurrency=1,
-            default_platform=Platform.parse(cfg.platform),
+        checker = build_checker(
+            cfg, use_cache=not no_cache, drift=False, fresh_tags=True, concurrency=1
         )
         results += updater.update(
             policy_candidates(checker),
@@ -272,13 +262,11 @@ def rollback(
     """Put a container back on its previous (or the given) digest, with the same procedure and
     health gate as an update."""
     with user_errors(debug):
-        from patchwarden.app.live import LiveUpdater
-        from patchwarden.engine.client import connect
-        from patchwarden.store import open_store
+        from patchwarden.app.wiring import build_live_updater
 
-        updater = LiveUpdater(
-            connect(engine),
-            open_store(state),
+        updater = build_live_updater(
+            engine_url=engine,
+            state=state,
             probes=_probes(probe_http, probe_status, probe_tcp, grace, health_timeout),
             stop_timeout=stop_timeout,
             hook_timeout=hook_timeout,
@@ -304,9 +292,9 @@ def history(
 ) -> None:
     """Every recorded update, rollback and recovery, newest first."""
     with user_errors(debug):
-        from patchwarden.store import open_existing_store
+        from patchwarden.app.wiring import existing_store
 
-        store = open_existing_store(state)
+        store = existing_store(state)
         records = [] if store is None else store.history(name, limit=limit)
         if format == OutputFormat.json:
             emit_json({"records": [_record_dict(r) for r in records]})

@@ -15,7 +15,6 @@ import typer
 
 from patchwarden.app.scan import (
     IGNORE_FILE_NAME,
-    DefaultEngine,
     IgnoreFile,
     ScanOptions,
     ScanTarget,
@@ -222,9 +221,11 @@ def scan(
             ignore_file=_ignore_file(ignore_file, sbom_only),
             db=db,
         )
-        engine = DefaultEngine(_config(config), cache_dir=cache_dir, use_cache=not no_cache)
+        from patchwarden.app.wiring import build_scan_pipeline
+
+        pipeline = build_scan_pipeline(_config(config), cache_dir=cache_dir, use_cache=not no_cache)
         with _layer_progress(progress) as tick:
-            outcome = run_scan(engine, options, progress=tick)
+            outcome = run_scan(pipeline, options, progress=tick)
         for warning in outcome.warnings:
             err.print(f"[bold yellow]warning:[/] {escape(warning)}")
         text = render(outcome.report, format)

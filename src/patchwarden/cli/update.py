@@ -124,10 +124,8 @@ def update(
 ) -> None:
     with user_errors(debug):
         from patchwarden.app.inventory import run_inventory
-        from patchwarden.app.update import Schedule, UpdateOptions, Updater, registry_facts
-        from patchwarden.app.wiring import build_checker
-        from patchwarden.apply.forge.detect import forge_for
-        from patchwarden.apply.git import Repo
+        from patchwarden.app.update import Schedule, UpdateOptions
+        from patchwarden.app.wiring import build_checker, build_forge, build_updater
 
         roots = resolve_paths([path])
         cfg, _ = load_settings(config, roots)
@@ -135,18 +133,12 @@ def update(
         commit = commit or push
         window_note = None
         if cfg.schedule is not None and not dry_run:
-            schedule = Schedule(cfg.schedule.cron, cfg.schedule.timezone)
-            if not schedule.allows():
-                dry_run = True
-                window_note = (
-                    f"outside the update schedule {schedule.describe()}: showing what would be "
-                    f"done; the next window opens {schedule.next_window():%Y-%m-%d %H:%M %Z}"
-                )
+            window_note = Schedule(cfg.schedule.cron, cfg.schedule.timezone).closed_note()
+            dry_run = window_note is not None
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
         checker = build_checker(
             cfg, vulns=vulns, db=db, cache_dir=cache_dir, use_cache=not no_cache
         )
-        registry, platform = checker.registry, checker.default_platform
         with progress_bar(
             progress and format == OutputFormat.table, "checking repositories"
         ) as tick:
@@ -156,14 +148,11 @@ def update(
         groups, notes = plan_groups(report.results, group, pin_digest=pin_digest)
         forge_client = None
         if pull_request and not dry_run:
-            url = (
-                forge_url
-                or Repo.discover(path)
-                .git("remote", "get-url", remote, what=f"read the URL of remote {remote}")
-                .strip()
+            forge_client = build_forge(
+                path, remote=remote, url=forge_url, kind=forge, api_url=forge_api
             )
-            forge_client = forge_for(url, kind=forge, api_url=forge_api, token=None)
-        updater = Updater(
+        updater = build_updater(
+            checker,
             path,
             UpdateOptions(
                 dry_run=dry_run,
@@ -174,7 +163,6 @@ def update(
                 pull_request=pull_request,
                 prune=prune,
             ),
-            facts=registry_facts(registry, platform),
             forge=forge_client,
         )
         outcomes = updater.run(groups)

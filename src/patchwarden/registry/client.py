@@ -118,6 +118,9 @@ class RegistryClient:
     def close(self) -> None:
         self._t.close()
 
+    def request_counts(self) -> dict[str, int]:
+        return self.stats.snapshot()
+
     def __enter__(self) -> RegistryClient:
         return self
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import platform as _platform
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import IO, Protocol
 
 from patchwarden.core.ref import ImageRef
 
@@ -100,3 +101,19 @@ class Registry(Protocol):
     def image_config(self, image: ImageRef, platform: Platform) -> ImageConfig: ...
 
     def platforms(self, image: ImageRef) -> list[Platform] | None: ...
+
+    def request_counts(self) -> dict[str, int]:
+        """Requests sent so far, by kind (``tags``, ``manifest_head``, ..., ``retries``)."""
+        ...
+
+
+class BlobRegistry(Registry, Protocol):
+    """A registry that also serves blobs: what the scanner's registry source reads images with."""
+
+    def resolve_platform(self, image: ImageRef, platform: Platform) -> Manifest: ...
+
+    def get_blob(self, image: ImageRef, digest: str, limit: int) -> bytes: ...
+
+    def open_blob(self, image: ImageRef, digest: str) -> AbstractContextManager[IO[bytes]]: ...
+
+    def close(self) -> None: ...

@@ -62,6 +62,9 @@ class MemoryRegistry:
     def platforms(self, image: ImageRef):
         return None
 
+    def request_counts(self) -> dict[str, int]:
+        return {}
+
 
 def tags(*names: str, age_days: int = 30) -> dict[str, tuple[str, datetime]]:
     return {n: (dg(n), NOW - timedelta(days=age_days)) for n in names}

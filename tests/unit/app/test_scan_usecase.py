@@ -1,4 +1,4 @@
-"""The scan use case: target choice, ignore file, filters, exit codes (fake engine), and the CLI."""
+"""The scan use case: target choice, ignore file, filters, exit codes (fake pipeline), and the CLI."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ FINDINGS = [
 ]
 
 
-class FakeEngine:
+class FakePipeline:
     def __init__(self, index: object | None = "index") -> None:
         self.index = index
         self.inv = ScanInventory(
@@ -234,7 +234,7 @@ def options(**kw: Any) -> ScanOptions:
     ],
 )
 def test_exit_code(fail_on: Severity | None, kw: dict[str, Any], code: ExitCode) -> None:
-    report = run_scan(FakeEngine(), options(**kw), now=NOW).report
+    report = run_scan(FakePipeline(), options(**kw), now=NOW).report
     assert exit_code(report, fail_on) == code
 
 
@@ -242,7 +242,7 @@ def test_ignored_findings_do_not_fail(tmp_path: Path) -> None:
     from patchwarden.app.scan import IgnoreFile
 
     ign = IgnoreFile(tmp_path / "x", (rule("CVE-1", date(2027, 1, 1)),))
-    out = run_scan(FakeEngine(), options(ignore_file=ign), now=NOW)
+    out = run_scan(FakePipeline(), options(ignore_file=ign), now=NOW)
     assert exit_code(out.report, Severity.CRITICAL) == ExitCode.OK
     assert [i.finding.id for i in out.report.ignored] == ["CVE-1"]
     assert out.report.filters.ignore_file == str(tmp_path / "x")
@@ -252,22 +252,22 @@ def test_expired_entries_become_warnings(tmp_path: Path) -> None:
     from patchwarden.app.scan import IgnoreFile
 
     ign = IgnoreFile(tmp_path / "x", (rule("CVE-1", date(2026, 1, 1)),))
-    out = run_scan(FakeEngine(), options(ignore_file=ign), now=NOW)
+    out = run_scan(FakePipeline(), options(ignore_file=ign), now=NOW)
     assert exit_code(out.report, Severity.CRITICAL) == ExitCode.FINDINGS
     assert len(out.warnings) == 1 and "expired on 2026-01-01" in out.warnings[0]
 
 
 def test_no_index_is_a_usage_error_unless_sbom_only() -> None:
     with pytest.raises(UsageError) as exc:
-        run_scan(FakeEngine(index=None), options(), now=NOW)
+        run_scan(FakePipeline(index=None), options(), now=NOW)
     assert exc.value.exit_code == ExitCode.USAGE
     assert "db update" in (exc.value.hint or "") and "--sbom-only" in (exc.value.hint or "")
-    report = run_scan(FakeEngine(index=None), options(sbom_only=True), now=NOW).report
+    report = run_scan(FakePipeline(index=None), options(sbom_only=True), now=NOW).report
     assert report.findings == () and not report.matched
 
 
 def test_read_errors_are_scan_failures() -> None:
-    class Broken(FakeEngine):
+    class Broken(FakePipeline):
         def inventory(self, source: ImageSource, progress: Any) -> ScanInventory:
             raise OSError("unexpected end of data")
 
@@ -325,22 +325,22 @@ def test_cli_rootfs_sbom_only_json(tmp_path: Path) -> None:
     assert data["vulnerabilities"] == [] and data["matched"] is False
 
 
-def test_default_engine_without_config_uses_the_schema_defaults(tmp_path: Path) -> None:
-    """DefaultEngine(None) (no config file: pydantic not loaded) must mean Config()'s defaults."""
-    from patchwarden.app.scan import DefaultEngine
+def test_pipeline_without_config_uses_the_schema_defaults(tmp_path: Path) -> None:
+    """No config file (pydantic not loaded) must mean Config()'s defaults."""
+    from patchwarden.app.wiring import build_scan_pipeline
     from patchwarden.config.schema import Config
 
     d = Config()
     assert d.cache.enabled is True and d.cache.dir is None and d.advisories.db_path is None
-    assert DefaultEngine(None).use_cache is True
-    assert DefaultEngine(None, use_cache=False).use_cache is False
+    assert build_scan_pipeline(None).scanner.cache is not None
+    assert build_scan_pipeline(None, use_cache=False).scanner.cache is None
     off = Config.model_validate({"cache": {"enabled": False}})
-    assert DefaultEngine(off).use_cache is False
+    assert build_scan_pipeline(off).scanner.cache is None
 
 
 def test_scan_uses_the_configured_advisory_db(tmp_path: Path, monkeypatch: Any) -> None:
     """advisories.db_path from patchwarden.yaml is where scan looks (after --db and the env)."""
-    from patchwarden.app.scan import DefaultEngine
+    from patchwarden.app.wiring import build_scan_pipeline
     from patchwarden.config.schema import Config
 
     monkeypatch.delenv("PATCHWARDEN_ADVISORY_DB", raising=False)
@@ -352,5 +352,5 @@ def test_scan_uses_the_configured_advisory_db(tmp_path: Path, monkeypatch: Any) 
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(app, ["scan", "--rootfs", str(root), "--no-cache"])
     assert res.exit_code == 2 and str(missing) in res.output, res.output
-    assert DefaultEngine(cfg).index_path(None) == missing
-    assert DefaultEngine(cfg).index_path(tmp_path / "x.db") == tmp_path / "x.db"
+    assert build_scan_pipeline(cfg).index_path(None) == missing
+    assert build_scan_pipeline(cfg).index_path(tmp_path / "x.db") == tmp_path / "x.db"

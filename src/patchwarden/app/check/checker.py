@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from patchwarden.app.check.drift import TagMemory
 from patchwarden.app.check.results import CheckReport, CheckResult, Status, Version
 from patchwarden.app.check.vulns import VulnAssessor
+from patchwarden.app.check.with_vulns import with_vulnerabilities
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.config.policies import PolicyResolver
 from patchwarden.core.ref import ImageRef
@@ -63,12 +64,10 @@ class Checker:
                     progress(done, len(futures))
         if self.tags is not None:
             self.tags.flush()
-        stats = getattr(self.registry.inner, "stats", None)
-        requests = dict(stats.snapshot()) if stats is not None else {}
         return CheckReport(
             results=tuple(results[i] for i in sorted(results)),
             skipped=inventory.skipped,
-            requests=requests,
+            requests=self.registry.request_counts(),
         )
 
     def _check_repo(self, refs: Sequence[Reference]) -> list[CheckResult]:
@@ -102,15 +101,16 @@ class Checker:
             )
         result = self._check_version(ref, policy)
         if self.vulns is not None and result.status in (Status.OUTDATED, Status.UP_TO_DATE):
-            from patchwarden.app.check.with_vulns import with_vulnerabilities
-
-            result = with_vulnerabilities(self, ref, policy, result)
+            platform, _ = platform_for(ref, policy, self.default_platform)
+            result = with_vulnerabilities(
+                self.vulns, ref, policy, platform, result, self.decide, self._digest_of
+            )
         return result
 
     def _check_version(self, ref: Reference, policy: Policy) -> CheckResult:
         image = ref.ref
         current = Version(image.tag, image.digest)
-        decision = self._decide(ref, policy)
+        decision = self.decide(ref, policy)
         if decision is not None and decision.candidate is not None:
             head = self.registry.head_manifest(image.with_tag(decision.candidate))
             update = decision.update.value if decision.update else None
@@ -124,7 +124,10 @@ class Checker:
             )
         return self._check_digest(ref, policy, decision)
 
-    def _decide(self, ref: Reference, policy: Policy) -> TagDecision | None:
+    def _digest_of(self, image: ImageRef) -> str:
+        return self.registry.head_manifest(image).digest
+
+    def decide(self, ref: Reference, policy: Policy) -> TagDecision | None:
         """A tag decision, or None for tags that are not versions (followed by digest).
 
         Decided once per (repository, tag, platform) in a run: the policy is a function of the

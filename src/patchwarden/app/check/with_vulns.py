@@ -2,52 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from patchwarden.app.check.results import CheckResult, Status, Version
-from patchwarden.app.check.vulns import Assessment
+from patchwarden.app.check.vulns import Assessment, VulnAssessor
+from patchwarden.core.ref import ImageRef
 from patchwarden.errors import PatchwardenError
 from patchwarden.policy.model import Policy, UpdateLevel
+from patchwarden.policy.select import TagDecision
 from patchwarden.refs.model import Reference
+from patchwarden.registry.model import Platform
 
-if TYPE_CHECKING:
-    from patchwarden.app.check.checker import Checker
+Decide = Callable[[Reference, Policy], TagDecision | None]
+"""The checker's tag decision for a reference under a policy (None: not a version tag)."""
+DigestOf = Callable[[ImageRef], str]
 
 _LEVELS = (UpdateLevel.PATCH, UpdateLevel.MINOR, UpdateLevel.MAJOR)
 
 
 def with_vulnerabilities(
-    checker: Checker, ref: Reference, policy: Policy, result: CheckResult
+    vulns: VulnAssessor,
+    ref: Reference,
+    policy: Policy,
+    platform: Platform,
+    result: CheckResult,
+    decide: Decide,
+    digest_of: DigestOf,
 ) -> CheckResult:
-    from patchwarden.app.check.checker import platform_for
-
-    assert checker.vulns is not None
-    platform, _ = platform_for(ref, policy, checker.default_platform)
     current = ref.ref.with_digest(result.current.digest) if result.current.digest else ref.ref
     try:
         if result.status != Status.OUTDATED or result.update == "digest":
-            found = checker.vulns.findings(current, platform)
+            found = vulns.findings(current, platform)
             return replace(result, vulns=Assessment(found))
-        candidates = _candidates(checker, ref, policy)
-        assessment = checker.vulns.assess(current, candidates, policy, platform)
+        candidates = _candidates(ref, policy, decide, digest_of)
+        assessment = vulns.assess(current, candidates, policy, platform)
     except PatchwardenError as exc:
         return replace(result, reason=f"{result.reason}; vulnerability scan failed: {exc}")
     return _choose(result, assessment)
 
 
-def _candidates(checker: Checker, ref: Reference, policy: Policy) -> list[tuple[str, str, str]]:
+def _candidates(
+    ref: Reference, policy: Policy, decide: Decide, digest_of: DigestOf
+) -> list[tuple[str, str, str]]:
     """The newest allowed tag at each level up to the policy's: (tag, digest, level)."""
     out: dict[str, tuple[str, str, str]] = {}
     for level in _LEVELS:
         if level.rank > policy.level.rank:
             break
-        decision = checker._decide(ref, replace(policy, level=level))
+        decision = decide(ref, replace(policy, level=level))
         if decision is None or decision.candidate is None or decision.update is None:
             continue
         if decision.candidate not in out:
-            head = checker.registry.head_manifest(ref.ref.with_tag(decision.candidate))
-            out[decision.candidate] = (decision.candidate, head.digest, decision.update.value)
+            digest = digest_of(ref.ref.with_tag(decision.candidate))
+            out[decision.candidate] = (decision.candidate, digest, decision.update.value)
     return list(out.values())
 
 

@@ -17,11 +17,9 @@ if TYPE_CHECKING:
         find_ignore_file,
     )
     from patchwarden.app.scan.run import (
-        NO_INDEX_HINT,
-        DefaultEngine,
-        Engine,
         ScanOptions,
         ScanOutcome,
+        ScanPipeline,
         ScanTarget,
         apply_filters,
         choose_target,
@@ -41,9 +39,7 @@ EXPORTS = {
         "find_ignore_file",
     ),
     "run": (
-        "NO_INDEX_HINT",
-        "DefaultEngine",
-        "Engine",
+        "ScanPipeline",
         "ScanOptions",
         "ScanOutcome",
         "ScanTarget",
@@ -57,13 +53,11 @@ EXPORTS = {
 }
 __all__ = [
     "IGNORE_FILE_NAME",
-    "NO_INDEX_HINT",
-    "DefaultEngine",
-    "Engine",
     "IgnoreFile",
     "IgnoreRule",
     "ScanOptions",
     "ScanOutcome",
+    "ScanPipeline",
     "ScanTarget",
     "apply_filters",
     "apply_ignores",

@@ -14,22 +14,33 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from patchwarden.errors import ConfigError
 from patchwarden.sbom.model import IgnoredFinding
 from patchwarden.scan.model import Finding
 
-if TYPE_CHECKING:  # the file format (pydantic, ruamel) loads only when there is a file
-    from patchwarden.app.scan.ignore_file import IgnoreEntry
-
 IGNORE_FILE_NAME = ".patchwarden-vulnignore.yaml"
 HINT = "see docs/ignore-file.md"
 
 
+class AcceptedRisk(Protocol):
+    """One entry of the file; :class:`~patchwarden.app.scan.ignore_file.IgnoreEntry` is the
+    validated form (kept apart: pydantic and ruamel.yaml load only when there is a file)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def expires(self) -> date: ...
+    @property
+    def package(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class IgnoreRule:
-    entry: IgnoreEntry
+    entry: AcceptedRisk
     source: str  # "path:line"
 
     def matches(self, f: Finding) -> bool:

@@ -1,7 +1,8 @@
 """The ``scan`` use case: pick the image source, read its packages, match advisories, filter.
 
-The engine (sources, scanner, advisory index, matcher) sits behind :class:`Engine` so this
-logic is tested without images; :class:`DefaultEngine` wires the real parts from config.
+The pipeline (sources, scanner, advisory index, matcher) sits behind :class:`ScanPipeline` so
+this logic is tested without images; :mod:`.pipeline` holds the real one, which
+:func:`patchwarden.app.wiring.build_scan_pipeline` builds from config.
 """
 
 from __future__ import annotations
@@ -10,24 +11,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from patchwarden import __version__
+from patchwarden.advisories.errors import missing_index
 from patchwarden.app.scan.ignore import IgnoreFile, apply_ignores, expired_message
 from patchwarden.errors import ExitCode, PatchwardenError, UsageError
 from patchwarden.registry.model import Platform
 from patchwarden.sbom.model import Filters, ScanReport
 from patchwarden.scan.model import Finding, FindingStatus, ImageSource, ScanInventory, Severity
 
-if TYPE_CHECKING:
-    from patchwarden.config.schema import Config
-    from patchwarden.registry.client import RegistryClient
-
 LayerProgress = Callable[[str, int, int], None]
-NO_INDEX_HINT = (
-    "run `patchwarden db update` (or `patchwarden db import FILE` offline), pass --db PATH, "
-    "or use --sbom-only for a package list without vulnerabilities"
-)
+NO_INDEX_MORE = ", pass --db PATH, or use --sbom-only for a package list without vulnerabilities"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +120,7 @@ def exit_code(report: ScanReport, fail_on: Severity | None) -> ExitCode:
     return ExitCode.OK
 
 
-class Engine(Protocol):
+class ScanPipeline(Protocol):
     def open_source(self, target: ScanTarget, platform: Platform | None) -> ImageSource: ...
 
     def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory: ...
@@ -159,7 +154,7 @@ class ScanOutcome:
 
 
 def run_scan(
-    engine: Engine,
+    pipeline: ScanPipeline,
     options: ScanOptions,
     *,
     progress: LayerProgress | None = None,
@@ -168,13 +163,13 @@ def run_scan(
     now = now or datetime.now(UTC)
     index = None
     if not options.sbom_only:
-        path = engine.index_path(options.db)
-        index = engine.open_index(path)
+        path = pipeline.index_path(options.db)
+        index = pipeline.open_index(path)
         if index is None:
-            raise UsageError(f"no advisory index found at {path}", NO_INDEX_HINT)
-    source = engine.open_source(options.target, options.platform)
+            raise missing_index(path, NO_INDEX_MORE)
+    source = pipeline.open_source(options.target, options.platform)
     try:
-        inventory = _guard(lambda: engine.inventory(source, progress), options.target)
+        inventory = _guard(lambda: pipeline.inventory(source, progress), options.target)
     finally:
         close = getattr(source, "close", None)  # temporary copies, owned clients
         if close is not None:
@@ -188,7 +183,7 @@ def run_scan(
     report = ScanReport(inventory, (), now, __version__, filters=filters)
     if index is None:
         return ScanOutcome(report, ())
-    found = engine.match(index, inventory)
+    found = pipeline.match(index, inventory)
     rules = options.ignore_file.rules if options.ignore_file else ()
     outcome = apply_ignores(found, rules, _today(now))
     shown, hidden = apply_filters(outcome.kept, options.severities, options.ignore_unfixed)
@@ -212,76 +207,3 @@ def _guard(work: Callable[[], ScanInventory], target: ScanTarget) -> ScanInvento
             "check that the image is complete and readable; re-run with --debug for details",
             exit_code=ExitCode.ERRORS,
         ) from None
-
-
-class DefaultEngine:
-    """The real engine, built from config. Imports the scanner and advisories lazily.
-
-    ``config`` None means there is no config file: the built-in defaults apply (cache on, in
-    the user cache dir; the default advisory index), without loading pydantic for them.
-    """
-
-    def __init__(
-        self, config: Config | None, *, cache_dir: Path | None = None, use_cache: bool = True
-    ) -> None:
-        self.config = config
-        self.cache_dir = cache_dir
-        self.use_cache = use_cache and (config is None or config.cache.enabled)
-
-    def open_source(self, target: ScanTarget, platform: Platform | None) -> ImageSource:
-        from patchwarden.scan.sources import open_source
-
-        registry = None
-        if target.kind == "registry":  # httpx and the client load only when needed
-            registry = self._client()
-        return open_source(
-            target.kind,
-            target.target,
-            registry=registry,
-            platform=platform,
-            engine_url=target.engine_url,
-        )
-
-    def _client(self) -> RegistryClient:
-        if self.config is None:  # no config file: no per-registry settings, and no pydantic
-            from patchwarden.registry.client import RegistryClient
-
-            return RegistryClient()  # credentials from the usual places (docker config, ...)
-        from patchwarden.app.wiring import build_client
-
-        return build_client(self.config)
-
-    def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory:
-        from patchwarden.cache.store import default_cache_dir
-        from patchwarden.scan.catalogers import CATALOGERS
-        from patchwarden.scan.layer_cache import LayerCache
-        from patchwarden.scan.scanner import Scanner
-
-        cache = None
-        if self.use_cache:
-            configured = self.config.cache.dir if self.config else None
-            root = self.cache_dir or (
-                Path(configured).expanduser() if configured else default_cache_dir()
-            )
-            cache = LayerCache(root / "layers")
-        result: ScanInventory = Scanner(CATALOGERS, cache=cache).scan(source, progress)
-        return result
-
-    def index_path(self, db: Path | None) -> Path:
-        from patchwarden.advisories.index import resolve_db_path
-
-        return resolve_db_path(db, self.config.advisories.db_path if self.config else None)
-
-    def open_index(self, path: Path) -> Any | None:
-        from patchwarden.advisories.index import AdvisoryIndex
-
-        return AdvisoryIndex(path) if path.is_file() else None
-
-    def match(self, index: Any, inventory: ScanInventory) -> list[Finding]:
-        from patchwarden.advisories.match import match
-
-        try:
-            found: list[Finding] = match(index, inventory.packages, inventory.os)
-        finally:
-            index.close()
-        return found

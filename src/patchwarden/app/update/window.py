@@ -50,3 +50,13 @@ class Schedule:
         now = (moment or datetime.now(UTC)).astimezone(ZoneInfo(self.timezone))
         nxt: datetime = croniter(self.cron, now).get_next(datetime)
         return nxt
+
+    def closed_note(self, moment: datetime | None = None) -> str | None:
+        """None inside the window; outside it, what ``update`` does instead and when the next
+        window opens."""
+        if self.allows(moment):
+            return None
+        return (
+            f"outside the update schedule {self.describe()}: showing what would be "
+            f"done; the next window opens {self.next_window(moment):%Y-%m-%d %H:%M %Z}"
+        )

@@ -3,14 +3,9 @@ container engine)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from patchwarden.registry.model import Platform
+from patchwarden.registry.model import BlobRegistry, Platform
 from patchwarden.scan.errors import ScanError
 from patchwarden.scan.model import ImageSource
-
-if TYPE_CHECKING:  # the client (and httpx) load only for registry sources
-    from patchwarden.registry.client import RegistryClient
 
 KINDS = ("registry", "archive", "oci-layout", "rootfs", "engine")
 
@@ -19,7 +14,7 @@ def open_source(
     kind: str,
     target: str,
     *,
-    registry: RegistryClient | None = None,
+    registry: BlobRegistry | None = None,
     platform: Platform | None = None,
     engine_url: str | None = None,
 ) -> ImageSource:

@@ -7,7 +7,7 @@ from typing import IO, BinaryIO, cast
 
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.registry.client import RegistryClient
-from patchwarden.registry.model import Platform
+from patchwarden.registry.model import BlobRegistry, Platform
 from patchwarden.scan.decompress import Prefetcher
 from patchwarden.scan.errors import CorruptImageError
 from patchwarden.scan.model import ImageInfo, LayerRef
@@ -55,12 +55,12 @@ class _ClosingStream:
 
 class RegistrySource:
     def __init__(
-        self, target: str, platform: Platform, registry: RegistryClient | None = None
+        self, target: str, platform: Platform, registry: BlobRegistry | None = None
     ) -> None:
         self.ref: ImageRef = parse_reference(target)
         self.platform = platform
         self._owned = registry is None
-        self.client = registry if registry is not None else RegistryClient()
+        self.client: BlobRegistry = registry if registry is not None else RegistryClient()
         self._info: ImageInfo | None = None
 
     def close(self) -> None:
