@@ -21,6 +21,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.errors import ExitCode
 
 engine_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
@@ -44,13 +45,13 @@ StateOpt = Annotated[
     ),
 ]
 _STYLE = {
-    "updated": "green",
-    "reverted": "green",
-    "available": "cyan",
-    "rolled-back": "yellow",
-    "failed": "red",
-    "up-to-date": "green",
-    "skipped": "dim",
+    LiveOutcome.UPDATED: "green",
+    LiveOutcome.REVERTED: "green",
+    LiveOutcome.AVAILABLE: "cyan",
+    LiveOutcome.ROLLED_BACK: "yellow",
+    LiveOutcome.FAILED: "red",
+    LiveOutcome.UP_TO_DATE: "green",
+    LiveOutcome.SKIPPED: "dim",
 }
 
 
@@ -81,12 +82,13 @@ def _exit(results: list) -> None:  # type: ignore[type-arg]
     earlier run left half done is recovery working, not a failure of this run); else 1 when
     ``--monitor-only`` found updates available; else 0."""
     bad = any(
-        r.outcome == "failed" or (r.outcome == "rolled-back" and r.action != "recover")
+        r.outcome == LiveOutcome.FAILED
+        or (r.outcome == LiveOutcome.ROLLED_BACK and r.action != LiveAction.RECOVER)
         for r in results
     )
     if bad:
         raise typer.Exit(int(ExitCode.ERRORS))
-    available = any(r.outcome == "available" for r in results)
+    available = any(r.outcome == LiveOutcome.AVAILABLE for r in results)
     raise typer.Exit(int(ExitCode.FINDINGS if available else ExitCode.OK))
 
 
@@ -312,7 +314,7 @@ def history(
                 r.action,
                 f"{r.from_image}@{_short(r.from_digest)}",
                 f"{r.to_image}@{_short(r.to_digest)}",
-                f"[{_STYLE.get(r.outcome, '')}]{r.outcome}[/]",
+                f"[{_STYLE[LiveOutcome(r.outcome)]}]{r.outcome}[/]",
                 escape(r.reason),
             )
         out.print(table)

@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.store.errors import InvalidRecordError
 
-OUTCOMES: Final = frozenset(
-    {"updated", "reverted", "rolled-back", "available", "up-to-date", "skipped", "failed"}
-)
-ACTIONS: Final = frozenset({"update", "rollback", "recover"})
+OUTCOMES: Final = frozenset(o.value for o in LiveOutcome)
+ACTIONS: Final = frozenset(a.value for a in LiveAction)
 
 
 @dataclass(frozen=True)
@@ -31,11 +30,11 @@ class UpdateRecord:
     from_digest: str | None
     to_image: str
     to_digest: str | None
-    outcome: str
+    outcome: str  # a LiveOutcome value
     reason: str
     gates: dict[str, Any] = field(default_factory=dict)
     duration_s: float | None = None
-    action: str = "update"
+    action: str = LiveAction.UPDATE  # a LiveAction value
 
 
 def _utc(name: str, value: datetime) -> datetime:

@@ -13,6 +13,7 @@ from engine_fakes import FakeEngine, MemoryStore
 from patchwarden.app import live
 from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
 from patchwarden.app.live import updater as live_updater
+from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo
 from patchwarden.errors import UsageError
@@ -23,7 +24,7 @@ DEP = live.LABEL_DEPENDS_ON
 
 
 def _to_v2(info: ContainerInfo, ref: ImageRef) -> Candidate:
-    return Candidate(ref.with_tag("1.0.1").with_digest(D2), "", "minor update allowed")
+    return Candidate(ref.with_tag("1.0.1").with_digest(D2), None, "minor update allowed")
 
 
 class Gate:
@@ -73,7 +74,7 @@ def test_independent_containers_are_updated_at_the_same_time(
     engine = _engine(a={}, b={}, c={})
     gate = Gate(engine, barrier=threading.Barrier(3, timeout=10))
     monkeypatch.setattr(live_updater, "run_gate", gate)
-    updater = LiveUpdater(engine, MemoryStore(), concurrency=3)  # type: ignore[arg-type]
+    updater = LiveUpdater(engine, MemoryStore(), concurrency=3)
 
     results = updater.update(_to_v2, Selection())
 
@@ -91,7 +92,7 @@ def test_concurrency_is_a_limit(monkeypatch: pytest.MonkeyPatch, no_sleep: Any) 
     monkeypatch.setattr(live_updater, "run_gate", gate)
     store = MemoryStore()
 
-    results = LiveUpdater(engine, store, concurrency=2).update(_to_v2, Selection())  # type: ignore[arg-type]
+    results = LiveUpdater(engine, store, concurrency=2).update(_to_v2, Selection())
 
     assert [r.outcome for r in results] == ["updated"] * 5
     assert gate.peak <= 2 and len(store.records) == 5
@@ -102,7 +103,7 @@ def test_default_is_one_at_a_time(monkeypatch: pytest.MonkeyPatch, no_sleep: Any
     gate = Gate(engine)
     monkeypatch.setattr(live_updater, "run_gate", gate)
 
-    LiveUpdater(engine, MemoryStore()).update(_to_v2, Selection())  # type: ignore[arg-type]
+    LiveUpdater(engine, MemoryStore()).update(_to_v2, Selection())
 
     assert gate.peak == 1
     assert [n for _, n in gate.events] == ["a", "a", "b", "b", "c", "c"]
@@ -116,7 +117,7 @@ def test_a_container_waits_for_its_dependencies(
     gate = Gate(engine)
     monkeypatch.setattr(live_updater, "run_gate", gate)
 
-    results = LiveUpdater(engine, MemoryStore(), concurrency=3).update(_to_v2, Selection())  # type: ignore[arg-type]
+    results = LiveUpdater(engine, MemoryStore(), concurrency=3).update(_to_v2, Selection())
 
     assert {r.container: r.outcome for r in results} == {
         "app": "updated",
@@ -138,7 +139,7 @@ def test_dependents_of_a_rolled_back_container_are_skipped(
 
     results = {
         r.container: r
-        for r in LiveUpdater(engine, store, concurrency=concurrency).update(  # type: ignore[arg-type]
+        for r in LiveUpdater(engine, store, concurrency=concurrency).update(
             _to_v2, Selection()
         )
     }
@@ -160,7 +161,7 @@ def test_a_failed_dependency_skips_too_but_monitor_only_does_not(
     engine = _engine(app={DEP: "db"}, db={})
     monkeypatch.setattr(live_updater, "run_gate", Gate(engine))
     engine.fail["create"] = "invalid mount"
-    updater = LiveUpdater(engine, MemoryStore(), concurrency=2)  # type: ignore[arg-type]
+    updater = LiveUpdater(engine, MemoryStore(), concurrency=2)
 
     results = {r.container: r for r in updater.update(_to_v2, Selection())}
     assert results["db"].outcome == "failed"
@@ -168,7 +169,7 @@ def test_a_failed_dependency_skips_too_but_monitor_only_does_not(
 
     def failing(info: ContainerInfo, ref: ImageRef) -> Candidate:
         if info.name == "db":
-            return Candidate(None, "failed", "registry down")
+            return Candidate(None, LiveOutcome.FAILED, "registry down")
         return _to_v2(info, ref)
 
     monitor = {r.container: r for r in updater.update(failing, Selection(), monitor_only=True)}
@@ -177,4 +178,4 @@ def test_a_failed_dependency_skips_too_but_monitor_only_does_not(
 
 def test_concurrency_must_be_positive() -> None:
     with pytest.raises(UsageError):
-        LiveUpdater(FakeEngine(), MemoryStore(), concurrency=0)  # type: ignore[arg-type]
+        LiveUpdater(FakeEngine(), MemoryStore(), concurrency=0)

@@ -28,14 +28,14 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> list[GateResult]:
 
 
 def _to_v2(info: ContainerInfo, ref: ImageRef) -> Candidate:
-    return Candidate(ref.with_tag("1.0.1").with_digest(D2), "", "minor update allowed")
+    return Candidate(ref.with_tag("1.0.1").with_digest(D2), None, "minor update allowed")
 
 
 def _setup(**labels: str) -> tuple[FakeEngine, MemoryStore, LiveUpdater, str]:
     engine, store = FakeEngine(), MemoryStore()
     engine.pulled_digest = D2
     cid = engine.add("web", IMAGE, D1, labels)
-    return engine, store, LiveUpdater(engine, store), cid  # type: ignore[arg-type]
+    return engine, store, LiveUpdater(engine, store), cid
 
 
 def test_hooks_run_in_the_old_then_the_new_container(gate: Any) -> None:
@@ -93,7 +93,7 @@ def test_cli_hook_timeout_is_the_default(gate: Any) -> None:
     engine, store = FakeEngine(), MemoryStore()
     engine.pulled_digest = D2
     engine.add("web", IMAGE, D1, {PRE: "drain", live.LABEL_HOOK_TIMEOUT: "not a number"})
-    updater = LiveUpdater(engine, store, hook_timeout=7)  # type: ignore[arg-type]
+    updater = LiveUpdater(engine, store, hook_timeout=7)
 
     (res,) = updater.update(_to_v2, Selection())
 

@@ -28,14 +28,14 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> list[GateResult]:
 
 
 def _to_v2(info: ContainerInfo, ref: ImageRef) -> Candidate:
-    return Candidate(ref.with_tag("1.0.1").with_digest(D2), "", "minor update allowed")
+    return Candidate(ref.with_tag("1.0.1").with_digest(D2), None, "minor update allowed")
 
 
 def _setup(**labels: str) -> tuple[FakeEngine, MemoryStore, LiveUpdater, str]:
     engine, store = FakeEngine(), MemoryStore()
     engine.pulled_digest = D2
     cid = engine.add("web", IMAGE, D1, labels)
-    return engine, store, LiveUpdater(engine, store), cid  # type: ignore[arg-type]
+    return engine, store, LiveUpdater(engine, store), cid
 
 
 def test_healthy_update_follows_the_procedure(gate: Any) -> None:
@@ -118,7 +118,7 @@ def test_selection_rules(gate: Any) -> None:
     engine.add("by-id", "a" * 64, None)
     engine.add("stopped", IMAGE, D1, state="exited")
     engine.add("web-pw-old-0123456789ab", IMAGE, D1)
-    updater = LiveUpdater(engine, store)  # type: ignore[arg-type]
+    updater = LiveUpdater(engine, store)
 
     monitor = {r.container: r for r in updater.update(_to_v2, Selection(), monitor_only=True)}
     opt_in = {
@@ -236,7 +236,7 @@ def test_policy_candidates_maps_check_results() -> None:
 def test_containers_of_locally_built_images_are_skipped(gate: Any) -> None:
     engine, store = FakeEngine(), MemoryStore()
     engine.add("app", "localhost/app:1", None, local_build=True)
-    updater = LiveUpdater(engine, store)  # type: ignore[arg-type]
+    updater = LiveUpdater(engine, store)
 
     def never(info: ContainerInfo, ref: ImageRef) -> Candidate:
         raise AssertionError("no registry is asked about a locally built image")
@@ -283,7 +283,7 @@ def test_project_selection(gate: Any) -> None:
     engine, store = FakeEngine(), MemoryStore()
     engine.add("shop-web", IMAGE, D1, {"com.docker.compose.project": "shop"})
     engine.add("blog-web", IMAGE, D1, {"io.podman.compose.project": "blog"})
-    updater = LiveUpdater(engine, store)  # type: ignore[arg-type]
+    updater = LiveUpdater(engine, store)
 
     results = updater.update(_to_v2, Selection(project="blog"), monitor_only=True)
 

@@ -28,7 +28,7 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> list[GateResult]:
 
 def _to(n: int) -> Any:
     def candidate(info: ContainerInfo, ref: ImageRef) -> Candidate:
-        return Candidate(ref.with_tag(f"1.0.{n}").with_digest(D[n]), "", "update allowed")
+        return Candidate(ref.with_tag(f"1.0.{n}").with_digest(D[n]), None, "update allowed")
 
     return candidate
 
@@ -39,11 +39,11 @@ def _history(keep: int | None, steps: int = 4) -> tuple[FakeEngine, MemoryStore,
     for n in range(1, steps + 2):
         engine.add_image(REPO, D[n], f"1.0.{n}")
     engine.add("web", f"{REPO}:1.0.1", D[1])
-    updater = LiveUpdater(engine, store, keep_images=None)  # type: ignore[arg-type]
+    updater = LiveUpdater(engine, store, keep_images=None)
     for n in range(2, steps + 1):
         engine.pulled_digest = D[n]
         assert updater.update(_to(n), Selection())[0].outcome == "updated"
-    return engine, store, LiveUpdater(engine, store, keep_images=keep)  # type: ignore[arg-type]
+    return engine, store, LiveUpdater(engine, store, keep_images=keep)
 
 
 def _digests(engine: FakeEngine) -> set[str]:
@@ -137,4 +137,4 @@ def test_digests_other_updates_move_to_are_kept(gate: Any) -> None:
 
 def test_keep_images_must_not_be_negative() -> None:
     with pytest.raises(UsageError):
-        LiveUpdater(FakeEngine(), MemoryStore(), keep_images=-1)  # type: ignore[arg-type]
+        LiveUpdater(FakeEngine(), MemoryStore(), keep_images=-1)

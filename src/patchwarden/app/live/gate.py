@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from patchwarden.engine.client import EngineClient, EngineError
+from patchwarden.engine.api import EngineApi
+from patchwarden.engine.client import EngineError
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class GateResult:
     checks: dict[str, Any] = field(default_factory=dict)
 
 
-def run_gate(engine: EngineClient, container: str, probes: Probes) -> GateResult:
+def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
     start = time.monotonic()
     deadline = start + probes.timeout
     checks: dict[str, Any] = {}
@@ -83,7 +84,7 @@ def run_gate(engine: EngineClient, container: str, probes: Probes) -> GateResult
 
 
 def _engine_health(
-    engine: EngineClient, container: str, probes: Probes, deadline: float, checks: dict[str, Any]
+    engine: EngineApi, container: str, probes: Probes, deadline: float, checks: dict[str, Any]
 ) -> GateResult:
     status = "starting"
     while True:
@@ -109,7 +110,7 @@ def _engine_health(
     )
 
 
-def _exited(engine: EngineClient, container: str, checks: dict[str, Any]) -> GateResult:
+def _exited(engine: EngineApi, container: str, checks: dict[str, Any]) -> GateResult:
     doc = engine.inspect(container).get("State") or {}
     code = doc.get("ExitCode")
     checks["running"] = f"exited ({code})"

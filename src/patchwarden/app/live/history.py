@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from patchwarden.app.live.model import LiveResult, RecordStore
+from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.engine.client import ContainerInfo
 from patchwarden.errors import UsageError
@@ -52,7 +53,11 @@ class History:
         the one it runs now: what a rollback without ``--to`` goes back to."""
         for rec in self.records(name, 200):
             known = info.known_digests
-            if rec.outcome == "updated" and rec.from_digest and rec.from_digest not in known:
+            if (
+                rec.outcome == LiveOutcome.UPDATED
+                and rec.from_digest
+                and rec.from_digest not in known
+            ):
                 base = parse_reference(rec.from_image)
                 return base.with_digest(rec.from_digest)
         raise UsageError(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from patchwarden.app.live.gate import GateResult
 from patchwarden.app.live.model import HookResult
-from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
+from patchwarden.engine.api import EngineApi
+from patchwarden.engine.client import ContainerInfo, EngineError
 
 LABEL_PRE_UPDATE = "patchwarden.pre-update"
 LABEL_POST_UPDATE = "patchwarden.post-update"
@@ -24,7 +25,7 @@ LABEL_HOOK_TIMEOUT = "patchwarden.hook-timeout"
 class Hooks:
     """Runs a container's hooks; ``timeout`` applies unless the container's label sets one."""
 
-    engine: EngineClient
+    engine: EngineApi
     timeout: float
 
     def pre_update(

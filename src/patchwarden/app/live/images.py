@@ -10,8 +10,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef, parse_reference
-from patchwarden.engine.client import EngineClient, EngineError
+from patchwarden.engine.api import EngineApi
+from patchwarden.engine.client import EngineError
 from patchwarden.errors import ReferenceFormatError
 
 
@@ -20,7 +22,7 @@ class LocalImages:
 
     def __init__(
         self,
-        engine: EngineClient,
+        engine: EngineApi,
         keep: int | None,
         records: Callable[[str, int], Sequence[Any]],
     ) -> None:
@@ -77,7 +79,11 @@ class LocalImages:
     def _kept(self, name: str, current: str, previous: str | None) -> set[str]:
         records = self.records(name, 500)
         earlier: list[str] = []
-        moved = [r.from_digest for r in records if r.outcome in ("updated", "reverted")]
+        moved = [
+            r.from_digest
+            for r in records
+            if r.outcome in (LiveOutcome.UPDATED, LiveOutcome.REVERTED)
+        ]
         for d in [previous, *moved]:
             if d and d != current and d not in earlier:
                 earlier.append(d)

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo
 
+if TYPE_CHECKING:  # the store package loads SQLAlchemy
+    from patchwarden.store.model import UpdateRecord
+
 
 class RecordStore(Protocol):
-    def record(self, rec: Any) -> Any: ...
-    def history(self, container: str | None = None, limit: int = 100) -> list[Any]: ...
+    """Where live results are kept (:class:`patchwarden.store.Store`; a memory fake in tests)."""
+
+    def record(self, rec: UpdateRecord) -> UpdateRecord: ...
+    def history(self, container: str | None = None, limit: int = 100) -> list[UpdateRecord]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,12 +28,10 @@ class LiveResult:
     from_digest: str | None
     to_image: str
     to_digest: str | None
-    # updated | reverted (a requested rollback) | rolled-back (an update that failed its gate)
-    # | available (monitor only) | up-to-date | skipped | failed
-    outcome: str
+    outcome: LiveOutcome
     reason: str
     gates: dict[str, Any] = field(default_factory=dict)
-    action: str = "update"
+    action: LiveAction = LiveAction.UPDATE
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,7 +50,7 @@ class Candidate:
     """What the policy decided for one container: an image to move to, or why not."""
 
     image: ImageRef | None  # repository:tag@digest to move to; None: nothing to do
-    outcome: str  # up-to-date | skipped | failed when image is None
+    outcome: LiveOutcome | None  # up-to-date | skipped | failed when image is None
     reason: str
 
 
@@ -110,7 +114,12 @@ class HookResult:
 
 
 def untouched(
-    name: str, image: str, digest: str | None, outcome: str, reason: str, action: str = "update"
+    name: str,
+    image: str,
+    digest: str | None,
+    outcome: LiveOutcome,
+    reason: str,
+    action: LiveAction = LiveAction.UPDATE,
 ) -> LiveResult:
     """A result that leaves the container as it is."""
     return LiveResult(name, image, digest, image, digest, outcome, reason, {}, action)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from patchwarden.app.live.model import LiveResult, untouched
+from patchwarden.core.live import LiveOutcome
 from patchwarden.engine.client import ContainerInfo
 
 Work = Callable[[ContainerInfo], LiveResult | None]
@@ -65,12 +66,14 @@ def _skip(
         dep = finished.get(d)
         if d in blocked:
             why = f"dependency {d} was not updated ({blocked[d]})"
-        elif dep is not None and dep.outcome in ("rolled-back", "failed"):
+        elif dep is not None and dep.outcome in (LiveOutcome.ROLLED_BACK, LiveOutcome.FAILED):
             why = f"dependency {d} {dep.outcome}"
         else:
             continue
         blocked[info.name] = blocked.get(d, f"{d} {getattr(dep, 'outcome', '')}")
-        return untouched(info.name, info.image, info.digest, "skipped", f"{why}: not updated")
+        return untouched(
+            info.name, info.image, info.digest, LiveOutcome.SKIPPED, f"{why}: not updated"
+        )
     return None
 
 

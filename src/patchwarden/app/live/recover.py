@@ -17,11 +17,13 @@ from patchwarden.app.live.gate import GateResult
 from patchwarden.app.live.history import History
 from patchwarden.app.live.model import LiveResult, StepFn, StepLog
 from patchwarden.app.live.select import LABEL_UPDATE_OF, NEW_MARK, OLD_MARK
-from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
+from patchwarden.core.live import LiveAction, LiveOutcome
+from patchwarden.engine.api import EngineApi
+from patchwarden.engine.client import ContainerInfo, EngineError
 
 
 def restore(
-    engine: EngineClient,
+    engine: EngineApi,
     new_id: str | None,
     old_id: str,
     name: str,
@@ -55,7 +57,7 @@ def restore(
 class Recovery:
     """``gate(container id)`` is the health gate a candidate must pass to be kept."""
 
-    engine: EngineClient
+    engine: EngineApi
     history: History
     gate: Callable[[str], GateResult]
     stop_timeout: int
@@ -103,15 +105,17 @@ class Recovery:
             outcome,
             reason,
             {"steps": steps, **({"checks": gate.checks} if gate else {})},
-            "recover",
+            LiveAction.RECOVER,
         )
         self.history.record(result, started, time.monotonic() - t0)
         return result
 
-    def _complete(self, old: ContainerInfo, gate: GateResult, steps: list[str]) -> tuple[str, str]:
+    def _complete(
+        self, old: ContainerInfo, gate: GateResult, steps: list[str]
+    ) -> tuple[LiveOutcome, str]:
         self.engine.remove(old.id, force=True)
         steps.append(f"removed {old.name}")
-        return "updated", f"completed an interrupted update: {gate.reason}"
+        return LiveOutcome.UPDATED, f"completed an interrupted update: {gate.reason}"
 
     def _undo(
         self,
@@ -120,7 +124,7 @@ class Recovery:
         cands: Sequence[ContainerInfo],
         gate: GateResult | None,
         steps: list[str],
-    ) -> tuple[str, str]:
+    ) -> tuple[LiveOutcome, str]:
         for c in cands:
             try:
                 self.engine.remove(c.id, force=True)
@@ -139,4 +143,4 @@ class Recovery:
         reason = f"undid an interrupted update ({why})" + (
             "" if ok else "; the old container could not be restored"
         )
-        return ("rolled-back" if ok else "failed"), reason
+        return (LiveOutcome.ROLLED_BACK if ok else LiveOutcome.FAILED), reason

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from patchwarden.app.live.model import Candidate, CandidateFn
+from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo
 
@@ -108,11 +109,12 @@ def policy_candidates(checker: Any) -> CandidateFn:
         if res.status == Status.OUTDATED and res.candidate is not None:
             target = ref.with_tag(res.candidate.tag or ref.tag).with_digest(res.candidate.digest)
             if target.digest and target.digest in info.known_digests:
-                return Candidate(None, "up-to-date", res.reason)
-            return Candidate(target, "", res.reason)
-        outcome = {Status.UP_TO_DATE: "up-to-date", Status.SKIPPED: "skipped"}.get(
-            res.status, "failed"
-        )
+                return Candidate(None, LiveOutcome.UP_TO_DATE, res.reason)
+            return Candidate(target, None, res.reason)
+        outcome = {
+            Status.UP_TO_DATE: LiveOutcome.UP_TO_DATE,
+            Status.SKIPPED: LiveOutcome.SKIPPED,
+        }.get(res.status, LiveOutcome.FAILED)
         return Candidate(None, outcome, res.reason)
 
     return candidate_for

@@ -63,8 +63,10 @@ from patchwarden.app.live.select import (
     selected,
 )
 from patchwarden.core.digest import Digest
+from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef
-from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
+from patchwarden.engine.api import EngineApi
+from patchwarden.engine.client import ContainerInfo, EngineError
 from patchwarden.engine.spec import create_config
 from patchwarden.errors import PatchwardenError, UsageError
 
@@ -74,7 +76,7 @@ LABEL_ENABLE = "patchwarden.enable"
 class LiveUpdater:
     def __init__(
         self,
-        engine: EngineClient,
+        engine: EngineApi,
         store: RecordStore,
         *,
         probes: Probes | None = None,
@@ -117,7 +119,7 @@ class LiveUpdater:
         containers = self.engine.list_containers(all=True)
         by_name = {c.name: c for c in containers}
         results = [
-            untouched(missing, "", None, "failed", "no such container")
+            untouched(missing, "", None, LiveOutcome.FAILED, "no such container")
             for missing in selection.names
             if missing not in by_name
         ]
@@ -141,7 +143,9 @@ class LiveUpdater:
     ) -> LiveResult | None:
         enable = info.labels.get(LABEL_ENABLE, "").lower()
         if enable == "false":
-            return untouched(info.name, info.image, info.digest, "skipped", f"{LABEL_ENABLE}=false")
+            return untouched(
+                info.name, info.image, info.digest, LiveOutcome.SKIPPED, f"{LABEL_ENABLE}=false"
+            )
         if selection.opt_in and enable != "true" and info.name not in selection.names:
             return None
         ref = info.image_ref()
@@ -150,7 +154,7 @@ class LiveUpdater:
                 info.name,
                 info.image,
                 info.digest,
-                "skipped",
+                LiveOutcome.SKIPPED,
                 "started from an image ID: there is no reference to update",
             )
         if ref.digest is not None:
@@ -158,17 +162,17 @@ class LiveUpdater:
                 info.name,
                 info.image,
                 info.digest,
-                "skipped",
+                LiveOutcome.SKIPPED,
                 "started from a digest: pinned, not touched",
             )
         if not info.running:
-            return untouched(info.name, info.image, info.digest, "skipped", "not running")
+            return untouched(info.name, info.image, info.digest, LiveOutcome.SKIPPED, "not running")
         if info.is_local_build:
             return untouched(
                 info.name,
                 info.image,
                 info.digest,
-                "skipped",
+                LiveOutcome.SKIPPED,
                 "built locally: its image has no registry digest (never pulled from a "
                 "registry); rebuild it (`docker compose build`) instead",
             )
@@ -176,9 +180,10 @@ class LiveUpdater:
             with self._candidate_lock:
                 cand = candidate_for(info, ref)
         except PatchwardenError as exc:
-            return untouched(info.name, info.image, info.digest, "failed", str(exc))
+            return untouched(info.name, info.image, info.digest, LiveOutcome.FAILED, str(exc))
         if cand.image is None:
-            return untouched(info.name, info.image, info.digest, cand.outcome, cand.reason)
+            outcome = cand.outcome or LiveOutcome.SKIPPED  # a candidate without image says why
+            return untouched(info.name, info.image, info.digest, outcome, cand.reason)
         if monitor_only:
             return LiveResult(
                 info.name,
@@ -186,21 +191,21 @@ class LiveUpdater:
                 info.digest,
                 _text(cand.image),
                 cand.image.digest,
-                "available",
+                LiveOutcome.AVAILABLE,
                 f"monitor only: an update is available; {cand.reason}",
             )
-        return self.replace(info, cand.image, action="update", why=cand.reason)
+        return self.replace(info, cand.image, action=LiveAction.UPDATE, why=cand.reason)
 
     # -- the procedure ------------------------------------------------------------------
     def replace(
-        self, info: ContainerInfo, target: ImageRef, *, action: str, why: str = ""
+        self, info: ContainerInfo, target: ImageRef, *, action: LiveAction, why: str = ""
     ) -> LiveResult:
         """Move ``info`` to ``target`` (repository[:tag]@digest), gated; record the outcome."""
         with self._images.moving_to(target.digest or ""):
             return self._replace(info, target, action=action, why=why)
 
     def _replace(
-        self, info: ContainerInfo, target: ImageRef, *, action: str, why: str
+        self, info: ContainerInfo, target: ImageRef, *, action: LiveAction, why: str
     ) -> LiveResult:
         started, t0 = self.clock(), time.monotonic()
         steps = StepLog(info.name, self.on_step)
@@ -209,7 +214,7 @@ class LiveUpdater:
         name, short = info.name, info.short_id
         to_image = _text(target)
 
-        def done(outcome: str, reason: str, gate: GateResult | None = None) -> LiveResult:
+        def done(outcome: LiveOutcome, reason: str, gate: GateResult | None = None) -> LiveResult:
             gates: dict[str, Any] = {"steps": steps}
             if gate is not None:
                 gates.update(ok=gate.ok, reason=gate.reason, checks=gate.checks)
@@ -224,7 +229,7 @@ class LiveUpdater:
                 to_image,
                 target.digest,
                 outcome,
-                f"{reason}; {why}" if why and outcome == "updated" else reason,
+                f"{reason}; {why}" if why and outcome == LiveOutcome.UPDATED else reason,
                 gates,
                 action,
             )
@@ -247,7 +252,7 @@ class LiveUpdater:
             steps.append(f"created {new_id[:12]}")
         except EngineError as exc:
             steps.append(f"failed: {exc.message}")
-            return done("failed", f"old container untouched: {exc.message}")
+            return done(LiveOutcome.FAILED, f"old container untouched: {exc.message}")
 
         runner = Hooks(self.engine, self.hook_timeout)
         pre = runner.pre_update(info, hooks, steps)
@@ -258,7 +263,7 @@ class LiveUpdater:
             except EngineError as exc:
                 steps.append(f"could not remove new: {exc.message}")
             return done(
-                "skipped",
+                LiveOutcome.SKIPPED,
                 f"pre-update hook {pre.summary}; update skipped, the container is unchanged",
             )
 
@@ -287,12 +292,18 @@ class LiveUpdater:
             except EngineError as exc:
                 steps.append(f"could not remove old: {exc.message}")
             removed_images += self._images.retain(name, target, info.digest, steps)
-            return done("reverted" if action == "rollback" else "updated", gate.reason, gate)
+            return done(
+                LiveOutcome.REVERTED if action == LiveAction.ROLLBACK else LiveOutcome.UPDATED,
+                gate.reason,
+                gate,
+            )
         restored = restore(self.engine, new_id, info.id, name, steps, self.probes.grace)
         if restored:
-            return done("rolled-back", f"{gate.reason}; the old container runs again", gate)
+            return done(
+                LiveOutcome.ROLLED_BACK, f"{gate.reason}; the old container runs again", gate
+            )
         return done(
-            "failed",
+            LiveOutcome.FAILED,
             f"{gate.reason}; and the old container could not be restored (see {old_name})",
             gate,
         )
@@ -315,11 +326,11 @@ class LiveUpdater:
                 name,
                 info.image,
                 info.digest,
-                "skipped",
+                LiveOutcome.SKIPPED,
                 f"already on {target.digest}",
-                action="rollback",
+                action=LiveAction.ROLLBACK,
             )
-        return self.replace(info, target, action="rollback", why="rollback")
+        return self.replace(info, target, action=LiveAction.ROLLBACK, why="rollback")
 
     # -- crash recovery -----------------------------------------------------------------
     def recover(self) -> list[LiveResult]:
