@@ -31,6 +31,7 @@ from patchwarden.cli.common import (
 )
 from patchwarden.core.words import plural
 from patchwarden.errors import ExitCode
+from patchwarden.policy.model import UpdateLevel
 
 HELP = """Check every image reference against its registry and say what to update.
 
@@ -63,7 +64,6 @@ class FailOn(StrEnum):
     digest = "digest"
 
 
-_RANK = {"digest": 0, "patch": 1, "minor": 2, "major": 3}
 _STATUS_STYLE = {
     Status.OUTDATED: "yellow",
     Status.UP_TO_DATE: "green",
@@ -146,8 +146,8 @@ def exit_code(report: CheckReport, fail_on: FailOn | None) -> ExitCode:
     if report.count(Status.ERROR):
         return ExitCode.ERRORS
     if fail_on is not None:
-        floor = 0 if fail_on == FailOn.outdated else _RANK[fail_on.value]
-        if any(r.update and _RANK[r.update] >= floor for r in report.results):
+        floor = UpdateLevel.DIGEST if fail_on == FailOn.outdated else UpdateLevel(fail_on.value)
+        if any(r.update is not None and r.update >= floor for r in report.results):
             return ExitCode.FINDINGS
     return ExitCode.OK
 
@@ -168,7 +168,7 @@ def _change(r: CheckResult) -> str:
     current = (r.current.tag or "") + _short(r.current.digest)
     if r.candidate is None:
         return current
-    if r.update == "digest":
+    if r.update == UpdateLevel.DIGEST:
         return f"{r.current.tag}{_short(r.current.digest)} -> {_short(r.candidate.digest)[1:]}"
     return f"{current} -> {r.candidate.tag}{_short(r.candidate.digest)}"
 
@@ -200,7 +200,7 @@ def render_check(report: CheckReport) -> None:
                     Padding(Text(r.vulns.summary(), style="magenta"), (0, 0, 0, 4), expand=False)
                 )
     kinds = Counter(r.update for r in report.results if r.update)
-    detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -_RANK[kv[0]]))
+    detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[0].rank))
     summary = (
         f"{plural(len(report.results), 'reference')}: {report.count(Status.OUTDATED)} outdated"
         + (f" ({detail})" if detail else "")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from patchwarden.app.check import Status
-from patchwarden.app.update import Grouping, plan_groups
+from patchwarden.app.update import Grouping, UpdateAction, plan_groups
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -179,7 +179,7 @@ def update(
             _render(outcomes, notes, errors, dry_run)
             for branch, action in updater.stale:
                 out.print(f"{escape(branch)}: {action}")
-        failed = any(o.action == "failed" for o in outcomes) or bool(errors)
+        failed = any(o.action == UpdateAction.FAILED for o in outcomes) or bool(errors)
         raise typer.Exit(int(ExitCode.ERRORS if failed else ExitCode.OK))
 
 
@@ -217,11 +217,14 @@ def _json(outcomes: list[Outcome], notes: list[str], errors: list[Any]) -> dict[
     }
 
 
+_STYLE = {UpdateAction.FAILED: "red", UpdateAction.MERGED: "dim", UpdateAction.UNCHANGED: "dim"}
+
+
 def _render(outcomes: list[Outcome], notes: list[str], errors: list[Any], dry_run: bool) -> None:
     if not outcomes:
         out.print("Nothing to update.")
     for o in outcomes:
-        style = {"failed": "red", "merged": "dim", "unchanged": "dim"}.get(o.action, "green")
+        style = _STYLE.get(o.action, "green")
         out.print(
             f"[bold]{escape(o.group.title)}[/]  [{style}]{o.action}[/]  ({escape(o.group.branch)})"
         )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from patchwarden.policy.model import Policy, UpdateLevel
 from patchwarden.versions.docker_tag import (
     DockerTag,
+    Incompatibility,
     incompatibility,
     is_newer,
     parse_tag,
@@ -20,6 +22,43 @@ MAX_REASON_GROUPS = 3
 MAX_EXAMPLES = 2
 
 CreatedLookup = Callable[[str], datetime | None]
+
+
+class RejectCode(StrEnum):
+    """Why the policy (or a costly check) turned a candidate down. Tags of another flavour are
+    turned down with an :class:`~patchwarden.versions.docker_tag.Incompatibility` instead."""
+
+    EXCLUDED = "excluded"
+    NOT_INCLUDED = "not-included"
+    EXCEEDS_LEVEL = "exceeds-level"
+    TOO_YOUNG = "too-young"
+    CREATED_UNKNOWN = "created-unknown"
+    UNAVAILABLE = "unavailable"  # the ``check`` callback: e.g. not built for the platform
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """``code`` decides grouping and order; ``text`` is shown (the same for every tag of a
+    group); ``detail`` is the tag's own part (``created 2026-10-30``)."""
+
+    code: RejectCode | Incompatibility
+    text: str
+    detail: str = ""
+
+    @property
+    def message(self) -> str:
+        return f"{self.text} ({self.detail})" if self.detail else self.text
+
+    @property
+    def rank(self) -> int:
+        """What the policy decided matters more than tags of another flavour."""
+        if isinstance(self.code, RejectCode):
+            return 0
+        return 1 if self.code == Incompatibility.PRERELEASE else 2
+
+
+def _incompatible(code: Incompatibility) -> Rejection:
+    return Rejection(code, code.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,18 +120,18 @@ def choose_tag(
             follow_digest=True,
         )
 
-    rejected: list[tuple[DockerTag, str]] = []
+    rejected: list[tuple[DockerTag, Rejection]] = []
     accepted: list[DockerTag] = []
     for text in dict.fromkeys(tags):
         tag = parse_tag(text)
         if tag is None or tag.raw == current.raw:
             continue
-        reason = incompatibility(current, tag, allow_prerelease=policy.allow_prerelease)
+        flavour = incompatibility(current, tag, allow_prerelease=policy.allow_prerelease)
         if not is_newer(tag, current):
-            if reason == "different version scheme":
-                rejected.append((tag, reason))
+            if flavour == Incompatibility.SCHEME:
+                rejected.append((tag, _incompatible(flavour)))
             continue
-        reason = reason or _policy_rejection(current, tag, policy)
+        reason = _incompatible(flavour) if flavour else _policy_rejection(current, tag, policy)
         if reason is None:
             accepted.append(tag)
         else:
@@ -105,14 +144,16 @@ def choose_tag(
         if policy.min_age is not None:
             late_reason = _age_rejection(tag, policy.min_age, created, now)
         if late_reason is None and check is not None:
-            late_reason = check(tag.raw)
+            unavailable = check(tag.raw)
+            if unavailable is not None:
+                late_reason = Rejection(RejectCode.UNAVAILABLE, unavailable)
         if late_reason is None:
             chosen = tag
             break
         rejected.append((tag, late_reason))
 
     rejected.sort(key=lambda item: item[0], reverse=True)
-    rejected_out = tuple((tag.raw, why) for tag, why in rejected)
+    rejected_out = tuple((tag.raw, why.message) for tag, why in rejected)
     rules = _describe_policy(policy)
     summary = _summarize(rejected)
     if chosen is None:
@@ -128,25 +169,26 @@ def choose_tag(
     return TagDecision(chosen.raw, level, text, rejected_out)
 
 
-def _policy_rejection(current: DockerTag, tag: DockerTag, policy: Policy) -> str | None:
+def _policy_rejection(current: DockerTag, tag: DockerTag, policy: Policy) -> Rejection | None:
     for pattern in policy.exclude:
         if pattern.search(tag.raw):
-            return f"excluded by pattern {pattern.pattern}"
+            return Rejection(RejectCode.EXCLUDED, f"excluded by pattern {pattern.pattern}")
     if policy.include and not any(p.search(tag.raw) for p in policy.include):
-        return "not matched by include pattern"
+        return Rejection(RejectCode.NOT_INCLUDED, "not matched by include pattern")
     if UpdateLevel(update_kind(current, tag)) > policy.level:
-        return f"exceeds policy level {policy.level}"
+        return Rejection(RejectCode.EXCEEDS_LEVEL, f"exceeds policy level {policy.level}")
     return None
 
 
 def _age_rejection(
     tag: DockerTag, min_age: timedelta, created: CreatedLookup | None, now: datetime
-) -> str | None:
+) -> Rejection | None:
     when = created(tag.raw) if created is not None else None
     if when is None:
-        return "creation time unknown"
+        return Rejection(RejectCode.CREATED_UNKNOWN, "creation time unknown")
     if _aware(now) - _aware(when) < min_age:
-        return f"younger than min-age {format_duration(min_age)} (created {when:%Y-%m-%d})"
+        text = f"younger than min-age {format_duration(min_age)}"
+        return Rejection(RejectCode.TOO_YOUNG, text, f"created {when:%Y-%m-%d}")
     return None
 
 
@@ -176,34 +218,17 @@ def _describe_policy(policy: Policy) -> str:
     return f"policy {', '.join(rules)} ({policy.source})"
 
 
-_PRIORITY = (
-    "younger than",
-    "creation time unknown",
-    "not available for",
-    "excluded by",
-    "not matched",
-    "exceeds",
-)
-
-
-def _priority(reason: str) -> int:
-    if reason.startswith(_PRIORITY):
-        return 0
-    return 1 if reason == "pre-release" else 2
-
-
-def _summarize(rejected: list[tuple[DockerTag, str]]) -> str:
+def _summarize(rejected: list[tuple[DockerTag, Rejection]]) -> str:
     """``5 newer tags rejected: 3 different suffix (e.g. a, b), 2 pre-release (e.g. c)``."""
     if not rejected:
         return ""
-    groups: dict[str, list[str]] = {}
+    groups: dict[tuple[RejectCode | Incompatibility, str], list[str]] = {}
     for tag, why in rejected:  # newest first, so examples are the newest tags of each group
-        groups.setdefault(why.split(" (created ")[0], []).append(tag.raw)
-    # What the policy decided matters more than tags of another flavour: list those first.
-    ordered = sorted(groups.items(), key=lambda item: (_priority(item[0]), -len(item[1])))
+        groups.setdefault((why.code, why.text), []).append(tag.raw)
+    ordered = sorted(groups.items(), key=lambda item: (Rejection(*item[0]).rank, -len(item[1])))
     shown = [
-        f"{len(names)} {why} (e.g. {', '.join(names[:MAX_EXAMPLES])})"
-        for why, names in ordered[:MAX_REASON_GROUPS]
+        f"{len(names)} {text} (e.g. {', '.join(names[:MAX_EXAMPLES])})"
+        for (_, text), names in ordered[:MAX_REASON_GROUPS]
     ]
     rest = ordered[MAX_REASON_GROUPS:]
     if rest:

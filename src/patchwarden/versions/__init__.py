@@ -2,6 +2,7 @@
 
 from patchwarden.versions.docker_tag import (
     DockerTag,
+    Incompatibility,
     UpdateKind,
     compatible_candidates,
     incompatibility,
@@ -12,6 +13,7 @@ from patchwarden.versions.docker_tag import (
 
 __all__ = [
     "DockerTag",
+    "Incompatibility",
     "UpdateKind",
     "compatible_candidates",
     "incompatibility",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache, total_ordering
 from typing import Literal
 
@@ -172,10 +173,20 @@ def update_kind(current: DockerTag, candidate: DockerTag) -> UpdateKind:
     return "patch"
 
 
+class Incompatibility(StrEnum):
+    """Why a candidate tag is of another flavour than the current one (values: short text)."""
+
+    PREFIX = "different prefix"
+    SUFFIX = "different suffix"
+    SCHEME = "different version scheme"
+    PRECISION = "different precision"
+    PRERELEASE = "pre-release"
+
+
 def incompatibility(
     current: DockerTag, candidate: DockerTag, *, allow_prerelease: bool = False
-) -> str | None:
-    """Why ``candidate`` cannot replace ``current`` (a short stable string), or ``None``.
+) -> Incompatibility | None:
+    """Why ``candidate`` cannot replace ``current``, or ``None``.
 
     Reasons, checked in this order: ``different prefix``, ``different suffix``, ``different
     version scheme`` (date-like vs. not, or a date of another shape), ``different precision``,
@@ -184,16 +195,16 @@ def incompatibility(
     final releases are always acceptable for a pre-release current tag.
     """
     if candidate.prefix != current.prefix:
-        return "different prefix"
+        return Incompatibility.PREFIX
     if candidate.suffix != current.suffix:
-        return "different suffix"
+        return Incompatibility.SUFFIX
     if candidate.scheme != current.scheme:
-        return "different version scheme"
+        return Incompatibility.SCHEME
     if candidate.precision != current.precision:
-        return "different precision"
+        return Incompatibility.PRECISION
     same_release_pre = current.is_prerelease and candidate.release == current.release
     if candidate.is_prerelease and not allow_prerelease and not same_release_pre:
-        return "pre-release"
+        return Incompatibility.PRERELEASE
     return None
 
 

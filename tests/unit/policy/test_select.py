@@ -410,3 +410,23 @@ def test_check_hook_is_lazy_newest_first_and_explains_rejections() -> None:
     assert asked == ["1.3.0", "1.2.0", "1.1.0"]
     assert ("1.3.0", "not available for linux/arm64") in decision.rejected
     assert "2 not available for linux/arm64" in decision.reason
+
+
+def test_rejections_are_grouped_and_ordered_by_code_not_by_wording() -> None:
+    """A costly check's reason, however it is worded, is a policy decision: listed before tags
+    of another flavour (here three pre-releases outnumber it)."""
+
+    def check(tag: str) -> str | None:
+        return None if tag == "1.1.0" else "missing for arm64"
+
+    decision = choose_tag(
+        "1.0.0",
+        ["1.1.0", "1.2.0", "2.0.0-rc1", "2.0.0-rc2", "2.0.0-rc3"],
+        Policy(),
+        check=check,
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert decision.candidate == "1.1.0"
+    assert decision.reason.endswith(
+        "4 newer tags rejected: 1 missing for arm64 (e.g. 1.2.0); 3 pre-release (e.g. 2.0.0-rc3, 2.0.0-rc2)"
+    ), decision.reason

@@ -113,13 +113,12 @@ class Checker:
         decision = self.decide(ref, policy)
         if decision is not None and decision.candidate is not None:
             head = self.registry.head_manifest(image.with_tag(decision.candidate))
-            update = decision.update.value if decision.update else None
             return _result(
                 ref,
                 Status.OUTDATED,
                 current,
                 Version(decision.candidate, head.digest),
-                update,
+                decision.update,
                 decision.reason,
             )
         return self._check_digest(ref, policy, decision)
@@ -189,7 +188,7 @@ class Checker:
                 Status.OUTDATED,
                 Version(image.tag, image.digest),
                 candidate,
-                "digest",
+                UpdateLevel.DIGEST,
                 f"tag {image.tag} moved: pinned {_short(image.digest)}, the registry now serves "
                 f"{_short(now_digest)}; {why}",
             )
@@ -200,7 +199,7 @@ class Checker:
                 Status.OUTDATED,
                 Version(image.tag, baseline.digest),
                 candidate,
-                "digest",
+                UpdateLevel.DIGEST,
                 f"tag {image.tag} moved upstream (seen {when}): it pointed at "
                 f"{_short(baseline.digest)} and now serves {_short(now_digest)} (reported until "
                 f"the references pin it: `patchwarden update --pin-digest`); {why}",
@@ -211,7 +210,7 @@ class Checker:
                 Status.OUTDATED,
                 Version(image.tag, None),
                 candidate,
-                "digest",
+                UpdateLevel.DIGEST,
                 f"not pinned: policy pin_digest ({policy.source}) wants "
                 f"{image.tag}@{_short(now_digest)}; {why}",
             )
@@ -263,7 +262,7 @@ def _result(
     status: Status,
     current: Version,
     candidate: Version | None,
-    update: str | None,
+    update: UpdateLevel | None,
     reason: str,
 ) -> CheckResult:
     return CheckResult(ref, status, current, candidate, update, reason)

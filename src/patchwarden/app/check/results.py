@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from patchwarden.policy.model import UpdateLevel
 from patchwarden.refs.model import Reference, Skipped
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class CheckResult:
     status: Status
     current: Version
     candidate: Version | None
-    update: str | None  # digest | patch | minor | major
+    update: UpdateLevel | None
     reason: str
     transient: bool = False  # an error worth retrying later
     vulns: Assessment | None = None  # with check --vulns

@@ -36,7 +36,7 @@ def by_severity(findings: Sequence[Finding]) -> dict[str, int]:
 class Option:
     tag: str
     digest: str
-    update: str
+    update: UpdateLevel
     findings: tuple[Finding, ...]
     fixed: tuple[Finding, ...]
     introduced: tuple[Finding, ...]
@@ -90,7 +90,7 @@ class VulnAssessor:
     def assess(
         self,
         current: ImageRef,
-        candidates: Sequence[tuple[str, str, str]],  # (tag, digest, update level)
+        candidates: Sequence[tuple[str, str, UpdateLevel]],  # (tag, digest, update level)
         policy: Policy,
         platform: Platform,
     ) -> Assessment:
@@ -110,7 +110,7 @@ class VulnAssessor:
             most = max(len(o.fixed) for o in allowed)
             best = min(
                 (o for o in allowed if len(o.fixed) == most),
-                key=lambda o: (len(o.introduced), UpdateLevel(o.update).rank),
+                key=lambda o: (len(o.introduced), o.update.rank),
             )
         return Assessment(now, tuple(options), best)
 

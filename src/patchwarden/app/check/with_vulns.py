@@ -32,7 +32,7 @@ def with_vulnerabilities(
 ) -> CheckResult:
     current = ref.ref.with_digest(result.current.digest) if result.current.digest else ref.ref
     try:
-        if result.status != Status.OUTDATED or result.update == "digest":
+        if result.status != Status.OUTDATED or result.update == UpdateLevel.DIGEST:
             found = vulns.findings(current, platform)
             return replace(result, vulns=Assessment(found))
         candidates = _candidates(ref, policy, decide, digest_of)
@@ -44,9 +44,9 @@ def with_vulnerabilities(
 
 def _candidates(
     ref: Reference, policy: Policy, decide: Decide, digest_of: DigestOf
-) -> list[tuple[str, str, str]]:
+) -> list[tuple[str, str, UpdateLevel]]:
     """The newest allowed tag at each level up to the policy's: (tag, digest, level)."""
-    out: dict[str, tuple[str, str, str]] = {}
+    out: dict[str, tuple[str, str, UpdateLevel]] = {}
     for level in _LEVELS:
         if level.rank > policy.level.rank:
             break
@@ -55,7 +55,7 @@ def _candidates(
             continue
         if decision.candidate not in out:
             digest = digest_of(ref.ref.with_tag(decision.candidate))
-            out[decision.candidate] = (decision.candidate, digest, decision.update.value)
+            out[decision.candidate] = (decision.candidate, digest, decision.update)
     return list(out.values())
 
 

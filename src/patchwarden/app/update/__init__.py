@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from patchwarden.app.exports import lazy_exports
 
 if TYPE_CHECKING:
+    from patchwarden.app.update.action import UpdateAction
     from patchwarden.app.update.plan import (
         BRANCH_PREFIX,
         Group,
@@ -17,11 +18,17 @@ if TYPE_CHECKING:
         commit_message,
         plan_groups,
     )
-    from patchwarden.app.update.updater import Outcome, UpdateOptions, Updater, registry_facts
+    from patchwarden.app.update.updater import (
+        Outcome,
+        UpdateOptions,
+        Updater,
+        registry_facts,
+    )
     from patchwarden.app.update.window import Schedule
 
 EXPORTS = {
     "plan": ("BRANCH_PREFIX", "Group", "Grouping", "Move", "commit_message", "plan_groups"),
+    "action": ("UpdateAction",),
     "updater": ("Outcome", "UpdateOptions", "Updater", "registry_facts"),
     "window": ("Schedule",),
 }
@@ -32,6 +39,7 @@ __all__ = [
     "Move",
     "Outcome",
     "Schedule",
+    "UpdateAction",
     "UpdateOptions",
     "Updater",
     "commit_message",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from patchwarden.app.update.action import UpdateAction
 from patchwarden.app.update.plan import BRANCH_PREFIX, Group, commit_message
 from patchwarden.app.update.pr_body import ImageFacts, render
 from patchwarden.apply.forge.model import Forge
@@ -21,7 +22,7 @@ from patchwarden.registry.model import Platform
 @dataclass(frozen=True, slots=True)
 class Outcome:
     group: Group
-    action: str  # dry-run | written | committed | updated | unchanged | merged | failed
+    action: UpdateAction
     diff: str = ""
     body: str = ""
     commit: str | None = None
@@ -117,22 +118,23 @@ class Updater:
         try:
             files = prepare(self.scan_root, [m.change for m in group.moves])
         except PatchwardenError as exc:
-            return Outcome(group, "failed", error=str(exc))
-        return Outcome(group, "dry-run", diff=_diff(files), body=self._body(group))
+            return Outcome(group, UpdateAction.FAILED, error=str(exc))
+        return Outcome(group, UpdateAction.DRY_RUN, diff=_diff(files), body=self._body(group))
 
     def _write_in_place(self, groups: Sequence[Group]) -> list[Outcome]:
         changes = [m.change for g in groups for m in g.moves]
         files = prepare(self.scan_root, changes)  # all or nothing
         write_group(files)
         return [
-            Outcome(g, "written", diff=_diff(files) if i == 0 else "") for i, g in enumerate(groups)
+            Outcome(g, UpdateAction.WRITTEN, diff=_diff(files) if i == 0 else "")
+            for i, g in enumerate(groups)
         ]
 
     def _commit_group(self, repo: Repo, base: str, group: Group) -> Outcome:
         try:
             return self._commit_group_or_raise(repo, base, group)
         except PatchwardenError as exc:
-            return Outcome(group, "failed", error=str(exc))
+            return Outcome(group, UpdateAction.FAILED, error=str(exc))
 
     def _commit_group_or_raise(self, repo: Repo, base: str, group: Group) -> Outcome:
         rel = self.scan_root.relative_to(repo.root)
@@ -157,7 +159,10 @@ class Updater:
         tip = existing if unchanged else commit
         pushed = self._push(repo, group) if self.opt.push else False
         pr = self._pull_request(group, base, body) if self.opt.pull_request else None
-        action = "unchanged" if unchanged else ("updated" if existing else "committed")
+        if unchanged:
+            action = UpdateAction.UNCHANGED
+        else:
+            action = UpdateAction.UPDATED if existing else UpdateAction.COMMITTED
         return Outcome(
             group, action, diff=_diff(files), body=body, commit=tip, pushed=pushed, pull_request=pr
         )
@@ -168,7 +173,7 @@ class Updater:
         if existing is not None:
             with contextlib.suppress(PatchwardenError):
                 repo.delete_branch(group.branch)
-        return Outcome(group, "merged")
+        return Outcome(group, UpdateAction.MERGED)
 
     def _push(self, repo: Repo, group: Group) -> bool:
         remote_tip = repo.remote_branch(self.opt.remote, group.branch)
