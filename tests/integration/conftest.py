@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -11,22 +9,9 @@ import pytest
 from patchwarden.devtools.proxies import RegistryProxy
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
+from testkit.tools import require_tool
 
 REGISTRY_BINARY = "docker-registry"
-
-
-def require_tool(name: str) -> str:
-    """Path of tool ``name``. Missing: fail under CI=true (no vacuous green), else skip."""
-    path = shutil.which(name)
-    if path is not None:
-        return path
-    msg = (
-        f"required tool {name!r} is not installed (Debian: docker-registry, skopeo, "
-        "apache2-utils); integration tests cannot run without it"
-    )
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg, pytrace=False)
-    pytest.skip(msg)
 
 
 @pytest.fixture(scope="session")

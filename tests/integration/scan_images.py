@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require_tool
 
 from patchwarden.devtools.oci_builder import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, OCILayout
+from testkit.tools import require_tool
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "scan" / "images"
 HOST_STATUS = IMAGES / "dpkg-status.bookworm-excerpt"

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import require_tool
 from podman import env_ci, find_busybox, podman_ready, podman_service, push_web_image
 from typer.testing import CliRunner
 
@@ -35,6 +34,7 @@ from patchwarden.config.schema import Config
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.engine.client import EngineClient
 from patchwarden.store import open_store
+from testkit.tools import require_tool
 
 pytestmark = pytest.mark.integration
 STOP = 1  # busybox httpd as PID 1 ignores SIGTERM: do not wait 10 s per stop

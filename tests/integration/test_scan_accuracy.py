@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require_tool
 from scan_images import (
     APP,
     DEB_REMOVED,
@@ -55,6 +54,7 @@ from scan_images import (
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import push
 from patchwarden.scan.catalogers._purl import normalize_pypi
+from testkit.tools import require_tool
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 import zstandard
-from conftest import require_tool
 
 from patchwarden.devtools.oci_builder import (
     OCI_CONFIG,
@@ -39,6 +38,7 @@ from patchwarden.scan.layer_cache import LayerCache
 from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType
 from patchwarden.scan.scanner import Scanner
 from patchwarden.scan.sources import open_source
+from testkit.tools import require_tool
 
 pytestmark = pytest.mark.integration
 

@@ -139,9 +139,7 @@ def test_dependents_of_a_rolled_back_container_are_skipped(
 
     results = {
         r.container: r
-        for r in LiveUpdater(engine, store, concurrency=concurrency).update(
-            _to_v2, Selection()
-        )
+        for r in LiveUpdater(engine, store, concurrency=concurrency).update(_to_v2, Selection())
     }
 
     assert results["db"].outcome == "rolled-back"

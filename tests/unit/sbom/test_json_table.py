@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-from conftest import FINDINGS, PACKAGES
-
 from patchwarden.sbom import ReportFormat, render
 from patchwarden.sbom.json_report import write_json
 from patchwarden.sbom.model import ScanReport
 from patchwarden.sbom.table import write_table
+from testkit.sbom_data import FINDINGS, PACKAGES
 
 PKG_KEYS = {"name", "version", "type", "purl", "layer", "path", "source_name"}
 VULN_KEYS = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -16,16 +15,6 @@ FIXTURES = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "scan"
 
 def entry(path: str, data: bytes, mode: int = 0o644) -> FileEntry:
     return FileEntry(path=path, data=data, mode=mode, size=len(data))
-
-
-def require_tool(name: str) -> str:
-    """The tool's path; a missing tool fails the test under CI=true and skips it elsewhere."""
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is required under CI (see scripts/install-system-deps.sh)")
-        pytest.skip(f"{name} not installed")
-    return found
 
 
 def walk(cataloger: Cataloger, root: Path, prefix: str = "") -> dict[str, FileFacts]:

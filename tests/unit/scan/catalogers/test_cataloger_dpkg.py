@@ -6,10 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
-from cataloger_helpers import FIXTURES, entry, require_tool, walk
+from cataloger_helpers import FIXTURES, entry, walk
 
 from patchwarden.scan.catalogers.dpkg import DpkgCataloger
 from patchwarden.scan.model import PackageType
+from testkit.tools import require_tool
 
 CAT = DpkgCataloger()
 

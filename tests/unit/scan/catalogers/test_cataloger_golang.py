@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cataloger_helpers import entry, persistent_dir, require_tool, walk
+from cataloger_helpers import entry, persistent_dir, walk
 
 from patchwarden.scan.catalogers.golang import (
     MAGIC,
@@ -18,6 +18,7 @@ from patchwarden.scan.catalogers.golang import (
     parse_modinfo,
     stdlib_version,
 )
+from testkit.tools import require_tool
 
 CAT = GoBinaryCataloger()
 MIB = 1024 * 1024

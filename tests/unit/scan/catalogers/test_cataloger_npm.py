@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cataloger_helpers import entry, persistent_dir, require_tool, walk
+from cataloger_helpers import entry, persistent_dir, walk
 
 from patchwarden.scan.catalogers.npm import NpmCataloger
+from testkit.tools import require_tool
 
 CAT = NpmCataloger()
 PINS = (

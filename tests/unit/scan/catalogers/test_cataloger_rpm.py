@@ -7,9 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cataloger_helpers import entry, persistent_dir, require_tool, walk
+from cataloger_helpers import entry, persistent_dir, walk
 
 from patchwarden.scan.catalogers.rpm import RpmDbCataloger, parse_header, split_source_rpm
+from testkit.tools import require_tool
 
 CAT = RpmDbCataloger()
 

@@ -1,0 +1,37 @@
+"""Every test runs with its own home: HOME, the XDG directories, DOCKER_CONFIG and the
+platform cache/data directories point into a temporary directory, and no PATCHWARDEN_*
+variable of the developer's shell leaks in. So no test reads the developer's
+``~/.docker/config.json``, cache or advisory index, nor writes into them.
+
+Session-scoped servers (registries, Podman) are started before this fixture applies and keep
+the real environment; a test that needs a variable sets it with ``monkeypatch``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+XDG = {
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_CACHE_HOME": ".cache",
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for var, rel in XDG.items():
+        monkeypatch.setenv(var, str(home / rel))
+    monkeypatch.setenv("DOCKER_CONFIG", str(home / ".docker"))
+    for var in [v for v in os.environ if v.startswith("PATCHWARDEN_")]:
+        monkeypatch.delenv(var)
+    yield home

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites (imported as ``testkit``; ``tests/`` is on the path)."""

@@ -1,0 +1,20 @@
+"""External tools the tests run against (registry, skopeo, rpm, go, ...)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def require_tool(name: str) -> str:
+    """The path of tool ``name``. Missing: the test fails under ``CI=true`` (never a vacuous
+    green; scripts/install-system-deps.sh installs them) and is skipped elsewhere."""
+    path = shutil.which(name)
+    if path is not None:
+        return path
+    msg = f"required tool {name!r} is not installed (see scripts/install-system-deps.sh)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg, pytrace=False)
+    pytest.skip(msg)
