@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from patchwarden.apply.edits import CannotEdit, Edit, Target, plan
+from patchwarden.core.files import write_atomic
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import PatchwardenError
 from patchwarden.refs.model import Reference
@@ -155,13 +154,4 @@ def write_group(files: Sequence[FileChange]) -> None:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, mode=path.stat().st_mode & 0o7777)

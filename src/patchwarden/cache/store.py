@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from patchwarden.core.files import write_atomic
 
 FORMAT = 1
 
@@ -49,10 +49,8 @@ class DiskCache:
         path = self._path(namespace, key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, "at": time.time(), "value": value}, fh)
-            os.replace(tmp, path)
+            entry = {"key": key, "at": time.time(), "value": value}
+            write_atomic(path, json.dumps(entry), mode=0o600)
         except OSError:
             # A cache that cannot be written costs requests, never correctness.
             return

@@ -29,6 +29,7 @@ from patchwarden.cli.common import (
     resolve_paths,
     user_errors,
 )
+from patchwarden.core.digest import short_hex
 from patchwarden.core.words import plural
 from patchwarden.errors import ExitCode
 from patchwarden.policy.model import UpdateLevel
@@ -161,7 +162,7 @@ _GROUPS = (
 
 
 def _short(digest: str | None) -> str:
-    return f"@{digest.split(':')[-1][:12]}" if digest else ""
+    return f"@{short_hex(digest)}" if digest else ""
 
 
 def _change(r: CheckResult) -> str:

@@ -21,6 +21,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.core.digest import short_hex
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.errors import ExitCode
 
@@ -56,7 +57,7 @@ _STYLE = {
 
 
 def _short(digest: str | None) -> str:
-    return digest.split(":")[-1][:12] if digest else "-"
+    return short_hex(digest) if digest else "-"
 
 
 def _render(results: list) -> None:  # type: ignore[type-arg]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -36,6 +34,7 @@ from patchwarden.cli.common import (
     real_console,
     user_errors,
 )
+from patchwarden.core import files
 from patchwarden.errors import UsageError
 from patchwarden.registry.model import Platform
 from patchwarden.sbom import ReportFormat, render
@@ -274,12 +273,8 @@ def _colour(text: str) -> Text:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write next to ``path`` and rename over it: readers never see half a report."""
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        files.write_atomic(path, text)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc}", "check --output") from None
 

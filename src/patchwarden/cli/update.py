@@ -25,6 +25,7 @@ from patchwarden.cli.common import (
     resolve_paths,
     user_errors,
 )
+from patchwarden.core.digest import short_hex
 from patchwarden.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ def _render(outcomes: list[Outcome], notes: list[str], errors: list[Any], dry_ru
         if o.error:
             out.print(f"  [red]{escape(o.error)}[/]")
         if o.commit:
-            out.print(f"  commit {o.commit[:12]}" + ("  pushed" if o.pushed else ""))
+            out.print(f"  commit {short_hex(o.commit)}" + ("  pushed" if o.pushed else ""))
         if o.pull_request:
             out.print(f"  pull request: {escape(o.pull_request)}")
         if dry_run and o.diff:

@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from patchwarden.config.durations import parse_duration
+from patchwarden.core.durations import parse_duration
 
 
 def _duration(v: object) -> object:

@@ -46,4 +46,18 @@ class Digest:
 
     @property
     def short(self) -> str:
-        return f"{self.algorithm}:{self.hex[:12]}"
+        return f"{self.algorithm}:{self.hex[:SHORT]}"
+
+
+SHORT = 12  #: hex digits shown for a digest or an ID in messages and tables
+
+
+def short_digest(text: str) -> str:
+    """``sha256:0123456789ab`` for messages; text without an algorithm is cut the same way."""
+    alg, sep, hx = text.partition(":")
+    return f"{alg}:{hx[:SHORT]}" if sep else text[:SHORT]
+
+
+def short_hex(text: str) -> str:
+    """``0123456789ab``: the first hex digits of a digest or an ID, for narrow columns."""
+    return text.rpartition(":")[2][:SHORT]

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from patchwarden.core.digest import short_hex
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.errors import PatchwardenError, ReferenceFormatError
 from patchwarden.registry.credentials import CredentialProvider, default_credentials
@@ -48,7 +49,7 @@ class ContainerInfo:
 
     @property
     def short_id(self) -> str:
-        return self.id[:12]
+        return short_hex(self.id)
 
     @property
     def known_digests(self) -> tuple[str, ...]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from patchwarden.core.digest import short_hex
+
 # HostConfig keys copied as they are (when set: empty/zero values are engine defaults).
 _HOST_KEYS = (
     "PortBindings",
@@ -131,7 +133,7 @@ def create_config(
     if user_nets:
         ordered = sorted(user_nets, key=lambda n: (n != mode, n))
         first, rest = ordered[0], ordered[1:]
-        short = str(inspect.get("Id", ""))[:12]
+        short = short_hex(str(inspect.get("Id", "")))
         endpoints = {n: _endpoint(user_nets[n], short) for n in ordered}
         body["NetworkingConfig"] = {"EndpointsConfig": {first: endpoints[first]}}
         body["_extra_networks"] = {n: endpoints[n] for n in rest}

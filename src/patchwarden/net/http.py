@@ -107,3 +107,25 @@ def send_with_retry(
         if on_retry is not None:
             on_retry(attempt, reason)
         sleep(wait)
+
+
+def read_capped(
+    resp: httpx.Response, limit: int, too_large: Callable[[int | None], Exception]
+) -> bytes:
+    """A streamed body, read whole but never past ``limit`` bytes.
+
+    Past the limit (or when ``Content-Length`` announces more), ``too_large(size)`` is raised:
+    the caller says what the body was and what to do; ``size`` is the announced length, or
+    None when the body simply kept coming.
+    """
+    length = resp.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > limit:
+        raise too_large(int(length))
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in resp.iter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise too_large(None)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from patchwarden.core.durations import format_duration
 from patchwarden.policy.model import Policy, UpdateLevel
 from patchwarden.versions.docker_tag import (
     DockerTag,
@@ -194,19 +195,6 @@ def _age_rejection(
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def format_duration(delta: timedelta) -> str:
-    """``7d``, ``1d12h``, ``90m`` → ``1h30m``, ``0s``; sub-second parts are dropped."""
-    seconds = int(delta.total_seconds())
-    if seconds <= 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
 
 
 def _describe_policy(policy: Policy) -> str:

@@ -10,6 +10,7 @@ from dataclasses import replace
 import httpx
 
 from patchwarden.errors import IntegrityError, RegistryError
+from patchwarden.net import http
 from patchwarden.net.http import make_client, send_with_retry
 from patchwarden.net.retry import RetryPolicy
 from patchwarden.registry.auth import (
@@ -37,17 +38,13 @@ def api_host(host: str) -> str:
 
 def read_capped(resp: httpx.Response, limit: int, what: str) -> bytes:
     """Read a streamed body, failing with :class:`IntegrityError` past ``limit`` bytes."""
-    length = resp.headers.get("Content-Length")
-    if length and length.isdigit() and int(length) > limit:
-        raise IntegrityError(f"{what} is {int(length)} bytes, more than the {limit}-byte limit")
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in resp.iter_bytes():
-        total += len(chunk)
-        if total > limit:
-            raise IntegrityError(f"{what} is larger than the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    def too_large(size: int | None) -> IntegrityError:
+        if size is not None:
+            return IntegrityError(f"{what} is {size} bytes, more than the {limit}-byte limit")
+        return IntegrityError(f"{what} is larger than the {limit}-byte limit")
+
+    return http.read_capped(resp, limit, too_large)
 
 
 class HostState:

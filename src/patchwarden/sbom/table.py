@@ -10,6 +10,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Sequence
 
+from patchwarden.core.digest import short_hex
 from patchwarden.core.words import plural
 from patchwarden.sbom.model import (
     SEVERITY_ORDER,
@@ -28,8 +29,8 @@ _SECTIONS = (
 )
 
 
-def _short(digest: str | None, n: int = 12) -> str:
-    return digest.split(":")[-1][:n] if digest else "-"
+def _short(digest: str | None) -> str:
+    return short_hex(digest) if digest else "-"
 
 
 def _one_line(text: str) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from patchwarden.core.digest import short_digest
 from patchwarden.errors import ExitCode, PatchwardenError
 
 
 def short(digest: str) -> str:
     """``sha256:0123456789ab`` for messages."""
-    alg, _, hx = digest.partition(":")
-    return f"{alg}:{hx[:12]}" if hx else digest
+    return short_digest(digest) if ":" in digest else digest
 
 
 class ScanError(PatchwardenError):

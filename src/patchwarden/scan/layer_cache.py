@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from patchwarden.core.files import write_atomic
 from patchwarden.scan.model import (
     Cataloger,
     FileFacts,
@@ -199,14 +198,7 @@ class LayerCache:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(path, data, mode=0o600)
         except OSError as exc:  # a cache that cannot be written is not a failed scan
             log.warning("could not write layer cache entry %s: %s", path, exc)
 

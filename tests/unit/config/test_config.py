@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from patchwarden.config.durations import format_duration, parse_duration
 from patchwarden.config.loader import find_config, load_config
 from patchwarden.config.policies import PolicyResolver
+from patchwarden.core.durations import format_duration, parse_duration
 from patchwarden.core.ref import parse_reference
 from patchwarden.errors import ConfigError
 

@@ -14,6 +14,7 @@ from patchwarden.app.check.vulns import VulnAssessor
 from patchwarden.app.check.with_vulns import with_vulnerabilities
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.config.policies import PolicyResolver
+from patchwarden.core.digest import short_digest
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import ConfigError, PatchwardenError, RegistryError
 from patchwarden.policy.model import Policy, UpdateLevel
@@ -189,8 +190,8 @@ class Checker:
                 Version(image.tag, image.digest),
                 candidate,
                 UpdateLevel.DIGEST,
-                f"tag {image.tag} moved: pinned {_short(image.digest)}, the registry now serves "
-                f"{_short(now_digest)}; {why}",
+                f"tag {image.tag} moved: pinned {short_digest(image.digest)}, "
+                f"the registry now serves {short_digest(now_digest)}; {why}",
             )
         if not image.digest and baseline is not None and baseline.digest != now_digest:
             when = (baseline.changed_at or baseline.since).strftime("%Y-%m-%d %H:%M UTC")
@@ -201,8 +202,9 @@ class Checker:
                 candidate,
                 UpdateLevel.DIGEST,
                 f"tag {image.tag} moved upstream (seen {when}): it pointed at "
-                f"{_short(baseline.digest)} and now serves {_short(now_digest)} (reported until "
-                f"the references pin it: `patchwarden update --pin-digest`); {why}",
+                f"{short_digest(baseline.digest)} and now serves {short_digest(now_digest)} "
+                f"(reported until the references pin it: `patchwarden update --pin-digest`); "
+                f"{why}",
             )
         if not image.digest and policy.pin_digest:
             return _result(
@@ -212,7 +214,7 @@ class Checker:
                 candidate,
                 UpdateLevel.DIGEST,
                 f"not pinned: policy pin_digest ({policy.source}) wants "
-                f"{image.tag}@{_short(now_digest)}; {why}",
+                f"{image.tag}@{short_digest(now_digest)}; {why}",
             )
         if decision is None:  # followed by digest, and it has not moved
             why += "; digest unchanged"
@@ -250,11 +252,6 @@ def _digest_reason(tag: str, policy: Policy) -> str:
     if policy.level == UpdateLevel.DIGEST:
         return f"policy allows digest updates only ({policy.source})"
     return f"{tag!r} is not a version tag, so it is followed by digest"
-
-
-def _short(digest: str) -> str:
-    alg, _, hx = digest.partition(":")
-    return f"{alg}:{hx[:12]}"
 
 
 def _result(

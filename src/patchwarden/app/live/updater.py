@@ -62,7 +62,7 @@ from patchwarden.app.live.select import (
     dependencies,
     selected,
 )
-from patchwarden.core.digest import Digest
+from patchwarden.core.digest import Digest, short_hex
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.api import EngineApi
@@ -249,7 +249,7 @@ class LiveUpdater:
                 labels={LABEL_UPDATE_OF: info.id, LABEL_STATE: "candidate"},
             )
             new_id = self.engine.create(body, f"{name}{NEW_MARK}{short}")
-            steps.append(f"created {new_id[:12]}")
+            steps.append(f"created {short_hex(new_id)}")
         except EngineError as exc:
             steps.append(f"failed: {exc.message}")
             return done(LiveOutcome.FAILED, f"old container untouched: {exc.message}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from patchwarden.app.update.plan import Group
+from patchwarden.core.digest import short_hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ def render(
         ref = r.reference
         new_tag = m.change.target.tag or ""
         digest = m.change.target.digest
-        to = f"`{new_tag}`" + (f" `@{digest.split(':')[-1][:12]}`" if digest else "")
+        to = f"`{new_tag}`" + (f" `@{short_hex(digest)}`" if digest else "")
         key = f"{ref.ref.name}:{new_tag}"
         f = facts.get(key)
         rows.append(

@@ -22,6 +22,7 @@ from patchwarden.apply.forge.model import (
     ForgeNotFoundError,
 )
 from patchwarden.errors import RegistryError
+from patchwarden.net import http
 from patchwarden.net.errors import map_transport_error
 from patchwarden.net.http import make_client, send_with_retry
 from patchwarden.net.redact import redact_text, redact_url
@@ -73,18 +74,14 @@ def api_message(data: Any) -> str:
 
 
 def read_capped(resp: httpx.Response, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in resp.iter_bytes():
-        total += len(chunk)
-        if total > limit:
-            raise ForgeError(
-                f"the forge's answer to {resp.request.method} "
-                f"{redact_url(str(resp.request.url))} is larger than {limit} bytes",
-                "this is not a normal API answer; check api_url points at the forge's API",
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+    def too_large(size: int | None) -> ForgeError:
+        return ForgeError(
+            f"the forge's answer to {resp.request.method} "
+            f"{redact_url(str(resp.request.url))} is larger than {limit} bytes",
+            "this is not a normal API answer; check api_url points at the forge's API",
+        )
+
+    return http.read_capped(resp, limit, too_large)
 
 
 class ForgeApi:
