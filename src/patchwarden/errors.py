@@ -7,7 +7,7 @@ from redacted values only (see :mod:`patchwarden.net.redact`).
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 
 class ExitCode(IntEnum):
@@ -52,6 +52,28 @@ class ConfigError(UsageError):
 
 class ReferenceFormatError(UsageError):
     """An image reference does not follow the Docker reference grammar."""
+
+
+class NetworkFailure(StrEnum):
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    UNREACHABLE = "unreachable"
+    REDIRECTS = "redirects"
+    BAD_URL = "bad-url"
+    OTHER = "other"
+
+
+class NetworkError(PatchwardenError):
+    """A request did not get an answer (timeout, TLS, refused, ...), whoever it went to.
+
+    Raised by :mod:`patchwarden.net` with a neutral hint; the registry, forge and advisory code
+    turn it into their own error with their own advice (by :attr:`failure`)."""
+
+    def __init__(
+        self, message: str, hint: str | None, failure: NetworkFailure, *, transient: bool
+    ) -> None:
+        super().__init__(message, hint, transient=transient)
+        self.failure = failure
 
 
 class RegistryError(PatchwardenError):

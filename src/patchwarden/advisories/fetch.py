@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from patchwarden.errors import PatchwardenError
+from patchwarden.net.errors import map_transport_error
 from patchwarden.net.http import make_client
 from patchwarden.net.redact import redact_url
 
@@ -89,8 +90,9 @@ def fetch(
                 last_modified=resp.headers.get("Last-Modified"),
             )
     except httpx.TransportError as exc:
+        lost = map_transport_error(exc, httpx.URL(url).host, what="advisory source")
         raise AdvisoryFetchError(
-            f"cannot download {shown}: {type(exc).__name__}: {exc}",
+            f"cannot download {shown}: {lost.message}",
             "check the network (or advisories.base_url); the existing index is unchanged "
             "and still usable",
             transient=True,

@@ -66,6 +66,7 @@ def send_with_retry(
     policy: RetryPolicy,
     *,
     host: str,
+    what: str = "server",
     on_retry: Callable[[int, str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     follow_redirects: bool = False,
@@ -74,7 +75,8 @@ def send_with_retry(
 
     Returns the (streamed, still open) final response: the caller reads and closes it.
     A retryable status on the last attempt is returned as is for the caller to map.
-    Transport errors after the last attempt raise :class:`RegistryError`.
+    Transport errors after the last attempt raise :class:`~patchwarden.errors.NetworkError`
+    (``what`` names the other side in its message).
     ``on_retry(attempt, reason)`` is called before each retry.
     """
     attempt = 0
@@ -85,11 +87,11 @@ def send_with_retry(
             response = client.send(request, stream=True, follow_redirects=follow_redirects)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
             if not policy.should_retry_error(attempt):
-                raise map_transport_error(exc, host) from exc
+                raise map_transport_error(exc, host, what=what) from exc
             reason = type(exc).__name__
             wait = policy.backoff(attempt)
         except httpx.HTTPError as exc:
-            raise map_transport_error(exc, host) from exc
+            raise map_transport_error(exc, host, what=what) from exc
         else:
             if not policy.should_retry_status(response.status_code, attempt):
                 return response

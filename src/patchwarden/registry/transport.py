@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import httpx
 
-from patchwarden.errors import IntegrityError, RegistryError
+from patchwarden.errors import IntegrityError, NetworkError, NetworkFailure, RegistryError
 from patchwarden.net import http
 from patchwarden.net.http import make_client, send_with_retry
 from patchwarden.net.retry import RetryPolicy
@@ -30,6 +30,20 @@ from patchwarden.registry.stats import RequestStats
 
 DOCKER_HUB_API = "registry-1.docker.io"
 _UNSET = object()
+
+
+def registry_network_error(exc: NetworkError, host: str) -> RegistryError:
+    """The network error with what a registry user can do about it."""
+    config = f"registries.{host}"
+    hint = {
+        NetworkFailure.TLS: f"if {host} uses a private CA set {config}.ca_file; if it serves "
+        f"plain HTTP set {config}.insecure: true in patchwarden.yaml",
+        NetworkFailure.UNREACHABLE: "check the host name, your network and proxy settings; "
+        f"for a registry without TLS set {config}.insecure: true in patchwarden.yaml",
+        NetworkFailure.TIMEOUT: "the registry may be slow or overloaded; try again later, or "
+        f"lower {config}.max_concurrency",
+    }.get(exc.failure, exc.hint)
+    return RegistryError(exc.message, hint, transient=exc.transient)
 
 
 def api_host(host: str) -> str:
@@ -150,15 +164,19 @@ class Transport:
             return request
 
         kw = {} if self._sleep is None else {"sleep": self._sleep}
-        return send_with_retry(
-            h.client,
-            counted,
-            policy,
-            host=h.name,
-            follow_redirects=follow,
-            on_retry=lambda _a, _r: self.stats.incr("retries"),
-            **kw,
-        )
+        try:
+            return send_with_retry(
+                h.client,
+                counted,
+                policy,
+                host=h.name,
+                what="registry",
+                follow_redirects=follow,
+                on_retry=lambda _a, _r: self.stats.incr("retries"),
+                **kw,
+            )
+        except NetworkError as exc:
+            raise registry_network_error(exc, h.name) from exc
 
     def send(
         self,

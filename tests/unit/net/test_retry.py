@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from patchwarden.errors import RegistryError
+from patchwarden.errors import NetworkError, NetworkFailure, RegistryError
 from patchwarden.net.http import USER_AGENT, make_client, send_with_retry
 from patchwarden.net.retry import RetryPolicy, parse_retry_after
+from patchwarden.registry.transport import registry_network_error
 
 NOW = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -91,26 +92,34 @@ def test_connect_errors_retried_then_mapped() -> None:
         calls += 1
         raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
 
-    with pytest.raises(RegistryError) as exc:
+    with pytest.raises(NetworkError) as exc:
         send_with_retry(
             _client(handler),
             lambda: httpx.Request("GET", "https://u:pw@r.io/x"),
             RetryPolicy(max_attempts=2),
             host="r.io",
+            what="registry",
             sleep=lambda s: None,
         )
     assert calls == 2
     assert "cannot reach registry r.io" in exc.value.message and exc.value.transient
-    assert exc.value.hint and "insecure" in exc.value.hint
+    assert exc.value.failure == NetworkFailure.UNREACHABLE
+    # net/ gives no registry advice; the registry adds its own
+    assert exc.value.hint and "registries." not in exc.value.hint
+    advised = registry_network_error(exc.value, "r.io")
+    assert isinstance(advised, RegistryError) and advised.transient
+    assert advised.hint and "registries.r.io.insecure" in advised.hint
 
 
 def test_timeout_and_tls_errors_mapped() -> None:
     from patchwarden.net.errors import map_transport_error
 
     t = map_transport_error(httpx.ReadTimeout("timed out"), "r.io")
-    assert "timed out" in t.message and t.transient
+    assert "timed out" in t.message and t.transient and t.failure == NetworkFailure.TIMEOUT
     tls = map_transport_error(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]"), "r.io")
-    assert "TLS" in tls.message and tls.hint and "ca_file" in tls.hint
+    assert "TLS" in tls.message and tls.failure == NetworkFailure.TLS
+    advised = registry_network_error(tls, "r.io")
+    assert advised.hint and "registries.r.io.ca_file" in advised.hint
 
 
 def test_make_client_has_timeouts_and_user_agent() -> None:

@@ -18,6 +18,7 @@ import httpx
 
 from patchwarden.engine.api import EngineApi
 from patchwarden.engine.client import EngineError
+from patchwarden.net.http import make_client
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,8 @@ def _exited(engine: EngineApi, container: str, checks: dict[str, Any]) -> GateRe
 def _http(probes: Probes) -> tuple[bool, str]:
     assert probes.http_url
     try:
-        res = httpx.get(probes.http_url, timeout=3.0, follow_redirects=False)
+        with make_client(connect_timeout=3.0, read_timeout=3.0, max_connections=1) as client:
+            res = client.get(probes.http_url)
     except httpx.HTTPError as exc:
         return False, f"GET {probes.http_url}: {type(exc).__name__}"
     if res.status_code == probes.http_status:

@@ -21,9 +21,8 @@ from patchwarden.apply.forge.model import (
     ForgeError,
     ForgeNotFoundError,
 )
-from patchwarden.errors import RegistryError
+from patchwarden.errors import NetworkError
 from patchwarden.net import http
-from patchwarden.net.errors import map_transport_error
 from patchwarden.net.http import make_client, send_with_retry
 from patchwarden.net.redact import redact_text, redact_url
 from patchwarden.net.retry import RetryPolicy
@@ -142,9 +141,14 @@ class ForgeApi:
 
         try:
             resp = send_with_retry(
-                self.client, build, self._policy, host=self.host, sleep=self._sleep
+                self.client,
+                build,
+                self._policy,
+                host=self.host,
+                what=f"{self.hints.name} API",
+                sleep=self._sleep,
             )
-        except RegistryError as exc:
+        except NetworkError as exc:
             raise self._transport_error(exc, what) from exc
         try:
             if resp.status_code >= 300:
@@ -161,15 +165,9 @@ class ForgeApi:
                 f"check that the API URL {self.base_url} is the forge's API root",
             ) from None
 
-    def _transport_error(self, exc: RegistryError, what: str) -> ForgeError:
-        cause = exc.__cause__
-        if isinstance(cause, httpx.HTTPError):
-            mapped = map_transport_error(cause, self.host, what=f"{self.hints.name} API")
-            message = mapped.message
-        else:
-            message = exc.message
+    def _transport_error(self, exc: NetworkError, what: str) -> ForgeError:
         return ForgeError(
-            self.redact(f"could not {what}: {message}"),
+            self.redact(f"could not {what}: {exc.message}"),
             f"check the network, proxy settings and the API URL {self.base_url}",
             transient=exc.transient,
         )
