@@ -155,7 +155,9 @@ class RegistryClient:
                 raise RegistryError(
                     f"registry {host} returned more than {opts.max_tag_pages} pages of tags "
                     f"for {repo}",
-                    "raise the tag page limit if this repository really has that many tags",
+                    f"patchwarden reads at most {opts.max_tag_pages} pages of tags; if this "
+                    "repository really has more, ignore it with a policy (ignore: true) and "
+                    "update it by hand",
                 )
             with self._t.request(host, repo, "tags", "GET", target) as resp:
                 body = read_capped(resp, budget, f"tag list of {image.name}")

@@ -22,7 +22,7 @@ class HostileLayerError(ScanError):
         super().__init__(
             f"layer {short(layer)} refused: {what}",
             "this image is malformed or malicious; do not run it. If you trust it, rebuild "
-            "it with a standard tool, or raise the scan limits for legitimately huge layers",
+            "it with a standard tool (the scanner's size and count limits are fixed)",
         )
 
 

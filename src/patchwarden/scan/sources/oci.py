@@ -64,7 +64,7 @@ def choose_platform(index: Manifest, platform: Platform, where: str) -> Descript
         avail = ", ".join(str(p) for p in index_platforms(index)) or "none"
         raise ImageSelectionError(
             f"{where} has no image for platform {platform}",
-            f"available platforms: {avail}; choose one of them with --platform",
+            f"available platforms: {avail}; choose one of them with --platform",  # scan only
         )
     return desc
 
