@@ -23,6 +23,7 @@ def merge_facts(a: FileFacts, b: FileFacts) -> FileFacts:
         packages=a.packages + b.packages,
         owned_paths=a.owned_paths + b.owned_paths,
         os=a.os if a.os is not None else b.os,
+        problems=a.problems + b.problems,
     )
 
 
@@ -40,7 +41,7 @@ class Collector:
 
     def _warn(self, text: str) -> None:
         msg = f"layer {short(self.layer)}: {text}"
-        log.warning("%s", msg)
+        log.debug("%s", msg)  # reported with the scan's result (ScanOutcome.warnings)
         self.warnings.append(msg)
 
     def wanting(self, path: str, mode: int, size: int) -> list[Cataloger]:
@@ -73,6 +74,7 @@ class Collector:
             if not isinstance(got, FileFacts):
                 self._warn(f"cataloger {c.name} returned {type(got).__name__} for {entry.path}")
                 continue
+            self._problems(c, got)
             facts = got if facts is None else merge_facts(facts, got)
         # recorded even when empty: this file replaces whatever lower layers had at the path
         self.files[entry.path] = facts if facts is not None else FileFacts()
@@ -87,7 +89,13 @@ class Collector:
             got = FileFacts()
         for _ in chunks:  # whatever the cataloger left unread
             pass
+        if isinstance(got, FileFacts):
+            self._problems(c, got)
         self.files[path] = got if isinstance(got, FileFacts) else FileFacts()
+
+    def _problems(self, c: Cataloger, facts: FileFacts) -> None:
+        for problem in facts.problems:
+            self._warn(f"cataloger {c.name}: {problem}")
 
     def facts(self, layer: LayerRef, entries: int) -> LayerFacts:
         return LayerFacts(

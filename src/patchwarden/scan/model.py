@@ -55,6 +55,12 @@ class FileFacts:
     packages: tuple[PackageFact, ...] = ()
     owned_paths: tuple[str, ...] = ()  # files an OS package manager owns (dedup of language pkgs)
     os: OSInfo | None = None
+    problems: tuple[str, ...] = ()  # what could not be read: the scan shows them as warnings
+
+
+def unreadable(path: str, exc: BaseException) -> FileFacts:
+    """A cataloger never raises on content: it reports what it could not read, and why."""
+    return FileFacts(problems=(f"could not read {path} ({type(exc).__name__}: {exc})",))
 
 
 @dataclass(frozen=True, slots=True)

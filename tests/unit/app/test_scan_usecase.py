@@ -354,3 +354,17 @@ def test_scan_uses_the_configured_advisory_db(tmp_path: Path, monkeypatch: Any) 
     assert res.exit_code == 2 and str(missing) in res.output, res.output
     assert build_scan_pipeline(cfg).index_path(None) == missing
     assert build_scan_pipeline(cfg).index_path(tmp_path / "x.db") == tmp_path / "x.db"
+
+
+def test_cli_scan_warns_about_a_file_it_could_not_read(tmp_path: Path) -> None:
+    """A corrupt JAR used to yield no packages and no word; now the scan says so."""
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text("ID=alpine\nVERSION_ID=3.19.1\n")
+    (root / "opt/app").mkdir(parents=True)
+    (root / "opt/app/broken.jar").write_bytes(b"PK\x03\x04 this is not really a zip file")
+    args = ["scan", "--rootfs", str(root), "--sbom-only", "--format", "json"]
+    res = CliRunner().invoke(app, [*args, "--no-cache", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "warning:" in res.output and "opt/app/broken.jar" in res.output, res.output
+    assert "not a readable zip file" in res.output

@@ -150,7 +150,7 @@ class ScanOptions:
 @dataclass(frozen=True, slots=True)
 class ScanOutcome:
     report: ScanReport
-    warnings: tuple[str, ...]  # expired ignore entries, ...
+    warnings: tuple[str, ...]  # files the catalogers could not read, expired ignore entries
 
 
 def run_scan(
@@ -181,8 +181,9 @@ def run_scan(
         ignore_file=str(options.ignore_file.path) if options.ignore_file else None,
     )
     report = ScanReport(inventory, (), now, __version__, filters=filters)
+    unread = tuple(w for layer in inventory.layers for w in layer.warnings)
     if index is None:
-        return ScanOutcome(report, ())
+        return ScanOutcome(report, unread)
     found = pipeline.match(index, inventory)
     rules = options.ignore_file.rules if options.ignore_file else ()
     outcome = apply_ignores(found, rules, _today(now))
@@ -190,7 +191,7 @@ def run_scan(
     report = replace(
         report, findings=shown, ignored=outcome.ignored, filters=replace(filters, hidden=hidden)
     )
-    return ScanOutcome(report, tuple(expired_message(r) for r in outcome.expired))
+    return ScanOutcome(report, unread + tuple(expired_message(r) for r in outcome.expired))
 
 
 def _today(now: datetime) -> date:

@@ -10,7 +10,7 @@ is built at the same version), ``L:`` license (one SPDX-ish expression, kept who
 from __future__ import annotations
 
 from patchwarden.scan.catalogers import _purl
-from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType
+from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType, unreadable
 
 INSTALLED = "lib/apk/db/installed"
 _EMPTY = FileFacts()
@@ -71,6 +71,6 @@ class ApkCataloger:
     def catalog(self, entry: FileEntry) -> FileFacts:
         try:
             pkgs, owned = parse_installed(entry.data.decode("utf-8", errors="replace"))
-        except Exception:
-            return _EMPTY
+        except Exception as exc:
+            return unreadable(entry.path, exc)
         return FileFacts(packages=tuple(pkgs), owned_paths=tuple(owned))

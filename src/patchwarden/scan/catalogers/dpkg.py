@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from patchwarden.scan.catalogers import _purl
 from patchwarden.scan.catalogers._rfc822 import paragraphs
-from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType
+from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType, unreadable
 
 STATUS = "var/lib/dpkg/status"
 STATUS_D = "var/lib/dpkg/status.d/"
@@ -110,5 +110,5 @@ class DpkgCataloger:
                 return FileFacts(owned_paths=tuple(parse_md5sums(text)))
             pkgs = parse_status(text, require_status=path == STATUS)
             return FileFacts(packages=tuple(pkgs))
-        except Exception:
-            return _EMPTY
+        except Exception as exc:
+            return unreadable(entry.path, exc)

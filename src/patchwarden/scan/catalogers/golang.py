@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from patchwarden.scan.catalogers import _purl
-from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType
+from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType, unreadable
 
 MAGIC = b"\xff Go buildinf:"
 MIN_SIZE = 1024 * 1024
@@ -234,8 +234,8 @@ class GoBinaryCataloger:
             if info is None:
                 return _EMPTY
             return FileFacts(packages=tuple(facts_from(info)))
-        except Exception:
-            return _EMPTY
+        except Exception as exc:
+            return unreadable(entry.path, exc)
 
     def catalog_stream(self, path: str, mode: int, size: int, chunks: Iterator[bytes]) -> FileFacts:
         """The same, for a large file read in chunks: only a window after the magic is kept.
@@ -246,8 +246,8 @@ class GoBinaryCataloger:
         try:
             window = _window_after_magic(chunks)
             info = read_buildinfo(window) if window else None
-        except Exception:
-            return _EMPTY
+        except Exception as exc:
+            return unreadable(path, exc)
         return FileFacts(packages=tuple(facts_from(info))) if info else _EMPTY
 
 

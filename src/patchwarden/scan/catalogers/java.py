@@ -24,7 +24,7 @@ import io
 import zipfile
 
 from patchwarden.scan.catalogers import _purl
-from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType
+from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType, unreadable
 
 MAX_SIZE = 512 * 1024 * 1024
 MAX_ENTRIES = 65536
@@ -87,12 +87,15 @@ def _fact(group: str | None, artifact: str, version: str) -> PackageFact:
 class _Budget:
     def __init__(self) -> None:
         self.nested_bytes = 0
+        self.problems: list[str] = []  # archives and entries that could not be read
 
 
 def _scan_archive(data: bytes, depth: int, budget: _Budget, out: list[PackageFact]) -> None:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        where = "the archive" if depth == 0 else "a nested archive"
+        budget.problems.append(f"{where} is not a readable zip file ({exc})")
         return
     with zf:
         infos = zf.infolist()
@@ -104,7 +107,7 @@ def _scan_archive(data: bytes, depth: int, budget: _Budget, out: list[PackageFac
         for info in infos:
             name = info.filename
             if name.startswith("META-INF/maven/") and name.endswith("/pom.properties"):
-                raw = _safe_read(zf, info, MAX_SMALL)
+                raw = _safe_read(zf, info, MAX_SMALL, budget)
                 if raw is None:
                     continue
                 props = _properties(raw.decode("utf-8", errors="replace"))
@@ -119,7 +122,7 @@ def _scan_archive(data: bytes, depth: int, budget: _Budget, out: list[PackageFac
                 if top or (name.startswith(_NESTED_DIRS) and "/" not in name.split("lib/", 1)[1]):
                     nested.append(info)
         if not found and manifest is not None:
-            raw = _safe_read(zf, manifest, MAX_SMALL)
+            raw = _safe_read(zf, manifest, MAX_SMALL, budget)
             if raw is not None:
                 m = _manifest(raw.decode("utf-8", errors="replace"))
                 title = m.get("Implementation-Title") or m.get("Bundle-SymbolicName", "")
@@ -132,17 +135,20 @@ def _scan_archive(data: bytes, depth: int, budget: _Budget, out: list[PackageFac
                 continue
             if budget.nested_bytes + info.file_size > MAX_NESTED_TOTAL:
                 break
-            raw = _safe_read(zf, info, MAX_NESTED)
+            raw = _safe_read(zf, info, MAX_NESTED, budget)
             if raw is None:
                 continue
             budget.nested_bytes += len(raw)
             _scan_archive(raw, depth + 1, budget, out)
 
 
-def _safe_read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes | None:
+def _safe_read(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, budget: _Budget
+) -> bytes | None:
     try:
         return _read_capped(zf, info, cap)
-    except Exception:  # bad CRC, unsupported compression, truncated data, ...
+    except Exception as exc:  # bad CRC, unsupported compression, truncated data, ...
+        budget.problems.append(f"{info.filename}: {type(exc).__name__}: {exc}")
         return None
 
 
@@ -155,14 +161,16 @@ class JavaArchiveCataloger:
 
     def catalog(self, entry: FileEntry) -> FileFacts:
         out: list[PackageFact] = []
+        budget = _Budget()
         try:
-            _scan_archive(entry.data, 0, _Budget(), out)
-        except Exception:
-            return _EMPTY
+            _scan_archive(entry.data, 0, budget, out)
+        except Exception as exc:
+            return unreadable(entry.path, exc)
         seen: set[str] = set()
         unique = []
         for p in out:
             if p.purl not in seen:
                 seen.add(p.purl)
                 unique.append(p)
-        return FileFacts(packages=tuple(unique))
+        problems = tuple(f"{entry.path}: {p}" for p in budget.problems)
+        return FileFacts(packages=tuple(unique), problems=problems)

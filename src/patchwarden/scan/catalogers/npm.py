@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from patchwarden.scan.catalogers import _purl
-from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType
+from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType, unreadable
 
 _MAX_SIZE = 4 * 1024 * 1024
 _EMPTY = FileFacts()
@@ -66,6 +66,6 @@ class NpmCataloger:
                 purl=_purl.npm(name, version),
                 licenses=licenses,
             )
-        except Exception:
-            return _EMPTY
+        except Exception as exc:
+            return unreadable(entry.path, exc)
         return FileFacts(packages=(pkg,))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 
-from patchwarden.scan.model import FileEntry, FileFacts, OSInfo
+from patchwarden.scan.model import FileEntry, FileFacts, OSInfo, unreadable
 
 OS_RELEASE_PATHS = frozenset({"etc/os-release", "usr/lib/os-release"})
 DEBIAN_VERSION = "etc/debian_version"
@@ -49,8 +49,8 @@ class OSReleaseCataloger:
         try:
             text = entry.data.decode("utf-8", errors="replace")
             info = self._parse(entry.path, text)
-        except Exception:  # never raise on content
-            return _EMPTY
+        except Exception as exc:  # never raise on content
+            return unreadable(entry.path, exc)
         return FileFacts(os=info) if info is not None else _EMPTY
 
     @staticmethod

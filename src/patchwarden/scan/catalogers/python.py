@@ -11,7 +11,7 @@ parsed): ``Name``, ``Version``, licenses from ``License-Expression`` or a short 
 from __future__ import annotations
 
 from patchwarden.scan.catalogers import _purl
-from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType
+from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType, unreadable
 
 _MAX_SIZE = 8 * 1024 * 1024
 _EMPTY = FileFacts()
@@ -67,6 +67,6 @@ class PythonCataloger:
                 purl=_purl.pypi(name, version),
                 licenses=licenses,
             )
-        except Exception:
-            return _EMPTY
+        except Exception as exc:
+            return unreadable(entry.path, exc)
         return FileFacts(packages=(pkg,))

@@ -26,7 +26,7 @@ import struct
 from collections.abc import Iterator
 
 from patchwarden.scan.catalogers import _purl
-from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType
+from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType, unreadable
 
 SQLITE_PATHS = frozenset({"var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"})
 BDB_PATHS = frozenset({"var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages"})
@@ -240,6 +240,6 @@ class RpmDbCataloger:
                 if fact is not None:
                     pkgs.append(fact)
                     owned.extend(owned_paths(tags))
-        except Exception:
-            return _EMPTY
+        except Exception as exc:
+            return unreadable(entry.path, exc)
         return FileFacts(packages=tuple(pkgs), owned_paths=tuple(owned))

@@ -104,3 +104,11 @@ def test_zip_bomb_caps(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_not_a_zip() -> None:
     assert CAT.catalog(entry("x.jar", b"not a zip")).packages == ()
     assert CAT.catalog(entry("x.jar", LOG4J[:50])).packages == ()
+
+
+def test_a_corrupt_archive_is_reported_not_silently_empty() -> None:
+    from patchwarden.scan.catalogers.java import JavaArchiveCataloger
+
+    facts = JavaArchiveCataloger().catalog(entry("app/lib/x.jar", b"PK\x03\x04garbage"))
+    assert facts.packages == ()
+    assert len(facts.problems) == 1 and "app/lib/x.jar" in facts.problems[0]
