@@ -300,7 +300,7 @@ class AdvisoryIndex:
             chunk = unique[i : i + _BATCH]
             marks = ",".join("?" * len(chunk))
             sql = (
-                "SELECT record_id, ecosystem, name, data FROM affected "
+                "SELECT record_id, ecosystem, name, data FROM affected "  # noqa: S608 - only ? placeholders are joined in; values are bound
                 f"WHERE ecosystem = ? AND name IN ({marks})"
             )
             for rid, eco, name, data in self._conn.execute(sql, (ecosystem, *chunk)):
@@ -313,7 +313,7 @@ class AdvisoryIndex:
         for i in range(0, len(unique), _BATCH):
             chunk = unique[i : i + _BATCH]
             sql = (
-                "SELECT id, modified, withdrawn, aliases, upstream, summary, details, severity,"
+                "SELECT id, modified, withdrawn, aliases, upstream, summary, details, severity,"  # noqa: S608 - only ? placeholders are joined in; values are bound
                 f" database_specific, url FROM records WHERE id IN ({','.join('?' * len(chunk))})"
             )
             for r in self._conn.execute(sql, chunk):

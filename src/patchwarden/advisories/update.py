@@ -81,7 +81,7 @@ def update_ecosystem(
                 progress(f"downloading {ecosystem}/all.zip", done, total)
 
         got = fetch(client, zip_url, max_bytes=max_bytes, to_file=True, progress=tick)
-        assert got.path is not None
+        assert got.path is not None  # noqa: S101 - type narrowing; the caller checked it
         try:
             with index.writer() as batch:
                 for n, (where, data) in enumerate(iter_zip(got.path, zip_url), 1):

@@ -109,7 +109,7 @@ def _plan_map(
     tag_key = "newTag" if ref.kind == RefKind.KUSTOMIZE else "tag"
     edits: list[Edit] = []
     anchor = fields.get(tag_key) or fields.get("newName") or fields.get("repository")
-    assert anchor is not None
+    assert anchor is not None  # noqa: S101 - type narrowing; the caller checked it
     if target.tag is not None and target.tag != ref.ref.tag:
         if tag_key in fields:
             edits.append(_value_edit(ref.file, lines, *fields[tag_key], target.tag))

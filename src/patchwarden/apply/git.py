@@ -153,8 +153,8 @@ def run_git(args: list[str], *, cwd: Path, what: str = "") -> str:
     if shutil.which("git") is None:
         raise GitError("git is not installed", "install git (Debian: apt-get install git)")
     try:
-        proc = subprocess.run(
-            ["git", *args],
+        proc = subprocess.run(  # noqa: S603 - argv list, no shell; arguments are refs and paths we built
+            ["git", *args],  # noqa: S607 - git from PATH, as the user runs it
             cwd=cwd,
             env=env,
             capture_output=True,

@@ -128,7 +128,7 @@ def run_credential_helper(
             f"install {binary}, or remove it from credHelpers/credsStore in {docker_config_path()}",
         )
     try:
-        proc = subprocess.run(
+        proc = subprocess.run(  # noqa: S603 - the docker-credential-NAME helper the user configured; argv list, no shell
             [path, "get"], input=server.encode(), capture_output=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as exc:

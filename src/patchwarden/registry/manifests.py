@@ -194,7 +194,7 @@ def select_platform(index: Manifest, want: Platform) -> Descriptor | None:
         and d.platform.architecture == w.architecture
     ]
     for d in candidates:
-        assert d.platform is not None
+        assert d.platform is not None  # noqa: S101 - type narrowing; the caller checked it
         if _norm(d.platform).variant == w.variant:
             return d
     if w.variant is None and candidates:

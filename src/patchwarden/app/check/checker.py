@@ -172,7 +172,7 @@ class Checker:
         self, ref: Reference, policy: Policy, decision: TagDecision | None
     ) -> CheckResult:
         image = ref.ref
-        assert image.tag is not None
+        assert image.tag is not None  # noqa: S101 - type narrowing; the caller checked it
         tag_ref = image.with_tag(image.tag)
         head = self.registry.head_manifest(tag_ref)
         now_digest = head.digest

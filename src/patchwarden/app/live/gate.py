@@ -123,7 +123,7 @@ def _exited(engine: EngineApi, container: str, checks: dict[str, Any]) -> GateRe
 
 
 def _http(probes: Probes) -> tuple[bool, str]:
-    assert probes.http_url
+    assert probes.http_url  # noqa: S101 - type narrowing; the caller checked it
     try:
         with make_client(connect_timeout=3.0, read_timeout=3.0, max_connections=1) as client:
             res = client.get(probes.http_url)
@@ -135,7 +135,7 @@ def _http(probes: Probes) -> tuple[bool, str]:
 
 
 def _tcp(probes: Probes) -> tuple[bool, str]:
-    assert probes.tcp
+    assert probes.tcp  # noqa: S101 - type narrowing; the caller checked it
     host, _, port = probes.tcp.rpartition(":")
     try:
         with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=3.0):

@@ -18,7 +18,7 @@ from patchwarden.net.redact import redact_url
 KINDS = ("github", "gitlab", "gitea")
 ALIASES = {"forgejo": "gitea", "ghe": "github"}
 KNOWN_HOSTS = {"github.com": "github", "gitlab.com": "gitlab", "codeberg.org": "gitea"}
-TOKEN_ENV = "PATCHWARDEN_FORGE_TOKEN"
+TOKEN_ENV = "PATCHWARDEN_FORGE_TOKEN"  # noqa: S105 - names of environment variables, not secrets
 KIND_TOKEN_ENV = {"github": "GITHUB_TOKEN", "gitlab": "GITLAB_TOKEN", "gitea": "GITEA_TOKEN"}
 
 _SCP_RE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?!//)(?P<path>.+)$")
