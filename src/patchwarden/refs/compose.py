@@ -1,17 +1,25 @@
 """Image references in Compose files: ``services.<name>.image``.
 
+Files read: names matching Renovate's default ``(^|/)(?:docker-)?compose[^/]*\\.ya?ml$``
+(``compose.yaml``, ``docker-compose.prod.yml``, ``compose-web.yaml``, ...), Swarm stack files
+``docker-stack*.yml``, and any file named in ``discovery.compose_files``.
+
 Anchors, aliases and merge keys (``<<: *defaults``) are followed; a reference that lives in an
 anchor is reported once, at its definition. Values are interpolated as Compose does (``$$``,
 ``$V``, ``${V}``, ``${V:-d}``, ``${V-d}``, ``${V:+a}``, ``${V+a}``, ``${V:?e}``, ``${V?e}``)
-with the values of the ``.env`` file next to the compose file. The process environment is
-deliberately *not* read: a scan must give the same answer on every machine, so a variable
-that only the environment could provide is reported as Skipped. Services with only
-``build:`` yield nothing. Compose v1 files (services at the top level, no ``services:``
-key) are understood too.
+with, as Compose does, the process environment first and then the ``.env`` file next to the
+compose file (the environment wins). A variable that neither provides is reported as Skipped.
+
+A service with ``build:`` and an unqualified ``image:`` (no registry host: ``myapp``,
+``acme/api:dev``) names the tag of the local build, not an image pulled from a registry: it is
+skipped with that reason. ``image:`` with a registry host next to ``build:`` is the published
+image and is reported. Services with only ``build:`` yield nothing. Compose v1 files (services
+at the top level, no ``services:`` key) are understood too.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -28,7 +36,10 @@ from patchwarden.refs._common import (
 )
 from patchwarden.refs.model import RefKind, Skipped
 
-_NAME_RE = re.compile(r"^(?:docker-)?compose(?:\.[^/]+)?\.ya?ml$")
+_NAME_RE = re.compile(r"^(?:(?:docker-)?compose[^/]*|docker-stack[^/]*)\.ya?ml$")
+LOCAL_BUILD_REASON = (
+    "tag of the image built by this service's build: (no registry host), not pulled from a registry"
+)
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -166,14 +177,7 @@ class ComposeSource:
         docs, problems = load_or_skip(rel_path, text, self.kind)
         if problems:
             return problems
-        env: dict[str, str] = {}
-        if path is not None:
-            dotenv = path.parent / ".env"
-            try:
-                if dotenv.is_file():
-                    env = parse_dotenv(dotenv.read_text(encoding="utf-8-sig"))
-            except (OSError, UnicodeDecodeError):
-                env = {}
+        env = compose_environment(path)
         found: list[Found] = []
         seen: set[tuple[int, int]] = set()
         for doc in docs:
@@ -195,6 +199,11 @@ class ComposeSource:
                     found.append(bad)
                     continue
                 image = str(value)
+                if "build" in svc and _is_local_build_tag(image, env):
+                    found.append(
+                        Skipped(rel_path, line, image, LOCAL_BUILD_REASON, self.kind, column)
+                    )
+                    continue
                 try:
                     resolved = interpolate(image, env)
                 except _Unset as exc:
@@ -216,6 +225,31 @@ class ComposeSource:
                     )
                 )
         return found
+
+
+def compose_environment(path: Path | None) -> dict[str, str]:
+    """The variables Compose interpolates with: ``.env`` next to the file, overridden by the
+    process environment (Compose's precedence)."""
+    env: dict[str, str] = {}
+    if path is not None:
+        dotenv = path.parent / ".env"
+        try:
+            if dotenv.is_file():
+                env = parse_dotenv(dotenv.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError):
+            env = {}
+    env.update(os.environ)
+    return env
+
+
+def _is_local_build_tag(image: str, env: dict[str, str]) -> bool:
+    try:
+        text = interpolate(image, env)
+    except _Unset:
+        return False
+    first, sep, _ = text.partition("/")
+    has_host = bool(sep) and (any(c in first for c in ".:") or first == "localhost")
+    return not has_host
 
 
 def _platform(svc: Any, env: dict[str, str]) -> str | None:

@@ -239,7 +239,7 @@ class DockerfileSource:
         global_args: dict[str, str | None] = {}
         stages: set[str] = set()
         stage_index = -1
-        found: list[Found] = []
+        found: list[Found] = self._syntax(rel_path, text)
         for instr in instructions:
             tokens = [(m.group(0), m.start()) for m in _TOKEN_RE.finditer(instr.text)]
             if not tokens:
@@ -261,6 +261,31 @@ class DockerfileSource:
                     )
                 )
         return found
+
+    def _syntax(self, rel_path: str, text: str) -> list[Found]:
+        """``# syntax=docker/dockerfile:1.4``: BuildKit pulls that frontend image to build."""
+        seen: set[str] = set()
+        for number, line in enumerate(text.splitlines(), start=1):
+            m = _DIRECTIVE_RE.match(line)
+            if not m or m.group(1).lower() in seen:
+                return []  # parser directives end at the first other line (or a repeat)
+            seen.add(m.group(1).lower())
+            if m.group(1).lower() != "syntax":
+                continue
+            value = m.group(2)
+            column = m.start(2) + 1
+            return [
+                make_reference(
+                    file=rel_path,
+                    line=number,
+                    column=column,
+                    kind=self.kind,
+                    image=value,
+                    context="# syntax= directive (BuildKit frontend image)",
+                    parts=(("image", number, column),),
+                )
+            ]
+        return []
 
     def _from(
         self,
@@ -367,3 +392,53 @@ class DockerfileSource:
                     )
                 )
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class ArgDefault:
+    """Where a global ``ARG NAME=value`` writes its default: 1-based line and column of the
+    value's first character (inside quotes), and the value as written."""
+
+    name: str
+    line: int
+    column: int
+    text: str
+
+
+def global_arg_defaults(text: str) -> tuple[dict[str, ArgDefault | None], str]:
+    """The global ARGs (before the first FROM): name -> its last default as written (None when
+    declared without one), and the file's escape character."""
+    instructions, escape = _instructions(text)
+    out: dict[str, ArgDefault | None] = {}
+    for instr in instructions:
+        tokens = [(m.group(0), m.start()) for m in _TOKEN_RE.finditer(instr.text)]
+        if not tokens:
+            continue
+        keyword = tokens[0][0].upper()
+        if keyword == "FROM":
+            break
+        if keyword != "ARG":
+            continue
+        for word, offset in tokens[1:]:
+            name, eq, value = word.partition("=")
+            if not _NAME_RE.fullmatch(name):
+                continue
+            if not eq:
+                out.setdefault(name, None)
+                continue
+            start = offset + len(name) + 1
+            if len(value) >= 2 and value[0] in "\"'" and value[-1] == value[0]:
+                value, start = value[1:-1], start + 1
+            line, column = instr.position(start)
+            out[name] = ArgDefault(name, line, column, value)
+    return out, escape
+
+
+def variable_uses(text: str, name: str) -> list[tuple[int, int]]:
+    """1-based (line, column) of every ``$name`` / ``${name...}`` in the file (comments too:
+    a use in a comment is still a use a reader relies on)."""
+    pattern = re.compile(r"\$(?:\{" + re.escape(name) + r"(?=[}:+-])|" + re.escape(name) + r"\b)")
+    out: list[tuple[int, int]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        out.extend((number, m.start() + 1) for m in pattern.finditer(line))
+    return out
