@@ -34,7 +34,23 @@ _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIRECTIVE_RE = re.compile(r"^\s*#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(\S.*?)\s*$")
 _HEREDOC_RE = re.compile(r"(?<!<)<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _TOKEN_RE = re.compile(r"\S+")
-_EXCLUDED_SUFFIXES = (".dockerignore", ".md", ".rst")
+# Documentation, and source files named after what they generate (dockerfile.go, ...).
+_EXCLUDED_SUFFIXES = (
+    ".dockerignore",
+    ".md",
+    ".rst",
+    ".txt",
+    ".go",
+    ".py",
+    ".js",
+    ".ts",
+    ".java",
+    ".rs",
+    ".rb",
+    ".json",
+    ".yaml",
+    ".yml",
+)
 # ARGs the builder defines in the global scope for every platform it builds.
 _PLATFORM_ARGS = frozenset(
     f"{prefix}{what}"

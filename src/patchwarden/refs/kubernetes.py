@@ -25,13 +25,21 @@ import json
 import re
 from pathlib import Path
 
-from patchwarden.refs._common import EMPTY_REASON, YAML_SUFFIXES, Found, make_reference
+from patchwarden.refs._common import (
+    EMPTY_REASON,
+    YAML_SUFFIXES,
+    Found,
+    YamlProblem,
+    make_reference,
+    split_documents,
+)
 from patchwarden.refs._nodes import (
     NULL_TAG,
     MappingNode,
     Node,
     ScalarNode,
     SequenceNode,
+    compose_documents,
     compose_wanted,
     get,
     items,
@@ -42,7 +50,7 @@ from patchwarden.refs.model import RefKind, Skipped
 
 # Every pattern starts with a literal, so a multi-megabyte file is searched at memchr speed
 # (a leading "^" with re.M is tried at every position: ~0.2 s per MB).
-_API_VERSION = re.compile(r"\napiVersion\s*:")
+_API_VERSION = re.compile(r"\napi[Vv]ersion\s*:")  # scorecard configs write "apiversion"
 _KIND = re.compile(r"\nkind\s*:")
 _JSON_API_VERSION = re.compile(r'"apiVersion"\s*:')
 _JSON_KIND = re.compile(r'"kind"\s*:')
@@ -56,11 +64,20 @@ NOT_STRING_MAP_REASON = (
 SKIPPED_KINDS = frozenset({"CustomResourceDefinition", "ConfigMap", "Secret"})
 
 
+_JSON_PATCH = re.compile(r"\n- op:[ \t]*[\"']?(?:add|replace)\b")
+_IMAGE_LINE = re.compile(
+    r"""^(?P<lead>\s*(?:-\s+)?["']?image["']?\s*:\s*)["']?(?P<value>[^\s"'#]+)"""
+)
+MALFORMED_LINE_REASON = "read line by line: the document around it is not valid YAML"
+
+
 def looks_like_manifest(path: Path, text: str) -> bool:
     name = path.name.lower()
     if name.endswith(YAML_SUFFIXES):
         padded = "\n" + text  # the patterns expect a newline before a top-level key
-        return bool(_API_VERSION.search(padded)) and bool(_KIND.search(padded))
+        if bool(_API_VERSION.search(padded)) and bool(_KIND.search(padded)):
+            return True
+        return bool(_JSON_PATCH.search(padded)) and "value:" in text
     if name.endswith(".json"):
         return bool(_JSON_API_VERSION.search(text)) and bool(_JSON_KIND.search(text))
     return False
@@ -73,8 +90,26 @@ def may_hold_image(chunk: str) -> bool:
     return "CustomResourceDefinition" not in chunk or not _CRD_KIND.search("\n" + chunk)
 
 
+EMBEDDED_KEYS = frozenset({"patch"})
+
+
+def embedded_documents(value: Node, lines: list[str]) -> list[Node]:
+    """The documents of a literal block scalar (``|``) holding YAML or JSON with an image,
+    composed from the file's own lines so that every position is the file's."""
+    if not isinstance(value, ScalarNode) or value.style != "|" or "image" not in value.value:
+        return []
+    first = value.start_mark.line + 1  # the line after the "|" indicator
+    end = value.end_mark.line + (1 if value.end_mark.column else 0)  # exclusive
+    body = "\n".join(lines[first:end])
+    try:
+        return compose_documents("\n" * first + body)
+    except YamlProblem:
+        return []
+
+
 class KubernetesSource:
     kind = RefKind.KUBERNETES
+    _lines: list[str] = []  # noqa: RUF012 - set per file by for_text; never mutated
 
     def claims(self, path: Path, text: str) -> bool:
         return looks_like_manifest(path, text)
@@ -84,9 +119,57 @@ class KubernetesSource:
             return self._json(rel_path, text)
         docs, problems = compose_wanted(rel_path, text, self.kind, may_hold_image)
         found: list[Found] = list(problems)
+        walker = self.for_text(text)
         for doc in docs:
-            self._document(rel_path, doc, "", found)
+            if isinstance(doc, SequenceNode):
+                walker._json_patch(rel_path, doc, found)
+            else:
+                walker._document(rel_path, doc, "", found)
+        for problem in problems:
+            found.extend(self._line_scan(rel_path, text, problem.line))
         return sorted(found, key=lambda f: (f.line, f.column))
+
+    def for_text(self, text: str) -> KubernetesSource:
+        """A walker for one file (it keeps the file's lines for embedded manifests)."""
+        walker = KubernetesSource()
+        walker._lines = text.splitlines()
+        return walker
+
+    def _json_patch(self, rel_path: str, doc: SequenceNode, found: list[Found]) -> None:
+        """A JSON 6902 patch file (kustomize ``patches``, operator-sdk scorecard patches):
+        the ``value`` of each ``add``/``replace`` operation is walked for images."""
+        for i, op in enumerate(doc.value):
+            if text_of(get(op, "op")) not in ("add", "replace"):
+                continue
+            value = get(op, "value")
+            where = f"[{i}] {text_of(get(op, 'path')) or ''}".rstrip()
+            if value is not None:
+                self._walk(rel_path, value, "JSON patch", where, found, set())
+
+    def _line_scan(self, rel_path: str, text: str, bad_line: int) -> list[Found]:
+        """``image:`` lines of the malformed document around ``bad_line`` (1-based), so a file
+        with one broken document still shows its images (each with a note)."""
+        chunks = split_documents(text)
+        out: list[Found] = []
+        for first, chunk in chunks:
+            n = chunk.count("\n")
+            if not first < bad_line <= first + n + 1:
+                continue
+            for offset, line in enumerate(chunk.splitlines()):
+                m = _IMAGE_LINE.match(line)
+                if m is None:
+                    continue
+                number, column = first + offset + 1, m.start("value") + 1
+                ref = make_reference(
+                    file=rel_path,
+                    line=number,
+                    column=column,
+                    kind=self.kind,
+                    image=m["value"],
+                    context=MALFORMED_LINE_REASON,
+                )
+                out.append(ref)
+        return out
 
     def _document(self, rel_path: str, doc: Node, prefix: str, found: list[Found]) -> None:
         if not isinstance(doc, MappingNode):
@@ -108,6 +191,10 @@ class KubernetesSource:
                 continue
             if key == "metadata":
                 self._annotations(rel_path, value, owner, found)
+                notes = get(value, "annotations")
+                examples = get(notes, "alm-examples") if notes is not None else None
+                if examples is not None:
+                    self._embedded(rel_path, examples, owner, "alm-examples", found)
                 continue
             self._walk(rel_path, value, owner, key, found, set())
 
@@ -128,6 +215,20 @@ class KubernetesSource:
                 self._image(rel_path, node, value, owner, where, found)
             elif isinstance(value, MappingNode | SequenceNode):
                 self._walk(rel_path, value, owner, f"{where}.{key}", found, seen)
+            elif key in EMBEDDED_KEYS:
+                self._embedded(rel_path, value, owner, f"{where}.{key}", found)
+
+    def _embedded(
+        self, rel_path: str, value: Node, owner: str, where: str, found: list[Found]
+    ) -> None:
+        """Manifests written inside a block scalar (kustomize ``patches[].patch: |``, OLM's
+        ``alm-examples`` JSON): the scalar's own lines are parsed in place, so positions are
+        those of the file and ``update`` edits them like any other value."""
+        docs = embedded_documents(value, self._lines)
+        for doc in docs:
+            for i, item in enumerate(doc.value if isinstance(doc, SequenceNode) else [doc]):
+                sub = f"{where}[{i}] " if isinstance(doc, SequenceNode) else f"{where} "
+                self._document(rel_path, item, f"{owner} {sub}", found)
 
     def _image(
         self, rel_path: str, holder: Node, value: Node, owner: str, where: str, found: list[Found]
