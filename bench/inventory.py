@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".bench" / "inventory"
 TREE = WORK / "tree"
-GEN_VERSION = 1
+GEN_VERSION = 2
 K8S, COMPOSE, DOCKERFILES = 1200, 400, 400
 IMAGES = [
     ("nginx", "1.25.3-alpine"),
@@ -123,6 +123,9 @@ def generate() -> None:
         path.write_text(dockerfile(i))
     (TREE / "manifests").mkdir(parents=True, exist_ok=True)
     (TREE / "manifests/install.yaml").write_text(crd_file())
+    # Renovate's local platform lists files with `git ls-files`: the tree is its own repository.
+    subprocess.run(["git", "init", "--quiet"], cwd=TREE, check=True)
+    subprocess.run(["git", "add", "--all"], cwd=TREE, check=True)
     stamp.write_text(str(GEN_VERSION))
 
 

@@ -22,17 +22,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 
-from patchwarden.refs._common import (
-    Found,
-    display_pos,
-    is_map,
-    load_or_skip,
-    make_reference,
-    non_string_image,
-    owner_of,
-    value_pos,
+from patchwarden.refs._common import Found, YamlProblem, make_reference, yaml_problem_skip
+from patchwarden.refs._nodes import (
+    MappingNode,
+    Node,
+    ScalarNode,
+    compose_documents,
+    get,
+    items,
+    pos,
+    text_of,
 )
 from patchwarden.refs.model import RefKind, Skipped
 
@@ -151,20 +151,27 @@ def _expand_quiet(value: str, env: dict[str, str]) -> str:
         return value
 
 
-def _services(doc: Any) -> list[tuple[str, Any]]:
-    if not is_map(doc):
+def _services(doc: Node) -> list[tuple[str, Node]]:
+    if not isinstance(doc, MappingNode):
         return []
-    services = doc.get("services")
-    if is_map(services):
-        return [(str(k), v) for k, v in services.items()]
-    if "services" in doc or "version" in doc:
+    services = get(doc, "services")
+    if isinstance(services, MappingNode):
+        return list(items(services))
+    if services is not None or get(doc, "version") is not None:
         return []
     # Compose v1: services are the top-level keys.
     return [
-        (str(k), v)
-        for k, v in doc.items()
-        if is_map(v) and not str(k).startswith("x-") and ("image" in v or "build" in v)
+        (k, v)
+        for k, v in items(doc)
+        if isinstance(v, MappingNode)
+        and not k.startswith("x-")
+        and (get(v, "image") is not None or get(v, "build") is not None)
     ]
+
+
+def _direct(node: MappingNode, key: str) -> bool:
+    """Whether ``key`` is written in ``node`` itself (not brought in by a merge key)."""
+    return any(isinstance(k, ScalarNode) and k.value == key for k, _ in node.value)
 
 
 class ComposeSource:
@@ -174,32 +181,33 @@ class ComposeSource:
         return is_compose_name(path.name)
 
     def extract(self, rel_path: str, text: str, *, path: Path | None = None) -> list[Found]:
-        docs, problems = load_or_skip(rel_path, text, self.kind)
-        if problems:
-            return problems
+        try:
+            docs = compose_documents(text)
+        except YamlProblem as problem:
+            return [yaml_problem_skip(rel_path, problem, self.kind, text)]
         env = compose_environment(path)
         found: list[Found] = []
         seen: set[tuple[int, int]] = set()
         for doc in docs:
             for name, svc in _services(doc):
-                if not is_map(svc) or "image" not in svc:
+                value = get(svc, "image") if isinstance(svc, MappingNode) else None
+                if value is None or not isinstance(svc, MappingNode):
                     continue
-                owner = owner_of(svc, "image")
-                pos = value_pos(svc, "image")
-                line, column = display_pos(pos)
+                line, column = pos(value)
                 if (line, column) in seen:
                     continue  # the same anchor / alias, already reported
                 seen.add((line, column))
                 context = f"services.{name}.image"
-                if owner is not svc:
+                if not _direct(svc, "image"):
                     context += " (from a merged anchor)"
-                value = svc["image"]
-                bad = non_string_image(rel_path, line, column, self.kind, value)
-                if bad is not None:
-                    found.append(bad)
+                image_text = text_of(value)
+                if image_text is None:
+                    shown = str(getattr(value, "value", ""))
+                    reason = "image is not a string"
+                    found.append(Skipped(rel_path, line, shown, reason, self.kind, column))
                     continue
-                image = str(value)
-                if "build" in svc and _is_local_build_tag(image, env):
+                image = image_text
+                if get(svc, "build") is not None and _is_local_build_tag(image, env):
                     found.append(
                         Skipped(rel_path, line, image, LOCAL_BUILD_REASON, self.kind, column)
                     )
@@ -252,9 +260,9 @@ def _is_local_build_tag(image: str, env: dict[str, str]) -> bool:
     return not has_host
 
 
-def _platform(svc: Any, env: dict[str, str]) -> str | None:
-    value = svc.get("platform")
-    if not isinstance(value, str):
+def _platform(svc: Node, env: dict[str, str]) -> str | None:
+    value = text_of(get(svc, "platform"))
+    if value is None:
         return None
     try:
         return interpolate(value, env)
