@@ -11,11 +11,14 @@ plus one 3 MB install.yaml of CRD schemas that holds no image (the case that use
 * ``renovate``: Renovate's own extraction (``renovate --platform=local --dry-run=extract``,
   managers dockerfile, docker-compose and kubernetes), when ``npx renovate`` or
   ``$RENOVATE_BIN`` can run it here (no network: nothing is looked up);
-* ``ruamel-rt``: the previous design's cost: every YAML file loaded with ruamel's round-trip
-  loader (what each source did before this benchmark existed);
+* ``ruamel-rt`` (with ``--with-ruamel``; minutes on a loaded machine): the previous design's
+  cost, every YAML file loaded with ruamel's round-trip loader;
 * ``read-floor``: reading and decoding every file, nothing else.
 
-Usage: ``python bench/inventory.py [--runs 3] [--renovate PATH]``.
+Renovate is installed from npm, outside the project (it is only a yardstick):
+``npm install --prefix .bench/renovate --ignore-scripts --omit=optional renovate@39``.
+
+Usage: ``python bench/inventory.py [--runs 3] [--renovate PATH] [--with-ruamel]``.
 """
 
 from __future__ import annotations
@@ -185,6 +188,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--renovate", help="path to a renovate executable (default: $RENOVATE_BIN)")
+    ap.add_argument("--with-ruamel", action="store_true", help="also time the ruamel floor")
     args = ap.parse_args()
     generate()
     files = sum(1 for p in TREE.rglob("*") if p.is_file())
@@ -194,9 +198,10 @@ def main() -> None:
             [py, "-m", "patchwarden.cli.main", "inventory", str(TREE), "--format", "json"],
             None,
         ),
-        "ruamel-rt": ([py, "-c", RUAMEL, str(TREE)], None),
         "read-floor": ([py, "-c", FLOOR, str(TREE)], None),
     }
+    if args.with_ruamel:
+        tools["ruamel-rt"] = ([py, "-c", RUAMEL, str(TREE)], None)
     renovate = renovate_command(args.renovate)
     report = WORK / "renovate-report.json"
     if renovate is not None:
