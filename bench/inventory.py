@@ -134,16 +134,18 @@ def generate() -> None:
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (KiB) and stdout of one fresh process."""
-    with tempfile.TemporaryFile() as out:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         text = out.read().decode(errors="replace")
-    if proc.returncode not in (0, 5):
-        raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {text[-500:]}")
+        err.seek(0)
+        problem = err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])} failed ({proc.returncode}): {problem[-800:]}")
     return wall, int(usage.ru_maxrss), text
 
 
@@ -153,6 +155,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 y = YAML(typ="rt")
 for p in sorted(Path(sys.argv[1]).rglob("*")):
+    if ".git" in p.parts:
+        continue
     if p.suffix in (".yaml", ".yml"):
         list(y.load_all(p.read_text()))
     elif p.is_file():
@@ -162,7 +166,7 @@ FLOOR = """
 import sys
 from pathlib import Path
 for p in sorted(Path(sys.argv[1]).rglob("*")):
-    if p.is_file():
+    if p.is_file() and ".git" not in p.parts:
         p.read_bytes().decode()
 """
 RENOVATE_CONFIG = {
@@ -191,7 +195,7 @@ def main() -> None:
     ap.add_argument("--with-ruamel", action="store_true", help="also time the ruamel floor")
     args = ap.parse_args()
     generate()
-    files = sum(1 for p in TREE.rglob("*") if p.is_file())
+    files = sum(1 for p in TREE.rglob("*") if p.is_file() and ".git" not in p.parts)
     py = sys.executable
     tools: dict[str, tuple[list[str], dict[str, str] | None]] = {
         "patchwarden": (
