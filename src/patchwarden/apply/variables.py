@@ -22,7 +22,7 @@ from pathlib import Path
 
 from patchwarden.apply.edits import CannotEdit, Edit, Target, join_written, split_written
 from patchwarden.refs.compose import compose_environment
-from patchwarden.refs.dockerfile import ArgDefault, global_arg_defaults, variable_uses
+from patchwarden.refs.dockerfile_args import ArgDefault, global_arg_defaults, variable_uses
 from patchwarden.refs.model import Reference, RefKind
 
 _VAR = re.compile(
