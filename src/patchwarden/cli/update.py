@@ -105,7 +105,6 @@ def update(
     base: str | None = typer.Option(
         None,
         "--base",
-        envvar="PATCHWARDEN_BASE",
         help="Base branch (default: the current branch; on a detached HEAD GITHUB_BASE_REF, "
         "CI_MERGE_REQUEST_TARGET_BRANCH_NAME or CI_DEFAULT_BRANCH).",
     ),
