@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit integration lint typecheck bench bench-scan bench-match deps venv clean
+.PHONY: demo test unit integration lint typecheck bench bench-scan bench-match bench-inventory deps venv clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -44,6 +44,9 @@ bench: deps venv
 
 bench-scan: deps venv
 	$(PY) bench/scan.py
+
+bench-inventory: venv
+	$(PY) bench/inventory.py
 
 bench-match: venv
 	$(PY) bench/match.py

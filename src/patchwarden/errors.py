@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad command line, bad config file, bad input (the shell/click convention)
     ERRORS = 3  # the command ran, but some items failed (registry errors, ...)
     INTERNAL = 4  # a bug: please report it
+    SKIPPED = 5  # the command did all it could; some items were skipped, each with a reason
 
 
 class PatchwardenError(Exception):

@@ -17,4 +17,5 @@ def run_inventory(
         paths,
         excludes=[*config.discovery.exclude, *extra_excludes],
         follow_symlinks=config.discovery.follow_symlinks,
+        compose_files=config.discovery.compose_files,
     )

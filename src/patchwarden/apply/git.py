@@ -22,6 +22,8 @@ from patchwarden.errors import ExitCode, PatchwardenError
 from patchwarden.net.redact import redact_text
 
 GIT_TIMEOUT = 120
+FALLBACK_NAME = "patchwarden"
+FALLBACK_EMAIL = "patchwarden@localhost"
 
 
 class GitError(PatchwardenError):
@@ -54,8 +56,18 @@ class Repo:
         return run_git(list(args), cwd=cwd or self.root, what=what)
 
     def current_branch(self) -> str | None:
-        out = self.git("symbolic-ref", "--quiet", "--short", "HEAD", what="read HEAD").strip()
-        return out or None
+        """The checked-out branch, or None on a detached HEAD (every CI checkout of a PR)."""
+        try:
+            out = self.git("symbolic-ref", "--quiet", "--short", "HEAD", what="read HEAD")
+        except GitError:
+            return None  # exit 1 with no output: HEAD is detached
+        return out.strip() or None
+
+    def config(self, key: str) -> str | None:
+        try:
+            return self.git("config", "--get", key).strip() or None
+        except GitError:
+            return None
 
     def rev(self, ref: str) -> str | None:
         try:
@@ -87,14 +99,27 @@ class Repo:
             shutil.rmtree(tmp, ignore_errors=True)
             self.git("worktree", "prune")
 
-    def commit_all(self, worktree: Path, message: str, paths: Sequence[str]) -> str:
+    def commit_all(
+        self, worktree: Path, message: str, paths: Sequence[str], *, author: str | None = None
+    ) -> str:
+        """Commit as the repository's git user (``user.name``/``user.email``, or
+        ``GIT_AUTHOR_*``/``GIT_COMMITTER_*`` in the environment, as git itself decides);
+        ``author`` ("Name <email>", from ``git.author``) overrides the author only. With no
+        identity configured at all, ``patchwarden <patchwarden@localhost>`` is used."""
         self.git("add", "--", *paths, cwd=worktree, what="stage the rewritten files")
+        identity: list[str] = []
+        if self.config("user.name") is None and "GIT_COMMITTER_NAME" not in os.environ:
+            identity += ["-c", f"user.name={FALLBACK_NAME}"]
+        if self.config("user.email") is None and "GIT_COMMITTER_EMAIL" not in os.environ:
+            identity += ["-c", f"user.email={FALLBACK_EMAIL}"]
         self.git(
+            *identity,
             "-c",
             "commit.gpgsign=false",
             "commit",
             "--quiet",
             "--no-verify",
+            *([f"--author={author}"] if author else []),
             "-m",
             message,
             cwd=worktree,
@@ -146,10 +171,6 @@ class Repo:
 
 def run_git(args: list[str], *, cwd: Path, what: str = "") -> str:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    env.setdefault("GIT_AUTHOR_NAME", "patchwarden")
-    env.setdefault("GIT_AUTHOR_EMAIL", "patchwarden@localhost")
-    env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
-    env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
     if shutil.which("git") is None:
         raise GitError("git is not installed", "install git (Debian: apt-get install git)")
     try:

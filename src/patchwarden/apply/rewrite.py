@@ -77,30 +77,76 @@ def apply_edits(text: str, edits: Sequence[Edit]) -> str:
     return "".join(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedChange:
+    """A change that cannot be written, and why (user-facing); the others still are."""
+
+    change: Change
+    reason: str
+
+
 def prepare(root: Path, changes: Sequence[Change]) -> list[FileChange]:
     """Edit and verify every file in memory; raise :class:`RewriteError` on any problem."""
+    files, skipped = prepare_partial(root, changes)
+    if skipped:
+        first = skipped[0]
+        raise RewriteError(f"cannot rewrite {first.change.reference.file}: {first.reason}")
+    return files
+
+
+def prepare_partial(
+    root: Path, changes: Sequence[Change]
+) -> tuple[list[FileChange], list[SkippedChange]]:
+    """Edit and verify every file in memory. A change that cannot be planned, conflicts with
+    another one, or does not read back as expected is returned as skipped with the reason;
+    the file is then prepared without it. Unreadable files raise :class:`RewriteError`."""
     by_file: dict[str, list[Change]] = defaultdict(list)
     for c in changes:
         by_file[c.reference.file].append(c)
     out: list[FileChange] = []
+    skipped: list[SkippedChange] = []
     for rel, file_changes in sorted(by_file.items()):
         path = (root / rel).resolve()
         try:
             before = _read(path)
         except (OSError, UnicodeDecodeError) as exc:
             raise RewriteError(f"cannot read {rel}: {exc}") from None
-        lines = before.splitlines(keepends=True)
-        edits: list[Edit] = []
+        pending = list(file_changes)
+        while True:
+            after, kept, dropped = _edit_file(path, before, pending)
+            skipped.extend(dropped)
+            if after == before:
+                break
+            bad = _verify(path, rel, after, kept)
+            if bad is None:
+                out.append(FileChange(path, rel, before, after))
+                break
+            change, reason = bad
+            skipped.append(SkippedChange(change, reason))
+            pending = [c for c in kept if c is not change]
+    return out, skipped
+
+
+def _edit_file(
+    path: Path, before: str, changes: Sequence[Change]
+) -> tuple[str, list[Change], list[SkippedChange]]:
+    lines = before.splitlines(keepends=True)
+    covered = [c.reference for c in changes]
+    kept: list[Change] = []
+    dropped: list[SkippedChange] = []
+    edits: list[Edit] = []
+    for c in changes:
+        others = [r for r in covered if r is not c.reference]
         try:
-            for c in file_changes:
-                edits.extend(plan(c.reference, c.target, lines))
-            after = apply_edits(before, _dedupe(edits))
+            planned = plan(c.reference, c.target, lines, covered=others, path=path)
+            merged = _dedupe([*edits, *planned])
+            apply_edits(before, merged)  # an edit that no longer matches the text is caught here
         except CannotEdit as exc:
-            raise RewriteError(f"cannot rewrite {rel}: {exc}") from None
-        if after != before:
-            _verify(path, rel, after, file_changes)
-            out.append(FileChange(path, rel, before, after))
-    return out
+            dropped.append(SkippedChange(c, str(exc)))
+            continue
+        edits = merged
+        kept.append(c)
+    return apply_edits(before, edits), kept, dropped
 
 
 def _dedupe(edits: list[Edit]) -> list[Edit]:
@@ -114,8 +160,11 @@ def _dedupe(edits: list[Edit]) -> list[Edit]:
     return list(seen.values())
 
 
-def _verify(path: Path, rel: str, after: str, changes: Sequence[Change]) -> None:
-    """Re-parse the edited text; each changed reference must read as expected, near its line."""
+def _verify(
+    path: Path, rel: str, after: str, changes: Sequence[Change]
+) -> tuple[Change, str] | None:
+    """Re-parse the edited text; each changed reference must read as expected, near its line.
+    Returns the first change that does not, with the reason."""
     source = next((s for s in SOURCES if s.claims(path, after)), None)
     extracted = [] if source is None else source.extract(rel, after, path=path)
     found = [r for r in extracted if isinstance(r, Reference)]
@@ -129,11 +178,11 @@ def _verify(path: Path, rel: str, after: str, changes: Sequence[Change]) -> None
             and abs(r.line - c.reference.line) <= 2
         ]
         if not hits:
-            raise RewriteError(
-                f"{rel}:{c.reference.line}: after the edit the file does not read {want}; "
-                "nothing was written",
-                "please report this file shape; edit it by hand meanwhile",
+            return c, (
+                f"after the edit {rel}:{c.reference.line} would not read {want}; not written "
+                "(please report this file shape; edit it by hand meanwhile)"
             )
+    return None
 
 
 def write_group(files: Sequence[FileChange]) -> None:

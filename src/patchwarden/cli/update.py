@@ -49,10 +49,22 @@ Modes:
   --pull-request     open or update one pull request per branch (GitHub, GitLab, Gitea);
                      token from PATCHWARDEN_FORGE_TOKEN or GITHUB_TOKEN/GITLAB_TOKEN/GITEA_TOKEN
 
+References built from variables are moved where their value is written: a Dockerfile
+`ARG NODE=18` default (only when every use of that ARG is an image this update moves), a
+compose `${TAG:-1.2}` default, a literal tag after `${REGISTRY}/`. A reference that cannot
+be written is reported as skipped with the reason and never holds back the others.
+
+On a detached HEAD (CI checkouts) --commit bases the branches on --base, else on
+GITHUB_BASE_REF, CI_MERGE_REQUEST_TARGET_BRANCH_NAME or CI_DEFAULT_BRANCH. Commits are
+authored as the repository's git user (or GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL), unless
+`git.author` in patchwarden.yaml says otherwise.
+
 Re-running is idempotent: an unchanged branch is left as it is; a branch whose versions the
 base branch already has is deleted and its pull request closed.
 
-Exit codes: 0 done; 2 bad usage or configuration; 3 some groups failed (others still done).
+Exit codes: 0 done; 2 bad usage or configuration (or no base branch on a detached HEAD);
+3 some groups failed (others still done); 5 done, but some references were skipped (each
+with its reason).
 
 Examples:
 
@@ -92,7 +104,10 @@ def update(
         "instead of keeping them; merged ones are always deleted.",
     ),
     base: str | None = typer.Option(
-        None, "--base", help="Base branch (default: the current branch)."
+        None,
+        "--base",
+        help="Base branch (default: the current branch; on a detached HEAD GITHUB_BASE_REF, "
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME or CI_DEFAULT_BRANCH).",
     ),
     forge: str | None = typer.Option(
         None, "--forge", help="github, gitlab or gitea (default: from the remote's host)."
@@ -163,6 +178,7 @@ def update(
                 base=base,
                 pull_request=pull_request,
                 prune=prune,
+                author=cfg.git.author,
             ),
             forge=forge_client,
         )
@@ -181,7 +197,9 @@ def update(
             for branch, action in updater.stale:
                 out.print(f"{escape(branch)}: {action}")
         failed = any(o.action == UpdateAction.FAILED for o in outcomes) or bool(errors)
-        raise typer.Exit(int(ExitCode.ERRORS if failed else ExitCode.OK))
+        skipped = any(o.skipped for o in outcomes)
+        code = ExitCode.ERRORS if failed else ExitCode.SKIPPED if skipped else ExitCode.OK
+        raise typer.Exit(int(code))
 
 
 def _json(outcomes: list[Outcome], notes: list[str], errors: list[Any]) -> dict[str, Any]:
@@ -208,6 +226,15 @@ def _json(outcomes: list[Outcome], notes: list[str], errors: list[Any]) -> dict[
                 "diff": o.diff,
                 "body": o.body,
                 "error": o.error,
+                "skipped": [
+                    {
+                        "file": sk.change.reference.file,
+                        "line": sk.change.reference.line,
+                        "image": sk.change.reference.image,
+                        "reason": sk.reason,
+                    }
+                    for sk in o.skipped
+                ],
             }
             for o in outcomes
         ],
@@ -218,7 +245,12 @@ def _json(outcomes: list[Outcome], notes: list[str], errors: list[Any]) -> dict[
     }
 
 
-_STYLE = {UpdateAction.FAILED: "red", UpdateAction.MERGED: "dim", UpdateAction.UNCHANGED: "dim"}
+_STYLE = {
+    UpdateAction.FAILED: "red",
+    UpdateAction.MERGED: "dim",
+    UpdateAction.UNCHANGED: "dim",
+    UpdateAction.SKIPPED: "yellow",
+}
 
 
 def _render(outcomes: list[Outcome], notes: list[str], errors: list[Any], dry_run: bool) -> None:
@@ -236,6 +268,12 @@ def _render(outcomes: list[Outcome], notes: list[str], errors: list[Any], dry_ru
             )
         if o.error:
             out.print(f"  [red]{escape(o.error)}[/]")
+        for sk in o.skipped:
+            ref = sk.change.reference
+            out.print(
+                f"  [yellow]skipped[/] {escape(ref.file)}:{ref.line} {escape(ref.image)}: "
+                f"{escape(sk.reason)}"
+            )
         if o.commit:
             out.print(f"  commit {short_hex(o.commit)}" + ("  pushed" if o.pushed else ""))
         if o.pull_request:

@@ -103,6 +103,27 @@ class CacheConfig(_Strict):
 class DiscoveryConfig(_Strict):
     exclude: list[str] = Field(default_factory=list)
     follow_symlinks: bool = False
+    compose_files: list[str] = Field(
+        default_factory=list,
+        description="gitignore-style patterns of files read as Compose files whatever their name",
+    )
+
+
+class GitConfig(_Strict):
+    author: str | None = Field(
+        None,
+        description="commit author for update --commit, 'Name <email>' "
+        "(default: the repository's git user)",
+    )
+
+    @field_validator("author")
+    @classmethod
+    def _author(cls, v: str | None) -> str | None:
+        import re
+
+        if v is not None and not re.fullmatch(r"[^<>\n]+ <[^<>\s]+>", v.strip()):
+            raise ValueError(f"invalid author {v!r}: write 'Name <email@example.org>'")
+        return v.strip() if v is not None else None
 
 
 class AdvisoriesConfig(_Strict):
@@ -157,6 +178,7 @@ class Config(_Strict):
     registries: dict[str, RegistryConfig] = Field(default_factory=dict)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    git: GitConfig = Field(default_factory=GitConfig)
     platform: str = Field("linux/amd64", description="default platform for multi-arch images")
     concurrency: int = Field(8, ge=1, le=64, description="repositories checked at once")
     advisories: AdvisoriesConfig = Field(default_factory=AdvisoriesConfig)

@@ -4,7 +4,8 @@ templating detection and turning a text into a Reference or a Skipped."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -16,6 +17,11 @@ from patchwarden.errors import ReferenceFormatError
 from patchwarden.refs.model import Reference, RefKind, Skipped
 
 TEMPLATED_REASON = "templated value ({{ ... }}) cannot be resolved statically"
+EMPTY_REASON = "image is empty (set elsewhere at deploy time)"
+VARIABLE_REASON = (
+    "built from a variable that a tool substitutes before use ($VAR / ${VAR}); "
+    "its value is not in this file"
+)
 YAML_SUFFIXES = (".yaml", ".yml")
 
 Found = Reference | Skipped
@@ -41,10 +47,15 @@ def make_reference(
     if is_templated(image):
         return Skipped(file, line, image, TEMPLATED_REASON, kind, column)
     text = image if resolved is None else resolved
+    if not text.strip():
+        return Skipped(file, line, image, EMPTY_REASON, kind, column)
     try:
         ref = parse_reference(text)
     except ReferenceFormatError as exc:
-        return Skipped(file, line, image, str(exc), kind, column)
+        reason = VARIABLE_REASON if "$" in text else str(exc)
+        return Skipped(file, line, image, reason, kind, column)
+    if ref.tag is None and ref.digest is None:
+        ref = replace(ref, tag="latest")  # what Docker pulls for a bare name
     return Reference(
         file=file,
         line=line,
@@ -75,6 +86,39 @@ class YamlProblem(Exception):
         self.message = message
 
 
+_TRAILING_TAB = re.compile(r"[ \t]*\t[ \t]*(?=\r?$)", re.M)
+
+
+def yaml12_whitespace(text: str) -> str:
+    """``text`` with trailing tabs removed: YAML 1.2 allows them as white space after a value,
+    ruamel's scanner rejects them. Positions of every value stay as they are."""
+    return _TRAILING_TAB.sub("", text) if "\t" in text else text
+
+
+def split_documents(text: str) -> list[tuple[int, str]]:
+    """``text`` cut at document markers (``---`` / ``...`` at column 0) into ``(first line
+    (0-based), chunk)`` pairs, without parsing. A marker at column 0 always ends a document in
+    YAML (even inside a block scalar), so each chunk parses on its own. (A plain ``str.find``
+    loop: a multi-line regex scan costs ~0.2 s per MB.)"""
+    cuts: list[int] = []
+    for marker in ("\n---", "\n..."):
+        at = text.find(marker)
+        while at >= 0:
+            after = text[at + 4 : at + 5]
+            if after in ("", " ", "\t", "\n", "\r"):
+                cuts.append(at + 1)
+            at = text.find(marker, at + 4)
+    out: list[tuple[int, str]] = []
+    start_pos, start_line = 0, 0
+    for cut in sorted(cuts):
+        chunk = text[start_pos:cut]
+        out.append((start_line, chunk))
+        start_line += chunk.count("\n")
+        start_pos = cut
+    out.append((start_line, text[start_pos:]))
+    return out
+
+
 def load_yaml_documents(text: str) -> list[Any]:
     """All documents of ``text`` with the round-trip loader (positions on every node).
 
@@ -83,7 +127,7 @@ def load_yaml_documents(text: str) -> list[Any]:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True
     try:
-        return [doc for doc in yaml.load_all(text) if doc is not None]
+        return [doc for doc in yaml.load_all(yaml12_whitespace(text)) if doc is not None]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -106,6 +150,25 @@ def load_or_skip(file: str, text: str, kind: RefKind) -> tuple[list[Any], list[F
         return load_yaml_documents(text), []
     except YamlProblem as problem:
         return [], [yaml_problem_skip(file, problem, kind, text)]
+
+
+def load_wanted_documents(
+    file: str, text: str, kind: RefKind, wanted: Callable[[str], bool]
+) -> tuple[list[Any], list[Found]]:
+    """Like :func:`load_or_skip`, but only the documents whose text ``wanted`` accepts are
+    parsed (a cheap text test: a 3 MB file of CRD schemas holds no image and is not parsed).
+    Positions stay those of the whole file; a malformed document is reported and the others
+    are still read."""
+    docs: list[Any] = []
+    problems: list[Found] = []
+    for first_line, chunk in split_documents(text):
+        if not wanted(chunk):
+            continue
+        try:
+            docs.extend(load_yaml_documents("\n" * first_line + chunk))
+        except YamlProblem as problem:
+            problems.append(yaml_problem_skip(file, problem, kind, chunk))
+    return docs, problems
 
 
 _ANCHOR_OR_TAG = re.compile(r"(?:[&!]\S*\s+)*")

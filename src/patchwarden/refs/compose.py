@@ -1,34 +1,45 @@
 """Image references in Compose files: ``services.<name>.image``.
 
+Files read: names matching Renovate's default ``(^|/)(?:docker-)?compose[^/]*\\.ya?ml$``
+(``compose.yaml``, ``docker-compose.prod.yml``, ``compose-web.yaml``, ...), Swarm stack files
+``docker-stack*.yml``, and any file named in ``discovery.compose_files``.
+
 Anchors, aliases and merge keys (``<<: *defaults``) are followed; a reference that lives in an
 anchor is reported once, at its definition. Values are interpolated as Compose does (``$$``,
 ``$V``, ``${V}``, ``${V:-d}``, ``${V-d}``, ``${V:+a}``, ``${V+a}``, ``${V:?e}``, ``${V?e}``)
-with the values of the ``.env`` file next to the compose file. The process environment is
-deliberately *not* read: a scan must give the same answer on every machine, so a variable
-that only the environment could provide is reported as Skipped. Services with only
-``build:`` yield nothing. Compose v1 files (services at the top level, no ``services:``
-key) are understood too.
+with, as Compose does, the process environment first and then the ``.env`` file next to the
+compose file (the environment wins). A variable that neither provides is reported as Skipped.
+
+A service with ``build:`` and an unqualified ``image:`` (no registry host: ``myapp``,
+``acme/api:dev``) names the tag of the local build, not an image pulled from a registry: it is
+skipped with that reason. ``image:`` with a registry host next to ``build:`` is the published
+image and is reported. Services with only ``build:`` yield nothing. Compose v1 files (services
+at the top level, no ``services:`` key) are understood too.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-from typing import Any
 
-from patchwarden.refs._common import (
-    Found,
-    display_pos,
-    is_map,
-    load_or_skip,
-    make_reference,
-    non_string_image,
-    owner_of,
-    value_pos,
+from patchwarden.refs._common import Found, YamlProblem, make_reference, yaml_problem_skip
+from patchwarden.refs._nodes import (
+    MappingNode,
+    Node,
+    ScalarNode,
+    compose_documents,
+    get,
+    items,
+    pos,
+    text_of,
 )
 from patchwarden.refs.model import RefKind, Skipped
 
-_NAME_RE = re.compile(r"^(?:docker-)?compose(?:\.[^/]+)?\.ya?ml$")
+_NAME_RE = re.compile(r"^(?:(?:docker-)?compose[^/]*|docker-stack[^/]*)\.ya?ml$")
+LOCAL_BUILD_REASON = (
+    "tag of the image built by this service's build: (no registry host), not pulled from a registry"
+)
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -140,20 +151,27 @@ def _expand_quiet(value: str, env: dict[str, str]) -> str:
         return value
 
 
-def _services(doc: Any) -> list[tuple[str, Any]]:
-    if not is_map(doc):
+def _services(doc: Node) -> list[tuple[str, Node]]:
+    if not isinstance(doc, MappingNode):
         return []
-    services = doc.get("services")
-    if is_map(services):
-        return [(str(k), v) for k, v in services.items()]
-    if "services" in doc or "version" in doc:
+    services = get(doc, "services")
+    if isinstance(services, MappingNode):
+        return list(items(services))
+    if services is not None or get(doc, "version") is not None:
         return []
     # Compose v1: services are the top-level keys.
     return [
-        (str(k), v)
-        for k, v in doc.items()
-        if is_map(v) and not str(k).startswith("x-") and ("image" in v or "build" in v)
+        (k, v)
+        for k, v in items(doc)
+        if isinstance(v, MappingNode)
+        and not k.startswith("x-")
+        and (get(v, "image") is not None or get(v, "build") is not None)
     ]
+
+
+def _direct(node: MappingNode, key: str) -> bool:
+    """Whether ``key`` is written in ``node`` itself (not brought in by a merge key)."""
+    return any(isinstance(k, ScalarNode) and k.value == key for k, _ in node.value)
 
 
 class ComposeSource:
@@ -163,38 +181,37 @@ class ComposeSource:
         return is_compose_name(path.name)
 
     def extract(self, rel_path: str, text: str, *, path: Path | None = None) -> list[Found]:
-        docs, problems = load_or_skip(rel_path, text, self.kind)
-        if problems:
-            return problems
-        env: dict[str, str] = {}
-        if path is not None:
-            dotenv = path.parent / ".env"
-            try:
-                if dotenv.is_file():
-                    env = parse_dotenv(dotenv.read_text(encoding="utf-8-sig"))
-            except (OSError, UnicodeDecodeError):
-                env = {}
+        try:
+            docs = compose_documents(text)
+        except YamlProblem as problem:
+            return [yaml_problem_skip(rel_path, problem, self.kind, text)]
+        env = compose_environment(path)
         found: list[Found] = []
         seen: set[tuple[int, int]] = set()
         for doc in docs:
             for name, svc in _services(doc):
-                if not is_map(svc) or "image" not in svc:
+                value = get(svc, "image") if isinstance(svc, MappingNode) else None
+                if value is None or not isinstance(svc, MappingNode):
                     continue
-                owner = owner_of(svc, "image")
-                pos = value_pos(svc, "image")
-                line, column = display_pos(pos)
+                line, column = pos(value)
                 if (line, column) in seen:
                     continue  # the same anchor / alias, already reported
                 seen.add((line, column))
                 context = f"services.{name}.image"
-                if owner is not svc:
+                if not _direct(svc, "image"):
                     context += " (from a merged anchor)"
-                value = svc["image"]
-                bad = non_string_image(rel_path, line, column, self.kind, value)
-                if bad is not None:
-                    found.append(bad)
+                image_text = text_of(value)
+                if image_text is None:
+                    shown = str(getattr(value, "value", ""))
+                    reason = "image is not a string"
+                    found.append(Skipped(rel_path, line, shown, reason, self.kind, column))
                     continue
-                image = str(value)
+                image = image_text
+                if get(svc, "build") is not None and _is_local_build_tag(image, env):
+                    found.append(
+                        Skipped(rel_path, line, image, LOCAL_BUILD_REASON, self.kind, column)
+                    )
+                    continue
                 try:
                     resolved = interpolate(image, env)
                 except _Unset as exc:
@@ -218,9 +235,34 @@ class ComposeSource:
         return found
 
 
-def _platform(svc: Any, env: dict[str, str]) -> str | None:
-    value = svc.get("platform")
-    if not isinstance(value, str):
+def compose_environment(path: Path | None) -> dict[str, str]:
+    """The variables Compose interpolates with: ``.env`` next to the file, overridden by the
+    process environment (Compose's precedence)."""
+    env: dict[str, str] = {}
+    if path is not None:
+        dotenv = path.parent / ".env"
+        try:
+            if dotenv.is_file():
+                env = parse_dotenv(dotenv.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError):
+            env = {}
+    env.update(os.environ)
+    return env
+
+
+def _is_local_build_tag(image: str, env: dict[str, str]) -> bool:
+    try:
+        text = interpolate(image, env)
+    except _Unset:
+        return False
+    first, sep, _ = text.partition("/")
+    has_host = bool(sep) and (any(c in first for c in ".:") or first == "localhost")
+    return not has_host
+
+
+def _platform(svc: Node, env: dict[str, str]) -> str | None:
+    value = text_of(get(svc, "platform"))
+    if value is None:
         return None
     try:
         return interpolate(value, env)

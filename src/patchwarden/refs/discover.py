@@ -12,7 +12,9 @@ Excludes (gitignore-style, ``gitwildmatch``) and the root's ``.patchwardenignore
 against those relative paths; ``excludes`` also apply to file arguments. Vendored and tool
 directories (:data:`SKIPPED_DIRS`) are never entered. Symlinks are not followed unless
 ``follow_symlinks`` (then directory cycles are cut). Files over :data:`MAX_FILE_SIZE` and files
-that are not UTF-8 become Skipped entries. A path that does not exist raises
+that are not UTF-8 become Skipped entries. ``compose_files`` (gitignore-style patterns, from
+``discovery.compose_files``) names files read as Compose files whatever their name
+(``deploy/stack.yml``). A path that does not exist raises
 :class:`~patchwarden.errors.UsageError`.
 """
 
@@ -28,7 +30,7 @@ from patchwarden.errors import UsageError
 from patchwarden.refs.model import Inventory, Reference, Skipped
 from patchwarden.refs.registry import is_candidate_name, source_for
 
-MAX_FILE_SIZE = 2 * 1024 * 1024
+MAX_FILE_SIZE = 32 * 1024 * 1024  # a release's install.yaml of CRDs is 3-10 MB
 IGNORE_FILE = ".patchwardenignore"
 SKIPPED_DIRS = frozenset(
     {
@@ -53,11 +55,16 @@ SKIPPED_DIRS = frozenset(
 
 
 def discover(
-    paths: Sequence[Path], *, excludes: Sequence[str] = (), follow_symlinks: bool = False
+    paths: Sequence[Path],
+    *,
+    excludes: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    compose_files: Sequence[str] = (),
 ) -> Inventory:
-    references: dict[tuple[str, int, str], Reference] = {}
+    references: dict[tuple[str, int, int, str], Reference] = {}
     skipped: dict[tuple[str, int, int, str, str], Skipped] = {}
     user_spec = _spec(excludes)
+    compose_spec = _spec(compose_files) if compose_files else None
     for given in paths:
         path = Path(given)
         if path.is_dir():
@@ -71,9 +78,10 @@ def discover(
         else:
             raise UsageError(f"path {str(given)!r} does not exist")
         for file_path, rel in files:
-            for item in _scan_file(file_path, rel):
+            compose = compose_spec is not None and compose_spec.match_file(rel)
+            for item in _scan_file(file_path, rel, compose=compose):
                 if isinstance(item, Reference):
-                    references.setdefault((item.file, item.line, item.image), item)
+                    references.setdefault((item.file, item.line, item.column, item.image), item)
                 else:
                     key = (item.file, item.line, item.column, item.text, item.reason)
                     skipped.setdefault(key, item)
@@ -138,13 +146,16 @@ def _walk(
             yield file_path, rel
 
 
-def _scan_file(path: Path, rel: str) -> list[Reference | Skipped]:
-    if not is_candidate_name(path.name):
+def _scan_file(path: Path, rel: str, *, compose: bool = False) -> list[Reference | Skipped]:
+    if not compose and not is_candidate_name(path.name):
         return []
     try:
         size = path.stat().st_size
         if size > MAX_FILE_SIZE:
-            return [Skipped(rel, 0, "", f"file is larger than 2 MiB ({size} bytes); not scanned")]
+            limit = MAX_FILE_SIZE // (1024 * 1024)
+            return [
+                Skipped(rel, 0, "", f"file is larger than {limit} MiB ({size} bytes); not scanned")
+            ]
         data = path.read_bytes()
     except OSError as exc:
         return [Skipped(rel, 0, "", f"cannot read file: {exc.strerror or exc}")]
@@ -152,7 +163,7 @@ def _scan_file(path: Path, rel: str) -> list[Reference | Skipped]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return [Skipped(rel, 0, "", f"file is not valid UTF-8 (byte {exc.start}); not scanned")]
-    source = source_for(path, text)
+    source = source_for(path, text, compose=compose)
     if source is None:
         return []
     try:

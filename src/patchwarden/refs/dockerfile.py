@@ -34,7 +34,23 @@ _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIRECTIVE_RE = re.compile(r"^\s*#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(\S.*?)\s*$")
 _HEREDOC_RE = re.compile(r"(?<!<)<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _TOKEN_RE = re.compile(r"\S+")
-_EXCLUDED_SUFFIXES = (".dockerignore", ".md", ".rst")
+# Documentation, and source files named after what they generate (dockerfile.go, ...).
+_EXCLUDED_SUFFIXES = (
+    ".dockerignore",
+    ".md",
+    ".rst",
+    ".txt",
+    ".go",
+    ".py",
+    ".js",
+    ".ts",
+    ".java",
+    ".rs",
+    ".rb",
+    ".json",
+    ".yaml",
+    ".yml",
+)
 # ARGs the builder defines in the global scope for every platform it builds.
 _PLATFORM_ARGS = frozenset(
     f"{prefix}{what}"
@@ -239,7 +255,7 @@ class DockerfileSource:
         global_args: dict[str, str | None] = {}
         stages: set[str] = set()
         stage_index = -1
-        found: list[Found] = []
+        found: list[Found] = self._syntax(rel_path, text)
         for instr in instructions:
             tokens = [(m.group(0), m.start()) for m in _TOKEN_RE.finditer(instr.text)]
             if not tokens:
@@ -261,6 +277,31 @@ class DockerfileSource:
                     )
                 )
         return found
+
+    def _syntax(self, rel_path: str, text: str) -> list[Found]:
+        """``# syntax=docker/dockerfile:1.4``: BuildKit pulls that frontend image to build."""
+        seen: set[str] = set()
+        for number, line in enumerate(text.splitlines(), start=1):
+            m = _DIRECTIVE_RE.match(line)
+            if not m or m.group(1).lower() in seen:
+                return []  # parser directives end at the first other line (or a repeat)
+            seen.add(m.group(1).lower())
+            if m.group(1).lower() != "syntax":
+                continue
+            value = m.group(2)
+            column = m.start(2) + 1
+            return [
+                make_reference(
+                    file=rel_path,
+                    line=number,
+                    column=column,
+                    kind=self.kind,
+                    image=value,
+                    context="# syntax= directive (BuildKit frontend image)",
+                    parts=(("image", number, column),),
+                )
+            ]
+        return []
 
     def _from(
         self,

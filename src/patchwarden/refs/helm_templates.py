@@ -1,4 +1,4 @@
-"""Helm chart templates (``CHART/templates/*.yaml``): Go templates, not YAML.
+"""Helm chart templates (``CHART/templates/**/*.yaml``): Go templates, not YAML.
 
 They cannot be parsed as YAML, and their images normally come from the chart's values files
 (read by :mod:`patchwarden.refs.helm`). So instead of one "malformed YAML" entry per file, each
@@ -19,12 +19,13 @@ REASON = "Helm chart template: the image is rendered from the chart's values (se
 
 
 def is_chart_template(path: Path) -> bool:
-    parent = path.parent
-    return (
-        parent.name == "templates"
-        and path.name.lower().endswith(YAML_SUFFIXES)
-        and (parent.parent / "Chart.yaml").is_file()
-    )
+    """A YAML file anywhere under a chart's ``templates/`` (``templates/tests/x.yaml`` too)."""
+    if not path.name.lower().endswith(YAML_SUFFIXES):
+        return False
+    for parent in list(path.parents)[:6]:
+        if parent.name == "templates" and (parent.parent / "Chart.yaml").is_file():
+            return True
+    return False
 
 
 class HelmTemplateSource:

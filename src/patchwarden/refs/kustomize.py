@@ -12,6 +12,7 @@ from pathlib import Path
 
 from patchwarden.refs._common import (
     Found,
+    YamlProblem,
     display_pos,
     is_map,
     is_seq,
@@ -72,4 +73,34 @@ class KustomizeSource:
                         parts=tuple(parts),
                     )
                 )
+        found.extend(_inline_patches(rel_path, text))
         return found
+
+
+def _inline_patches(rel_path: str, text: str) -> list[Found]:
+    """Images in inline patches (``patches[].patch: |`` and ``patchesStrategicMerge`` strings),
+    read as the Kubernetes documents they are, at their place in this file."""
+    if "patch" not in text or "image" not in text:
+        return []
+    from patchwarden.refs._nodes import SequenceNode, compose_documents, get
+    from patchwarden.refs.kubernetes import KubernetesSource, embedded_documents
+
+    try:
+        roots = compose_documents(text)
+    except YamlProblem:
+        return []  # already reported by the round-trip reader
+    walker = KubernetesSource().for_text(text)
+    lines = text.splitlines()
+    found: list[Found] = []
+    for root in roots:
+        for key in ("patches", "patchesStrategicMerge"):
+            listed = get(root, key)
+            if not isinstance(listed, SequenceNode):
+                continue
+            for i, entry in enumerate(listed.value):
+                scalar = get(entry, "patch") if key == "patches" else entry
+                if scalar is None:
+                    continue
+                for doc in embedded_documents(scalar, lines):
+                    walker._document(rel_path, doc, f"{key}[{i}] ", found)
+    return found

@@ -16,6 +16,9 @@ class RefKind(StrEnum):
     KUBERNETES = "kubernetes"
     HELM = "helm"
     KUSTOMIZE = "kustomize"
+    GITHUB_ACTIONS = "github-actions"
+    GITLAB_CI = "gitlab-ci"
+    DEVCONTAINER = "devcontainer"
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,11 +55,12 @@ def test_dockerfile_multistage_with_args_comments_and_continuation(tmp_path: Pat
     ]
 
 
-def test_variable_references_are_refused_with_reason(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("ARG NODE=18\nFROM node:${NODE}-alpine\n")
-    with pytest.raises(RewriteError, match="built from variables"):
+def test_strict_prepare_refuses_an_arg_with_other_uses(tmp_path: Path) -> None:
+    text = "ARG NODE=18\nFROM node:${NODE}-alpine\nRUN echo $NODE\n"
+    (tmp_path / "Dockerfile").write_text(text)
+    with pytest.raises(RewriteError, match="ARG NODE is also used at line 3"):
         rewrite(tmp_path, "node", "20-alpine")
-    assert (tmp_path / "Dockerfile").read_text() == "ARG NODE=18\nFROM node:${NODE}-alpine\n"
+    assert (tmp_path / "Dockerfile").read_text() == text
 
 
 def test_compose_anchor_quotes_and_comments(tmp_path: Path) -> None:

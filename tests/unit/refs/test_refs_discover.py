@@ -7,7 +7,9 @@ import pytest
 
 from patchwarden.errors import UsageError
 from patchwarden.refs import registry
+from patchwarden.refs.ci import GitHubActionsSource, GitLabCISource
 from patchwarden.refs.compose import ComposeSource
+from patchwarden.refs.devcontainer import DevcontainerSource
 from patchwarden.refs.discover import MAX_FILE_SIZE, discover
 from patchwarden.refs.dockerfile import DockerfileSource
 from patchwarden.refs.helm import HelmSource
@@ -39,7 +41,7 @@ EXPECTED_REFERENCES = [
     ("deploy/k8s/workloads.yaml", 13, 18, K, f"ghcr.io/acme/web@sha256:{DA}"),
     ("deploy/k8s/workloads.yaml", 15, 18, K, "docker.io/envoyproxy/envoy:v1.31.0"),
     ("deploy/k8s/workloads.yaml", 36, 22, K, "quay.io/acme/report:2024.10"),
-    ("deploy/k8s/workloads.yaml", 48, 18, K, "docker.io/library/alpine"),
+    ("deploy/k8s/workloads.yaml", 48, 18, K, "docker.io/library/alpine:latest"),
     ("deploy/k8s/workloads.yaml", 51, 18, K, "docker.io/library/busybox:1.36"),
     ("deploy/k8s/workloads.yaml", 61, 22, K, f"docker.io/library/postgres:16.4@sha256:{DB}"),
     ("deploy/overlays/prod/kustomization.yaml", 7, 13, Z, "ghcr.io/acme/web:2.3.0"),
@@ -62,6 +64,7 @@ EXPECTED_REFERENCES = [
     ("docker-compose.yml", 2, 10, C, "registry.example.com/shop/app:1.4.2"),
     ("docker-compose.yml", 13, 12, C, "docker.io/library/postgres:16.4"),
     ("docker-compose.yml", 17, 12, C, "docker.io/library/nginx:1.27.2-alpine"),
+    ("services/api/Dockerfile", 1, 10, D, "docker.io/docker/dockerfile:1.7"),
     ("services/api/Dockerfile", 9, 32, D, "docker.io/library/node:18-alpine"),
     ("services/api/Dockerfile", 19, 6, D, "registry.example.com:5000/base/python:3.12-slim"),
     ("services/api/Dockerfile", 21, 25, D, "ghcr.io/astral-sh/uv:0.4.18"),
@@ -75,7 +78,7 @@ EXPECTED_SKIPPED = [
         "broken/compose.yaml",
         4,
         C,
-        "malformed YAML at line 4: expected <block end>, but found '<block mapping start>'",
+        "malformed YAML at line 4: did not find expected key",
     ),
     (
         "charts/shop/templates/deployment.yaml",
@@ -172,7 +175,7 @@ def test_every_candidate_is_accounted_for(monorepo: Path) -> None:
     for r in inv.references:
         accounted.add((r.file, r.line))
         accounted.update((r.file, line) for _, line, _ in r.parts)
-    docker_re = re.compile(r"^\s*FROM\b|--from=|[,=]from=", re.I)
+    docker_re = re.compile(r"^\s*FROM\b|--from=|[,=]from=|^#\s*syntax=", re.I)
     yaml_re = re.compile(r"^\s*(?:- )?(?:image|repository|newName|newTag|digest)\s*:\s*\S")
     kustomize_re = re.compile(r"^\s*- name\s*:")  # one per images: entry
     ignored = ("vendor/", "node_modules/", "examples/", "sandbox/", "scratch.tmp.yaml")
@@ -195,8 +198,8 @@ def test_every_candidate_is_accounted_for(monorepo: Path) -> None:
     for key in candidates:
         assert key in accounted or key in not_images or key[0] in whole_files, key
     assert set(not_images) <= set(candidates)  # the allow-list is not stale
-    assert len(candidates) == 47
-    assert len(inv.references) + len(inv.skipped) == 34
+    assert len(candidates) == 48
+    assert len(inv.references) + len(inv.skipped) == 35
     assert all(s.reason for s in inv.skipped)
 
 
@@ -241,7 +244,7 @@ def test_large_undecodable_and_bom_files(tmp_path: Path) -> None:
         ("bom.Dockerfile", 1, 6, "alpine:3.19")
     ]
     assert [(s.file, s.reason) for s in inv.skipped] == [
-        ("Dockerfile", f"file is larger than 2 MiB ({MAX_FILE_SIZE + 17} bytes); not scanned"),
+        ("Dockerfile", f"file is larger than 32 MiB ({MAX_FILE_SIZE + 17} bytes); not scanned"),
         ("bin.Dockerfile", "file is not valid UTF-8 (byte 5); not scanned"),
     ]
 
@@ -283,6 +286,9 @@ def test_sources_tuple_and_claim_order(tmp_path: Path) -> None:
     assert [type(s) for s in registry.SOURCES] == [
         DockerfileSource,
         KustomizeSource,
+        DevcontainerSource,
+        GitHubActionsSource,
+        GitLabCISource,
         ComposeSource,
         HelmSource,
         HelmTemplateSource,

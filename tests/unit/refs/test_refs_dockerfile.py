@@ -54,6 +54,15 @@ def test_fixture_multistage(monorepo: Path) -> None:
     ]
     assert got == [
         (
+            1,
+            10,
+            "docker/dockerfile:1.7",
+            "docker.io/docker/dockerfile:1.7",
+            "# syntax= directive (BuildKit frontend image)",
+            None,
+            (("image", 1, 10),),
+        ),
+        (
             9,
             32,
             "node:${NODE}-alpine",

@@ -54,7 +54,7 @@ def test_fixture_multi_document(monorepo: Path) -> None:
             48,
             18,
             "alpine",
-            "docker.io/library/alpine",
+            "docker.io/library/alpine:latest",
             "items[0] Pod/debug spec.containers[0] (shell)",
         ),
         (
@@ -133,7 +133,7 @@ def test_other_workload_kinds_and_bad_values() -> None:
             "{{ .Values.image }}",
             "templated value ({{ ... }}) cannot be resolved statically",
         ),
-        (29, 18, "", "empty image reference"),
+        (29, 18, "", "image is empty (set elsewhere at deploy time)"),
         (30, 18, "5", "image is not a string"),
     ]
 
@@ -141,23 +141,27 @@ def test_other_workload_kinds_and_bad_values() -> None:
 def test_claims_needs_top_level_api_version_and_kind() -> None:
     assert SRC.claims(Path("x.yml"), "apiVersion: v1\nkind: Pod\n")
     assert not SRC.claims(Path("x.json"), "apiVersion: v1\nkind: Pod\n")
+    assert SRC.claims(Path("x.json"), '{"apiVersion": "v1", "kind": "Pod"}')
     assert not SRC.claims(Path("x.yaml"), "spec:\n  apiVersion: v1\n  kind: Pod\n")
     assert not SRC.claims(Path("x.yaml"), "apiVersion: v2\nname: chart\n")
 
 
 def test_malformed_manifest() -> None:
-    [s] = SRC.extract("bad.yaml", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n")
+    text = "apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n    {image: nginx:1.27\n"
+    [s] = SRC.extract("bad.yaml", text)
     assert isinstance(s, Skipped)
     assert s.kind is RefKind.KUBERNETES
-    assert s.line == 5
-    assert s.reason.startswith("malformed YAML at line 5:")
+    assert s.line == 6
+    assert s.reason.startswith("malformed YAML at line 6:")
 
 
 def test_helm_template_that_is_not_yaml(monorepo: Path) -> None:
     text = (monorepo / "charts/shop/templates/deployment.yaml").read_text()
-    [s] = SRC.extract("t.yaml", text)
+    s, line = SRC.extract("t.yaml", text)
     assert isinstance(s, Skipped)
     assert s.reason.endswith("(the file contains {{ ... }} template syntax and is not plain YAML)")
+    # the image lines of a malformed document are still shown, read line by line
+    assert isinstance(line, Skipped) and line.reason.startswith("templated value")
 
 
 def test_kind_list_variants_and_non_map_documents() -> None:

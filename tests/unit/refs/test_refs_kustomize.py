@@ -55,7 +55,7 @@ def test_new_name_only_and_bad_entries() -> None:
     )
     found = SRC.extract("kustomization.yaml", text)
     assert isinstance(found[0], Reference)
-    assert (found[0].line, str(found[0].ref)) == (3, "ghcr.io/mirror/nginx")
+    assert (found[0].line, str(found[0].ref)) == (3, "ghcr.io/mirror/nginx:latest")
     assert [(s.line, s.reason) for s in found[1:] if isinstance(s, Skipped)] == [
         (5, "templated value ({{ ... }}) cannot be resolved statically"),
         (7, found[2].reason),  # type: ignore[union-attr]

@@ -14,4 +14,5 @@ class UpdateAction(StrEnum):
     UPDATED = "updated"  # the group's existing branch got a new commit
     UNCHANGED = "unchanged"
     MERGED = "merged"  # the change is already on the base branch
+    SKIPPED = "skipped"  # every reference of the group was skipped (with reasons)
     FAILED = "failed"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,9 +14,9 @@ from patchwarden.app.update.plan import BRANCH_PREFIX, Group, commit_message
 from patchwarden.app.update.pr_body import ImageFacts, render
 from patchwarden.apply.forge.model import Forge
 from patchwarden.apply.git import Repo
-from patchwarden.apply.rewrite import FileChange, prepare, write_group
+from patchwarden.apply.rewrite import FileChange, SkippedChange, prepare_partial, write_group
 from patchwarden.cache.registry import CachingRegistry
-from patchwarden.errors import PatchwardenError
+from patchwarden.errors import PatchwardenError, UsageError
 from patchwarden.registry.model import Platform
 
 
@@ -29,6 +30,8 @@ class Outcome:
     pushed: bool = False
     pull_request: str | None = None
     error: str | None = None
+    # references of this group that could not be written, with the reason; the others were
+    skipped: tuple[SkippedChange, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +40,10 @@ class UpdateOptions:
     commit: bool = False
     push: bool = False
     remote: str = "origin"
-    base: str | None = None  # default: the current branch
+    base: str | None = None  # default: the current branch, else the CI's base branch
     pull_request: bool = False
     prune: bool = False  # delete superseded update branches (after closing their PRs)
+    author: str | None = None  # "Name <email>" (git.author); default: the repo's git user
 
 
 FactsLookup = Callable[[Group], dict[str, ImageFacts]]
@@ -61,6 +65,7 @@ class Updater:
         self.forge = forge
         self.now = now or datetime.now(UTC)
         self.stale: list[tuple[str, str]] = []
+        self.base_name = options.base or ""
 
     def run(self, groups: Sequence[Group]) -> list[Outcome]:
         if self.opt.dry_run:
@@ -68,12 +73,7 @@ class Updater:
         if not self.opt.commit:
             return self._write_in_place(groups)
         repo = Repo.discover(self.scan_root)
-        base = self.opt.base or repo.current_branch()
-        if base is None:
-            raise PatchwardenError(
-                "HEAD is detached: there is no branch to base the updates on",
-                "pass --base BRANCH",
-            )
+        self.base_name, base = resolve_base(repo, self.opt.base, self.opt.remote, os.environ)
         outcomes = [self._commit_group(repo, base, g) for g in groups]
         self.stale = self._stale_branches(repo, base, {g.branch for g in groups})
         return outcomes
@@ -116,19 +116,34 @@ class Updater:
 
     def _dry_run(self, group: Group) -> Outcome:
         try:
-            files = prepare(self.scan_root, [m.change for m in group.moves])
+            files, skipped = prepare_partial(self.scan_root, [m.change for m in group.moves])
         except PatchwardenError as exc:
             return Outcome(group, UpdateAction.FAILED, error=str(exc))
-        return Outcome(group, UpdateAction.DRY_RUN, diff=_diff(files), body=self._body(group))
+        written = _without(group, skipped)
+        if not written.moves:
+            return Outcome(group, UpdateAction.SKIPPED, skipped=tuple(skipped))
+        return Outcome(
+            group,
+            UpdateAction.DRY_RUN,
+            diff=_diff(files),
+            body=self._body(written),
+            skipped=tuple(skipped),
+        )
 
     def _write_in_place(self, groups: Sequence[Group]) -> list[Outcome]:
         changes = [m.change for g in groups for m in g.moves]
-        files = prepare(self.scan_root, changes)  # all or nothing
+        files, skipped = prepare_partial(self.scan_root, changes)  # all files, or none
         write_group(files)
-        return [
-            Outcome(g, UpdateAction.WRITTEN, diff=_diff(files) if i == 0 else "")
-            for i, g in enumerate(groups)
-        ]
+        out = []
+        diff = _diff(files)
+        for g in groups:
+            mine = tuple(s for s in skipped if any(s.change is m.change for m in g.moves))
+            skip = len(mine) == len(g.moves)
+            action = UpdateAction.SKIPPED if skip else UpdateAction.WRITTEN
+            out.append(Outcome(g, action, diff="" if skip else diff, skipped=mine))
+            if not skip:
+                diff = ""  # the whole diff is shown once, with the first group written
+        return out
 
     def _commit_group(self, repo: Repo, base: str, group: Group) -> Outcome:
         try:
@@ -138,15 +153,18 @@ class Updater:
 
     def _commit_group_or_raise(self, repo: Repo, base: str, group: Group) -> Outcome:
         rel = self.scan_root.relative_to(repo.root)
-        body = self._body(group)
         existing = repo.rev(f"refs/heads/{group.branch}")
         with repo.worktree(base) as wt:
-            files = prepare(wt / rel, [m.change for m in group.moves])
+            files, skipped = prepare_partial(wt / rel, [m.change for m in group.moves])
             if not files:
+                if skipped:
+                    return Outcome(group, UpdateAction.SKIPPED, skipped=tuple(skipped))
                 return self._already_merged(repo, group, existing)
+            written = _without(group, skipped)
+            body = self._body(written)
             write_group(files)
             paths = [str((rel / f.rel).as_posix()) for f in files]
-            commit = repo.commit_all(wt, commit_message(group), paths)
+            commit = repo.commit_all(wt, commit_message(written), paths, author=self.opt.author)
             base_commit = repo.rev(base)
             unchanged = (
                 existing is not None
@@ -158,13 +176,20 @@ class Updater:
                 repo.set_branch(group.branch, commit)
         tip = existing if unchanged else commit
         pushed = self._push(repo, group) if self.opt.push else False
-        pr = self._pull_request(group, base, body) if self.opt.pull_request else None
+        pr = self._pull_request(group, self.base_name, body) if self.opt.pull_request else None
         if unchanged:
             action = UpdateAction.UNCHANGED
         else:
             action = UpdateAction.UPDATED if existing else UpdateAction.COMMITTED
         return Outcome(
-            group, action, diff=_diff(files), body=body, commit=tip, pushed=pushed, pull_request=pr
+            group,
+            action,
+            diff=_diff(files),
+            body=body,
+            commit=tip,
+            pushed=pushed,
+            pull_request=pr,
+            skipped=tuple(skipped),
         )
 
     def _already_merged(self, repo: Repo, group: Group, existing: str | None) -> Outcome:
@@ -192,6 +217,41 @@ class Updater:
         elif pr.title != group.title or pr.body != body:
             pr = self.forge.update(pr, group.title, body)
         return pr.url
+
+
+BASE_ENV = ("GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "CI_DEFAULT_BRANCH")
+
+
+def resolve_base(
+    repo: Repo, explicit: str | None, remote: str, env: Mapping[str, str]
+) -> tuple[str, str]:
+    """(branch name for pull requests, git revision to start from) of the update branches.
+
+    ``--base``, else the checked-out branch, else on a detached HEAD (CI checkouts) the CI's
+    base branch (``GITHUB_BASE_REF``, ``CI_MERGE_REQUEST_TARGET_BRANCH_NAME``,
+    ``CI_DEFAULT_BRANCH``). The branch may exist only as ``<remote>/<branch>`` (a CI clone)."""
+    name = explicit or repo.current_branch()
+    if name is None:
+        name = next((env[v] for v in BASE_ENV if env.get(v)), None)
+    if name is None:
+        raise UsageError(
+            "HEAD is detached and no base branch is known: there is no branch to base the "
+            "updates on",
+            "pass --base BRANCH (in CI, GITHUB_BASE_REF or CI_DEFAULT_BRANCH is used when set)",
+        )
+    for candidate in (f"refs/heads/{name}", f"refs/remotes/{remote}/{name}", name):
+        if repo.rev(candidate) is not None:
+            return name, candidate
+    raise UsageError(
+        f"base branch {name!r} exists neither locally nor as {remote}/{name}",
+        f"fetch it first: git fetch {remote} {name}",
+    )
+
+
+def _without(group: Group, skipped: Sequence[SkippedChange]) -> Group:
+    """``group`` less the moves that could not be written."""
+    moves = tuple(m for m in group.moves if not any(s.change is m.change for s in skipped))
+    return replace(group, moves=moves)
 
 
 def _diff(files: Sequence[FileChange]) -> str:
