@@ -7,9 +7,7 @@ An :class:`Edit` replaces ``old`` at an exact (line, column) — or inserts a ne
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from patchwarden.refs.model import Reference, RefKind
 
@@ -72,27 +70,13 @@ def join_written(name: str, tag: str | None, digest: str | None) -> str:
     return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 
-def plan(
-    ref: Reference,
-    target: Target,
-    lines: list[str],
-    *,
-    covered: Sequence[Reference] = (),
-    path: Path | None = None,
-) -> list[Edit]:
-    """Edits that move ``ref`` to ``target``; raises :class:`CannotEdit` with the reason.
-
-    A reference written with variables is moved by editing where the value is written (see
-    :mod:`patchwarden.apply.variables`); ``covered`` are the other references of the same
-    file this update moves (an ARG default is edited only when all its uses are among them),
-    ``path`` the file on disk (compose reads the ``.env`` next to it).
-    """
+def plan(ref: Reference, target: Target, lines: list[str]) -> list[Edit]:
+    """Edits that move ``ref`` (written without variables) to ``target``; raises
+    :class:`CannotEdit` with the reason. References written with variables are planned by
+    :func:`patchwarden.apply.variables.plan_variables` (:func:`patchwarden.apply.rewrite`
+    chooses)."""
     if "{{" in ref.image:
         raise CannotEdit(f"{ref.image!r} is a template; change the value it is rendered from")
-    if "$" in ref.image:
-        from patchwarden.apply.variables import plan_variables
-
-        return plan_variables(ref, target, lines, covered=covered, path=path)
     fields = {name: (line, col) for name, line, col in ref.parts}
     if ref.kind in (RefKind.HELM, RefKind.KUSTOMIZE) and (
         "tag" in fields or "newTag" in fields or "repository" in fields

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patchwarden.apply.edits import CannotEdit, Edit, Target, plan
+from patchwarden.apply.variables import plan_variables
 from patchwarden.core.files import write_atomic
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import PatchwardenError
@@ -138,7 +139,12 @@ def _edit_file(
     for c in changes:
         others = [r for r in covered if r is not c.reference]
         try:
-            planned = plan(c.reference, c.target, lines, covered=others, path=path)
+            # a reference written with variables is moved where the value is written; an
+            # ARG default only when all its uses are among ``others`` (this update's moves)
+            if "$" in c.reference.image and "{{" not in c.reference.image:
+                planned = plan_variables(c.reference, c.target, lines, covered=others, path=path)
+            else:
+                planned = plan(c.reference, c.target, lines)
             merged = _dedupe([*edits, *planned])
             apply_edits(before, merged)  # an edit that no longer matches the text is caught here
         except CannotEdit as exc:
