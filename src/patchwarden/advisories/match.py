@@ -183,11 +183,11 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
     group.sort(key=lambda h: h.record.id)
     keys = set().union(*(_keys(h.record) for h in group))
     cves = sorted(k for k in keys if k.startswith("CVE-"))
-    ids = [h.record.id for h in group]
+    ids = list(dict.fromkeys(h.record.id for h in group))  # one record may match twice
     main = cves[0] if len(cves) == 1 else next((i for i in ids if i in cves), ids[0])
     eco = group[0].ecosystem
-    fixes = [h.fixed for h in group if h.fixed]
-    fixed = max(fixes, key=sort_key(eco)) if fixes else None
+    fixes = sorted({h.fixed for h in group if h.fixed}, key=sort_key(eco))
+    fixed = fixes[-1] if fixes else None
     if fixed:
         status = FindingStatus.FIXED
     elif any(h.status is FindingStatus.WILL_NOT_FIX for h in group):
@@ -205,7 +205,7 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
         id=main,
         aliases=tuple(sorted(keys - {main})),
         package=pkg,
-        installed_version=version,
+        installed_version=pkg.version,
         fixed_version=fixed,
         status=status,
         severity=best.severity,
@@ -215,6 +215,8 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
         severity_source=best.severity_source,
         records=tuple(ids),
         url=url or f"https://osv.dev/vulnerability/{ids[0]}",
+        matched_version=version if version != pkg.version else None,
+        fixed_versions=tuple(fixes),
     )
 
 

@@ -173,13 +173,17 @@ class Finding:
     id: str  # preferred id: the CVE when there is one, else the record id
     aliases: tuple[str, ...]  # every other id of the same vulnerability (merged records)
     package: Package
-    installed_version: str
-    fixed_version: str | None
+    installed_version: str  # the binary package's version, as installed
+    fixed_version: str | None  # the version that fixes every merged record (in the records' terms)
     status: FindingStatus
     severity: Severity
     ecosystem: str  # OSV ecosystem matched, e.g. "Debian:12", "PyPI"
     summary: str = ""
     cvss_score: float | None = None
     severity_source: str = ""  # "distro", "cvss_v3", "database_specific", ...
-    records: tuple[str, ...] = ()  # the OSV record ids that produced this finding
+    records: tuple[str, ...] = ()  # the OSV record ids that produced this finding (sorted, once)
     url: str | None = None
+    # the version the records were matched against when it is not the installed one: the
+    # SOURCE package's version for deb/apk (Debian, Ubuntu and Alpine records name sources)
+    matched_version: str | None = None
+    fixed_versions: tuple[str, ...] = ()  # every fixed version the records name, oldest first
