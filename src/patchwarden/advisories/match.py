@@ -21,11 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from patchwarden.advisories.enrich import SOURCE_RANK, enrich
 from patchwarden.advisories.index import (
     AdvisoryIndex,
     AffectedRow,
     StoredRecord,
     normalize_name,
+    record_keys,
 )
 from patchwarden.advisories.severity import assess, wont_fix
 from patchwarden.scan.model import Finding, FindingStatus, OSInfo, Package, PackageType, Severity
@@ -39,8 +41,6 @@ _LANG = {
     PackageType.GO: "Go",
     PackageType.JAVA: "Maven",
 }
-_SOURCE_RANK = {"distro": 5, "cvss_v3": 4, "cvss_v4": 3, "cvss_v2": 2, "database_specific": 1}
-_PREFIXED_CVE = re.compile(r"^[A-Z]+-(CVE-\d{4}-\d+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +152,7 @@ def _in_range(
 
 
 def _keys(rec: StoredRecord) -> set[str]:
-    keys = {rec.id, *rec.aliases, *rec.upstream}
-    keys |= {m.group(1) for k in list(keys) if (m := _PREFIXED_CVE.match(k))}
-    return keys
+    return record_keys(rec.id, rec.aliases, rec.upstream)
 
 
 def _merge(pkg: Package, version: str, hits: list[_Hit]) -> list[Finding]:
@@ -194,7 +192,7 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
         status = FindingStatus.WILL_NOT_FIX
     else:
         status = FindingStatus.NO_FIX
-    best = max(group, key=lambda h: (_SOURCE_RANK.get(h.severity_source, 0), h.severity.rank))
+    best = max(group, key=lambda h: (SOURCE_RANK.get(h.severity_source, 0), h.severity.rank))
     scores = [h.cvss for h in group if h.cvss is not None]
     summary = next((h.record.summary for h in group if h.record.summary), "")
     if not summary:
@@ -268,5 +266,6 @@ def match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) 
     for (pid, _eco), hits in found.items():
         pkg, version = pkg_by_id[pid]
         findings.extend(_merge(pkg, version, hits))
+    findings = enrich(index, findings)
     findings.sort(key=lambda f: (-f.severity.rank, f.package.name, f.id))
     return findings
