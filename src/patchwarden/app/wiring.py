@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patchwarden.app.check.vulns import VulnAssessor
+from patchwarden.app.scan.ignore import IgnoreRule, apply_ignores
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.cache.store import DiskCache, default_cache_dir
 from patchwarden.config.schema import Config, RegistryConfig
@@ -16,6 +17,7 @@ from patchwarden.errors import UsageError
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.model import Platform
 from patchwarden.registry.settings import ClientOptions, HostSettings
+from patchwarden.scan.model import UnknownSeverity
 
 if TYPE_CHECKING:
     from patchwarden.app.check.checker import Checker
@@ -70,7 +72,9 @@ def build_vuln_assessor(
     cache_dir: Path | None,
     use_cache: bool,
 ) -> VulnAssessor:
-    """Scan registry images with the built-in scanner and match them against the local index."""
+    """Scan registry images with the built-in scanner and match them against the local index;
+    the ignore file (``.patchwarden-vulnignore.yaml`` in the working directory) applies."""
+    from patchwarden.advisories.freshness import refresh_if_stale
     from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
     from patchwarden.advisories.match import match
     from patchwarden.app.scan.run import NO_INDEX_HINT
@@ -86,6 +90,9 @@ def build_vuln_assessor(
     if not path.is_file():
         raise UsageError(f"no advisory index found at {path}", NO_INDEX_HINT)
     index = AdvisoryIndex(path)
+    warnings = [w for w in [refresh_if_stale(index, config.advisories)] if w]
+    ignores, more = _ignore_rules()
+    warnings += more
     layers = None
     if use_cache and config.cache.enabled:
         root = cache_dir or (
@@ -100,9 +107,24 @@ def build_vuln_assessor(
         inventory = scanner.scan(source)
         with lock:  # one SQLite connection, shared by the checking threads
             found: list[Finding] = match(index, inventory.packages, inventory.os)
-        return found
+        return list(apply_ignores(found, ignores, date.today()).kept)
 
-    return VulnAssessor(scan)
+    unknown = UnknownSeverity(config.advisories.unknown_severity)
+    return VulnAssessor(scan, unknown, warnings)
+
+
+def _ignore_rules() -> tuple[tuple[IgnoreRule, ...], list[str]]:
+    """The working directory's ignore file: its rules, and warnings for expired entries."""
+    from patchwarden.app.scan.ignore import expired_message, find_ignore_file
+
+    path = find_ignore_file(None, Path.cwd())
+    if path is None:
+        return (), []
+    from patchwarden.app.scan.ignore_file import load_ignore_file
+
+    rules = load_ignore_file(path).rules
+    today = date.today()
+    return rules, [expired_message(r) for r in rules if r.expired(today)]
 
 
 def build_checker(

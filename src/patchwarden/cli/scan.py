@@ -40,7 +40,7 @@ from patchwarden.cli.common import (
 from patchwarden.errors import UsageError
 from patchwarden.registry.model import Platform
 from patchwarden.sbom import ReportFormat, render
-from patchwarden.scan.model import Severity
+from patchwarden.scan.model import Severity, UnknownSeverity
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -147,6 +147,13 @@ def scan(
         help="Exit 1 when a shown vulnerability is at least this severe (after --severity, "
         "--ignore-unfixed and the ignore file).",
     ),
+    unknown_severity: UnknownSeverity | None = typer.Option(
+        None,
+        "--unknown-severity",
+        envvar="PATCHWARDEN_UNKNOWN_SEVERITY",
+        help="Whether --fail-on counts a vulnerability no source rates: block (it fails the "
+        "run, the default) or allow. Default: advisories.unknown_severity.",
+    ),
     ignore_file: Path | None = typer.Option(
         None,
         "--ignore-file",
@@ -203,7 +210,8 @@ def scan(
             ignore_file=_ignore_file(ignore_file, sbom_only),
             db=db,
         )
-        engine = DefaultEngine(_config(config), cache_dir=cache_dir, use_cache=not no_cache)
+        settings = _config(config)
+        engine = DefaultEngine(settings, cache_dir=cache_dir, use_cache=not no_cache)
         with _layer_progress(progress) as tick:
             outcome = run_scan(engine, options, progress=tick)
         for warning in outcome.warnings:
@@ -216,7 +224,10 @@ def scan(
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-        raise typer.Exit(int(exit_code(outcome.report, fail_on)))
+        unknown = unknown_severity or UnknownSeverity(
+            settings.advisories.unknown_severity if settings else "block"
+        )
+        raise typer.Exit(int(exit_code(outcome.report, fail_on, unknown)))
 
 
 def _config(explicit: Path | None) -> Config | None:

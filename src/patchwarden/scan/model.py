@@ -161,6 +161,21 @@ class Severity(StrEnum):
         return ["unknown", "low", "medium", "high", "critical"].index(self.value)
 
 
+class UnknownSeverity(StrEnum):
+    """How ``--fail-on`` and the gates treat a finding no source rates
+    (``advisories.unknown_severity``)."""
+
+    BLOCK = "block"  # as severe as any threshold: an unrated finding fails the gate
+    ALLOW = "allow"  # below every threshold: an unrated finding never fails it
+
+
+def at_least(severity: Severity, threshold: Severity, unknown: UnknownSeverity) -> bool:
+    """Whether a finding of ``severity`` meets ``threshold`` (``--fail-on``, gates)."""
+    if severity is Severity.UNKNOWN and threshold is not Severity.UNKNOWN:
+        return unknown is UnknownSeverity.BLOCK
+    return severity.rank >= threshold.rank
+
+
 class FindingStatus(StrEnum):
     FIXED = "fixed"  # an upgrade exists: fixed_version
     NO_FIX = "no-fix"  # affected, no fixed version yet

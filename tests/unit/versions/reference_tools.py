@@ -173,7 +173,13 @@ def maven_comparable(pairs: Pairs) -> list[int]:
         part = pairs[i : i + chunk]
         args = [v for pair in part for v in pair]
         text = _run(
-            ["java", "-cp", MAVEN_ARTIFACT, "org.apache.maven.artifact.versioning.ComparableVersion", *args],
+            [
+                "java",
+                "-cp",
+                MAVEN_ARTIFACT,
+                "org.apache.maven.artifact.versioning.ComparableVersion",
+                *args,
+            ],
             "",
         )
         verdicts = [

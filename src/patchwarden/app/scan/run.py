@@ -17,7 +17,15 @@ from patchwarden.app.scan.ignore import IgnoreFile, apply_ignores, expired_messa
 from patchwarden.errors import ExitCode, PatchwardenError, UsageError
 from patchwarden.registry.model import Platform
 from patchwarden.sbom.model import Filters, ScanReport
-from patchwarden.scan.model import Finding, FindingStatus, ImageSource, ScanInventory, Severity
+from patchwarden.scan.model import (
+    Finding,
+    FindingStatus,
+    ImageSource,
+    ScanInventory,
+    Severity,
+    UnknownSeverity,
+    at_least,
+)
 
 if TYPE_CHECKING:
     from patchwarden.config.schema import Config
@@ -118,9 +126,14 @@ def apply_filters(
     return tuple(shown), hidden
 
 
-def exit_code(report: ScanReport, fail_on: Severity | None) -> ExitCode:
-    """1 when a shown finding is at or above ``fail_on``; ignored and hidden ones never count."""
-    if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in report.findings):
+def exit_code(
+    report: ScanReport,
+    fail_on: Severity | None,
+    unknown: UnknownSeverity = UnknownSeverity.BLOCK,
+) -> ExitCode:
+    """1 when a shown finding is at or above ``fail_on`` (an unrated one per ``unknown``);
+    ignored and hidden ones never count."""
+    if fail_on is not None and any(at_least(f.severity, fail_on, unknown) for f in report.findings):
         return ExitCode.FINDINGS
     return ExitCode.OK
 
@@ -139,6 +152,11 @@ class Engine(Protocol):
         ...
 
     def match(self, index: Any, inventory: ScanInventory) -> list[Finding]: ...
+
+    def freshness(self, index: Any) -> str | None:
+        """A warning when the index is older than ``advisories.max_age`` (refreshed first
+        with ``advisories.auto_update``), else None."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +190,7 @@ def run_scan(
         index = engine.open_index(path)
         if index is None:
             raise UsageError(f"no advisory index found at {path}", NO_INDEX_HINT)
+    stale = engine.freshness(index) if index is not None else None
     source = engine.open_source(options.target, options.platform)
     try:
         inventory = _guard(lambda: engine.inventory(source, progress), options.target)
@@ -195,7 +214,8 @@ def run_scan(
     report = replace(
         report, findings=shown, ignored=outcome.ignored, filters=replace(filters, hidden=hidden)
     )
-    return ScanOutcome(report, tuple(expired_message(r) for r in outcome.expired))
+    warnings = ([stale] if stale else []) + [expired_message(r) for r in outcome.expired]
+    return ScanOutcome(report, tuple(warnings))
 
 
 def _today(now: datetime) -> date:
@@ -285,3 +305,9 @@ class DefaultEngine:
         finally:
             index.close()
         return found
+
+    def freshness(self, index: Any) -> str | None:
+        from patchwarden.advisories.freshness import refresh_if_stale
+
+        adv = self.config.advisories if self.config else None
+        return refresh_if_stale(index, adv)
