@@ -94,8 +94,6 @@ class Upgrade:
 
 def upgrades(findings: Iterable[Finding]) -> list[Upgrade]:
     """One upgrade per installed package that has fixable findings, most fixes first."""
-    from patchwarden.versions.ecosystems import sort_key
-
     by_pkg: dict[tuple[str, str, str], list[Finding]] = {}
     for f in findings:
         by_pkg.setdefault((f.package.name, f.package.path, f.installed_version), []).append(f)
@@ -104,6 +102,8 @@ def upgrades(findings: Iterable[Finding]) -> list[Upgrade]:
         fixed = [f for f in fs if f.status == FindingStatus.FIXED and f.fixed_version]
         if not fixed:
             continue
+        from patchwarden.versions.ecosystems import sort_key  # (univers: only when needed)
+
         key = sort_key(fixed[0].ecosystem)
         target = max((f.fixed_version for f in fixed if f.fixed_version), key=key)
         out.append(Upgrade(fs[0].package, fs[0].installed_version, target, len(fixed), len(fs)))
