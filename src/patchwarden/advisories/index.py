@@ -396,53 +396,50 @@ class AdvisoryIndex:
                 out.append(AffectedRow(rid, eco, name, loads(data)))
         return out
 
-    def records(self, ids: Sequence[str]) -> dict[str, StoredRecord]:
-        out: dict[str, StoredRecord] = {}
-        unique = sorted(set(ids))
+    def _rows_in(self, sql: str, values: Sequence[str]) -> Iterator[Any]:
+        """Rows of ``sql`` (with ``{marks}`` for the IN list) for ``values``, in batches."""
+        unique = sorted(set(values))
         for i in range(0, len(unique), _BATCH):
             chunk = unique[i : i + _BATCH]
-            sql = (
-                "SELECT id, modified, withdrawn, aliases, upstream, summary, details, severity,"
-                f" database_specific, url FROM records WHERE id IN ({','.join('?' * len(chunk))})"
+            yield from self._conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
+    def records(self, ids: Sequence[str]) -> dict[str, StoredRecord]:
+        sql = (
+            "SELECT id, modified, withdrawn, aliases, upstream, summary, details, severity,"
+            " database_specific, url FROM records WHERE id IN ({marks})"
+        )
+        return {
+            r[0]: StoredRecord(
+                id=r[0],
+                modified=r[1],
+                withdrawn=r[2],
+                aliases=tuple(loads(r[3])),
+                upstream=tuple(loads(r[4])),
+                summary=r[5],
+                details=r[6],
+                severity=tuple(loads(r[7])),
+                database_specific=loads(r[8]) if r[8] else {},
+                url=r[9],
             )
-            for r in self._conn.execute(sql, chunk):
-                out[r[0]] = StoredRecord(
-                    id=r[0],
-                    modified=r[1],
-                    withdrawn=r[2],
-                    aliases=tuple(loads(r[3])),
-                    upstream=tuple(loads(r[4])),
-                    summary=r[5],
-                    details=r[6],
-                    severity=tuple(loads(r[7])),
-                    database_specific=loads(r[8]) if r[8] else {},
-                    url=r[9],
-                )
-        return out
+            for r in self._rows_in(sql, ids)
+        }
 
     def records_by_alias(self, keys: Sequence[str]) -> dict[str, set[str]]:
         """key -> ids of the records that answer to it (their id, an alias or upstream id)."""
         out: dict[str, set[str]] = {}
-        unique = sorted(set(keys))
-        for i in range(0, len(unique), _BATCH):
-            chunk = unique[i : i + _BATCH]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT alias, record_id FROM aliases WHERE alias IN ({marks})"
-            for alias, rid in self._conn.execute(sql, chunk):
-                out.setdefault(alias, set()).add(rid)
+        sql = "SELECT alias, record_id FROM aliases WHERE alias IN ({marks})"
+        for alias, rid in self._rows_in(sql, keys):
+            out.setdefault(alias, set()).add(rid)
         return out
 
     def cve_metrics(self, cve_ids: Sequence[str]) -> dict[str, list[CveMetric]]:
         out: dict[str, list[CveMetric]] = {}
-        unique = sorted(set(cve_ids))
-        for i in range(0, len(unique), _BATCH):
-            chunk = unique[i : i + _BATCH]
-            sql = (
-                "SELECT cve_id, kind, vector, score, source, origin FROM cve_metrics"
-                f" WHERE cve_id IN ({','.join('?' * len(chunk))})"
-            )
-            for row in self._conn.execute(sql, chunk):
-                out.setdefault(row[0], []).append(CveMetric(*row))
+        sql = (
+            "SELECT cve_id, kind, vector, score, source, origin FROM cve_metrics"
+            " WHERE cve_id IN ({marks})"
+        )
+        for row in self._rows_in(sql, cve_ids):
+            out.setdefault(row[0], []).append(CveMetric(*row))
         return out
 
     def source(self, base: str) -> SourceStatus | None:
