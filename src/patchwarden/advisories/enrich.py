@@ -4,8 +4,8 @@ Order (the first that rates the finding wins; the record's own rating, decided i
 :func:`patchwarden.advisories.severity.assess`, always comes first, so a distribution's own
 severity is preferred for its packages, as Trivy does):
 
-1. **alias records** in the index: any other record that answers to the finding's id or one
-   of its aliases (a DSA whose CVE a GHSA record scores), rated by the same rules as the
+1. **alias records** in the index: any other record that answers to the finding's CVE or
+   GHSA id (a DSA whose CVE a GHSA record scores), rated by the same rules as the
    finding's ecosystem; the best-ranked source wins (distro, CVSS v3, v4, v2, the
    database's word); ``severity_source`` is ``"<source> via <record id>"``.
 2. **NVD / CVE data** imported with ``db import`` (:mod:`.cve_import`): CVSS v3.x before v4
@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 
 SOURCE_RANK = {"distro": 5, "cvss_v3": 4, "cvss_v4": 3, "cvss_v2": 2, "database_specific": 1}
 _KIND_RANK = {"CVSS_V3": 3, "CVSS_V4": 2, "CVSS_V2": 1}
+_GLOBAL_IDS = ("CVE-", "GHSA-")
 
 
-def _metric_rank(m: CveMetric) -> tuple[int, int, float]:
-    return (_KIND_RANK.get(m.kind, 0), 1 if m.origin == "NVD" else 0, m.score)
+def _metric_rank(m: CveMetric) -> tuple[int, int, float, str, str]:
+    return (_KIND_RANK.get(m.kind, 0), 1 if m.origin == "NVD" else 0, m.score, m.cve_id, m.source)
 
 
 def enrich(index: AdvisoryIndex, findings: list[Finding]) -> list[Finding]:
@@ -42,19 +43,28 @@ def enrich(index: AdvisoryIndex, findings: list[Finding]) -> list[Finding]:
     todo = [i for i, f in enumerate(findings) if f.severity is Severity.UNKNOWN]
     if not todo:
         return findings
-    keys = {i: {findings[i].id, *findings[i].aliases} for i in todo}
-    by_alias = index.records_by_alias(sorted(set().union(*keys.values())))
-    others = {
-        i: sorted({r for k in keys[i] for r in by_alias.get(k, ())} - set(findings[i].records))
+    # Records that share a finding's CVE or GHSA id; the vendors' own ids (DSA-, USN-,
+    # ALPINE-CVE-, PYSEC-) of the same package are merged into the finding already.
+    keys = {
+        i: {k for k in (findings[i].id, *findings[i].aliases) if k.startswith(_GLOBAL_IDS)}
         for i in todo
     }
-    records = index.records(sorted(set().union(*others.values())))
-    metrics = index.cve_metrics(sorted({k for ks in keys.values() for k in ks if k[:4] == "CVE-"}))
+    # only keys some OTHER record answers to can help: ask for keys two records share
+    shared = index.records_by_alias(list(set().union(*keys.values())), shared=True)
+    others: dict[int, list[str]] = {}
+    for i in todo:
+        hits = [r for k in keys[i] if k in shared for r in shared[k]]
+        if hits:
+            others[i] = sorted(set(hits) - set(findings[i].records))
+    records = index.records(list({r for ids in others.values() for r in ids}))
+    metrics = {}
+    if index.has_cve_metrics():
+        metrics = index.cve_metrics([k for ks in keys.values() for k in ks if k[:4] == "CVE-"])
     out = list(findings)
     for i in todo:
         f = findings[i]
         best: tuple[int, int, Severity, str, float | None] | None = None
-        for rid in others[i]:
+        for rid in others.get(i, ()):
             rec = records.get(rid)
             if rec is None or rec.withdrawn:
                 continue
@@ -70,7 +80,7 @@ def enrich(index: AdvisoryIndex, findings: list[Finding]) -> list[Finding]:
                 f, severity=best[2], severity_source=best[3], cvss_score=f.cvss_score or best[4]
             )
             continue
-        found = [m for k in sorted(keys[i]) for m in metrics.get(k, ())]
+        found = [m for k in keys[i] if k in metrics for m in metrics[k]] if metrics else []
         if found:
             m = max(found, key=_metric_rank)
             out[i] = replace(

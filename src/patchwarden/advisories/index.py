@@ -42,6 +42,7 @@ SCHEMA_VERSION = 1
 ENV_DB = "PATCHWARDEN_ADVISORY_DB"
 _BULKY = ("binaries", "imports", "affected_functions")
 _BATCH = 500
+_WIDE_BATCH = 5000  # index-only lookups: fewer, larger IN lists (SQLite allows 32,766 values)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -64,7 +65,7 @@ CREATE TABLE IF NOT EXISTS cve_metrics (
 # Added after schema 1 shipped; created (and filled from ``records``) when missing.
 _ALIAS_DDL = """
 CREATE TABLE aliases (alias TEXT NOT NULL, record_id TEXT NOT NULL);
-CREATE INDEX aliases_alias ON aliases (alias);
+CREATE INDEX aliases_alias ON aliases (alias, record_id);
 CREATE INDEX aliases_record ON aliases (record_id);
 """
 _PREFIXED_CVE = re.compile(r"^[A-Z]+-(CVE-\d{4}-\d+)$")
@@ -396,11 +397,11 @@ class AdvisoryIndex:
                 out.append(AffectedRow(rid, eco, name, loads(data)))
         return out
 
-    def _rows_in(self, sql: str, values: Sequence[str]) -> Iterator[Any]:
+    def _rows_in(self, sql: str, values: Sequence[str], batch: int = _BATCH) -> Iterator[Any]:
         """Rows of ``sql`` (with ``{marks}`` for the IN list) for ``values``, in batches."""
         unique = sorted(set(values))
-        for i in range(0, len(unique), _BATCH):
-            chunk = unique[i : i + _BATCH]
+        for i in range(0, len(unique), batch):
+            chunk = unique[i : i + batch]
             yield from self._conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
 
     def records(self, ids: Sequence[str]) -> dict[str, StoredRecord]:
@@ -424,13 +425,19 @@ class AdvisoryIndex:
             for r in self._rows_in(sql, ids)
         }
 
-    def records_by_alias(self, keys: Sequence[str]) -> dict[str, set[str]]:
-        """key -> ids of the records that answer to it (their id, an alias or upstream id)."""
-        out: dict[str, set[str]] = {}
-        sql = "SELECT alias, record_id FROM aliases WHERE alias IN ({marks})"
-        for alias, rid in self._rows_in(sql, keys):
-            out.setdefault(alias, set()).add(rid)
-        return out
+    def records_by_alias(self, keys: Sequence[str], *, shared: bool = False) -> dict[str, set[str]]:
+        """key -> ids of the records that answer to it (their id, an alias or upstream id);
+        ``shared``: only keys that two or more records answer to (one index-only query)."""
+        sql = (
+            "SELECT alias, group_concat(record_id, char(31)) FROM aliases WHERE alias IN"
+            " ({marks}) GROUP BY alias" + (" HAVING count(*) > 1" if shared else "")
+        )
+        rows = self._rows_in(sql, keys, batch=_WIDE_BATCH)
+        return {alias: set(ids.split("\x1f")) for alias, ids in rows}
+
+    def has_cve_metrics(self) -> bool:
+        """Whether any NVD/CVE scores were imported (else there is nothing to look up)."""
+        return self._conn.execute("SELECT 1 FROM cve_metrics LIMIT 1").fetchone() is not None
 
     def cve_metrics(self, cve_ids: Sequence[str]) -> dict[str, list[CveMetric]]:
         out: dict[str, list[CveMetric]] = {}
@@ -438,7 +445,7 @@ class AdvisoryIndex:
             "SELECT cve_id, kind, vector, score, source, origin FROM cve_metrics"
             " WHERE cve_id IN ({marks})"
         )
-        for row in self._rows_in(sql, cve_ids):
+        for row in self._rows_in(sql, cve_ids, batch=_WIDE_BATCH):
             out.setdefault(row[0], []).append(CveMetric(*row))
         return out
 

@@ -184,7 +184,8 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
     ids = list(dict.fromkeys(h.record.id for h in group))  # one record may match twice
     main = cves[0] if len(cves) == 1 else next((i for i in ids if i in cves), ids[0])
     eco = group[0].ecosystem
-    fixes = sorted({h.fixed for h in group if h.fixed}, key=sort_key(eco))
+    distinct = {h.fixed for h in group if h.fixed}
+    fixes = sorted(distinct, key=sort_key(eco)) if len(distinct) > 1 else list(distinct)
     fixed = fixes[-1] if fixes else None
     if fixed:
         status = FindingStatus.FIXED
