@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -139,10 +140,13 @@ def test_smallest_update_that_fixes_the_most_is_recommended(world) -> None:
     assert ids(options["1.1.0"]["fixed"]) == {"DSA-5330-1", "CVE-2023-23916", "CVE-2022-37434"}
     assert options["1.1.0"]["introduced"] == []
     assert ids(options["2.0.0"]["introduced"]) == {"CVE-2022-43680"}
-    # 1.1.0 and 2.0.0 both fix all three; 1.1.0 adds nothing and is the smaller update
-    assert v["recommended"] == "1.1.0"
-    assert (app["candidate"]["tag"], app["update"], app["status"]) == ("1.1.0", "minor", "outdated")
-    assert "smallest update that fixes the most" in app["reason"]
+    # 1.1.0 and 2.0.0 both fix all three: a tie, so the plain policy's choice (the newest,
+    # 2.0.0) is kept and the reason says so; --vulns alone (no vulnerability rule in the
+    # policy) never changes the candidate
+    assert v["recommended"] == "2.0.0"
+    assert (app["candidate"]["tag"], app["update"], app["status"]) == ("2.0.0", "major", "outdated")
+    assert "2.0.0 and 1.1.0 fix the same number of known vulnerabilities (3" in app["reason"]
+    assert "keeping the policy's choice 2.0.0" in app["reason"]
 
 
 def test_update_that_fixes_nothing_reports_what_it_introduces(world) -> None:
@@ -197,7 +201,7 @@ def test_table_output_shows_the_summary(world) -> None:
         text=True,
         timeout=300,
     )
-    assert "1.1.0 fixes 3" in proc.stdout and "introduces 0" in proc.stdout
+    assert "2.0.0 fixes 3" in proc.stdout and "introduces 1" in proc.stdout
 
 
 def test_update_dry_run_pr_body_lists_fixed_and_introduced(world) -> None:
@@ -233,3 +237,26 @@ def test_update_dry_run_pr_body_lists_fixed_and_introduced(world) -> None:
         assert f"| fixed | {cve} |" in body
     assert "| **introduced** | CVE-2022-43680 |" in body  # app:1.1.0 -> 2.0.0 brings expat in
     assert "+FROM" in app["diff"] and "app:1.1.0" in app["diff"]
+
+
+def test_ignore_file_and_stale_index_apply_to_check_vulns(world) -> None:
+    """.patchwarden-vulnignore.yaml in the working directory hides a finding from check --vulns
+    (and so from its gates); an index older than advisories.max_age is a warning on stderr."""
+    import shutil
+
+    repo = world["tmp"] / "ignoring"
+    shutil.copytree(world["repo"], repo)
+    (repo / ".patchwarden-vulnignore.yaml").write_text(
+        "ignore:\n  - id: CVE-2022-37434\n    reason: not reachable here\n    expires: 2099-01-01\n"
+    )
+    config = (repo / "patchwarden.yaml").read_text()
+    (repo / "patchwarden.yaml").write_text(config + "advisories:\n  max_age: 1s\n")
+    env = {**os.environ, "NO_COLOR": "1"}
+    cmd = [sys.executable, "-m", "patchwarden.cli.main", "check", ".", "--vulns", "--db"]
+    cmd += [str(world["db"]), "--cache-dir", str(world["tmp"] / "cache"), "--format", "json"]
+    time.sleep(1.1)  # the index was imported when the module started: now it is > 1s old
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    data = json.loads(proc.stdout)
+    current = ids(data["results"][0]["vulnerabilities"]["current"]["findings"])
+    assert current == {"DSA-5330-1", "CVE-2023-23916"}
+    assert "warning:" in proc.stderr and "advisories.max_age is 1s" in proc.stderr

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from patchwarden.advisories.cve_import import kind_of, metrics_of
 from patchwarden.advisories.fetch import MiB, fetch, new_client
 from patchwarden.advisories.index import AdvisoryIndex, ImportBatch
 from patchwarden.advisories.osv import parse_record
@@ -37,6 +38,7 @@ class ImportReport:
     unchanged: int = 0
     malformed: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
     ecosystems: set[str] = field(default_factory=set)
+    cve_scores: int = 0  # CVSS vectors stored from NVD / CVE JSON documents
 
     @property
     def seen(self) -> int:
@@ -44,7 +46,7 @@ class ImportReport:
 
     def absorb(self, batch: ImportBatch) -> None:
         self.added, self.replaced, self.unchanged = batch.added, batch.replaced, batch.unchanged
-        self.ecosystems |= batch.bases
+        self.ecosystems |= batch.bases | set(batch.cve_origins)
 
 
 def is_url(source: str) -> bool:
@@ -98,11 +100,17 @@ def iter_path(path: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def add_document(batch: ImportBatch, report: ImportReport, where: str, data: bytes) -> None:
-    """Parse one file's bytes (one record, a list, or an OSV API ``{"vulns": [...]}``)."""
+    """Parse one file's bytes (one record, a list, or an OSV API ``{"vulns": [...]}``; or CVSS
+    scores from an NVD CVE API 2.0 response or a CVE JSON 5 record, see :mod:`.cve_import`)."""
     try:
         obj = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         report.malformed.append((where, f"not JSON: {exc}"))
+        return
+    cve_kind = kind_of(obj)
+    if cve_kind is not None:
+        report.cve_scores += batch.add_cve_metrics(metrics_of(obj, cve_kind), cve_kind, where)
+        report.ecosystems.add(cve_kind)
         return
     items = obj.get("vulns", [obj]) if isinstance(obj, dict) else obj
     if not isinstance(items, list):

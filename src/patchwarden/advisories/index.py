@@ -42,6 +42,7 @@ SCHEMA_VERSION = 1
 ENV_DB = "PATCHWARDEN_ADVISORY_DB"
 _BULKY = ("binaries", "imports", "affected_functions")
 _BATCH = 500
+_WIDE_BATCH = 5000  # index-only lookups: fewer, larger IN lists (SQLite allows 32,766 values)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -57,7 +58,36 @@ CREATE INDEX IF NOT EXISTS affected_record ON affected (record_id);
 CREATE TABLE IF NOT EXISTS sources (
   ecosystem TEXT PRIMARY KEY, imported_at TEXT, record_count INTEGER NOT NULL DEFAULT 0,
   source_url TEXT, etag TEXT, last_modified TEXT, cursor TEXT);
+CREATE TABLE IF NOT EXISTS cve_metrics (
+  cve_id TEXT NOT NULL, kind TEXT NOT NULL, vector TEXT NOT NULL, score REAL NOT NULL,
+  source TEXT NOT NULL, origin TEXT NOT NULL, PRIMARY KEY (cve_id, kind, source));
 """
+# Added after schema 1 shipped; created (and filled from ``records``) when missing.
+_ALIAS_DDL = """
+CREATE TABLE aliases (alias TEXT NOT NULL, record_id TEXT NOT NULL);
+CREATE INDEX aliases_alias ON aliases (alias, record_id);
+CREATE INDEX aliases_record ON aliases (record_id);
+"""
+_PREFIXED_CVE = re.compile(r"^[A-Z]+-(CVE-\d{4}-\d+)$")
+
+
+def record_keys(rid: str, aliases: Sequence[str], upstream: Sequence[str]) -> set[str]:
+    """Every id a record answers to: its id, aliases, upstream ids, and ``CVE-X`` for a
+    distribution's ``UBUNTU-CVE-X``/``ALPINE-CVE-X``/``DEBIAN-CVE-X``."""
+    keys = {rid, *aliases, *upstream}
+    return keys | {m.group(1) for k in list(keys) if (m := _PREFIXED_CVE.match(k))}
+
+
+@dataclass(frozen=True, slots=True)
+class CveMetric:
+    """A CVSS vector for a CVE from NVD or a CVE record (``db import`` of NVD/CVE JSON)."""
+
+    cve_id: str
+    kind: str  # CVSS_V3 | CVSS_V4 | CVSS_V2
+    vector: str
+    score: float
+    source: str  # who scored it: nvd@nist.gov, the CNA, an ADP
+    origin: str  # "NVD" | "CVE"
 
 
 def default_db_path() -> Path:
@@ -130,6 +160,7 @@ class ImportBatch:
         self.unchanged = 0
         self.newest = ""  # the newest normalised ``modified`` added in this batch
         self.bases: set[str] = set()
+        self.cve_origins: dict[str, str] = {}  # "NVD"/"CVE" -> where the last import came from
 
     def add(self, rec: OSVRecord) -> bool:
         """Store ``rec`` unless the index holds the same id with the same or newer ``modified``."""
@@ -141,6 +172,7 @@ class ImportBatch:
                 self.unchanged += 1
                 return False
             self._conn.execute("DELETE FROM affected WHERE record_id = ?", (rec.id,))
+            self._conn.execute("DELETE FROM aliases WHERE record_id = ?", (rec.id,))
             self.replaced += 1
         else:
             self.added += 1
@@ -162,6 +194,10 @@ class ImportBatch:
                 url,
             ),
         )
+        keys = record_keys(rec.id, rec.aliases, rec.upstream)
+        self._conn.executemany(
+            "INSERT INTO aliases VALUES (?,?)", [(k, rec.id) for k in sorted(keys)]
+        )
         rows = []
         for aff in rec.affected:
             if aff.package is None or not aff.package.name or not aff.package.ecosystem:
@@ -179,6 +215,15 @@ class ImportBatch:
             rows.append((rec.id, eco, base, name, json.dumps(data, separators=(",", ":"))))
         self._conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?)", rows)
         return True
+
+    def add_cve_metrics(self, metrics: Sequence[CveMetric], origin: str, url: str) -> int:
+        """Store NVD/CVE scores (a newer import of the same CVE, kind and scorer replaces)."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO cve_metrics VALUES (?,?,?,?,?,?)",
+            [(m.cve_id, m.kind, m.vector, m.score, m.source, m.origin) for m in metrics],
+        )
+        self.cve_origins[origin] = url
+        return len(metrics)
 
     def cursor(self, base: str) -> str | None:
         row = self._conn.execute("SELECT cursor FROM sources WHERE ecosystem = ?", (base,))
@@ -205,6 +250,17 @@ class ImportBatch:
         )
 
     def _finish(self) -> None:
+        for origin, url in self.cve_origins.items():
+            (count,) = self._conn.execute(
+                "SELECT COUNT(DISTINCT cve_id) FROM cve_metrics WHERE origin = ?", (origin,)
+            ).fetchone()
+            self._conn.execute(
+                "INSERT INTO sources (ecosystem, imported_at, record_count, source_url)"
+                " VALUES (?,?,?,?) ON CONFLICT(ecosystem) DO UPDATE SET"
+                " imported_at=excluded.imported_at, record_count=excluded.record_count,"
+                " source_url=excluded.source_url",
+                (origin, now_iso(), count, url),
+            )
         for base in self.bases:
             (count,) = self._conn.execute(
                 "SELECT COUNT(DISTINCT record_id) FROM affected WHERE ecosystem_base = ?", (base,)
@@ -237,7 +293,12 @@ class AdvisoryIndex:
             ) from None
 
     def _init_schema(self) -> None:
+        had_aliases = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'aliases'"
+        ).fetchone()
         self._conn.executescript(_DDL)
+        if not had_aliases:
+            self._backfill_aliases()
         row = self._conn.execute("SELECT version FROM schema_version").fetchone()
         if row is None:
             self._conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
@@ -247,6 +308,27 @@ class AdvisoryIndex:
                 f"this patchwarden uses {SCHEMA_VERSION}",
                 "delete the file and run `patchwarden db update` to rebuild it",
             )
+
+    def _backfill_aliases(self) -> None:
+        """An index written before the ``aliases`` table: build it once from ``records``."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self._conn.execute(  # another process may have done it while we waited
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'aliases'"
+            ).fetchone():
+                self._conn.execute("COMMIT")
+                return
+            for statement in filter(None, (x.strip() for x in _ALIAS_DDL.split(";"))):
+                self._conn.execute(statement)
+            rows = self._conn.execute("SELECT id, aliases, upstream FROM records").fetchall()
+            self._conn.executemany(
+                "INSERT INTO aliases VALUES (?,?)",
+                [(k, rid) for rid, al, up in rows for k in record_keys(rid, loads(al), loads(up))],
+            )
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()
@@ -307,28 +389,57 @@ class AdvisoryIndex:
                 out.append(AffectedRow(rid, eco, name, loads(data)))
         return out
 
+    def _rows_in(self, sql: str, values: Sequence[str], batch: int = _BATCH) -> Iterator[Any]:
+        """Rows of ``sql`` (with ``{marks}`` for the IN list) for ``values``, in batches."""
+        unique = sorted(set(values))
+        for i in range(0, len(unique), batch):
+            chunk = unique[i : i + batch]
+            yield from self._conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
     def records(self, ids: Sequence[str]) -> dict[str, StoredRecord]:
-        out: dict[str, StoredRecord] = {}
-        unique = sorted(set(ids))
-        for i in range(0, len(unique), _BATCH):
-            chunk = unique[i : i + _BATCH]
-            sql = (
-                "SELECT id, modified, withdrawn, aliases, upstream, summary, details, severity,"  # noqa: S608 - only ? placeholders are joined in; values are bound
-                f" database_specific, url FROM records WHERE id IN ({','.join('?' * len(chunk))})"
+        sql = (
+            "SELECT id, modified, withdrawn, aliases, upstream, summary, details, severity,"
+            " database_specific, url FROM records WHERE id IN ({marks})"
+        )
+        return {
+            r[0]: StoredRecord(
+                id=r[0],
+                modified=r[1],
+                withdrawn=r[2],
+                aliases=tuple(loads(r[3])),
+                upstream=tuple(loads(r[4])),
+                summary=r[5],
+                details=r[6],
+                severity=tuple(loads(r[7])),
+                database_specific=loads(r[8]) if r[8] else {},
+                url=r[9],
             )
-            for r in self._conn.execute(sql, chunk):
-                out[r[0]] = StoredRecord(
-                    id=r[0],
-                    modified=r[1],
-                    withdrawn=r[2],
-                    aliases=tuple(loads(r[3])),
-                    upstream=tuple(loads(r[4])),
-                    summary=r[5],
-                    details=r[6],
-                    severity=tuple(loads(r[7])),
-                    database_specific=loads(r[8]) if r[8] else {},
-                    url=r[9],
-                )
+            for r in self._rows_in(sql, ids)
+        }
+
+    def records_by_alias(self, keys: Sequence[str], *, shared: bool = False) -> dict[str, set[str]]:
+        """key -> ids of the records that answer to it (their id, an alias or upstream id);
+        ``shared``: only keys that two or more records answer to (one index-only query)."""
+        having = " HAVING count(*) > 1" if shared else ""  # a constant, not input
+        sql = (
+            "SELECT alias, group_concat(record_id, char(31)) FROM aliases WHERE alias IN"  # noqa: S608 - only ? marks and a constant are formatted in
+            f" ({{marks}}) GROUP BY alias{having}"
+        )
+        rows = self._rows_in(sql, keys, batch=_WIDE_BATCH)
+        return {alias: set(ids.split("\x1f")) for alias, ids in rows}
+
+    def has_cve_metrics(self) -> bool:
+        """Whether any NVD/CVE scores were imported (else there is nothing to look up)."""
+        return self._conn.execute("SELECT 1 FROM cve_metrics LIMIT 1").fetchone() is not None
+
+    def cve_metrics(self, cve_ids: Sequence[str]) -> dict[str, list[CveMetric]]:
+        out: dict[str, list[CveMetric]] = {}
+        sql = (
+            "SELECT cve_id, kind, vector, score, source, origin FROM cve_metrics"
+            " WHERE cve_id IN ({marks})"
+        )
+        for row in self._rows_in(sql, cve_ids, batch=_WIDE_BATCH):
+            out.setdefault(row[0], []).append(CveMetric(*row))
         return out
 
     def source(self, base: str) -> SourceStatus | None:

@@ -21,11 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from patchwarden.advisories.enrich import SOURCE_RANK, enrich
 from patchwarden.advisories.index import (
     AdvisoryIndex,
     AffectedRow,
     StoredRecord,
     normalize_name,
+    record_keys,
 )
 from patchwarden.advisories.severity import assess, wont_fix
 from patchwarden.scan.model import Finding, FindingStatus, OSInfo, Package, PackageType, Severity
@@ -39,8 +41,6 @@ _LANG = {
     PackageType.GO: "Go",
     PackageType.JAVA: "Maven",
 }
-_SOURCE_RANK = {"distro": 5, "cvss_v3": 4, "cvss_v4": 3, "cvss_v2": 2, "database_specific": 1}
-_PREFIXED_CVE = re.compile(r"^[A-Z]+-(CVE-\d{4}-\d+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +152,7 @@ def _in_range(
 
 
 def _keys(rec: StoredRecord) -> set[str]:
-    keys = {rec.id, *rec.aliases, *rec.upstream}
-    keys |= {m.group(1) for k in list(keys) if (m := _PREFIXED_CVE.match(k))}
-    return keys
+    return record_keys(rec.id, rec.aliases, rec.upstream)
 
 
 def _merge(pkg: Package, version: str, hits: list[_Hit]) -> list[Finding]:
@@ -183,18 +181,19 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
     group.sort(key=lambda h: h.record.id)
     keys = set().union(*(_keys(h.record) for h in group))
     cves = sorted(k for k in keys if k.startswith("CVE-"))
-    ids = [h.record.id for h in group]
+    ids = list(dict.fromkeys(h.record.id for h in group))  # one record may match twice
     main = cves[0] if len(cves) == 1 else next((i for i in ids if i in cves), ids[0])
     eco = group[0].ecosystem
-    fixes = [h.fixed for h in group if h.fixed]
-    fixed = max(fixes, key=sort_key(eco)) if fixes else None
+    distinct = {h.fixed for h in group if h.fixed}
+    fixes = sorted(distinct, key=sort_key(eco)) if len(distinct) > 1 else list(distinct)
+    fixed = fixes[-1] if fixes else None
     if fixed:
         status = FindingStatus.FIXED
     elif any(h.status is FindingStatus.WILL_NOT_FIX for h in group):
         status = FindingStatus.WILL_NOT_FIX
     else:
         status = FindingStatus.NO_FIX
-    best = max(group, key=lambda h: (_SOURCE_RANK.get(h.severity_source, 0), h.severity.rank))
+    best = max(group, key=lambda h: (SOURCE_RANK.get(h.severity_source, 0), h.severity.rank))
     scores = [h.cvss for h in group if h.cvss is not None]
     summary = next((h.record.summary for h in group if h.record.summary), "")
     if not summary:
@@ -205,7 +204,7 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
         id=main,
         aliases=tuple(sorted(keys - {main})),
         package=pkg,
-        installed_version=version,
+        installed_version=pkg.version,
         fixed_version=fixed,
         status=status,
         severity=best.severity,
@@ -215,6 +214,8 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
         severity_source=best.severity_source,
         records=tuple(ids),
         url=url or f"https://osv.dev/vulnerability/{ids[0]}",
+        matched_version=version if version != pkg.version else None,
+        fixed_versions=tuple(fixes),
     )
 
 
@@ -266,5 +267,6 @@ def match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) 
     for (pid, _eco), hits in found.items():
         pkg, version = pkg_by_id[pid]
         findings.extend(_merge(pkg, version, hits))
+    findings = enrich(index, findings)
     findings.sort(key=lambda f: (-f.severity.rank, f.package.name, f.id))
     return findings

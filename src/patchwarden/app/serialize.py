@@ -68,6 +68,8 @@ def _finding_brief(f: Finding) -> dict[str, Any]:
         "package": f.package.name,
         "severity": f.severity.value,
         "installed_version": f.installed_version,
+        "source_name": f.package.source_name,
+        "matched_version": f.matched_version,
         "fixed_version": f.fixed_version,
         "status": f.status.value,
     }

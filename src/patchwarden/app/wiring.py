@@ -10,7 +10,7 @@ needs them: start-up is part of every command's cost.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from patchwarden.app.live.gate import Probes
     from patchwarden.app.live.model import StepFn
     from patchwarden.app.live.updater import LiveUpdater
+    from patchwarden.app.scan.ignore import IgnoreRule
     from patchwarden.app.scan.pipeline import ImagePipeline
     from patchwarden.app.update.updater import UpdateOptions, Updater
     from patchwarden.apply.forge.model import Forge
@@ -118,6 +119,7 @@ def build_scan_pipeline(
         build_scanner(config, cache_dir=cache_dir, use_cache=use_cache),
         lambda: build_client(config),  # httpx and the client load only for registry targets
         configured_db=config.advisories.db_path if config is not None else None,
+        advisories=config.advisories if config is not None else None,
     )
 
 
@@ -129,19 +131,25 @@ def build_vuln_assessor(
     cache_dir: Path | None,
     use_cache: bool,
 ) -> VulnAssessor:
-    """Scan registry images with the built-in scanner and match them against the local index."""
+    """Scan registry images with the built-in scanner and match them against the local index;
+    the ignore file (``.patchwarden-vulnignore.yaml`` in the working directory) applies."""
     from patchwarden.advisories.errors import missing_index
+    from patchwarden.advisories.freshness import refresh_if_stale
     from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
     from patchwarden.advisories.match import match
     from patchwarden.app.check.vulns import VulnAssessor
+    from patchwarden.app.scan.ignore import apply_ignores
     from patchwarden.core.ref import ImageRef
-    from patchwarden.scan.model import Finding
+    from patchwarden.scan.model import Finding, UnknownSeverity
     from patchwarden.scan.sources import open_source
 
     path = resolve_db_path(db, config.advisories.db_path)
     if not path.is_file():
         raise missing_index(path, ", or pass --db PATH")
     index = AdvisoryIndex(path)
+    warnings = [w for w in [refresh_if_stale(index, config.advisories)] if w]
+    ignores, more = _ignore_rules()
+    warnings += more
     scanner = build_scanner(config, cache_dir=cache_dir, use_cache=use_cache)
     lock = threading.Lock()
 
@@ -150,9 +158,24 @@ def build_vuln_assessor(
         inventory = scanner.scan(source)
         with lock:  # one SQLite connection, shared by the checking threads
             found: list[Finding] = match(index, inventory.packages, inventory.os)
-        return found
+        return list(apply_ignores(found, ignores, date.today()).kept)
 
-    return VulnAssessor(scan)
+    unknown = UnknownSeverity(config.advisories.unknown_severity)
+    return VulnAssessor(scan, unknown, warnings)
+
+
+def _ignore_rules() -> tuple[tuple[IgnoreRule, ...], list[str]]:
+    """The working directory's ignore file: its rules, and warnings for expired entries."""
+    from patchwarden.app.scan.ignore import expired_message, find_ignore_file
+
+    path = find_ignore_file(None, Path.cwd())
+    if path is None:
+        return (), []
+    from patchwarden.app.scan.ignore_file import load_ignore_file
+
+    rules = load_ignore_file(path).rules
+    today = date.today()
+    return rules, [expired_message(r) for r in rules if r.expired(today)]
 
 
 # -- check and update --------------------------------------------------------------------------

@@ -205,3 +205,10 @@ def user_errors(debug: bool = False) -> Iterator[None]:
         if debug:
             err.print(traceback.format_exc(), markup=False)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def warn_vulns(checker: Any) -> None:
+    """Print the vulnerability assessor's warnings (stale index, expired ignore entries)."""
+    if getattr(checker, "vulns", None) is not None:
+        for warning in checker.vulns.warnings:
+            err.print(f"[bold yellow]warning:[/] {escape(warning)}")

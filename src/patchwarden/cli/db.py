@@ -74,6 +74,7 @@ def _report_dict(report: ImportReport) -> dict[str, Any]:
         "unchanged": report.unchanged,
         "malformed": [{"where": w, "reason": r} for w, r in report.malformed],
         "ecosystems": sorted(report.ecosystems),
+        "cve_scores": report.cve_scores,
     }
 
 
@@ -90,6 +91,8 @@ def _warn_malformed(report: ImportReport) -> None:
     "import",
     help="""Import OSV records from directories, .json files, all.zip dumps or URLs.
 
+Also imports CVSS scores from NVD CVE API 2.0 JSON (API responses, NVD 2.0 feeds) and CVE JSON
+5.x records (cvelistV5): findings that no OSV record rates take their severity from these.
 Directories are searched recursively for *.json (and *.zip). All sources go in one
 transaction: if any source cannot be read (missing path, a file that is not a zip, a corrupt
 archive, a failed download) nothing is imported and the index stays as it was. A malformed
@@ -101,6 +104,7 @@ Exit codes: 0 imported; 2 a source is missing or unreadable; 3 a download failed
 \b
   patchwarden db import ./osv/Debian/ ./osv/PyPI/all.zip
   patchwarden db import https://osv-vulnerabilities.storage.googleapis.com/Alpine/all.zip
+  patchwarden db import nvdcve-2.0-2024.json ./cvelistV5/cves/2024/   # severity sources
 """,
 )
 def import_cmd(
@@ -132,7 +136,8 @@ def import_cmd(
         else:
             out.print(
                 f"imported into {path}: {report.added} new, {report.replaced} updated, "
-                f"{report.unchanged} unchanged, {len(report.malformed)} malformed",
+                f"{report.unchanged} unchanged, {len(report.malformed)} malformed"
+                + (f", {report.cve_scores} CVSS scores from NVD/CVE" if report.cve_scores else ""),
                 markup=False,
             )
 

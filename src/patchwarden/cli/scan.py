@@ -38,7 +38,7 @@ from patchwarden.core import files
 from patchwarden.errors import UsageError
 from patchwarden.registry.model import Platform
 from patchwarden.sbom import ReportFormat, render
-from patchwarden.scan.model import Severity
+from patchwarden.scan.model import Severity, UnknownSeverity
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -158,6 +158,13 @@ def scan(
         help="Exit 1 when a shown vulnerability is at least this severe (after --severity, "
         "--ignore-unfixed and the ignore file).",
     ),
+    unknown_severity: UnknownSeverity | None = typer.Option(
+        None,
+        "--unknown-severity",
+        envvar="PATCHWARDEN_UNKNOWN_SEVERITY",
+        help="Whether --fail-on counts a vulnerability no source rates: block (it fails the "
+        "run, the default) or allow. Default: advisories.unknown_severity.",
+    ),
     ignore_file: Path | None = typer.Option(
         None,
         "--ignore-file",
@@ -222,7 +229,8 @@ def scan(
         )
         from patchwarden.app.wiring import build_scan_pipeline
 
-        pipeline = build_scan_pipeline(_config(config), cache_dir=cache_dir, use_cache=not no_cache)
+        settings = _config(config)
+        pipeline = build_scan_pipeline(settings, cache_dir=cache_dir, use_cache=not no_cache)
         with _layer_progress(progress) as tick:
             outcome = run_scan(pipeline, options, progress=tick)
         for warning in outcome.warnings:
@@ -235,7 +243,10 @@ def scan(
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-        raise typer.Exit(int(exit_code(outcome.report, fail_on)))
+        unknown = unknown_severity or UnknownSeverity(
+            settings.advisories.unknown_severity if settings else "block"
+        )
+        raise typer.Exit(int(exit_code(outcome.report, fail_on, unknown)))
 
 
 def _config(explicit: Path | None) -> Config | None:

@@ -24,6 +24,7 @@ from patchwarden.cli.common import (
     progress_bar,
     resolve_paths,
     user_errors,
+    warn_vulns,
 )
 from patchwarden.core.digest import short_hex
 from patchwarden.errors import ExitCode
@@ -155,6 +156,7 @@ def update(
         checker = build_checker(
             cfg, vulns=vulns, db=db, cache_dir=cache_dir, use_cache=not no_cache
         )
+        warn_vulns(checker)
         with progress_bar(
             progress and format == OutputFormat.table, "checking repositories"
         ) as tick:

@@ -137,6 +137,17 @@ class AdvisoriesConfig(_Strict):
         description="ecosystems `db update` fetches",
     )
     max_download_mb: int = Field(2048, ge=1, description="cap on one download")
+    unknown_severity: Literal["block", "allow"] = Field(
+        "block",
+        description="--fail-on and the gates: does a finding no source rates block (default) "
+        "or pass?",
+    )
+    max_age: Duration = Field(
+        timedelta(days=1), description="warn when the index is older than this (default 1d)"
+    )
+    auto_update: bool = Field(
+        False, description="run `db update` first when the index is older than max_age"
+    )
 
 
 class ScheduleConfig(_Strict):

@@ -15,8 +15,9 @@ from patchwarden.sbom.model import (
     sorted_findings,
     sorted_packages,
     status_counts,
+    upgrades,
 )
-from patchwarden.scan.model import Finding, Package
+from patchwarden.scan.model import Finding, Package, Severity
 
 
 def package_dict(p: Package) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "package": f.package.name,
         "installed_version": f.installed_version,
         "fixed_version": f.fixed_version,
+        "fixed_versions": list(f.fixed_versions),
         "status": f.status.value,
         "severity": f.severity.value,
         "ecosystem": f.ecosystem,
@@ -49,6 +51,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "path": f.package.path,
         "layer": f.package.layer,
         "source_name": f.package.source_name,
+        "source_version": f.package.source_version,
+        "matched_version": f.matched_version,
         "summary": f.summary,
         "cvss_score": f.cvss_score,
         "severity_source": f.severity_source,
@@ -96,6 +100,18 @@ def report_dict(report: ScanReport) -> dict[str, Any]:
             "by_status": status_counts(findings),
             "ignored": len(report.ignored),
             "hidden_by_filters": flt.hidden,
+            "unrated": sum(1 for f in findings if f.severity is Severity.UNKNOWN),
+            "upgrades": [
+                {
+                    "package": u.package.name,
+                    "path": u.package.path,
+                    "installed_version": u.installed_version,
+                    "upgrade_to": u.target,
+                    "fixes": u.fixes,
+                    "of": u.total,
+                }
+                for u in upgrades(findings)
+            ],
         },
         "filters": {
             "sbom_only": flt.sbom_only,

@@ -79,3 +79,33 @@ def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
 def status_counts(findings: Iterable[Finding]) -> dict[str, int]:
     counts = Counter(f.status for f in findings)
     return {s.value: counts.get(s, 0) for s in FindingStatus}
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """ "Upgrade PACKAGE to TARGET: fixes FIXES of its TOTAL findings" for one installed package."""
+
+    package: Package
+    installed_version: str
+    target: str  # the newest fixed version any of its findings needs (in the records' terms)
+    fixes: int
+    total: int
+
+
+def upgrades(findings: Iterable[Finding]) -> list[Upgrade]:
+    """One upgrade per installed package that has fixable findings, most fixes first."""
+    by_pkg: dict[tuple[str, str, str], list[Finding]] = {}
+    for f in findings:
+        by_pkg.setdefault((f.package.name, f.package.path, f.installed_version), []).append(f)
+    out = []
+    for fs in by_pkg.values():
+        fixed = [f for f in fs if f.status == FindingStatus.FIXED and f.fixed_version]
+        if not fixed:
+            continue
+        from patchwarden.versions.ecosystems import sort_key  # (univers: only when needed)
+
+        key = sort_key(fixed[0].ecosystem)
+        target = max((f.fixed_version for f in fixed if f.fixed_version), key=key)
+        out.append(Upgrade(fs[0].package, fs[0].installed_version, target, len(fixed), len(fs)))
+    out.sort(key=lambda u: (-u.fixes, u.package.name, u.package.path))
+    return out

@@ -15,11 +15,13 @@ from patchwarden.core.words import plural
 from patchwarden.sbom.model import (
     SEVERITY_ORDER,
     ScanReport,
+    Upgrade,
     severity_counts,
     sorted_findings,
     sorted_packages,
+    upgrades,
 )
-from patchwarden.scan.model import Finding, FindingStatus, Package
+from patchwarden.scan.model import Finding, FindingStatus, Package, Severity
 
 WIDTH = 100
 _SECTIONS = (
@@ -68,18 +70,44 @@ def _groups(findings: Sequence[Finding]) -> list[tuple[Package, list[Finding]]]:
     return groups
 
 
+def _fixes(f: Finding) -> tuple[str, ...]:
+    return f.fixed_versions or ((f.fixed_version,) if f.fixed_version else ())
+
+
+def installed_text(f: Finding) -> str:
+    """``name version  (type; source SRC [SRCVER])``: the source package is named when the
+    records were matched on it, with its version when that is not the binary's."""
+    p = f.package
+    src = p.source_name if p.source_name and p.source_name != p.name else None
+    extra = ""
+    if src or f.matched_version:
+        extra = f"; source {src or p.name}" + (f" {f.matched_version}" if f.matched_version else "")
+    return f"{p.name} {f.installed_version}  ({p.type.value}{extra})"
+
+
 def _section(
-    status: FindingStatus, title: str, findings: Sequence[Finding], width: int
+    status: FindingStatus,
+    title: str,
+    findings: Sequence[Finding],
+    width: int,
+    advice: dict[tuple[str, str], Upgrade],
 ) -> list[str]:
     groups = _groups(findings)
     counts = f"{plural(len(groups), 'package')}, {plural(len(findings), 'vulnerability')}"
     lines = [f"{title} ({counts})"]
     for pkg, fs in groups:
-        fixes = list(dict.fromkeys(f.fixed_version for f in fs if f.fixed_version))
-        change = fs[0].installed_version
-        if status == FindingStatus.FIXED and fixes:
-            change += " → " + ", ".join(fixes)
-        lines.append(_clip(f"  {pkg.name}  {change}  ({pkg.type.value})", width))
+        fixes = list(dict.fromkeys(v for f in fs for v in _fixes(f)))
+        lines.append(_clip(f"  {installed_text(fs[0])}", width))
+        up = advice.get((pkg.name, pkg.path))
+        if status == FindingStatus.FIXED and up is not None:
+            these = (
+                "it"
+                if up.total == 1
+                else f"{up.fixes} of these"
+                if up.fixes < up.total
+                else (f"all {up.total}")
+            )
+            lines.append(_clip(f"    upgrade to {up.target} fixes {these}", width))
         lines.append(_clip(f"    in /{pkg.path}, layer {_short(pkg.layer)}", width))
         for f in fs:
             text = f"    {f.severity.value:<8}  {f.id}"
@@ -93,11 +121,14 @@ def _section(
 
 def summary_line(report: ScanReport) -> str:
     counts = severity_counts(report.findings)
-    detail = ", ".join(f"{counts[s.value]} {s.value}" for s in SEVERITY_ORDER if counts[s.value])
+    rated = [s for s in SEVERITY_ORDER if s is not Severity.UNKNOWN and counts[s.value]]
+    detail = ", ".join(f"{counts[s.value]} {s.value}" for s in rated)
     fixable = sum(1 for f in report.findings if f.status == FindingStatus.FIXED)
     line = plural(len(report.findings), "vulnerability")
     line += f": {detail}" if detail else ""
     line += f"; {fixable} fixable"
+    if counts[Severity.UNKNOWN.value]:
+        line += f", {counts[Severity.UNKNOWN.value]} unrated"
     if report.ignored:
         line += f", {len(report.ignored)} ignored"
     if report.filters.hidden:
@@ -107,10 +138,11 @@ def summary_line(report: ScanReport) -> str:
 
 def _vulnerability_report(report: ScanReport, width: int) -> list[str]:
     lines: list[str] = []
+    advice = {(u.package.name, u.package.path): u for u in upgrades(report.findings)}
     for status, title in _SECTIONS:
         fs = [f for f in report.findings if f.status == status]
         if fs:
-            lines += ["", *_section(status, title, fs, width)]
+            lines += ["", *_section(status, title, fs, width, advice)]
     if not report.findings:
         lines += ["", "No vulnerabilities found."]
     if report.ignored:

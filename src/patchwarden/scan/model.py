@@ -167,6 +167,21 @@ class Severity(StrEnum):
         return ["unknown", "low", "medium", "high", "critical"].index(self.value)
 
 
+class UnknownSeverity(StrEnum):
+    """How ``--fail-on`` and the gates treat a finding no source rates
+    (``advisories.unknown_severity``)."""
+
+    BLOCK = "block"  # as severe as any threshold: an unrated finding fails the gate
+    ALLOW = "allow"  # below every threshold: an unrated finding never fails it
+
+
+def at_least(severity: Severity, threshold: Severity, unknown: UnknownSeverity) -> bool:
+    """Whether a finding of ``severity`` meets ``threshold`` (``--fail-on``, gates)."""
+    if severity is Severity.UNKNOWN and threshold is not Severity.UNKNOWN:
+        return unknown is UnknownSeverity.BLOCK
+    return severity.rank >= threshold.rank
+
+
 class FindingStatus(StrEnum):
     FIXED = "fixed"  # an upgrade exists: fixed_version
     NO_FIX = "no-fix"  # affected, no fixed version yet
@@ -179,13 +194,17 @@ class Finding:
     id: str  # preferred id: the CVE when there is one, else the record id
     aliases: tuple[str, ...]  # every other id of the same vulnerability (merged records)
     package: Package
-    installed_version: str
-    fixed_version: str | None
+    installed_version: str  # the binary package's version, as installed
+    fixed_version: str | None  # the version that fixes every merged record (in the records' terms)
     status: FindingStatus
     severity: Severity
     ecosystem: str  # OSV ecosystem matched, e.g. "Debian:12", "PyPI"
     summary: str = ""
     cvss_score: float | None = None
     severity_source: str = ""  # "distro", "cvss_v3", "database_specific", ...
-    records: tuple[str, ...] = ()  # the OSV record ids that produced this finding
+    records: tuple[str, ...] = ()  # the OSV record ids that produced this finding (sorted, once)
     url: str | None = None
+    # the version the records were matched against when it is not the installed one: the
+    # SOURCE package's version for deb/apk (Debian, Ubuntu and Alpine records name sources)
+    matched_version: str | None = None
+    fixed_versions: tuple[str, ...] = ()  # every fixed version the records name, oldest first

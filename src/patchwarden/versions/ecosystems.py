@@ -27,15 +27,11 @@ from functools import lru_cache
 from typing import Any
 
 from packaging.version import Version as Pep440Version
-from univers.versions import (
-    AlpineLinuxVersion,
-    DebianVersion,
-    MavenVersion,
-    RpmVersion,
-    SemverVersion,
-)
+from univers.versions import DebianVersion, RpmVersion
 
 from patchwarden.errors import UsageError
+from patchwarden.versions.apk import apk_version
+from patchwarden.versions.maven import MavenVersionKey
 
 __all__ = [
     "UnknownEcosystemError",
@@ -52,45 +48,70 @@ class UnknownEcosystemError(UsageError):
     """No version ordering is known for this OSV ecosystem."""
 
 
+_SEMVER = re.compile(
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?"
+)  # semver.org's own regular expression
+# Go toolchain versions ("1.21", "1.21rc2" from go1.21rc2) and x/mod's "v1.2" shorthand
+_GO_SHORT = re.compile(r"(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?((?:rc|beta)\d+)?")
+
+
 def _semver(v: str) -> tuple[Any, ...]:
     """SemVer 2.0 precedence as a tuple (build metadata ignored; a release after its
-    pre-releases; numeric identifiers before alphanumeric ones). univers validates; its own
-    comparisons are ~20x slower than tuples, and its ``==`` looks at build metadata."""
-    parsed = _semver_value(v)
-    pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parsed.prerelease)
-    return (parsed.major, parsed.minor, parsed.patch, 0 if pre else 1, pre)
-
-
-def _semver_value(v: str) -> Any:
+    pre-releases; numeric identifiers before alphanumeric ones, compared as numbers).
+    A leading ``v`` is dropped; leading zeros are invalid, as in node-semver and Go."""
     v = v.strip()
     if v[:1] in ("v", "V"):
         v = v[1:]
-    try:
-        return SemverVersion(v).value
-    except Exception:
-        # Go toolchain versions such as "1.21" or "1.21rc2" (from go1.21rc2) are not SemVer.
-        m = re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?((?:-|(?=[a-z])).*)?", v)
-        if not m:
-            raise
-        pre = m.group(4) or ""
-        if pre and not pre.startswith("-"):
-            pre = "-" + pre
-        return SemverVersion(f"{m.group(1)}.{m.group(2) or 0}.{m.group(3) or 0}{pre}").value
+    m = _SEMVER.fullmatch(v)
+    if m:
+        major, minor, patch, pre_text = m.groups()
+    else:
+        short = _GO_SHORT.fullmatch(v)
+        if not short:
+            raise ValueError(f"not a SemVer version: {v!r}")
+        major, minor, patch, pre_text = (
+            short.group(1),
+            short.group(2),
+            short.group(3),
+            short.group(4),
+        )
+    parts = pre_text.split(".") if pre_text else []
+    pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+    return (int(major), int(minor or 0), int(patch or 0), 0 if pre else 1, pre)
 
 
-def _dpkg_part(s: str) -> tuple[Any, ...]:
-    """dpkg's verrevcmp as a tuple: non-digit runs as char weights (``~`` < end < letters <
-    other), digit runs as ints, and a final end marker so ``1.0~`` < ``1.0`` < ``1.0.0``."""
-    out: list[Any] = []
+def _dpkg_part(s: str) -> tuple[tuple[int, ...], ...]:
+    """dpkg's verrevcmp as a tuple key.
+
+    dpkg compares alternating non-digit runs (character by character: ``~`` < end of run <
+    letters < other characters) and digit runs (as numbers), a missing run counting as empty
+    / 0 - so ``1.0`` == ``1.0`` + ``""`` and revision ``0`` == no revision. Flattened, that is
+    a lexicographic comparison of integer sequences padded with zeros forever. The key stores
+    each non-zero element with the number of zeros before it, ordered so that padding with
+    zeros is respected: ``(0, zeros, v)`` for v < 0 (only ``~``), ``(1,)`` for the end, and
+    ``(2, -zeros, v)`` for v > 0.
+    """
+    flat: list[int] = []
     for nondigit, digits in re.findall(r"(\D*)(\d*)", s):
         if not nondigit and not digits:
             continue
-        weights = [-1 if c == "~" else ord(c) if c.isalpha() else ord(c) + 256 for c in nondigit]
-        out.append((*weights, 0))
-        out.append(int(digits) if digits else 0)
-    if out == [(0,), 0]:  # "0" == "" (a missing revision is revision 0)
-        out = []
-    out.append((0,))
+        flat.extend(-1 if c == "~" else ord(c) if c.isalpha() else ord(c) + 256 for c in nondigit)
+        flat.append(0)
+        flat.append(int(digits) if digits else 0)
+    out: list[tuple[int, ...]] = []
+    zeros = 0
+    for value in flat:
+        if value == 0:
+            zeros += 1
+        elif value < 0:
+            out.append((0, zeros, value))
+            zeros = 0
+        else:
+            out.append((2, -zeros, value))
+            zeros = 0
+    out.append((1,))
     return tuple(out)
 
 
@@ -113,11 +134,11 @@ def _pep440(v: str) -> Any:
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "dpkg": _dpkg,
-    "apk": AlpineLinuxVersion,
+    "apk": apk_version,  # univers' AlpineLinuxVersion orders 8.18.0-r0 below 8.4.0-r0
     "rpm": RpmVersion,
     "pep440": _pep440,
     "semver": _semver,
-    "maven": MavenVersion,
+    "maven": MavenVersionKey,  # univers' MavenVersion differs from Maven 3 on qualifiers
 }
 
 _SCHEMES: dict[str, str] = {

@@ -7,7 +7,9 @@ from advisory_helpers import FIXTURES, pkg
 from patchwarden.advisories.index import AdvisoryIndex
 from patchwarden.advisories.match import evaluate, match
 from patchwarden.advisories.osv import parse_record
+from patchwarden.sbom.model import upgrades
 from patchwarden.scan.model import Finding, FindingStatus, OSInfo, PackageType, Severity
+from patchwarden.versions.ecosystems import compare, sort_key
 
 DEBIAN_11 = OSInfo("debian", "11")
 UBUNTU_22 = OSInfo("ubuntu", "22.04")
@@ -240,3 +242,40 @@ def test_rocky_rpm_and_cvss_v2_last_resort(full_index: AdvisoryIndex) -> None:
         "cvss_v2",
         7.5,
     )
+
+
+def test_finding_names_the_installed_binary_and_its_source(full_index: AdvisoryIndex) -> None:
+    # a binNMU: the binary's version (+b1) is not the source's, which the records name
+    libcurl = pkg(
+        "libcurl4",
+        "7.74.0-1.3+deb11u1+b1",
+        PackageType.DEB,
+        source_name="curl",
+        source_version="7.74.0-1.3+deb11u1",
+    )
+    f = by_record(match(full_index, [libcurl], DEBIAN_11), "DSA-5197-1")
+    assert f.installed_version == "7.74.0-1.3+deb11u1+b1"
+    assert f.matched_version == "7.74.0-1.3+deb11u1"
+    same = pkg("curl", "7.74.0-1.3+deb11u1", PackageType.DEB, source_name="curl")
+    assert by_record(match(full_index, [same], DEBIAN_11), "DSA-5197-1").matched_version is None
+
+
+def test_records_once_and_fixed_versions_sorted(full_index: AdvisoryIndex) -> None:
+    """PYSEC-2023-74 and its alias GHSA-j8r2-6x86-q33q merge; every record id appears once and
+    the fixed versions are in version order (not string order)."""
+    found = match(full_index, [pkg("requests", "2.3.0", PackageType.PYTHON)], None)
+    for f in found:
+        assert len(f.records) == len(set(f.records)) and list(f.records) == sorted(f.records)
+        key = sort_key(f.ecosystem)
+        assert list(f.fixed_versions) == sorted(f.fixed_versions, key=key)
+        assert f.fixed_version == (f.fixed_versions[-1] if f.fixed_versions else None)
+    assert any(len(f.records) > 1 for f in found)
+
+
+def test_upgrade_advice_per_package(full_index: AdvisoryIndex) -> None:
+    curl = pkg("curl", "8.9.0-r0", PackageType.APK, source_name="curl")
+    found = match(full_index, [curl], OSInfo("alpine", "3.23.0"))
+    (advice,) = upgrades(found)
+    assert advice.fixes == advice.total == len(found) == 28
+    assert advice.target == max((f.fixed_version or "" for f in found), key=sort_key("Alpine"))
+    assert all(compare("Alpine", f.fixed_version or "", advice.target) <= 0 for f in found)

@@ -117,3 +117,37 @@ def test_unknown_ecosystem_is_an_http_error_and_others_go_on(
 def test_parse_modified_csv_skips_bad_rows() -> None:
     rows = parse_modified_csv("2024-05-01T00:00:00Z,A-1\ngarbage\n2023-01-01T10:00:00.5Z,B-2\n")
     assert rows == [("2024-05-01T00:00:00.000000Z", "A-1"), ("2023-01-01T10:00:00.500000Z", "B-2")]
+
+
+def test_stale_index_warns_and_auto_update_refreshes_it(
+    bucket: tuple[Path, str], tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from patchwarden.advisories.freshness import index_age, refresh_if_stale, stale_message
+    from patchwarden.config.schema import AdvisoriesConfig
+
+    root, base = bucket
+    lay_out(root, "Debian", load("Debian"))
+    index = AdvisoryIndex(tmp_path / "a.db", create=True)
+    assert "has never been updated" in (stale_message(index, timedelta(days=1)) or "")
+    update(index, ["Debian"], base_url=base)
+    assert stale_message(index, timedelta(days=1)) is None
+    index._conn.execute("UPDATE sources SET imported_at = '2020-01-01T00:00:00Z'")
+    age = index_age(index)
+    assert age is not None and age > timedelta(days=365)
+    warning = stale_message(index, timedelta(days=1))
+    assert warning is not None and "old (advisories.max_age is 1d)" in warning
+    # without auto_update: the warning; with it: `db update` against the loopback bucket
+    plain = AdvisoriesConfig(base_url=base, ecosystems=["Debian"])
+    assert refresh_if_stale(index, plain) == warning
+    auto = AdvisoriesConfig(base_url=base, ecosystems=["Debian"], auto_update=True)
+    REQUESTS.clear()
+    assert refresh_if_stale(index, auto) is None
+    assert "/Debian/modified_id.csv" in REQUESTS
+    # an unreachable bucket: the old index is used, and the warning says why
+    index._conn.execute("UPDATE sources SET imported_at = '2020-01-01T00:00:00Z'")
+    dead = AdvisoriesConfig(base_url="http://127.0.0.1:9", ecosystems=["Debian"], auto_update=True)
+    text = refresh_if_stale(index, dead) or ""
+    assert "could not update the index" in text and "old" in text
+    index.close()

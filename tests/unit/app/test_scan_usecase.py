@@ -95,6 +95,9 @@ class FakePipeline:
     def open_index(self, path: Path) -> Any | None:
         return self.index
 
+    def freshness(self, index: Any) -> str | None:
+        return None
+
     def match(self, index: Any, inventory: ScanInventory) -> list[Finding]:
         return list(FINDINGS)
 
@@ -236,6 +239,28 @@ def options(**kw: Any) -> ScanOptions:
 def test_exit_code(fail_on: Severity | None, kw: dict[str, Any], code: ExitCode) -> None:
     report = run_scan(FakePipeline(), options(**kw), now=NOW).report
     assert exit_code(report, fail_on) == code
+
+
+def test_unknown_severity_blocks_or_allows() -> None:
+    """An unrated finding fails --fail-on critical unless unknown severity is allowed."""
+    from patchwarden.scan.model import UnknownSeverity
+
+    class Unrated(FakePipeline):
+        def match(self, index: Any, inventory: ScanInventory) -> list[Finding]:
+            return [f("CVE-9", Severity.UNKNOWN), f("CVE-4", Severity.LOW)]
+
+    report = run_scan(Unrated(), options(), now=NOW).report
+    assert exit_code(report, Severity.CRITICAL, UnknownSeverity.BLOCK) == ExitCode.FINDINGS
+    assert exit_code(report, Severity.CRITICAL, UnknownSeverity.ALLOW) == ExitCode.OK
+    assert exit_code(report, Severity.UNKNOWN, UnknownSeverity.ALLOW) == ExitCode.FINDINGS
+
+
+def test_stale_index_warning_comes_first() -> None:
+    class Stale(FakePipeline):
+        def freshness(self, index: Any) -> str | None:
+            return "the advisory index is 3d old"
+
+    assert run_scan(Stale(), options(), now=NOW).warnings == ("the advisory index is 3d old",)
 
 
 def test_ignored_findings_do_not_fail(tmp_path: Path) -> None:

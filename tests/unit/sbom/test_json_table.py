@@ -72,14 +72,15 @@ def test_table_sections_in_fix_first_order(report: ScanReport) -> None:
     text = write_table(report)
     up, nofix, wnf = (text.index(s) for s in ("Upgrade available", "No fix exists", "Will not fix"))
     assert up < nofix < wnf
-    assert "  libssl3  3.0.11-1~deb12u1 → 3.0.13-1~deb12u1, 3.0.14-1~deb12u1  (deb)\n" in text
+    assert "  libssl3 3.0.11-1~deb12u1  (deb; source openssl)\n" in text
+    assert "    upgrade to 3.0.14-1~deb12u1 fixes all 2\n" in text
     assert "    in /var/lib/dpkg/status, layer 111111111111\n" in text
     # highest severity first within a package, the fix per CVE when fixes differ
     assert text.index("critical  CVE-2024-0001") < text.index("medium    CVE-2024-0002")
     assert "fixed in 3.0.14-1~deb12u1" in text
     assert "Ignored (1)" in text and "until 2026-12-31" in text
     assert text.rstrip().splitlines()[-1] == (
-        "7 vulnerabilities: 1 critical, 1 high, 3 medium, 1 low, 1 unknown; 5 fixable, "
+        "7 vulnerabilities: 1 critical, 1 high, 3 medium, 1 low; 5 fixable, 1 unrated, "
         "1 ignored, 2 filtered"
     )
 

@@ -17,7 +17,7 @@ from patchwarden.core.ref import ImageRef
 from patchwarden.core.words import plural
 from patchwarden.policy.model import Policy, UpdateLevel
 from patchwarden.registry.model import Platform
-from patchwarden.scan.model import Finding, FindingStatus, Severity
+from patchwarden.scan.model import Finding, FindingStatus, Severity, UnknownSeverity, at_least
 
 Key = tuple[str, str]  # (vulnerability id, source package or package)
 ScanImage = Callable[[ImageRef, Platform], list[Finding]]
@@ -79,9 +79,20 @@ def _sev_text(findings: Sequence[Finding]) -> str:
 
 
 class VulnAssessor:
-    def __init__(self, scan: ScanImage) -> None:
+    """Scans images (memoised per run) and compares candidates. ``unknown`` is how the gates
+    treat unrated findings (``advisories.unknown_severity``); the scan callable applies the
+    ignore file, so ignored findings never count, here or in the gates."""
+
+    def __init__(
+        self,
+        scan: ScanImage,
+        unknown: UnknownSeverity = UnknownSeverity.BLOCK,
+        warnings: Sequence[str] = (),
+    ) -> None:
         self._scan = scan
         self._memo = SingleFlight()
+        self.unknown = unknown
+        self.warnings = tuple(warnings)  # stale index, expired ignore entries
 
     def findings(self, image: ImageRef, platform: Platform) -> tuple[Finding, ...]:
         memo_key = f"{image} {platform}"
@@ -103,7 +114,7 @@ class VulnAssessor:
             fixed = tuple(f for f in now if key(f) not in found_keys)
             introduced = tuple(f for f in found if key(f) not in now_keys)
             option = Option(tag, digest, level, found, fixed, introduced)
-            options.append(replace(option, gate=gate(option, now, policy)))
+            options.append(replace(option, gate=gate(option, now, policy, self.unknown)))
         allowed = [o for o in options if o.gate is None]
         best = None
         if allowed:
@@ -115,11 +126,17 @@ class VulnAssessor:
         return Assessment(now, tuple(options), best)
 
 
-def gate(option: Option, current: Sequence[Finding], policy: Policy) -> str | None:
-    """The first of the policy's gates that stops ``option``, as a reason, or None."""
+def gate(
+    option: Option,
+    current: Sequence[Finding],
+    policy: Policy,
+    unknown: UnknownSeverity = UnknownSeverity.BLOCK,
+) -> str | None:
+    """The first of the policy's gates that stops ``option``, as a reason, or None. An unrated
+    finding counts as critical for the gates when ``unknown`` is block."""
     src = policy.source
     if "no-new-critical" in policy.require:
-        crit = [f.id for f in option.introduced if f.severity == Severity.CRITICAL]
+        crit = [f.id for f in option.introduced if at_least(f.severity, Severity.CRITICAL, unknown)]
         if crit:
             return f"require no-new-critical ({src}): introduces {', '.join(crit[:3])}"
     if "no-new-vulnerabilities" in policy.require and option.introduced:
@@ -131,7 +148,12 @@ def gate(option: Option, current: Sequence[Finding], policy: Policy) -> str | No
         )
     if policy.max_severity:
         limit = Severity(policy.max_severity)
-        worse = [f.id for f in option.findings if f.severity.rank > limit.rank]
+        worse = [
+            f.id
+            for f in option.findings
+            if f.severity.rank > limit.rank
+            or (f.severity is Severity.UNKNOWN and unknown is UnknownSeverity.BLOCK)
+        ]
         if worse:
             return f"max_severity {limit.value} ({src}): carries {', '.join(worse[:3])}"
     return None

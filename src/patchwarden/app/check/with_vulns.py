@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from patchwarden.app.check.results import CheckResult, Status, Version
-from patchwarden.app.check.vulns import Assessment, VulnAssessor
+from patchwarden.app.check.vulns import Assessment, Option, VulnAssessor
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import PatchwardenError
 from patchwarden.policy.model import Policy, UpdateLevel
@@ -39,7 +39,7 @@ def with_vulnerabilities(
         assessment = vulns.assess(current, candidates, policy, platform)
     except PatchwardenError as exc:
         return replace(result, reason=f"{result.reason}; vulnerability scan failed: {exc}")
-    return _choose(result, assessment)
+    return _choose(result, assessment, policy)
 
 
 def _candidates(
@@ -59,8 +59,37 @@ def _candidates(
     return list(out.values())
 
 
-def _choose(result: CheckResult, a: Assessment) -> CheckResult:
+def _tie(plain: Option, other: Option) -> str:
+    return (
+        f"{plain.tag} and {other.tag} fix the same number of known vulnerabilities "
+        f"({len(plain.fixed)}; they introduce {len(plain.introduced)} and "
+        f"{len(other.introduced)}): keeping the policy's choice {plain.tag}"
+    )
+
+
+def has_vulnerability_rule(policy: Policy) -> bool:
+    """Only a vulnerability rule (``require``, ``max_severity``) lets CVE counts change the
+    candidate; without one, ``--vulns`` informs and ``update`` commits the plain choice."""
+    return bool(policy.require) or policy.max_severity is not None
+
+
+def _choose(result: CheckResult, a: Assessment, policy: Policy) -> CheckResult:
+    plain = result.candidate.tag if result.candidate else None
+    plain_option = next((o for o in a.options if o.tag == plain), None)
     best = a.recommended
+    if not has_vulnerability_rule(policy):
+        reason = result.reason
+        if best and plain_option and best.tag != plain:
+            if len(best.fixed) > len(plain_option.fixed):
+                reason += (
+                    f"; {best.tag} would fix {len(best.fixed)} known vulnerabilities ({plain} "
+                    f"fixes {len(plain_option.fixed)}): add a vulnerability rule (require or "
+                    "max_severity) to the policy to prefer it"
+                )
+            else:
+                reason += "; " + _tie(plain_option, best)
+                a = replace(a, recommended=plain_option)
+        return replace(result, reason=reason, vulns=a)
     if best is None:
         gates = "; ".join(f"{o.tag}: {o.gate}" for o in a.options if o.gate)
         return replace(
@@ -72,7 +101,16 @@ def _choose(result: CheckResult, a: Assessment) -> CheckResult:
             vulns=a,
         )
     reason = result.reason
-    if result.candidate is None or best.tag != result.candidate.tag:
+    if (
+        plain_option is not None
+        and plain_option.gate is None
+        and best.tag != plain
+        and len(plain_option.fixed) == len(best.fixed)
+    ):
+        reason = f"{_tie(plain_option, best)}; {reason}"
+        best = plain_option
+        a = replace(a, recommended=plain_option)
+    elif result.candidate is None or best.tag != result.candidate.tag:
         reason = (
             f"{best.tag} ({best.update}) is the smallest update that fixes the most known "
             f"vulnerabilities ({len(best.fixed)}); {reason}"

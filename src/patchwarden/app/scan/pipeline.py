@@ -16,6 +16,7 @@ from patchwarden.registry.model import BlobRegistry, Platform
 from patchwarden.scan.model import Finding, ImageSource, ScanInventory
 
 if TYPE_CHECKING:
+    from patchwarden.config.schema import AdvisoriesConfig
     from patchwarden.scan.scanner import Scanner
 
 
@@ -28,10 +29,12 @@ class ImagePipeline:
         registry: Callable[[], BlobRegistry],
         *,
         configured_db: str | None = None,
+        advisories: AdvisoriesConfig | None = None,
     ) -> None:
         self.scanner = scanner
         self._registry = registry
         self.configured_db = configured_db
+        self.advisories = advisories  # max_age, auto_update (None: no config file)
 
     def open_source(self, target: ScanTarget, platform: Platform | None) -> ImageSource:
         from patchwarden.scan.sources import open_source
@@ -66,3 +69,8 @@ class ImagePipeline:
         finally:
             index.close()
         return found
+
+    def freshness(self, index: Any) -> str | None:
+        from patchwarden.advisories.freshness import refresh_if_stale
+
+        return refresh_if_stale(index, self.advisories)

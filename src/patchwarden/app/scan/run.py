@@ -19,7 +19,15 @@ from patchwarden.app.scan.ignore import IgnoreFile, apply_ignores, expired_messa
 from patchwarden.errors import ExitCode, PatchwardenError, UsageError
 from patchwarden.registry.model import Platform
 from patchwarden.sbom.model import Filters, ScanReport
-from patchwarden.scan.model import Finding, FindingStatus, ImageSource, ScanInventory, Severity
+from patchwarden.scan.model import (
+    Finding,
+    FindingStatus,
+    ImageSource,
+    ScanInventory,
+    Severity,
+    UnknownSeverity,
+    at_least,
+)
 
 LayerProgress = Callable[[str, int, int], None]
 NO_INDEX_MORE = ", pass --db PATH, or use --sbom-only for a package list without vulnerabilities"
@@ -113,9 +121,14 @@ def apply_filters(
     return tuple(shown), hidden
 
 
-def exit_code(report: ScanReport, fail_on: Severity | None) -> ExitCode:
-    """1 when a shown finding is at or above ``fail_on``; ignored and hidden ones never count."""
-    if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in report.findings):
+def exit_code(
+    report: ScanReport,
+    fail_on: Severity | None,
+    unknown: UnknownSeverity = UnknownSeverity.BLOCK,
+) -> ExitCode:
+    """1 when a shown finding is at or above ``fail_on`` (an unrated one per ``unknown``);
+    ignored and hidden ones never count."""
+    if fail_on is not None and any(at_least(f.severity, fail_on, unknown) for f in report.findings):
         return ExitCode.FINDINGS
     return ExitCode.OK
 
@@ -134,6 +147,11 @@ class ScanPipeline(Protocol):
         ...
 
     def match(self, index: Any, inventory: ScanInventory) -> list[Finding]: ...
+
+    def freshness(self, index: Any) -> str | None:
+        """A warning when the index is older than ``advisories.max_age`` (refreshed first
+        with ``advisories.auto_update``), else None."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +185,7 @@ def run_scan(
         index = pipeline.open_index(path)
         if index is None:
             raise missing_index(path, NO_INDEX_MORE)
+    stale = pipeline.freshness(index) if index is not None else None
     source = pipeline.open_source(options.target, options.platform)
     try:
         inventory = _guard(lambda: pipeline.inventory(source, progress), options.target)
@@ -191,7 +210,8 @@ def run_scan(
     report = replace(
         report, findings=shown, ignored=outcome.ignored, filters=replace(filters, hidden=hidden)
     )
-    return ScanOutcome(report, unread + tuple(expired_message(r) for r in outcome.expired))
+    expired = tuple(expired_message(r) for r in outcome.expired)
+    return ScanOutcome(report, ((stale,) if stale else ()) + unread + expired)
 
 
 def _today(now: datetime) -> date:

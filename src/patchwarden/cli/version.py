@@ -1,0 +1,85 @@
+"""``patchwarden version``: the tool, the Python running it, and the advisory index it would
+use (how old it is, where its data came from, how many records)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from typing import Any
+
+import typer
+
+from patchwarden import __version__
+from patchwarden.cli.common import (
+    ConfigOpt,
+    DebugOpt,
+    FormatOpt,
+    OutputFormat,
+    emit_json,
+    out,
+    user_errors,
+)
+from patchwarden.cli.db import DbOpt, _age, _human, _settings
+
+HELP = """Print the patchwarden version, the Python it runs on, and the advisory index in use:
+its path, age (time since its last import or update), sources and record counts.
+
+Exit codes: 0 printed (also when there is no index yet: it says so); 2 a bad configuration.
+
+\b
+  patchwarden version
+  patchwarden version --format json | jq .index.age_seconds
+"""
+
+
+def version_cmd(
+    db: DbOpt = None,
+    format: FormatOpt = OutputFormat.table,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    with user_errors(debug):
+        _, path = _settings(config, db)
+        index: dict[str, Any] = {"path": str(path), "exists": path.is_file()}
+        if path.is_file():
+            from patchwarden.advisories.freshness import last_update
+            from patchwarden.advisories.index import AdvisoryIndex
+
+            with AdvisoryIndex(path) as idx:
+                last = last_update(idx)
+                index["records"] = idx.record_count()
+                index["last_update"] = last.strftime("%Y-%m-%dT%H:%M:%SZ") if last else None
+                index["age_seconds"] = _age(index["last_update"])
+                index["sources"] = [
+                    {
+                        "ecosystem": s.ecosystem,
+                        "records": s.record_count,
+                        "last_update": s.imported_at,
+                        "source": s.source_url,
+                    }
+                    for s in idx.status()
+                ]
+        data = {
+            "patchwarden": __version__,
+            "python": f"{platform.python_version()} ({sys.executable})",
+            "index": index,
+        }
+        if format == OutputFormat.json:
+            emit_json(data)
+            return
+        lines = [f"patchwarden {__version__}", f"python {data['python']}"]
+        if not index["exists"]:
+            lines.append(f"advisory index: none at {path} (run `patchwarden db update`)")
+        else:
+            age = _human(index["age_seconds"])
+            lines.append(f"advisory index: {path}, {index['records']} records, updated {age}")
+            for s in index["sources"]:
+                lines.append(
+                    f"  {s['ecosystem']}: {s['records']} records, updated "
+                    f"{_human(_age(s['last_update']))}, from {s['source'] or '-'}"
+                )
+        out.print("\n".join(lines), markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("version", help=HELP)(version_cmd)
