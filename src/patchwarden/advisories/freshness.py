@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from patchwarden.config.durations import format_duration
+from patchwarden.core.durations import format_duration
 
 if TYPE_CHECKING:
     from patchwarden.advisories.index import AdvisoryIndex
