@@ -21,7 +21,7 @@ from patchwarden.scan.model import (
 )
 
 log = logging.getLogger(__name__)
-ENGINE_VERSION = 1  # bump when the layer reader's output for the same input changes
+ENGINE_VERSION = 2  # bump when the layer reader's output for the same input changes
 _PKG_OPTIONAL = ("source_name", "source_version", "arch", "namespace")
 
 
@@ -98,6 +98,7 @@ def facts_to_json(lf: LayerFacts) -> dict[str, Any]:
         "opaque_dirs": list(lf.opaque_dirs),
         "entries": lf.entries,
         "warnings": list(lf.warnings),
+        "links": lf.links,
     }
 
 
@@ -126,6 +127,7 @@ def facts_from_json(d: dict[str, Any]) -> LayerFacts:
         opaque_dirs=tuple(d.get("opaque_dirs", ())),
         entries=int(d.get("entries", 0)),
         warnings=tuple(d.get("warnings", ())),
+        links={str(k): str(v) for k, v in d.get("links", {}).items()},
     )
 
 

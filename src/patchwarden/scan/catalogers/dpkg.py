@@ -88,6 +88,7 @@ def parse_md5sums(text: str) -> list[str]:
 class DpkgCataloger:
     name = "dpkg"
     version = 1
+    max_bytes = 32 * 1024 * 1024  # held whole; a real status file is a few MiB
 
     def wants(self, path: str, mode: int, size: int) -> bool:
         if not path.startswith("var/lib/dpkg/"):
