@@ -154,7 +154,9 @@ def load_settings(config: Path | None, paths: Sequence[Path]) -> tuple[Config, P
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(pretty(data))
+    from patchwarden.net.redact import redact_known
+
+    sys.stdout.write(redact_known(pretty(data)))
     sys.stdout.flush()
 
 
@@ -182,9 +184,12 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], Non
 
 
 def fail(exc: PatchwardenError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, highlight=False)
+    from patchwarden.net.redact import redact_known
+
+    message = redact_known(exc.message)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     if exc.hint:
-        err.print(f"[bold]hint:[/] {escape(exc.hint)}", markup=True, highlight=False)
+        err.print(f"[bold]hint:[/] {escape(redact_known(exc.hint))}", markup=True, highlight=False)
     return typer.Exit(int(exc.exit_code))
 
 
@@ -198,10 +203,11 @@ def user_errors(debug: bool = False) -> Iterator[None]:
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
-        err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}", markup=True
-        )
+        from patchwarden.net.redact import redact_known
+
+        text = redact_known(str(exc))
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(text)}", markup=True)
         err.print("This is a bug in patchwarden. Re-run with --debug and report the traceback.")
         if debug:
-            err.print(traceback.format_exc(), markup=False)
+            err.print(redact_known(traceback.format_exc()), markup=False)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
