@@ -108,7 +108,7 @@ def _handler(reg: HostileRegistry) -> type[BaseHTTPRequestHandler]:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                scheme, _, value = auth.partition(" ")
+                _, _, value = auth.partition(" ")
                 try:
                     decoded = base64.b64decode(value).decode()
                 except Exception:
