@@ -273,3 +273,23 @@ def test_superseded_branches_are_kept_or_pruned(project: dict[str, Any]) -> None
     assert {"branch": branch, "action": "superseded: deleted"} in stale
     assert branch not in git("branch", "--list", "patchwarden/*", cwd=work)
     assert branch not in git("branch", "--list", "patchwarden/*", cwd=remote)
+
+
+def test_an_untracked_file_is_left_out_and_the_group_still_committed(
+    project: dict[str, Any],
+) -> None:
+    work, R, ns = project["work"], project["R"], project["ns"]
+    (work / "extra").mkdir()
+    (work / "extra" / "Dockerfile").write_text(f"FROM {R}/{ns}/web:1.25.3\n")  # never committed
+    cache = ["--cache-dir", str(project["tmp"] / "c")]
+    proc = cli("update", ".", "--commit", "--format", "json", *cache, cwd=work)
+    assert proc.returncode == 3, proc.stderr  # something was left out: not a clean run
+    groups = {g["branch"]: g for g in json.loads(proc.stdout)["groups"]}
+    web = next(b for b in groups if b.endswith("-web"))
+    assert groups[web]["action"] == "committed"
+    assert [x["file"] for x in groups[web]["left_out"]] == ["extra/Dockerfile"]
+    assert "untracked" in groups[web]["left_out"][0]["reason"]
+    assert "patchwarden-wt-" not in proc.stdout + proc.stderr  # no temp path leaks
+    assert "web:1.27.0" in git("show", f"{web}:Dockerfile", cwd=work)
+    table = cli("update", ".", "--commit", *cache, cwd=work)
+    assert "left out extra/Dockerfile" in table.stdout

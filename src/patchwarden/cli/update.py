@@ -52,7 +52,8 @@ Modes:
 Re-running is idempotent: an unchanged branch is left as it is; a branch whose versions the
 base branch already has is deleted and its pull request closed.
 
-Exit codes: 0 done; 2 bad usage or configuration; 3 some groups failed (others still done).
+Exit codes: 0 done; 2 bad usage or configuration; 3 some groups failed or left files out (an
+untracked or locally edited file; the rest of the group is still committed).
 
 Examples:
 
@@ -180,7 +181,8 @@ def update(
             _render(outcomes, notes, errors, dry_run)
             for branch, action in updater.stale:
                 out.print(f"{escape(branch)}: {action}")
-        failed = any(o.action == UpdateAction.FAILED for o in outcomes) or bool(errors)
+        failed = any(o.action == UpdateAction.FAILED or o.left_out for o in outcomes)
+        failed = failed or bool(errors)
         raise typer.Exit(int(ExitCode.ERRORS if failed else ExitCode.OK))
 
 
@@ -208,6 +210,7 @@ def _json(outcomes: list[Outcome], notes: list[str], errors: list[Any]) -> dict[
                 "diff": o.diff,
                 "body": o.body,
                 "error": o.error,
+                "left_out": [{"file": f, "reason": why} for f, why in o.left_out],
             }
             for o in outcomes
         ],
@@ -236,6 +239,9 @@ def _render(outcomes: list[Outcome], notes: list[str], errors: list[Any], dry_ru
             )
         if o.error:
             out.print(f"  [red]{escape(o.error)}[/]")
+        elif o.left_out:
+            for f, why in o.left_out:
+                out.print(f"  [yellow]left out[/] {escape(f)}: {escape(why)}")
         if o.commit:
             out.print(f"  commit {short_hex(o.commit)}" + ("  pushed" if o.pushed else ""))
         if o.pull_request:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from patchwarden.app.update.action import UpdateAction
-from patchwarden.app.update.plan import BRANCH_PREFIX, Group, commit_message
+from patchwarden.app.update.plan import BRANCH_PREFIX, Group, Move, commit_message
 from patchwarden.app.update.pr_body import ImageFacts, render
 from patchwarden.apply.forge.model import Forge
 from patchwarden.apply.git import Repo
@@ -29,6 +29,9 @@ class Outcome:
     pushed: bool = False
     pull_request: str | None = None
     error: str | None = None
+    # (file, reason): references of the group left out of its commit (a file untracked in or
+    # edited against the base); the rest of the group is still committed
+    left_out: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +141,19 @@ class Updater:
 
     def _commit_group_or_raise(self, repo: Repo, base: str, group: Group) -> Outcome:
         rel = self.scan_root.relative_to(repo.root)
-        body = self._body(group)
         existing = repo.rev(f"refs/heads/{group.branch}")
         with repo.worktree(base) as wt:
-            files = prepare(wt / rel, [m.change for m in group.moves])
+            files, group, left_out = _prepare_each_file(wt, wt / rel, group, base)
+            if not group.moves:
+                return Outcome(
+                    group,
+                    UpdateAction.FAILED,
+                    error="; ".join(f"{f}: {why}" for f, why in left_out),
+                    left_out=left_out,
+                )
             if not files:
                 return self._already_merged(repo, group, existing)
+            body = self._body(group)
             write_group(files)
             paths = [str((rel / f.rel).as_posix()) for f in files]
             commit = repo.commit_all(wt, commit_message(group), paths)
@@ -164,7 +174,14 @@ class Updater:
         else:
             action = UpdateAction.UPDATED if existing else UpdateAction.COMMITTED
         return Outcome(
-            group, action, diff=_diff(files), body=body, commit=tip, pushed=pushed, pull_request=pr
+            group,
+            action,
+            diff=_diff(files),
+            body=body,
+            commit=tip,
+            pushed=pushed,
+            pull_request=pr,
+            left_out=left_out,
         )
 
     def _already_merged(self, repo: Repo, group: Group, existing: str | None) -> Outcome:
@@ -192,6 +209,32 @@ class Updater:
         elif pr.title != group.title or pr.body != body:
             pr = self.forge.update(pr, group.title, body)
         return pr.url
+
+
+def _prepare_each_file(
+    wt: Path, root: Path, group: Group, base: str
+) -> tuple[list[FileChange], Group, tuple[tuple[str, str], ...]]:
+    """Prepare the group file by file in the worktree at ``base``: a file that is not in the
+    base (untracked) or whose base text does not match the checkout (local edits) is left
+    out with the reason, and the rest is committed. Reasons never name the temp worktree."""
+    by_file: dict[str, list[Move]] = {}
+    for m in group.moves:
+        by_file.setdefault(m.change.reference.file, []).append(m)
+    files: list[FileChange] = []
+    kept: list[Move] = []
+    left_out: list[tuple[str, str]] = []
+    for name, moves in sorted(by_file.items()):
+        if not (root / name).is_file():
+            left_out.append((name, f"not in {base} (untracked or uncommitted); commit it first"))
+            continue
+        try:
+            files.extend(prepare(root, [m.change for m in moves]))
+        except PatchwardenError as exc:
+            why = str(exc).replace(f"{wt}/", "").replace(str(wt), ".")
+            left_out.append((name, f"differs from {base} (local edits?): {why}"))
+            continue
+        kept.extend(moves)
+    return files, replace(group, moves=tuple(kept)), tuple(left_out)
 
 
 def _diff(files: Sequence[FileChange]) -> str:
