@@ -103,9 +103,11 @@ def build_scanner(
     config: Config | None, *, cache_dir: Path | None = None, use_cache: bool = True
 ) -> Scanner:
     from patchwarden.scan.catalogers import CATALOGERS
+    from patchwarden.scan.limits import Limits
     from patchwarden.scan.scanner import Scanner
 
-    return Scanner(CATALOGERS, cache=_layer_cache(config, cache_dir, use_cache))
+    cache = _layer_cache(config, cache_dir, use_cache)
+    return Scanner(CATALOGERS, cache=cache, limits=Limits.from_env())
 
 
 def build_scan_pipeline(

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 from patchwarden.scan.decompress import HashingReader, Prefetcher, open_decompressed
-from patchwarden.scan.errors import HostileLayerError, short
+from patchwarden.scan.errors import HostileLayerError, TooManyFacts, short
 from patchwarden.scan.limits import Limits
 from patchwarden.scan.model import Cataloger, FileEntry, FileFacts, LayerFacts, LayerRef
 from patchwarden.scan.tarsafety import normalize, whiteout
@@ -90,6 +90,10 @@ class Collector:
         for c in wanting:
             try:
                 got = c.catalog(entry)
+            except TooManyFacts as exc:
+                raise HostileLayerError(
+                    self.layer, f"{entry.path}: {exc}; possible package-database bomb"
+                ) from None
             except Exception as exc:
                 self._warn(f"cataloger {c.name} failed on {entry.path}: {exc!r}")
                 continue

@@ -8,7 +8,13 @@ links are never catalogued twice: a link shares its target's facts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+
+from patchwarden.errors import UsageError
+
+ENV_PREFIX = "PATCHWARDEN_SCAN_"  # e.g. PATCHWARDEN_SCAN_MAX_LAYER_BYTES=34359738368
 
 GiB = 1024**3
 MiB = 1024**2
@@ -23,3 +29,23 @@ class Limits:
     max_owned_paths: int = 2_000_000  # paths listed by OS package databases in one layer
     max_scan_packages: int = 500_000  # packages across all layers of one scan
     max_scan_owned_paths: int = 4_000_000  # owned paths across all layers of one scan
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:
+        """The defaults, with ``PATCHWARDEN_SCAN_<FIELD>`` (a positive integer) for any field:
+        raise a limit for a legitimately huge image, lower one to fail fast."""
+        env = os.environ if environ is None else environ
+        changes: dict[str, int] = {}
+        for f in fields(cls):
+            name = ENV_PREFIX + f.name.upper()
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                value = int(raw.replace("_", ""))
+            except ValueError:
+                value = 0
+            if value <= 0:
+                raise UsageError(f"${name} must be a positive integer, not {raw!r}")
+            changes[f.name] = value
+        return replace(cls(), **changes) if changes else cls()

@@ -217,3 +217,25 @@ def test_failed_layer_is_not_cached(tmp_path, bad) -> None:
     with pytest.raises(CorruptImageError):
         Scanner([DpkgCataloger()], cache=cache).scan(src)
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_scan_limits_from_environment() -> None:
+    from patchwarden.errors import UsageError
+
+    limits = Limits.from_env({"PATCHWARDEN_SCAN_MAX_LAYER_BYTES": "8_388_608"})
+    assert limits.max_layer_bytes == 8 * 1024 * 1024
+    assert limits.max_entries == Limits().max_entries
+    with pytest.raises(UsageError, match="PATCHWARDEN_SCAN_MAX_ENTRIES must be a positive"):
+        Limits.from_env({"PATCHWARDEN_SCAN_MAX_ENTRIES": "-1"})
+
+
+def test_a_cataloger_refusing_a_bomb_refuses_the_layer_naming_the_file() -> None:
+    from patchwarden.scan.catalogers import dpkg
+    from patchwarden.scan.catalogers.dpkg import DpkgCataloger as RealDpkg
+
+    status = b"".join(
+        f"Package: p{i}\nStatus: install ok installed\nVersion: 1\n\n".encode()
+        for i in range(dpkg.MAX_PACKAGES + 1)
+    )
+    with pytest.raises(HostileLayerError, match="var/lib/dpkg/status: more than 100000"):
+        _read(layer([("var/lib/dpkg/status", status)]), [RealDpkg()])
