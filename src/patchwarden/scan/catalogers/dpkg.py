@@ -29,7 +29,7 @@ STATUS_D = "var/lib/dpkg/status.d/"
 INFO = "var/lib/dpkg/info/"
 _FIELDS = frozenset({"Package", "Status", "Version", "Architecture", "Source"})
 _EMPTY = FileFacts()
-MAX_PACKAGES = 100_000  # per file; a big real status file has a few thousand
+MAX_PACKAGES = 50_000  # per file; a big real status file has a few thousand
 MAX_PATHS = 1_000_000  # per .list/.md5sums file
 
 
