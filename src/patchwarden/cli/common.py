@@ -53,10 +53,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def escape(text: str) -> str:
-    """rich's markup escaping, imported on first use (rich.markup costs ~13 ms at start-up)."""
+    """For a terminal: controls made visible (text from images and registries may carry escape
+    sequences) and rich's markup escaped (rich.markup imported on first use: ~13 ms)."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    from patchwarden.core.text import printable
+
+    return rich_escape(printable(text))
 
 
 class OutputFormat(StrEnum):

@@ -69,9 +69,9 @@ def _render(results: list) -> None:  # type: ignore[type-arg]
         table.add_column(col, overflow="fold")
     for r in results:
         table.add_row(
-            r.container,
-            f"{r.from_image}@{_short(r.from_digest)}",
-            f"{r.to_image}@{_short(r.to_digest)}",
+            escape(r.container),
+            escape(f"{r.from_image}@{_short(r.from_digest)}"),
+            escape(f"{r.to_image}@{_short(r.to_digest)}"),
             f"[{_STYLE.get(r.outcome, '')}]{r.outcome}[/]",
             escape(r.reason),
         )
@@ -311,10 +311,10 @@ def history(
         for r in records:
             table.add_row(
                 r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                r.container,
-                r.action,
-                f"{r.from_image}@{_short(r.from_digest)}",
-                f"{r.to_image}@{_short(r.to_digest)}",
+                escape(r.container),
+                escape(r.action),
+                escape(f"{r.from_image}@{_short(r.from_digest)}"),
+                escape(f"{r.to_image}@{_short(r.to_digest)}"),
                 f"[{_STYLE[LiveOutcome(r.outcome)]}]{r.outcome}[/]",
                 escape(r.reason),
             )
