@@ -355,3 +355,14 @@ def test_rootfs_scan_shows_what_it_could_not_read() -> None:
     assert "warning: cannot read directory /opt/secret: Permission denied" in proc.stderr
     assert "warning: cannot read /var/lib/dpkg/status.d/locked: Permission denied" in proc.stderr
     assert len(json.loads(proc.stdout)["packages"]) == 2
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_engine_url_password_is_never_printed(tmp_path: Path, fmt: str) -> None:
+    url = "tcp://robot:S3cret%2FPw@127.0.0.1:9"
+    run = run_cli("engine", "update", "--engine", url, "-f", fmt, "--state", "s.db", cwd=tmp_path)
+    assert run.code != 0
+    text = run.stdout + run.stderr
+    assert "tcp://***@127.0.0.1:9" in text
+    for leak in ("S3cret", "robot:S3", "cm9ib3Q6UzNjcmV0L1B3"):
+        assert leak not in text
