@@ -251,15 +251,21 @@ def build_live_updater(
     concurrency: int = 1,
     keep_images: int | None = None,
     on_step: StepFn | None = None,
+    check_writable: bool = True,
 ) -> LiveUpdater:
     """A live updater on the container engine at ``engine_url`` (connected and answering),
-    recording into the state store ``state``."""
+    recording into the state store ``state``. With ``check_writable`` the store is checked
+    writable first, before the engine is even contacted: an update that could not be recorded
+    is never made."""
     from patchwarden.app.live.updater import LiveUpdater
     from patchwarden.engine.client import connect
 
+    store = build_store(state)
+    if check_writable:
+        store.check_writable()
     return LiveUpdater(
         connect(engine_url),
-        build_store(state),
+        store,
         probes=probes,
         stop_timeout=stop_timeout,
         hook_timeout=hook_timeout,

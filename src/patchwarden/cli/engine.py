@@ -218,6 +218,7 @@ def update(
         updater = build_live_updater(
             engine_url=engine,
             state=state,
+            check_writable=not monitor_only,
             probes=_probes(probe_http, probe_status, probe_tcp, grace, health_timeout),
             stop_timeout=stop_timeout,
             hook_timeout=hook_timeout,
