@@ -17,8 +17,8 @@ from patchwarden.registry.credentials import EnvCredentials, env_prefix
 from patchwarden.registry.settings import ClientOptions
 
 
-def _client(**opts: object) -> RegistryClient:
-    options = ClientOptions(max_attempts=1, read_timeout=5.0, **opts)  # type: ignore[arg-type]
+def _client(read_timeout: float = 5.0, **opts: object) -> RegistryClient:
+    options = ClientOptions(max_attempts=1, read_timeout=read_timeout, **opts)  # type: ignore[arg-type]
     return RegistryClient(options=options)
 
 
@@ -53,12 +53,12 @@ def test_a_dripping_blob_is_cut_off_by_the_rate_floor(monkeypatch: pytest.Monkey
 
 def test_huge_tag_list_and_manifest_hit_the_byte_caps() -> None:
     with HostileRegistry("huge-tags") as reg:
-        client = _client(max_tags_bytes=1024 * 1024)
+        client = _client(60.0, max_tags_bytes=1024 * 1024)
         with pytest.raises(IntegrityError, match="limit"):
             client.list_tags(parse_reference(f"{reg.host}/app"))
         client.close()
     with HostileRegistry("huge-manifest") as reg:
-        client = _client()
+        client = _client(60.0)
         with pytest.raises(IntegrityError, match="limit"):
             client.get_manifest(parse_reference(f"{reg.host}/app:1"))
         client.close()
