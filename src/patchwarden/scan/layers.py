@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from patchwarden.scan.decompress import HashingReader, Prefetcher, open_decompressed
-from patchwarden.scan.errors import HostileLayerError, TooManyFacts, short
+from patchwarden.scan.errors import CorruptImageError, HostileLayerError, TooManyFacts, short
 from patchwarden.scan.limits import Limits
 from patchwarden.scan.model import Cataloger, FileEntry, FileFacts, LayerFacts, LayerRef
 from patchwarden.scan.tarsafety import normalize, whiteout
@@ -149,7 +150,8 @@ def read_layer(
     raw = HashingReader(blob, digest)
     data = open_decompressed(raw, limits.max_layer_bytes, digest)
     raw.hash_in_thread()
-    ahead = Prefetcher(data.read)
+    diff = _DiffId(data.read, layer) if _check_diff_id(layer) else None
+    ahead = Prefetcher(diff.read if diff is not None else data.read)
     try:
         col, entries = _walk(TarReader(ahead.read, digest), layer, catalogers, limits)
         ahead.finish()
@@ -158,7 +160,39 @@ def read_layer(
         raw.abandon()
         raise
     raw.verify()
+    if diff is not None:
+        diff.verify()
     return col.facts(layer, entries)
+
+
+def _check_diff_id(layer: LayerRef) -> bool:
+    d = layer.diff_id
+    return d is not None and d != layer.digest and d.startswith("sha256:")
+
+
+class _DiffId:
+    """The uncompressed stream's SHA-256 against the config's diff_id (hashed on the
+    prefetch thread: hashlib releases the GIL, so it overlaps the tar walk)."""
+
+    def __init__(self, read: Callable[[int], bytes], layer: LayerRef) -> None:
+        self._read = read
+        self._h = hashlib.sha256()
+        self.layer = layer
+
+    def read(self, n: int) -> bytes:
+        chunk = self._read(n)
+        self._h.update(chunk)
+        return chunk
+
+    def verify(self) -> None:
+        actual = "sha256:" + self._h.hexdigest()
+        if actual != self.layer.diff_id:
+            raise CorruptImageError(
+                f"layer {short(self.layer.digest)} does not match the image config: its "
+                f"content is {actual}, the config's diff_id says {self.layer.diff_id}",
+                "the image config and its layers disagree (tampered or mis-assembled "
+                "image); pull/copy the image again, or rebuild it",
+            )
 
 
 def _streams(c: Cataloger, size: int) -> bool:

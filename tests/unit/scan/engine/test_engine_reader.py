@@ -239,3 +239,13 @@ def test_a_cataloger_refusing_a_bomb_refuses_the_layer_naming_the_file() -> None
     )
     with pytest.raises(HostileLayerError, match="var/lib/dpkg/status: more than 50000"):
         _read(layer([("var/lib/dpkg/status", status)]), [RealDpkg()])
+
+
+def test_layer_content_must_match_the_config_diff_id() -> None:
+    raw = tar_bytes([("var/lib/dpkg/status", STATUS)])
+    blob = compress(raw, "gzip")
+    good = LayerRef(sha(blob), "x", len(blob), diff_id=sha(raw))
+    assert read_layer(io.BytesIO(blob), good, [DpkgCataloger()], Limits()).files
+    lying = LayerRef(sha(blob), "x", len(blob), diff_id=sha(raw + b"\0"))
+    with pytest.raises(CorruptImageError, match="config's diff_id says"):
+        read_layer(io.BytesIO(blob), lying, [DpkgCataloger()], Limits())
