@@ -293,3 +293,27 @@ def test_an_untracked_file_is_left_out_and_the_group_still_committed(
     assert "web:1.27.0" in git("show", f"{web}:Dockerfile", cwd=work)
     table = cli("update", ".", "--commit", *cache, cwd=work)
     assert "left out extra/Dockerfile" in table.stdout
+
+
+def test_pin_digest_writes_only_digests_it_verified(
+    plain_registry: RegistryServer, pusher: Pusher, tmp_path: Path
+) -> None:
+    """The registry's HEAD names a digest; the manifest it serves does not hash to it (a
+    lying registry, played by the misbehaving proxy): nothing is pinned to that digest."""
+    from patchwarden.devtools.proxies import RegistryProxy
+
+    ns = f"u{uuid.uuid4().hex[:8]}"
+    for t in ("1.0.0", "1.1.0"):
+        pusher.image(plain_registry, f"{ns}/app", t)
+    with RegistryProxy(plain_registry.host) as proxy:
+        proxy.corrupt(r"/manifests/")
+        (tmp_path / "Dockerfile").write_text(f"FROM {proxy.host}/{ns}/app:1.0.0\n")
+        before = (tmp_path / "Dockerfile").read_text()
+        proc = cli("update", ".", "--pin-digest", "--format", "json", "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["groups"] == []
+    assert len(data["errors"]) == 1
+    assert data["errors"][0]["reason"].startswith("not pinned: the digest sha256:")
+    assert "could not be verified" in data["errors"][0]["reason"]
+    assert (tmp_path / "Dockerfile").read_text() == before

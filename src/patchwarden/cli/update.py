@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from patchwarden.app.check import Status
-from patchwarden.app.update import Grouping, UpdateAction, plan_groups
+from patchwarden.app.update import Grouping, UpdateAction, plan_groups, verify_pins
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -148,6 +148,7 @@ def update(
         if checker.tags is not None and checker.tags.problem:
             err.print(f"warning: {escape(checker.tags.problem)}")
         groups, notes = plan_groups(report.results, group, pin_digest=pin_digest)
+        groups, unverified = verify_pins(groups, checker.registry.get_manifest)
         forge_client = None
         if pull_request and not dry_run:
             forge_client = build_forge(
@@ -168,7 +169,7 @@ def update(
             forge=forge_client,
         )
         outcomes = updater.run(groups)
-        errors = [r for r in report.results if r.status == Status.ERROR]
+        errors = [r for r in report.results if r.status == Status.ERROR] + unverified
         if format == OutputFormat.json:
             if window_note:
                 notes.insert(0, window_note)
