@@ -317,3 +317,27 @@ def test_pin_digest_writes_only_digests_it_verified(
     assert data["errors"][0]["reason"].startswith("not pinned: the digest sha256:")
     assert "could not be verified" in data["errors"][0]["reason"]
     assert (tmp_path / "Dockerfile").read_text() == before
+
+
+def test_a_forge_failure_under_json_still_prints_json(project: dict[str, Any]) -> None:
+    """The forge is the stand-in from tests/unit/forge/fake_forge.py (no GitLab can run here)."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "forge"))
+    from fake_forge import FakeForge
+
+    work = project["work"]
+    fake = FakeForge("gitlab", repo="acme/app")
+    try:
+        args = ["update", ".", "--pull-request", "--format", "json", "--no-cache"]
+        args += ["--forge", "gitlab", "--forge-url", "https://gitlab.example.com/acme/app"]
+        args += ["--forge-api", fake.api_url]
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+        missing = cli(*args, cwd=work, env=env)
+        wrong = cli(*args, cwd=work, env={**env, "GITLAB_TOKEN": "not-the-token"})
+    finally:
+        fake.stop()
+    assert missing.returncode == 2, missing.stderr
+    assert "token" in json.loads(missing.stdout)["error"]["message"].lower()
+    assert wrong.returncode == 3, wrong.stderr
+    data = json.loads(wrong.stdout)  # JSON either way: per-group failures or the error
+    assert data.get("error") or any(g["action"] == "failed" for g in data["groups"])
+    assert "not-the-token" not in wrong.stdout + wrong.stderr

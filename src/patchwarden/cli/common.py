@@ -197,11 +197,23 @@ def fail(exc: PatchwardenError) -> typer.Exit:
 
 
 @contextmanager
-def user_errors(debug: bool = False) -> Iterator[None]:
-    """Turn errors into a message + hint on stderr and the documented exit code."""
+def user_errors(debug: bool = False, *, json_output: bool = False) -> Iterator[None]:
+    """Turn errors into a message + hint on stderr and the documented exit code; with
+    ``json_output`` (``--format json``) stdout also gets ``{"error": {...}}``, so a pipeline
+    reading JSON gets JSON on every failure, not an empty stdout."""
     try:
         yield
     except PatchwardenError as exc:
+        if json_output:
+            emit_json(
+                {
+                    "error": {
+                        "message": exc.message,
+                        "hint": exc.hint,
+                        "exit_code": int(exc.exit_code),
+                    }
+                }
+            )
         raise fail(exc) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise

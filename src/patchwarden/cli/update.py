@@ -124,7 +124,7 @@ def update(
     progress: ProgressOpt = True,
     debug: DebugOpt = False,
 ) -> None:
-    with user_errors(debug):
+    with user_errors(debug, json_output=format == OutputFormat.json):
         from patchwarden.app.inventory import run_inventory
         from patchwarden.app.update import Schedule, UpdateOptions
         from patchwarden.app.wiring import build_checker, build_forge, build_updater
