@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from patchwarden.devtools.loopback import LoopbackServer
 
 MODES = ("echo", "drip-headers", "drip-body", "huge-tags", "huge-manifest")
 
 
-class HostileRegistry:
+class HostileRegistry(LoopbackServer):
     def __init__(self, mode: str, *, drip: float = 0.2, max_seconds: float = 30.0) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
@@ -32,30 +33,9 @@ class HostileRegistry:
         self.drip = drip
         self.max_seconds = max_seconds  # a dripping answer gives up after this long
         self.requests: list[tuple[str, str]] = []
-        self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> HostileRegistry:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> HostileRegistry:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def host(self) -> str:
-        assert self._server is not None, "not started"
-        return f"127.0.0.1:{self._server.server_address[1]}"
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
 
 def _handler(reg: HostileRegistry) -> type[BaseHTTPRequestHandler]:
