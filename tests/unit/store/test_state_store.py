@@ -340,7 +340,11 @@ def test_a_malformed_history_row_is_a_clear_error(db_path: Path, column: str, va
     with open_store(str(db_path)) as store:
         store.record(rec())
     conn = sqlite3.connect(db_path)
-    conn.execute(f"UPDATE updates SET {column} = ?", (value,))
+    sql = {
+        "gates": "UPDATE updates SET gates = ?",
+        "started_at": "UPDATE updates SET started_at = ?",
+    }[column]
+    conn.execute(sql, (value,))
     conn.commit()
     conn.close()
     with open_store(str(db_path)) as store, pytest.raises(StoreError, match="malformed row"):
