@@ -273,3 +273,71 @@ def test_superseded_branches_are_kept_or_pruned(project: dict[str, Any]) -> None
     assert {"branch": branch, "action": "superseded: deleted"} in stale
     assert branch not in git("branch", "--list", "patchwarden/*", cwd=work)
     assert branch not in git("branch", "--list", "patchwarden/*", cwd=remote)
+
+
+def test_an_untracked_file_is_left_out_and_the_group_still_committed(
+    project: dict[str, Any],
+) -> None:
+    work, R, ns = project["work"], project["R"], project["ns"]
+    (work / "extra").mkdir()
+    (work / "extra" / "Dockerfile").write_text(f"FROM {R}/{ns}/web:1.25.3\n")  # never committed
+    cache = ["--cache-dir", str(project["tmp"] / "c")]
+    proc = cli("update", ".", "--commit", "--format", "json", *cache, cwd=work)
+    assert proc.returncode == 3, proc.stderr  # something was left out: not a clean run
+    groups = {g["branch"]: g for g in json.loads(proc.stdout)["groups"]}
+    web = next(b for b in groups if b.endswith("-web"))
+    assert groups[web]["action"] == "committed"
+    assert [x["file"] for x in groups[web]["left_out"]] == ["extra/Dockerfile"]
+    assert "untracked" in groups[web]["left_out"][0]["reason"]
+    assert "patchwarden-wt-" not in proc.stdout + proc.stderr  # no temp path leaks
+    assert "web:1.27.0" in git("show", f"{web}:Dockerfile", cwd=work)
+    table = cli("update", ".", "--commit", *cache, cwd=work)
+    assert "left out extra/Dockerfile" in table.stdout
+
+
+def test_pin_digest_writes_only_digests_it_verified(
+    plain_registry: RegistryServer, pusher: Pusher, tmp_path: Path
+) -> None:
+    """The registry's HEAD names a digest; the manifest it serves does not hash to it (a
+    lying registry, played by the misbehaving proxy): nothing is pinned to that digest."""
+    from patchwarden.devtools.proxies import RegistryProxy
+
+    ns = f"u{uuid.uuid4().hex[:8]}"
+    for t in ("1.0.0", "1.1.0"):
+        pusher.image(plain_registry, f"{ns}/app", t)
+    with RegistryProxy(plain_registry.host) as proxy:
+        proxy.corrupt(r"/manifests/")
+        (tmp_path / "Dockerfile").write_text(f"FROM {proxy.host}/{ns}/app:1.0.0\n")
+        before = (tmp_path / "Dockerfile").read_text()
+        proc = cli("update", ".", "--pin-digest", "--format", "json", "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["groups"] == []
+    assert len(data["errors"]) == 1
+    assert data["errors"][0]["reason"].startswith("not pinned: the digest sha256:")
+    assert "could not be verified" in data["errors"][0]["reason"]
+    assert (tmp_path / "Dockerfile").read_text() == before
+
+
+def test_a_forge_failure_under_json_still_prints_json(project: dict[str, Any]) -> None:
+    """The forge is the stand-in from tests/unit/forge/fake_forge.py (no GitLab can run here)."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "forge"))
+    from fake_forge import FakeForge
+
+    work = project["work"]
+    fake = FakeForge("gitlab", repo="acme/app")
+    try:
+        args = ["update", ".", "--pull-request", "--format", "json", "--no-cache"]
+        args += ["--forge", "gitlab", "--forge-url", "https://gitlab.example.com/acme/app"]
+        args += ["--forge-api", fake.api_url]
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+        missing = cli(*args, cwd=work, env=env)
+        wrong = cli(*args, cwd=work, env={**env, "GITLAB_TOKEN": "not-the-token"})
+    finally:
+        fake.stop()
+    assert missing.returncode == 2, missing.stderr
+    assert "token" in json.loads(missing.stdout)["error"]["message"].lower()
+    assert wrong.returncode == 3, wrong.stderr
+    data = json.loads(wrong.stdout)  # JSON either way: per-group failures or the error
+    assert data.get("error") or any(g["action"] == "failed" for g in data["groups"])
+    assert "not-the-token" not in wrong.stdout + wrong.stderr

@@ -21,16 +21,17 @@ Every import runs in one ``BEGIN IMMEDIATE`` transaction: a failure rolls it bac
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import platformdirs
 
@@ -88,6 +89,25 @@ class CveMetric:
     score: float
     source: str  # who scored it: nvd@nist.gov, the CNA, an ADP
     origin: str  # "NVD" | "CVE"
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _guarded(fn: _F) -> _F:
+    """A damaged page found while reading is a clear error (exit 3), not an internal one."""
+
+    @functools.wraps(fn)
+    def wrapper(self: AdvisoryIndex, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, ValueError, RecursionError) as exc:
+            raise AdvisoryIndexError(
+                f"advisory index {self.path} is damaged: {type(exc).__name__}: {exc}"[:300],
+                "delete the file and run `patchwarden db update` to rebuild it",
+            ) from None
+
+    return cast(_F, wrapper)
 
 
 def default_db_path() -> Path:
@@ -281,33 +301,94 @@ class AdvisoryIndex:
         if not create and not path.is_file():
             raise missing_index(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA busy_timeout=10000")
-            self._init_schema()
+            tables = self._tables()
+            if create and not tables:  # a new (or 0-byte) file: nothing of anyone's in it
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.executescript(_DDL)
+                self._conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                self._backfill_aliases()
+            else:
+                self._prove(tables, create=create)  # never write into a file that isn't ours
+                if create:
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                self._complete(tables)
         except sqlite3.DatabaseError as exc:
+            self._close_quietly()
             raise AdvisoryIndexError(
                 f"cannot open advisory index {path}: {exc}",
                 "delete the file and run `patchwarden db update` to rebuild it",
             ) from None
+        except AdvisoryIndexError:
+            self._close_quietly()
+            raise
 
-    def _init_schema(self) -> None:
-        had_aliases = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'aliases'"
-        ).fetchone()
-        self._conn.executescript(_DDL)
-        if not had_aliases:
-            self._backfill_aliases()
-        row = self._conn.execute("SELECT version FROM schema_version").fetchone()
-        if row is None:
-            self._conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-        elif row[0] != SCHEMA_VERSION:
+    def _close_quietly(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+
+    def _tables(self) -> set[str]:
+        rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {r[0] for r in rows}
+
+    def _prove(self, tables: set[str], *, create: bool) -> None:
+        """The file must show it is an advisory index: our tables, our schema version, and
+        (to be read) source metadata consistent with its records. A 0-byte, foreign or
+        half-built file is an error, never an empty index that finds nothing."""
+        rebuild = "delete the file (or choose another --db) and run `patchwarden db update`"
+        missing = {"schema_version", "records", "affected", "sources"} - tables
+        if missing:
+            what = "an empty file" if not tables else "a SQLite file of another program"
             raise AdvisoryIndexError(
-                f"advisory index {self.path} has schema version {row[0]}, "
+                f"{self.path} is not a patchwarden advisory index ({what}; no "
+                f"{', '.join(sorted(missing))} table)",
+                rebuild
+                if not tables
+                else "point --db / PATCHWARDEN_ADVISORY_DB at the index "
+                "`patchwarden db update` wrote; this file is left untouched",
+            )
+        rows = self._conn.execute("SELECT version FROM schema_version").fetchall()
+        if len(rows) != 1:
+            raise AdvisoryIndexError(
+                f"advisory index {self.path} is damaged ({len(rows)} schema version rows)",
+                rebuild,
+            )
+        if rows[0][0] != SCHEMA_VERSION:
+            raise AdvisoryIndexError(
+                f"advisory index {self.path} has schema version {rows[0][0]}, "
                 f"this patchwarden uses {SCHEMA_VERSION}",
                 "delete the file and run `patchwarden db update` to rebuild it",
             )
+        if create:
+            return  # an import may complete a half-built index
+        (sources, claimed) = self._conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(record_count), 0) FROM sources"
+        ).fetchone()
+        if sources == 0:
+            raise AdvisoryIndexError(
+                f"advisory index {self.path} holds no advisory source: it was never "
+                "completed, so it cannot say that nothing is vulnerable",
+                "run `patchwarden db update` (or `patchwarden db import PATH`)",
+            )
+        has_records = self._conn.execute("SELECT 1 FROM records LIMIT 1").fetchone()
+        if claimed and has_records is None:
+            raise AdvisoryIndexError(
+                f"advisory index {self.path} is damaged: its sources claim {claimed} "
+                "records and it holds none",
+                rebuild,
+            )
+
+    def _complete(self, tables: set[str]) -> None:
+        """An index (proven ours) written by an earlier patchwarden: add the tables it lacks
+        (``cve_metrics``; ``aliases``, built once from its records)."""
+        if "cve_metrics" not in tables:
+            self._conn.executescript(_DDL)  # every statement is CREATE ... IF NOT EXISTS
+        if "aliases" not in tables:
+            self._backfill_aliases()
 
     def _backfill_aliases(self) -> None:
         """An index written before the ``aliases`` table: build it once from ``records``."""
@@ -352,13 +433,16 @@ class AdvisoryIndex:
             raise
         self._conn.execute("COMMIT")
 
+    @_guarded
     def ecosystems(self) -> set[str]:
         return {r[0] for r in self._conn.execute("SELECT DISTINCT ecosystem FROM affected")}
 
+    @_guarded
     def has_ecosystem(self, ecosystem: str) -> bool:
         sql = "SELECT 1 FROM affected WHERE ecosystem = ? LIMIT 1"
         return self._conn.execute(sql, (ecosystem,)).fetchone() is not None
 
+    @_guarded
     def ecosystems_with_prefix(self, prefix: str) -> list[str]:
         """Distinct ecosystems starting with ``prefix`` (index seeks, no scan)."""
         found: list[str] = []
@@ -374,6 +458,7 @@ class AdvisoryIndex:
             found.insert(0, prefix)
         return found
 
+    @_guarded
     def lookup(self, ecosystem: str, names: Sequence[str]) -> list[AffectedRow]:
         """Affected entries for ``names`` (already normalised) in exactly ``ecosystem``."""
         out: list[AffectedRow] = []
@@ -396,6 +481,7 @@ class AdvisoryIndex:
             chunk = unique[i : i + batch]
             yield from self._conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
 
+    @_guarded
     def records(self, ids: Sequence[str]) -> dict[str, StoredRecord]:
         sql = (
             "SELECT id, modified, withdrawn, aliases, upstream, summary, details, severity,"
@@ -445,6 +531,7 @@ class AdvisoryIndex:
     def source(self, base: str) -> SourceStatus | None:
         return next((s for s in self.status() if s.ecosystem == base), None)
 
+    @_guarded
     def status(self) -> list[SourceStatus]:
         rows = self._conn.execute(
             "SELECT ecosystem, record_count, imported_at, source_url, cursor, etag, last_modified"
@@ -452,5 +539,6 @@ class AdvisoryIndex:
         )
         return [SourceStatus(*r) for r in rows]
 
+    @_guarded
     def record_count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])

@@ -104,9 +104,11 @@ def build_scanner(
     config: Config | None, *, cache_dir: Path | None = None, use_cache: bool = True
 ) -> Scanner:
     from patchwarden.scan.catalogers import CATALOGERS
+    from patchwarden.scan.limits import Limits
     from patchwarden.scan.scanner import Scanner
 
-    return Scanner(CATALOGERS, cache=_layer_cache(config, cache_dir, use_cache))
+    cache = _layer_cache(config, cache_dir, use_cache)
+    return Scanner(CATALOGERS, cache=cache, limits=Limits.from_env())
 
 
 def build_scan_pipeline(
@@ -272,15 +274,21 @@ def build_live_updater(
     concurrency: int = 1,
     keep_images: int | None = None,
     on_step: StepFn | None = None,
+    check_writable: bool = True,
 ) -> LiveUpdater:
     """A live updater on the container engine at ``engine_url`` (connected and answering),
-    recording into the state store ``state``."""
+    recording into the state store ``state``. With ``check_writable`` the store is checked
+    writable first, before the engine is even contacted: an update that could not be recorded
+    is never made."""
     from patchwarden.app.live.updater import LiveUpdater
     from patchwarden.engine.client import connect
 
+    store = build_store(state)
+    if check_writable:
+        store.check_writable()
     return LiveUpdater(
         connect(engine_url),
-        build_store(state),
+        store,
         probes=probes,
         stop_timeout=stop_timeout,
         hook_timeout=hook_timeout,

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,8 +53,10 @@ class Repo:
             ) from exc
         return cls(Path(out.strip()))
 
-    def git(self, *args: str, what: str = "", cwd: Path | None = None) -> str:
-        return run_git(list(args), cwd=cwd or self.root, what=what)
+    def git(
+        self, *args: str, what: str = "", cwd: Path | None = None, stdin: str | None = None
+    ) -> str:
+        return run_git(list(args), cwd=cwd or self.root, what=what, stdin=stdin)
 
     def current_branch(self) -> str | None:
         """The checked-out branch, or None on a detached HEAD (every CI checkout of a PR)."""
@@ -87,8 +90,13 @@ class Repo:
 
     @contextmanager
     def worktree(self, base: str) -> Iterator[Path]:
-        """A detached temporary worktree at ``base``; removed afterwards, whatever happens."""
-        tmp = Path(tempfile.mkdtemp(prefix="patchwarden-wt-"))
+        """A detached temporary worktree at ``base``; removed afterwards, whatever happens.
+
+        A run killed before its cleanup leaves ``patchwarden-wt-*`` behind: those whose owner
+        process is gone are removed first (:func:`prune_stale_worktrees`)."""
+        prune_stale_worktrees(self)
+        tmp = Path(tempfile.mkdtemp(prefix=WORKTREE_PREFIX))
+        (tmp / OWNER_FILE).write_text(f"{os.getpid()} {_boot_id()}\n")
         path = tmp / "wt"
         self.git("worktree", "add", "--detach", "--quiet", str(path), base, what="add a worktree")
         try:
@@ -105,8 +113,16 @@ class Repo:
         """Commit as the repository's git user (``user.name``/``user.email``, or
         ``GIT_AUTHOR_*``/``GIT_COMMITTER_*`` in the environment, as git itself decides);
         ``author`` ("Name <email>", from ``git.author``) overrides the author only. With no
-        identity configured at all, ``patchwarden <patchwarden@localhost>`` is used."""
-        self.git("add", "--", *paths, cwd=worktree, what="stage the rewritten files")
+        identity configured at all, ``patchwarden <patchwarden@localhost>`` is used. Paths and
+        message go on stdin: thousands of references must not hit the argv limit."""
+        self.git(
+            "add",
+            "--pathspec-from-file=-",
+            "--pathspec-file-nul",
+            cwd=worktree,
+            what="stage the rewritten files",
+            stdin="\0".join(paths),
+        )
         identity: list[str] = []
         if self.config("user.name") is None and "GIT_COMMITTER_NAME" not in os.environ:
             identity += ["-c", f"user.name={FALLBACK_NAME}"]
@@ -120,10 +136,10 @@ class Repo:
             "--quiet",
             "--no-verify",
             *([f"--author={author}"] if author else []),
-            "-m",
-            message,
+            "--file=-",
             cwd=worktree,
             what="commit the update",
+            stdin=message,
         )
         return self.git("rev-parse", "HEAD", cwd=worktree).strip()
 
@@ -169,7 +185,59 @@ class Repo:
         )
 
 
-def run_git(args: list[str], *, cwd: Path, what: str = "") -> str:
+WORKTREE_PREFIX = "patchwarden-wt-"
+OWNER_FILE = "owner"
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "-"
+
+
+def _owner_alive(tmp: Path) -> bool:
+    try:
+        pid_text, _, boot = (tmp / OWNER_FILE).read_text().strip().partition(" ")
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        # no owner file: an older version, or a run killed right at creation; keep it for
+        # an hour in case a live run is just starting
+        try:
+            return time.time() - tmp.stat().st_mtime < 3600
+        except OSError:
+            return False
+    if boot != _boot_id():
+        return False  # the machine rebooted since: nobody owns it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prune_stale_worktrees(repo: Repo | None = None) -> list[Path]:
+    """Remove ``patchwarden-wt-*`` temp directories whose owner process is gone; return them."""
+    removed: list[Path] = []
+    root = Path(tempfile.gettempdir())
+    try:
+        candidates = sorted(root.glob(f"{WORKTREE_PREFIX}*"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        if not tmp.is_dir() or tmp.is_symlink() or _owner_alive(tmp):
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+    if removed and repo is not None:
+        with contextlib.suppress(GitError):
+            repo.git("worktree", "prune")
+    return removed
+
+
+def run_git(args: list[str], *, cwd: Path, what: str = "", stdin: str | None = None) -> str:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
     if shutil.which("git") is None:
         raise GitError("git is not installed", "install git (Debian: apt-get install git)")
@@ -181,6 +249,8 @@ def run_git(args: list[str], *, cwd: Path, what: str = "") -> str:
             capture_output=True,
             text=True,
             timeout=GIT_TIMEOUT,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
         raise GitError(

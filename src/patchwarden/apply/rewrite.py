@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import glob
+import stat
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -208,5 +211,28 @@ def write_group(files: Sequence[FileChange]) -> None:
         ) from None
 
 
+STALE_TMP_SECONDS = 600  # an atomic write's temp file lives for milliseconds
+
+
+def prune_stale_tmp(path: Path) -> list[Path]:
+    """Remove ``.NAME.*.tmp`` next to ``path`` left by a killed run (older than 10 minutes)."""
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        siblings = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    for tmp in siblings:
+        try:
+            st = tmp.lstat()
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TMP_SECONDS:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
 def _atomic_write(path: Path, text: str) -> None:
+    prune_stale_tmp(path)
     write_atomic(path, text, mode=path.stat().st_mode & 0o7777)

@@ -16,8 +16,9 @@ from typing import Any
 import platformdirs
 
 from patchwarden.core.files import write_atomic
+from patchwarden.core.sealed import prune_stale_tmp, seal, unseal
 
-FORMAT = 1
+FORMAT = 2  # 2: sealed entries (checksummed, see core.sealed)
 
 
 def default_cache_dir() -> Path:
@@ -36,21 +37,23 @@ class DiskCache:
         """The stored value, or None when absent, expired (``max_age`` seconds) or unreadable."""
         path = self._path(namespace, key)
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(entry, dict) or entry.get("key") != key:
-            return None
-        if max_age is not None and time.time() - float(entry.get("at", 0)) > max_age:
-            return None
+            payload = unseal(path.read_bytes())
+            entry = None if payload is None else json.loads(payload)
+            if not isinstance(entry, dict) or entry.get("key") != key:
+                return None
+            if max_age is not None and time.time() - float(entry.get("at", 0)) > max_age:
+                return None
+        except (OSError, ValueError, TypeError, RecursionError):
+            return None  # unreadable or damaged: a miss, rebuilt by the next put
         return entry.get("value")
 
     def put(self, namespace: str, key: str, value: Any) -> None:
         path = self._path(namespace, key)
+        data = seal(json.dumps({"key": key, "at": time.time(), "value": value}).encode())
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            entry = {"key": key, "at": time.time(), "value": value}
-            write_atomic(path, json.dumps(entry), mode=0o600)
+            prune_stale_tmp(path.parent)  # left by a killed writer
+            write_atomic(path, data, mode=0o600)
         except OSError:
             # A cache that cannot be written costs requests, never correctness.
             return

@@ -31,6 +31,7 @@ from patchwarden.cli.common import (
     warn_vulns,
 )
 from patchwarden.core.digest import short_hex
+from patchwarden.core.text import printable
 from patchwarden.core.words import plural
 from patchwarden.errors import ExitCode
 from patchwarden.policy.model import UpdateLevel
@@ -189,15 +190,15 @@ def render_check(report: CheckReport) -> None:
         for r in rows:
             loc = f"{r.reference.file}:{r.reference.line}"
             line = Text("  ")
-            line.append(loc.ljust(loc_w))
+            line.append(printable(loc.ljust(loc_w)))
             line.append("  ")
             line.append(r.reference.ref.familiar_name.ljust(img_w), style="bold")
             line.append("  ")
-            line.append(_change(r))
+            line.append(printable(_change(r)))
             if r.update:
                 line.append(f"  {r.update}", style=style)
             out.print(line, overflow="fold")
-            out.print(Padding(Text(r.reason, style="dim"), (0, 0, 0, 4), expand=False))
+            out.print(Padding(Text(printable(r.reason), style="dim"), (0, 0, 0, 4), expand=False))
             if r.vulns is not None:
                 out.print(
                     Padding(Text(r.vulns.summary(), style="magenta"), (0, 0, 0, 4), expand=False)

@@ -53,10 +53,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def escape(text: str) -> str:
-    """rich's markup escaping, imported on first use (rich.markup costs ~13 ms at start-up)."""
+    """For a terminal: controls made visible (text from images and registries may carry escape
+    sequences) and rich's markup escaped (rich.markup imported on first use: ~13 ms)."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    from patchwarden.core.text import printable
+
+    return rich_escape(printable(text))
 
 
 class OutputFormat(StrEnum):
@@ -154,7 +157,9 @@ def load_settings(config: Path | None, paths: Sequence[Path]) -> tuple[Config, P
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(pretty(data))
+    from patchwarden.net.redact import redact_known
+
+    sys.stdout.write(redact_known(pretty(data)))
     sys.stdout.flush()
 
 
@@ -182,28 +187,44 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], Non
 
 
 def fail(exc: PatchwardenError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, highlight=False)
+    from patchwarden.net.redact import redact_known
+
+    message = redact_known(exc.message)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     if exc.hint:
-        err.print(f"[bold]hint:[/] {escape(exc.hint)}", markup=True, highlight=False)
+        err.print(f"[bold]hint:[/] {escape(redact_known(exc.hint))}", markup=True, highlight=False)
     return typer.Exit(int(exc.exit_code))
 
 
 @contextmanager
-def user_errors(debug: bool = False) -> Iterator[None]:
-    """Turn errors into a message + hint on stderr and the documented exit code."""
+def user_errors(debug: bool = False, *, json_output: bool = False) -> Iterator[None]:
+    """Turn errors into a message + hint on stderr and the documented exit code; with
+    ``json_output`` (``--format json``) stdout also gets ``{"error": {...}}``, so a pipeline
+    reading JSON gets JSON on every failure, not an empty stdout."""
     try:
         yield
     except PatchwardenError as exc:
+        if json_output:
+            emit_json(
+                {
+                    "error": {
+                        "message": exc.message,
+                        "hint": exc.hint,
+                        "exit_code": int(exc.exit_code),
+                    }
+                }
+            )
         raise fail(exc) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
-        err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}", markup=True
-        )
+        from patchwarden.net.redact import redact_known
+
+        text = redact_known(str(exc))
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(text)}", markup=True)
         err.print("This is a bug in patchwarden. Re-run with --debug and report the traceback.")
         if debug:
-            err.print(traceback.format_exc(), markup=False)
+            err.print(redact_known(traceback.format_exc()), markup=False)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 

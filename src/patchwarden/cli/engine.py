@@ -69,9 +69,9 @@ def _render(results: list) -> None:  # type: ignore[type-arg]
         table.add_column(col, overflow="fold")
     for r in results:
         table.add_row(
-            r.container,
-            f"{r.from_image}@{_short(r.from_digest)}",
-            f"{r.to_image}@{_short(r.to_digest)}",
+            escape(r.container),
+            escape(f"{r.from_image}@{_short(r.from_digest)}"),
+            escape(f"{r.to_image}@{_short(r.to_digest)}"),
             f"[{_STYLE.get(r.outcome, '')}]{r.outcome}[/]",
             escape(r.reason),
         )
@@ -218,6 +218,7 @@ def update(
         updater = build_live_updater(
             engine_url=engine,
             state=state,
+            check_writable=not monitor_only,
             probes=_probes(probe_http, probe_status, probe_tcp, grace, health_timeout),
             stop_timeout=stop_timeout,
             hook_timeout=hook_timeout,
@@ -311,10 +312,10 @@ def history(
         for r in records:
             table.add_row(
                 r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                r.container,
-                r.action,
-                f"{r.from_image}@{_short(r.from_digest)}",
-                f"{r.to_image}@{_short(r.to_digest)}",
+                escape(r.container),
+                escape(r.action),
+                escape(f"{r.from_image}@{_short(r.from_digest)}"),
+                escape(f"{r.to_image}@{_short(r.to_digest)}"),
                 f"[{_STYLE[LiveOutcome(r.outcome)]}]{r.outcome}[/]",
                 escape(r.reason),
             )

@@ -65,14 +65,16 @@ def render_inventory(inv: Inventory) -> None:
     for col in ("file:line", "kind", "image as written", "normalized"):
         table.add_column(col, overflow="fold")
     for r in inv.references:
-        table.add_row(f"{r.file}:{r.line}", r.kind.value, escape(r.image), escape(str(r.ref)))
+        table.add_row(
+            escape(f"{r.file}:{r.line}"), r.kind.value, escape(r.image), escape(str(r.ref))
+        )
     out.print(table)
     if inv.skipped:
         skipped = Table(title=f"{len(inv.skipped)} skipped", title_justify="left")
         for col in ("file:line", "text", "reason"):
             skipped.add_column(col, overflow="fold")
         for s in inv.skipped:
-            skipped.add_row(f"{s.file}:{s.line}", escape(s.text), escape(s.reason))
+            skipped.add_row(escape(f"{s.file}:{s.line}"), escape(s.text), escape(s.reason))
         out.print(skipped)
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from patchwarden.app.check import Status
-from patchwarden.app.update import Grouping, UpdateAction, plan_groups
+from patchwarden.app.update import Grouping, UpdateAction, plan_groups, verify_pins
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -64,8 +64,8 @@ Re-running is idempotent: an unchanged branch is left as it is; a branch whose v
 base branch already has is deleted and its pull request closed.
 
 Exit codes: 0 done; 2 bad usage or configuration (or no base branch on a detached HEAD);
-3 some groups failed (others still done); 5 done, but some references were skipped (each
-with its reason).
+3 some groups failed or left files out (an untracked or locally edited file; the rest of the
+group is still committed); 5 done, but some references were skipped (each with its reason).
 
 Examples:
 
@@ -139,7 +139,7 @@ def update(
     progress: ProgressOpt = True,
     debug: DebugOpt = False,
 ) -> None:
-    with user_errors(debug):
+    with user_errors(debug, json_output=format == OutputFormat.json):
         from patchwarden.app.inventory import run_inventory
         from patchwarden.app.update import Schedule, UpdateOptions
         from patchwarden.app.wiring import build_checker, build_forge, build_updater
@@ -164,6 +164,7 @@ def update(
         if checker.tags is not None and checker.tags.problem:
             err.print(f"warning: {escape(checker.tags.problem)}")
         groups, notes = plan_groups(report.results, group, pin_digest=pin_digest)
+        groups, unverified = verify_pins(groups, checker.registry.get_manifest)
         forge_client = None
         if pull_request and not dry_run:
             forge_client = build_forge(
@@ -185,7 +186,7 @@ def update(
             forge=forge_client,
         )
         outcomes = updater.run(groups)
-        errors = [r for r in report.results if r.status == Status.ERROR]
+        errors = [r for r in report.results if r.status == Status.ERROR] + unverified
         if format == OutputFormat.json:
             if window_note:
                 notes.insert(0, window_note)
@@ -198,7 +199,8 @@ def update(
             _render(outcomes, notes, errors, dry_run)
             for branch, action in updater.stale:
                 out.print(f"{escape(branch)}: {action}")
-        failed = any(o.action == UpdateAction.FAILED for o in outcomes) or bool(errors)
+        failed = any(o.action == UpdateAction.FAILED or o.left_out for o in outcomes)
+        failed = failed or bool(errors)
         skipped = any(o.skipped for o in outcomes)
         code = ExitCode.ERRORS if failed else ExitCode.SKIPPED if skipped else ExitCode.OK
         raise typer.Exit(int(code))
@@ -237,6 +239,7 @@ def _json(outcomes: list[Outcome], notes: list[str], errors: list[Any]) -> dict[
                     }
                     for sk in o.skipped
                 ],
+                "left_out": [{"file": f, "reason": why} for f, why in o.left_out],
             }
             for o in outcomes
         ],
@@ -270,6 +273,8 @@ def _render(outcomes: list[Outcome], notes: list[str], errors: list[Any], dry_ru
             )
         if o.error:
             out.print(f"  [red]{escape(o.error)}[/]")
+        for f, why in o.left_out:
+            out.print(f"  [yellow]left out[/] {escape(f)}: {escape(why)}")
         for sk in o.skipped:
             ref = sk.change.reference
             out.print(

@@ -14,27 +14,38 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from patchwarden.config.locate import CONFIG_NAMES, ENV_CONFIG, find_config
 from patchwarden.config.schema import Config
+from patchwarden.core.safe_read import read_regular
 from patchwarden.errors import ConfigError
 
 __all__ = ["CONFIG_NAMES", "ENV_CONFIG", "find_config", "load_config"]
 
 
-def load_config(path: Path | None) -> Config:
-    if path is None:
-        return Config()
+MAX_FILE_BYTES = 1024 * 1024  # a config or ignore file; real ones are a few KiB
+MAX_NODES = 100_000  # values after expanding aliases (an alias bomb expands exponentially)
+MAX_DEPTH = 64
+
+
+def read_yaml(path: Path, what: str, hint: str) -> Any:
+    """Parse a small YAML file we are given (config, ignore file) with hard bounds: a regular
+    file only (a FIFO never blocks), at most :data:`MAX_FILE_BYTES`; ``None`` when empty."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_FILE_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    yaml = YAML(typ="rt")
+        raise ConfigError(f"cannot read {what} {path}: {exc}", hint) from None
     try:
-        data = yaml.load(text)
+        return YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(
-            f"{where}: malformed YAML: {exc.problem}", "fix the YAML syntax at that line"
-        ) from None
+        raise ConfigError(f"{where}: malformed YAML: {exc.problem}", hint) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply", hint) from None
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    data = read_yaml(path, "config file", "fix the YAML syntax at that line")
     if data is None:
         return Config()
     if not isinstance(data, CommentedMap):
@@ -42,17 +53,40 @@ def load_config(path: Path | None) -> Config:
             f"{path}: the top level must be a mapping of keys (version, defaults, ...)"
         )
     try:
-        return Config.model_validate(plain_data(data))
+        return Config.model_validate(plain_data(data, source=path))
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, data, exc), "see docs/configuration.md") from None
 
 
-def plain_data(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): plain_data(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [plain_data(v) for v in node]
-    return node
+def plain_data(node: Any, *, source: Path | None = None, max_nodes: int = MAX_NODES) -> Any:
+    """Plain dicts/lists from a ruamel tree, refusing alias bombs: YAML aliases share one
+    node, and expanding them can multiply a 600-byte file into gigabytes. At most
+    ``max_nodes`` values after expansion, :data:`MAX_DEPTH` levels, no alias cycles."""
+    budget = [max_nodes]
+    where = f"{source}: " if source is not None else ""
+
+    def bomb(what: str) -> ConfigError:
+        return ConfigError(
+            f"{where}refused: {what} (YAML anchors/aliases expanding without bound?)",
+            "write the values out, or use fewer aliases; a config file never needs this",
+        )
+
+    def conv(n: Any, depth: int, path: tuple[int, ...]) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise bomb(f"more than {max_nodes} values after expanding aliases")
+        if depth > MAX_DEPTH:
+            raise bomb(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(n, dict | list):
+            if id(n) in path:
+                raise bomb("an alias refers to a node that contains it")
+            inner = (*path, id(n))
+            if isinstance(n, dict):
+                return {str(k): conv(v, depth + 1, inner) for k, v in n.items()}
+            return [conv(v, depth + 1, inner) for v in n]
+        return n
+
+    return conv(node, 0, ())
 
 
 def _format_errors(path: Path, data: CommentedMap, exc: ValidationError) -> str:

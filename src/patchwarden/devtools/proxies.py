@@ -15,9 +15,11 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
+
+from patchwarden.devtools.loopback import LoopbackServer
 
 _TAGS_RE = re.compile(r"^/v2/(?P<repo>.+)/tags/list$")
 _HOP = frozenset(
@@ -42,7 +44,7 @@ class _Rule:
     method: str | None = None
 
 
-class RegistryProxy:
+class RegistryProxy(LoopbackServer):
     """Forward to ``upstream`` (``127.0.0.1:PORT``), misbehaving as configured."""
 
     def __init__(self, upstream: str, *, tags_page_size: int | None = None) -> None:
@@ -54,7 +56,6 @@ class RegistryProxy:
         self._throttle: list[_Rule] = []
         self._corrupt: list[_Rule] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # -- configuration -------------------------------------------------------------------
 
@@ -92,28 +93,8 @@ class RegistryProxy:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> RegistryProxy:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> RegistryProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def host(self) -> str:
-        assert self._server is not None, "proxy not started"
-        return f"127.0.0.1:{self._server.server_address[1]}"
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     # -- forwarding ----------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from patchwarden.devtools.loopback import LoopbackServer
 
 ALL_ACTIONS = frozenset({"pull", "push", "delete", "*"})
 
@@ -47,7 +49,7 @@ def make_signing_cert(
     return key, cert
 
 
-class TokenServer:
+class TokenServer(LoopbackServer):
     """Issues RS256 JWTs for ``user``/``password`` (and an optional identity token)."""
 
     def __init__(
@@ -70,8 +72,6 @@ class TokenServer:
         self._x5c = base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -79,30 +79,8 @@ class TokenServer:
         path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         return path
 
-    def start(self) -> TokenServer:
-        handler = _make_handler(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> TokenServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "token server not started"
-        return int(self._server.server_address[1])
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     @property
     def realm(self) -> str:

@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from patchwarden.core.digest import short_hex
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.errors import PatchwardenError, ReferenceFormatError
+from patchwarden.net.redact import redact_url, remember_secret
 from patchwarden.registry.credentials import CredentialProvider, default_credentials
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
@@ -85,7 +87,14 @@ def _is_hex_id(text: str) -> bool:
 
 
 def resolve_url(url: str | None) -> str:
-    return url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
+    """``--engine``, ``$DOCKER_HOST`` or the default; a password in it is remembered as a
+    secret (masked wherever it would be printed) and never shown in messages."""
+    resolved = url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
+    parts = urlsplit(resolved)
+    if parts.password:
+        remember_secret(unquote(parts.password), user=unquote(parts.username or "") or None)
+        remember_secret(parts.password, user=parts.username or None)
+    return resolved
 
 
 @contextmanager
@@ -144,7 +153,7 @@ class EngineClient:
                 ca_cert=os.path.join(certs, "ca.pem"),
                 verify=True,
             )
-        with _errors(f"connecting to {self.url}"):
+        with _errors(f"connecting to {redact_url(self.url)}"):
             self.api = docker.APIClient(
                 base_url=self.url, timeout=int(timeout), tls=tls, version="auto"
             )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
+from patchwarden.net import deadline
 from patchwarden.net.errors import map_transport_error
 from patchwarden.net.redact import redact_url
 from patchwarden.net.retry import RetryPolicy
@@ -37,7 +38,8 @@ def make_client(
     user_agent: str = USER_AGENT,
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
-    """An ``httpx.Client`` with timeouts always on and our User-Agent.
+    """An ``httpx.Client`` with timeouts always on, our User-Agent, and room for an overall
+    deadline per request (:mod:`patchwarden.net.deadline`, set by :func:`send_with_retry`).
 
     ``verify`` is True, False, or a CA bundle file path.
     """
@@ -49,7 +51,7 @@ def make_client(
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
-    return httpx.Client(
+    client = httpx.Client(
         timeout=timeout,
         verify=ctx,
         follow_redirects=follow_redirects,
@@ -58,6 +60,8 @@ def make_client(
         trust_env=True,
         transport=transport,
     )
+    deadline.install(client)
+    return client
 
 
 def send_with_retry(
@@ -70,6 +74,7 @@ def send_with_retry(
     on_retry: Callable[[int, str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     follow_redirects: bool = False,
+    request_timeout: float | None = None,
 ) -> httpx.Response:
     """Send a request, streaming, retrying 429/502/503/504 and connect errors.
 
@@ -77,14 +82,18 @@ def send_with_retry(
     A retryable status on the last attempt is returned as is for the caller to map.
     Transport errors after the last attempt raise :class:`~patchwarden.errors.NetworkError`
     (``what`` names the other side in its message).
-    ``on_retry(attempt, reason)`` is called before each retry.
+    ``on_retry(attempt, reason)`` is called before each retry. ``request_timeout`` bounds each
+    attempt as a whole (headers and body, whatever the server's pace): the body's deadline
+    travels with the response (read it with :func:`patchwarden.net.deadline.iter_body`).
     """
     attempt = 0
     while True:
         attempt += 1
         request = build()
+        until = None if request_timeout is None else time.monotonic() + request_timeout
         try:
-            response = client.send(request, stream=True, follow_redirects=follow_redirects)
+            with deadline.deadline_at(until):
+                response = client.send(request, stream=True, follow_redirects=follow_redirects)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
             if not policy.should_retry_error(attempt):
                 raise map_transport_error(exc, host, what=what) from exc
@@ -94,6 +103,8 @@ def send_with_retry(
             raise map_transport_error(exc, host, what=what) from exc
         else:
             if not policy.should_retry_status(response.status_code, attempt):
+                if until is not None:
+                    response.extensions[deadline.EXTENSION] = until
                 return response
             reason = str(response.status_code)
             wait = policy.delay(attempt, response.headers.get("Retry-After"))
@@ -125,7 +136,7 @@ def read_capped(
         raise too_large(int(length))
     chunks: list[bytes] = []
     total = 0
-    for chunk in resp.iter_bytes():
+    for chunk in deadline.iter_body(resp):  # within the request's overall deadline
         total += len(chunk)
         if total > limit:
             raise too_large(None)

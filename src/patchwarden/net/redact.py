@@ -1,15 +1,65 @@
 """Strip secrets from URLs, headers and free text before they reach a message or a log line.
 
 Every error message or log line that includes a URL or a header goes through this module.
+
+Besides patterns (``Basic …``, JWTs, ``"token": …``), every credential value the process holds
+is registered with :func:`remember_secret` when it is obtained (registry credentials, identity
+and Bearer tokens, forge tokens, engine URL passwords) and masked wherever it appears, in every
+form a server could echo it: raw, ``user:password``, base64 (standard and URL-safe, with or
+without padding) and percent-encoded. A registry that echoes ``user:password`` in an error body
+cannot get it printed.
 """
 
 from __future__ import annotations
 
+import base64
 import re
+import threading
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
+_MIN_SECRET = 4  # shorter values would mask ordinary words; such secrets are not secret anyway
+_known: list[str] = []  # longest first
+_known_lock = threading.Lock()
+
+
+def _forms(raw: str) -> set[str]:
+    b = raw.encode()
+    out = {raw, quote(raw, safe="")}
+    for enc in (base64.b64encode(b), base64.urlsafe_b64encode(b)):
+        text = enc.decode()
+        out.update((text, text.rstrip("=")))
+    return {x for x in out if len(x) >= _MIN_SECRET}
+
+
+def remember_secret(value: str | None, *, user: str | None = None) -> None:
+    """Mask ``value`` (and ``user:value``) in every form from now on, in this process."""
+    if not value or len(value) < _MIN_SECRET:
+        return
+    forms = _forms(value)
+    if user:
+        forms |= _forms(f"{user}:{value}")
+    with _known_lock:
+        new = forms.difference(_known)
+        if new:
+            _known.extend(new)
+            _known.sort(key=len, reverse=True)
+
+
+def forget_secrets() -> None:
+    """Tests only: start from no remembered secret."""
+    with _known_lock:
+        _known.clear()
+
+
+def redact_known(text: str) -> str:
+    """Mask every remembered secret in ``text`` (a no-op when none was remembered)."""
+    for secret in tuple(_known):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
 
 # Query parameters whose values are secrets (compared case-insensitively).
 SECRET_PARAMS = frozenset(
@@ -98,5 +148,6 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 3:
             text = text.replace(secret, MASK)
+    text = redact_known(text)
     text = _URL_RE.sub(lambda m: redact_url(m.group(0)), text)
     return redact_text_plain(text)

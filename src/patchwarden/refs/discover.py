@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pathspec
 
+from patchwarden.core.safe_read import FileTooLargeError, NotRegularFileError, read_regular
 from patchwarden.errors import UsageError
 from patchwarden.refs.model import Inventory, Reference, Skipped
 from patchwarden.refs.registry import is_candidate_name, source_for
@@ -70,16 +71,21 @@ def discover(
         if path.is_dir():
             spec = _spec([*excludes, *_ignore_file_lines(path)])
             files = _walk(path, spec, follow_symlinks)
-        elif path.is_file():
+        elif path.is_file() or path.exists():  # a FIFO given by name: skipped, never opened
             rel = _display_path(path)
             if user_spec.match_file(rel) or (path.is_symlink() and not follow_symlinks):
                 continue
-            files = iter([(path, rel)])
+            files = iter([(path, rel, None)])
         else:
             raise UsageError(f"path {str(given)!r} does not exist")
-        for file_path, rel in files:
+        for file_path, rel, problem in files:
             compose = compose_spec is not None and compose_spec.match_file(rel)
-            for item in _scan_file(file_path, rel, compose=compose):
+            found = (
+                _scan_file(file_path, rel, compose=compose)
+                if problem is None
+                else [Skipped(rel, 0, "", problem)]
+            )
+            for item in found:
                 if isinstance(item, Reference):
                     references.setdefault((item.file, item.line, item.column, item.image), item)
                 else:
@@ -102,7 +108,7 @@ def _spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
 def _ignore_file_lines(root: Path) -> list[str]:
     ignore = root / IGNORE_FILE
     try:
-        return ignore.read_text(encoding="utf-8-sig").splitlines() if ignore.is_file() else []
+        return read_regular(ignore, MAX_FILE_SIZE).decode("utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):
         return []
 
@@ -116,9 +122,16 @@ def _display_path(path: Path) -> str:
 
 def _walk(
     root: Path, spec: pathspec.GitIgnoreSpec, follow_symlinks: bool
-) -> Iterable[tuple[Path, str]]:
+) -> Iterable[tuple[Path, str, str | None]]:
+    """(path, relative path, problem): files to read, and directories that cannot be listed
+    with the reason (reported as skipped, never silently left out)."""
     visited: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+    unreadable: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(
+        root, followlinks=follow_symlinks, onerror=unreadable.append
+    ):
+        while unreadable:
+            yield from _unreadable_dir(root, unreadable.pop())
         current = Path(dirpath)
         if follow_symlinks:
             real = os.path.realpath(dirpath)
@@ -143,20 +156,33 @@ def _walk(
                 continue
             if not follow_symlinks and file_path.is_symlink():
                 continue
-            yield file_path, rel
+            yield file_path, rel, None
+    while unreadable:
+        yield from _unreadable_dir(root, unreadable.pop())
+
+
+def _unreadable_dir(root: Path, exc: OSError) -> Iterable[tuple[Path, str, str | None]]:
+    if exc.filename is None:
+        return
+    where = Path(exc.filename)
+    try:
+        rel = where.relative_to(root).as_posix()
+    except ValueError:
+        rel = where.as_posix()
+    yield where, rel if rel != "." else ".", f"cannot read directory: {exc.strerror or exc}"
 
 
 def _scan_file(path: Path, rel: str, *, compose: bool = False) -> list[Reference | Skipped]:
     if not compose and not is_candidate_name(path.name):
         return []
     try:
+        data = read_regular(path, MAX_FILE_SIZE)
+    except FileTooLargeError:
         size = path.stat().st_size
-        if size > MAX_FILE_SIZE:
-            limit = MAX_FILE_SIZE // (1024 * 1024)
-            return [
-                Skipped(rel, 0, "", f"file is larger than {limit} MiB ({size} bytes); not scanned")
-            ]
-        data = path.read_bytes()
+        limit = MAX_FILE_SIZE // (1024 * 1024)
+        return [Skipped(rel, 0, "", f"file is larger than {limit} MiB ({size} bytes); not scanned")]
+    except NotRegularFileError as exc:
+        return [Skipped(rel, 0, "", f"not read: {exc.args[0].rpartition(' is ')[2]}")]
     except OSError as exc:
         return [Skipped(rel, 0, "", f"cannot read file: {exc.strerror or exc}")]
     try:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from patchwarden.errors import AuthenticationError, RegistryError
-from patchwarden.net.redact import redact_text, redact_url
+from patchwarden.net.redact import redact_text, redact_url, remember_secret
 from patchwarden.registry.challenge import Challenge
 from patchwarden.registry.credentials import Credentials
 
@@ -65,6 +65,7 @@ def parse_token_response(body: bytes, default_ttl: float, now: float | None = No
     value = data.get("token") or data.get("access_token")
     if not isinstance(value, str) or not value:
         raise RegistryError("token server answer has neither `token` nor `access_token`")
+    remember_secret(value)
     ttl = data.get("expires_in")
     lifetime = float(ttl) if isinstance(ttl, int | float) and ttl > 0 else default_ttl
     # Refresh a little early so a token never expires in flight.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from patchwarden.errors import (
     ReferenceFormatError,
     RegistryError,
 )
+from patchwarden.net.deadline import deadline_at
 from patchwarden.registry.challenge import parse_next_link
 from patchwarden.registry.credentials import CredentialProvider, default_credentials
 from patchwarden.registry.errors import map_http_error
@@ -65,13 +67,21 @@ def verify_digest(data: bytes, expected: str, host: str, what: str) -> str:
     return str(want)
 
 
+BLOB_GRACE = 60.0  # seconds before a blob download's rate floor applies
+
+
 class ResponseStream(io.RawIOBase):
     """A file-like view of a streamed response body (content-decoded, read on demand)."""
 
-    def __init__(self, resp: httpx.Response) -> None:
+    def __init__(self, resp: httpx.Response, min_rate: int | None = None) -> None:
         # No chunk_size: httpx re-chunking (ByteChunker) costs ~1.7 s per GB in Python; the
         # network's own pieces (64 KiB reads) are handed on as they come, ~0.6 s per GB.
         self._it = resp.iter_bytes()
+        # A rate floor, not a size-based deadline (sizes are the server's word): after a grace
+        # period the average rate since the start may not fall below ``min_rate``.
+        self._start = time.monotonic()
+        self._received = 0
+        self._min_rate = min_rate
         self._buf = memoryview(b"")
         self._host = resp.url.host
 
@@ -81,7 +91,19 @@ class ResponseStream(io.RawIOBase):
     def readinto(self, b: Any) -> int:
         if not self._buf:
             try:
-                self._buf = memoryview(next(self._it, b""))
+                until = None
+                if self._min_rate:
+                    due = (self._received + (1 << 16)) / self._min_rate
+                    until = self._start + BLOB_GRACE + due
+                with deadline_at(until):
+                    self._buf = memoryview(next(self._it, b""))
+                self._received += len(self._buf)
+            except httpx.TimeoutException as exc:
+                raise RegistryError(
+                    f"reading a blob from {self._host} timed out: {exc or type(exc).__name__}",
+                    "the registry sends it too slowly (or stalled); retry later",
+                    transient=True,
+                ) from exc
             except httpx.HTTPError as exc:
                 raise RegistryError(
                     f"reading a blob from {self._host} failed: {type(exc).__name__}",
@@ -240,7 +262,9 @@ class RegistryClient:
     def open_blob(self, image: ImageRef, digest: str) -> Iterator[IO[bytes]]:
         """Stream a blob without buffering it; follows redirects (CDNs), authenticates as
         the other calls do and counts ``blob`` in :attr:`stats`. The caller verifies the
-        digest while reading (see :mod:`patchwarden.scan.decompress`)."""
+        digest while reading (see :mod:`patchwarden.scan.decompress`). The whole download
+        may not fall below ``options.blob_min_rate`` on average after :data:`BLOB_GRACE`
+        seconds (a registry that drips bytes is cut off, however often it sends one)."""
         host, repo = image.registry, image.repository
         path = f"/v2/{repo}/blobs/{digest}"
         with self._t.request(host, repo, "blob", "GET", path, follow=True) as r:
@@ -249,7 +273,9 @@ class RegistryClient:
                 raise map_http_error(
                     r.status_code, body, host=host, repository=repo, reference=digest, what="blob"
                 )
-            yield io.BufferedReader(ResponseStream(r), buffer_size=1 << 20)
+            yield io.BufferedReader(
+                ResponseStream(r, self.options.blob_min_rate), buffer_size=1 << 20
+            )
 
     def resolve_platform(self, image: ImageRef, platform: Platform) -> Manifest:
         """The single-platform manifest of ``image`` for ``platform``."""

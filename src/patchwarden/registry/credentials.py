@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from patchwarden.errors import AuthenticationError, ConfigError
-from patchwarden.net.redact import redact_text
+from patchwarden.net.redact import redact_text, remember_secret
 from patchwarden.registry.settings import HostSettings
 
 DOCKER_HUB = "docker.io"
@@ -32,6 +32,10 @@ class Credentials:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     identity_token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:  # whatever provider found them: never print them
+        remember_secret(self.password, user=self.username)
+        remember_secret(self.identity_token, user=self.username)
 
     def __repr__(self) -> str:
         return (

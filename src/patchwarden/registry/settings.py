@@ -39,7 +39,9 @@ class ClientOptions:
     """Options that apply to every registry the client talks to."""
 
     connect_timeout: float = 10.0
-    read_timeout: float = 30.0
+    read_timeout: float = 30.0  # per read: restarts on every byte received
+    request_timeout: float = 120.0  # per attempt, headers and body (not blobs: see below)
+    blob_min_rate: int = 16 * 1024  # bytes/s a blob download may not average below (after 60 s)
     max_attempts: int = 4
     base_backoff: float = 0.2
     max_backoff: float = 5.0

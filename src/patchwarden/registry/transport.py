@@ -11,6 +11,7 @@ import httpx
 
 from patchwarden.errors import IntegrityError, NetworkError, NetworkFailure, RegistryError
 from patchwarden.net import http
+from patchwarden.net.errors import map_transport_error
 from patchwarden.net.http import make_client, send_with_retry
 from patchwarden.net.retry import RetryPolicy
 from patchwarden.registry.auth import (
@@ -58,7 +59,11 @@ def read_capped(resp: httpx.Response, limit: int, what: str) -> bytes:
             return IntegrityError(f"{what} is {size} bytes, more than the {limit}-byte limit")
         return IntegrityError(f"{what} is larger than the {limit}-byte limit")
 
-    return http.read_capped(resp, limit, too_large)
+    try:
+        return http.read_capped(resp, limit, too_large)
+    except httpx.HTTPError as exc:  # a broken or dripping body: a registry error, not a bug
+        host = resp.url.host
+        raise registry_network_error(map_transport_error(exc, host, what="registry"), host) from exc
 
 
 class HostState:
@@ -172,6 +177,7 @@ class Transport:
                 host=h.name,
                 what="registry",
                 follow_redirects=follow,
+                request_timeout=self.options.request_timeout,
                 on_retry=lambda _a, _r: self.stats.incr("retries"),
                 **kw,
             )

@@ -22,9 +22,10 @@ class ReportFormat(StrEnum):
 
 def render(report: ScanReport, fmt: ReportFormat, *, width: int = 100) -> str:
     if fmt == ReportFormat.table:
+        from patchwarden.core.text import printable
         from patchwarden.sbom.table import write_table
 
-        return write_table(report, width=width)
+        return printable(write_table(report, width=width))  # read on a terminal
     if fmt == ReportFormat.json:
         from patchwarden.sbom.json_report import write_json
 

@@ -50,3 +50,8 @@ class SourceNotFoundError(ScanError):
     """The archive, layout or directory named on the command line does not exist."""
 
     exit_code = ExitCode.USAGE
+
+
+class TooManyFacts(Exception):
+    """A cataloger stops early: one file yields more packages/paths than any real database.
+    Raised from ``catalog``; the layer reader refuses the layer naming the file."""

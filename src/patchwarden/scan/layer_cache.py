@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from patchwarden.core.files import write_atomic
+from patchwarden.core.sealed import prune_stale_tmp, seal, unseal
 from patchwarden.scan.model import (
     Cataloger,
     FileFacts,
@@ -21,7 +22,7 @@ from patchwarden.scan.model import (
 )
 
 log = logging.getLogger(__name__)
-ENGINE_VERSION = 1  # bump when the layer reader's output for the same input changes
+ENGINE_VERSION = 3  # bump when the layer reader's output for the same input changes
 _PKG_OPTIONAL = ("source_name", "source_version", "arch", "namespace")
 
 
@@ -98,6 +99,7 @@ def facts_to_json(lf: LayerFacts) -> dict[str, Any]:
         "opaque_dirs": list(lf.opaque_dirs),
         "entries": lf.entries,
         "warnings": list(lf.warnings),
+        "links": lf.links,
     }
 
 
@@ -126,6 +128,7 @@ def facts_from_json(d: dict[str, Any]) -> LayerFacts:
         opaque_dirs=tuple(d.get("opaque_dirs", ())),
         entries=int(d.get("entries", 0)),
         warnings=tuple(d.get("warnings", ())),
+        links={str(k): str(v) for k, v in d.get("links", {}).items()},
     )
 
 
@@ -147,8 +150,11 @@ class LayerCache:
         except OSError:
             return None
         try:
-            facts = facts_from_json(json.loads(raw))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            payload = unseal(raw)
+            if payload is None:
+                raise ValueError("not a sealed patchwarden cache entry (truncated or edited)")
+            facts = facts_from_json(json.loads(payload))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             log.warning("ignoring corrupt layer cache entry %s: %s", path, exc)
             return None
         return facts if facts.digest == digest else None
@@ -166,12 +172,15 @@ class LayerCache:
     ) -> tuple[OSInfo | None, tuple[Package, ...]] | None:
         path = self._path(image_key(layers, catalogers, max_file_bytes))
         try:
-            d = json.loads(path.read_bytes())
+            payload = unseal(path.read_bytes())
+            if payload is None:
+                raise ValueError("not a sealed patchwarden cache entry (truncated or edited)")
+            d = json.loads(payload)
             os_info = None if d["os"] is None else _os(d["os"])
             packages = tuple(_package(p) for p in d["packages"])
         except OSError:
             return None
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             log.warning("ignoring corrupt image cache entry %s: %s", path, exc)
             return None
         return (os_info, packages) if d.get("layers") == list(layers) else None
@@ -198,7 +207,8 @@ class LayerCache:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, data, mode=0o600)
+            prune_stale_tmp(path.parent)  # left by a killed scan
+            write_atomic(path, seal(data), mode=0o600)
         except OSError as exc:  # a cache that cannot be written is not a failed scan
             log.warning("could not write layer cache entry %s: %s", path, exc)
 

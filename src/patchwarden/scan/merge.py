@@ -28,6 +28,45 @@ def _norm_owned(path: str) -> str:
     return "/".join(x for x in path.split("/") if x and x != ".")
 
 
+class _Links:
+    """Hard links share their target's facts (catalogued once, reported once). When an upper
+    layer removes or replaces the target while a link to it survives, the file still exists
+    under the link's path: its facts move there."""
+
+    def __init__(
+        self, state: dict[str, tuple[FileFacts, int]], intro: dict[tuple[str, _Key], int]
+    ) -> None:
+        self.state, self.intro = state, intro
+        self.target: dict[str, str] = {}  # live link path -> target path
+        self.linked: dict[str, list[str]] = {}  # target path -> link paths
+
+    def add(self, links: dict[str, str]) -> None:
+        for link, target in links.items():
+            self.target[link] = target
+            self.linked.setdefault(target, []).append(link)
+
+    def leaving(self, path: str) -> None:
+        """``path`` is about to be removed or replaced."""
+        target = self.target.pop(path, None)
+        if target is not None:  # a link itself goes: nothing to move
+            return
+        heirs = [x for x in self.linked.pop(path, ()) if self.target.get(x) == path]
+        if not heirs or path not in self.state:
+            return
+        heir, rest = heirs[0], heirs[1:]
+        del self.target[heir]
+        facts, i = self.state[path]
+        self.state[heir] = (facts, i)
+        for pkg in facts.packages:
+            k = _key(pkg)
+            if (path, k) in self.intro:
+                self.intro[(heir, k)] = self.intro[(path, k)]
+        for x in rest:
+            self.target[x] = heir
+        if rest:
+            self.linked[heir] = rest
+
+
 def merge_layers(layers: Sequence[LayerFacts]) -> tuple[OSInfo | None, tuple[Package, ...]]:
     """Apply each layer's whiteouts/opaque dirs to the state below it, then its files.
 
@@ -37,15 +76,18 @@ def merge_layers(layers: Sequence[LayerFacts]) -> tuple[OSInfo | None, tuple[Pac
     """
     state: dict[str, tuple[FileFacts, int]] = {}  # path -> (facts, layer index)
     intro: dict[tuple[str, _Key], int] = {}  # (path, package key) -> introducing layer index
+    links = _Links(state, intro)
     for i, layer in enumerate(layers):
         if layer.whiteouts or layer.opaque_dirs:
             deleted, opaque = set(layer.whiteouts), set(layer.opaque_dirs)
             gone = [p for p in state if hidden_by(p, deleted, opaque)]
             for p in gone:
+                links.leaving(p)
                 facts, _ = state.pop(p)
                 for pkg in facts.packages:
                     intro.pop((p, _key(pkg)), None)
         for path, facts in layer.files.items():
+            links.leaving(path)
             old = state.get(path)
             new_keys = {_key(pkg) for pkg in facts.packages}
             if old is not None:
@@ -55,6 +97,7 @@ def merge_layers(layers: Sequence[LayerFacts]) -> tuple[OSInfo | None, tuple[Pac
             for k in new_keys:
                 intro.setdefault((path, k), i)
             state[path] = (facts, i)
+        links.add(layer.links)
 
     os_info: OSInfo | None = None
     os_rank = (-1, "")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Protocol, runtime_checkable
 
-from patchwarden.scan.errors import short
+from patchwarden.scan.errors import HostileLayerError, short
 from patchwarden.scan.layer_cache import LayerCache
 from patchwarden.scan.limits import Limits
 from patchwarden.scan.model import Cataloger, ImageSource, LayerFacts, LayerRef, ScanInventory
@@ -28,6 +28,28 @@ class DirectLayerSource(Protocol):
     def read_layer_facts(
         self, layer: LayerRef, catalogers: Sequence[Cataloger], limits: Limits
     ) -> LayerFacts: ...
+
+
+class _Budget:
+    """Facts kept across the layers of one scan: bounded, so that many layers each just under
+    the per-layer caps cannot add up to unbounded memory."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.packages = 0
+        self.owned = 0
+
+    def add(self, facts: LayerFacts) -> None:
+        for f in facts.files.values():
+            self.packages += len(f.packages)
+            self.owned += len(f.owned_paths)
+        lim = self.limits
+        if self.packages > lim.max_scan_packages or self.owned > lim.max_scan_owned_paths:
+            raise HostileLayerError(
+                facts.digest,
+                f"the image's layers hold more than {lim.max_scan_packages} packages or "
+                f"{lim.max_scan_owned_paths} package-database paths in total",
+            )
 
 
 class Scanner:
@@ -70,6 +92,7 @@ class Scanner:
             if progress is not None:
                 progress(short(layer.digest), done, total)
 
+        budget = _Budget(self.limits)
         direct = isinstance(source, DirectLayerSource)
         digests = [layer.digest for layer in info.layers]
         limit = self.limits.max_file_bytes
@@ -86,6 +109,7 @@ class Scanner:
             if self.cache is not None and not direct:
                 hit = self.cache.get(layer.digest, self.catalogers, self.limits.max_file_bytes)
             if hit is not None:
+                budget.add(hit)
                 results[i] = hit
                 tick(layer)
             else:
@@ -113,6 +137,12 @@ class Scanner:
                             for other in pending:
                                 other.cancel()
                             raise exc
+                        try:
+                            budget.add(fut.result())
+                        except BaseException:
+                            for other in pending:
+                                other.cancel()
+                            raise
                         results[futures[fut]] = fut.result()
                         tick(info.layers[futures[fut]])
             for i in todo:

@@ -79,7 +79,10 @@ def _size(block: bytes) -> int:
     try:
         return int(digits, 8)
     except ValueError:
-        return _num(field)
+        try:
+            return _num(field)
+        except ValueError:
+            return -1  # reported as a bad header by the reader
 
 
 def _name(block: bytes) -> str:
@@ -231,10 +234,16 @@ class TarReader:
                 name = long_name or _name(block)
                 link = long_link or _str(block[157:257])
             pax, long_name, long_link = None, None, None
+            if size < 0:
+                raise self._corrupt(f"negative size in the header of {name!r}")
+            try:
+                mode = _num(block[100:108])
+            except ValueError:
+                raise self._corrupt(f"bad mode field in the header of {name!r}") from None
             has_data = size > 0 and typ not in _NO_DATA
             self._data_left = size if has_data else 0
             self._pending = _padded(size) if has_data else 0
-            yield TarHeader(name, _num(block[100:108]), size, typ, link)
+            yield TarHeader(name, mode, size, typ, link)
 
 
 def _pax(data: bytes, corrupt: Callable[[str], CorruptImageError]) -> dict[str, str]:
@@ -254,6 +263,7 @@ def _pax(data: bytes, corrupt: Callable[[str], CorruptImageError]) -> dict[str, 
         key, _, value = record.partition(b"=")
         out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
         pos += length
-    if "size" in out and not out["size"].isdigit():
+    size = out.get("size")
+    if size is not None and not (size.isascii() and size.isdigit()):
         raise corrupt("bad PAX size")
     return out

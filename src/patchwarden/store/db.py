@@ -12,7 +12,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -281,6 +281,39 @@ class Store:
             raise _wrap(exc, self._engine.url, "write to") from None
         return replace(clean, id=new_id)
 
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` unless a record can be written: called before any
+        container is touched, so that an update is never made that cannot be recorded."""
+        probe = UpdateRow(
+            action="update",
+            started_at=datetime.now(UTC),
+            finished_at=None,
+            container="patchwarden-write-probe",
+            from_image="",
+            from_digest=None,
+            to_image="",
+            to_digest=None,
+            outcome="failed",
+            reason="write probe (rolled back)",
+            gates={},
+            duration_s=None,
+        )
+        try:
+            with Session(self._engine) as session:
+                session.begin()
+                session.add(probe)
+                session.flush()
+                session.rollback()
+        except SQLAlchemyError as exc:
+            err = _wrap(exc, self._engine.url, "write to")
+            raise StoreError(
+                f"{err.message}; nothing was changed",
+                err.hint
+                or "make the state store writable, or pass --state / "
+                f"{ENV_VAR} with a writable location",
+                exit_code=err.exit_code,
+            ) from None
+
     def history(self, container: str | None = None, limit: int = 100) -> list[UpdateRecord]:
         """Records newest first (by ``started_at``, then id), optionally of one container."""
         if limit <= 0:
@@ -333,6 +366,13 @@ class Store:
                 return [_to_record(r) for r in session.scalars(stmt)]
         except SQLAlchemyError as exc:
             raise _wrap(exc, self._engine.url, "read") from None
+        except (ValueError, TypeError, RecursionError) as exc:  # a row edited or damaged
+            raise StoreError(
+                f"the update history in {_safe(self._engine.url)} has a malformed row "
+                f"({type(exc).__name__}: {redact_text(str(exc))[:200]})",
+                "the database was edited or damaged; restore it from a backup, or move it "
+                f"away (a new one is created) with --state / {ENV_VAR}",
+            ) from None
 
     def close(self) -> None:
         self._engine.dispose()

@@ -135,3 +135,71 @@ def test_missing_index_and_path_resolution(tmp_path: Path, monkeypatch: pytest.M
 def test_name_normalisation() -> None:
     assert normalize_name("PyPI", "Zope.Interface__x") == "zope-interface-x"
     assert normalize_name("npm", "Axios") == "Axios"
+
+
+def _foreign_sqlite(path: Path) -> Path:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO photos VALUES (1, 'cat.jpg')")
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.mark.parametrize("create", [False, True])
+def test_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path: Path, create: bool) -> None:
+    db = _foreign_sqlite(tmp_path / "photos.db")
+    before = db.read_bytes()
+    with pytest.raises(AdvisoryIndexError, match="not a patchwarden advisory index") as err:
+        AdvisoryIndex(db, create=create)
+    assert "another program" in err.value.message
+    assert db.read_bytes() == before  # no schema written into someone else's file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos.db"]
+
+
+def test_zero_byte_file_is_not_an_empty_index(tmp_path: Path) -> None:
+    db = tmp_path / "advisories.db"
+    db.write_bytes(b"")
+    with pytest.raises(AdvisoryIndexError, match="an empty file"):
+        AdvisoryIndex(db)
+    assert db.read_bytes() == b""  # reading never writes
+
+
+def test_index_without_sources_is_not_taken_as_complete(tmp_path: Path) -> None:
+    AdvisoryIndex(tmp_path / "a.db", create=True).close()  # schema only: an import never ran
+    with pytest.raises(AdvisoryIndexError, match="holds no advisory source"):
+        AdvisoryIndex(tmp_path / "a.db")
+
+
+def test_sources_claiming_records_that_are_gone_is_damage(tmp_path: Path) -> None:
+    index = AdvisoryIndex(tmp_path / "a.db", create=True)
+    import_sources(index, [str(FIXTURES / "Debian")])
+    index._conn.execute("DELETE FROM records")
+    index.close()
+    with pytest.raises(AdvisoryIndexError, match="is damaged: its sources claim 180"):
+        AdvisoryIndex(tmp_path / "a.db")
+
+
+def test_not_sqlite_at_all_is_a_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "advisories.db"
+    db.write_bytes(b"this is not a database\n" * 100)
+    with pytest.raises(AdvisoryIndexError, match="cannot open advisory index"):
+        AdvisoryIndex(db)
+
+
+def test_corrupt_page_while_reading_is_a_clear_error(tmp_path: Path) -> None:
+    index = AdvisoryIndex(tmp_path / "a.db", create=True)
+    import_sources(index, [str(FIXTURES / "Debian")])
+    index._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    index.close()
+    db = tmp_path / "a.db"
+    raw = bytearray(db.read_bytes())
+    page = 4096
+    for off in range(page * 3, len(raw) - page, page):  # keep page 1 (schema) intact
+        raw[off : off + 64] = b"\xff" * 64
+    db.write_bytes(bytes(raw))
+    with pytest.raises(AdvisoryIndexError, match=r"damaged|cannot open"), AdvisoryIndex(db) as idx:
+        idx.lookup("Debian:12", ["openssl", "curl", "bash"])
+        idx.records(["DSA-5417-1"])

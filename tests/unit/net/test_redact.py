@@ -39,3 +39,40 @@ def test_redact_text_urls_tokens_and_literals() -> None:
     for secret in ("hunter2", "token=abc", "abc.def", "eyJhbGci", '"pw"', "my-secret-pw"):
         assert secret not in out
     assert "r.io/v2/" in out
+
+
+def test_remembered_credentials_masked_in_every_form() -> None:
+    import base64
+    from urllib.parse import quote
+
+    from patchwarden.net.redact import forget_secrets, redact_known, remember_secret
+
+    forget_secrets()
+    remember_secret("pa:ss/w0rd+", user="robot")
+    pair = b"robot:pa:ss/w0rd+"
+    forms = [
+        "pa:ss/w0rd+",
+        pair.decode(),
+        base64.b64encode(pair).decode(),
+        base64.b64encode(pair).decode().rstrip("="),
+        base64.urlsafe_b64encode(pair).decode(),
+        quote("pa:ss/w0rd+", safe=""),
+        base64.b64encode(b"pa:ss/w0rd+").decode(),
+    ]
+    for form in forms:
+        text = f"registry said: <{form}> in its body"
+        assert form not in redact_text(text), form
+        assert form not in redact_known(text), form
+    assert redact_known("robot is a user name") == "robot is a user name"
+    forget_secrets()
+
+
+def test_credentials_from_any_provider_are_remembered() -> None:
+    from patchwarden.net.redact import forget_secrets, redact_known
+    from patchwarden.registry.credentials import Credentials
+
+    forget_secrets()
+    Credentials("ci-bot", "hunter2-long")
+    Credentials(identity_token="idtok-123456")
+    assert redact_known("ci-bot:hunter2-long / idtok-123456") == "*** / ***"
+    forget_secrets()

@@ -309,3 +309,61 @@ def test_sources_tuple_and_claim_order(tmp_path: Path) -> None:
     [r] = discover([tmp_path]).references
     assert isinstance(r, Reference)
     assert (r.kind, r.context) == (RefKind.HELM, "spec.containers[0].image")
+
+
+def test_fifo_named_dockerfile_is_skipped_not_opened(tmp_path: Path) -> None:
+    """Opening a FIFO blocks until a writer comes: inventory must never open one."""
+    import os
+    import threading
+
+    (tmp_path / "api").mkdir()
+    os.mkfifo(tmp_path / "api" / "Dockerfile")
+    (tmp_path / "web.Dockerfile").write_text("FROM nginx:1.25\n")
+    os.mkfifo(tmp_path / ".patchwardenignore")
+    found: list[Inventory] = []
+    t = threading.Thread(target=lambda: found.append(discover([tmp_path])), daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        for name in ("api/Dockerfile", ".patchwardenignore"):
+            os.close(os.open(tmp_path / name, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("discover blocked on a FIFO")
+    inv = found[0]
+    assert [r.image for r in inv.references] == ["nginx:1.25"]
+    assert [(s.file, s.reason) for s in inv.skipped] == [
+        ("api/Dockerfile", "not read: a FIFO (named pipe), not a regular file")
+    ]
+
+
+def test_unreadable_directory_is_reported() -> None:
+    """As root a mode-000 directory is still readable: the walk then runs as nobody (in a
+    directory of its own under the system temp dir, which nobody can reach)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="pw-unreadable-"))
+    root = tmp_path / "repo"
+    (root / "secret").mkdir(parents=True)
+    (root / "secret" / "Dockerfile").write_text("FROM redis:7\n")
+    (root / "Dockerfile").write_text("FROM nginx:1.25\n")
+    (root / "secret").chmod(0)
+    tmp_path.chmod(0o755)
+    code = (
+        "import sys; from pathlib import Path; from patchwarden.refs.discover import discover;"
+        "inv = discover([Path(sys.argv[1])]);"
+        "print([r.image for r in inv.references]); print([(s.file, s.reason) for s in inv.skipped])"
+    )
+    cmd = [sys.executable, "-c", code, str(root)]
+    if os.geteuid() == 0:
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
+    finally:
+        (root / "secret").chmod(0o755)
+        shutil.rmtree(tmp_path)
+    refs, skipped = out.strip().splitlines()
+    assert refs == "['nginx:1.25']"
+    assert skipped == "[('secret', 'cannot read directory: Permission denied')]"

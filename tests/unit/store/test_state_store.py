@@ -318,3 +318,69 @@ def test_postgres_errors_never_show_the_password(url: str) -> None:
         assert err.hint and "pip install" in err.hint and "psycopg" in err.hint
     else:  # pragma: no cover - only where psycopg is installed
         assert "cannot open the state store" in err.message
+
+
+def test_an_unwritable_store_is_found_before_anything_is_touched(db_path: Path) -> None:
+    with open_store(str(db_path)) as store:
+        store.record(rec())
+        store.check_writable()  # writable: passes, and leaves no probe row behind
+        assert [r.container for r in store.history()] == ["web"]
+    readonly = f"sqlite:///file:{db_path}?mode=ro&uri=true"
+    with open_store(readonly) as store:
+        assert [r.container for r in store.history()] == ["web"]
+        with pytest.raises(StoreError, match="nothing was changed"):
+            store.check_writable()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("gates", "{not json"), ("started_at", "yesterday-ish"), ("gates", "[" * 5000 + "]" * 5000)],
+)
+def test_a_malformed_history_row_is_a_clear_error(db_path: Path, column: str, value: str) -> None:
+    with open_store(str(db_path)) as store:
+        store.record(rec())
+    conn = sqlite3.connect(db_path)
+    sql = {
+        "gates": "UPDATE updates SET gates = ?",
+        "started_at": "UPDATE updates SET started_at = ?",
+    }[column]
+    conn.execute(sql, (value,))
+    conn.commit()
+    conn.close()
+    with open_store(str(db_path)) as store, pytest.raises(StoreError, match="malformed row"):
+        store.history()
+
+
+@pytest.mark.parametrize("command", [["update"], ["rollback", "web"]])
+def test_engine_commands_check_the_store_before_the_engine(
+    db_path: Path, command: list[str]
+) -> None:
+    """An unreachable engine is not even contacted when the store cannot record."""
+    import os
+    import subprocess
+    import sys
+
+    with open_store(str(db_path)) as store:
+        store.record(rec())
+    readonly = f"sqlite:///file:{db_path}?mode=ro&uri=true"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "patchwarden.cli.main",
+            "engine",
+            *command,
+            "--state",
+            readonly,
+            "--engine",
+            "tcp://127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=db_path.parent,
+        env={**os.environ, "COLUMNS": "500"},
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "nothing was changed" in proc.stderr
+    assert "container engine" not in proc.stderr

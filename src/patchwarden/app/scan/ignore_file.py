@@ -8,12 +8,10 @@ from datetime import date
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from patchwarden.app.scan.ignore import HINT, IgnoreFile, IgnoreRule
-from patchwarden.config.loader import key_path, line_of, plain_data
+from patchwarden.config.loader import key_path, line_of, plain_data, read_yaml
 from patchwarden.errors import ConfigError
 
 
@@ -34,22 +32,13 @@ class IgnoreFileModel(_Strict):
 
 
 def load_ignore_file(path: Path) -> IgnoreFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read ignore file {path}: {exc}") from None
-    try:
-        data = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: malformed YAML: {exc.problem}", HINT) from None
+    data = read_yaml(path, "ignore file", HINT)
     if data is None:
         return IgnoreFile(path, ())
     if not isinstance(data, CommentedMap):
         raise ConfigError(f"{path}: the top level must be a mapping with an 'ignore' list", HINT)
     try:
-        model = IgnoreFileModel.model_validate(plain_data(data))
+        model = IgnoreFileModel.model_validate(plain_data(data, source=path))
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, data, exc), HINT) from None
     entries = data.get("ignore")

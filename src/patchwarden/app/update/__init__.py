@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         Move,
         commit_message,
         plan_groups,
+        verify_pins,
     )
     from patchwarden.app.update.updater import (
         Outcome,
@@ -27,7 +28,15 @@ if TYPE_CHECKING:
     from patchwarden.app.update.window import Schedule
 
 EXPORTS = {
-    "plan": ("BRANCH_PREFIX", "Group", "Grouping", "Move", "commit_message", "plan_groups"),
+    "plan": (
+        "BRANCH_PREFIX",
+        "Group",
+        "Grouping",
+        "Move",
+        "commit_message",
+        "plan_groups",
+        "verify_pins",
+    ),
     "action": ("UpdateAction",),
     "updater": ("Outcome", "UpdateOptions", "Updater", "registry_facts"),
     "window": ("Schedule",),
@@ -45,5 +54,6 @@ __all__ = [
     "commit_message",
     "plan_groups",
     "registry_facts",
+    "verify_pins",
 ]
 __getattr__ = lazy_exports(__name__, EXPORTS)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from patchwarden.app.check.results import CheckResult, Status
 from patchwarden.apply.edits import Target
 from patchwarden.apply.rewrite import Change
+from patchwarden.core.ref import ImageRef
+from patchwarden.errors import PatchwardenError
 
 BRANCH_PREFIX = "patchwarden/"
 
@@ -89,6 +91,41 @@ def plan_groups(
         for key, moves in sorted(buckets.items())
     ]
     return groups, notes
+
+
+def verify_pins(
+    groups: Sequence[Group], get_manifest: Callable[[ImageRef], object]
+) -> tuple[list[Group], list[CheckResult]]:
+    """Fetch the manifest of every digest about to be written and let the registry client check
+    that it hashes to that digest (a HEAD answer is only the registry's word). A move whose
+    digest cannot be verified is dropped and returned as an error result; groups left empty go.
+    """
+    failed: dict[str, str] = {}
+    kept_groups: list[Group] = []
+    errors: list[CheckResult] = []
+    for g in groups:
+        kept: list[Move] = []
+        for m in g.moves:
+            digest = m.change.target.digest
+            if digest is None:
+                kept.append(m)
+                continue
+            image = m.change.expected
+            key = f"{image.registry}/{image.repository}@{digest}"
+            if key not in failed:
+                try:
+                    get_manifest(image)
+                    failed[key] = ""
+                except PatchwardenError as exc:
+                    failed[key] = exc.message
+            if failed[key]:
+                reason = f"not pinned: the digest {digest} could not be verified ({failed[key]})"
+                errors.append(replace(m.result, status=Status.ERROR, reason=reason))
+            else:
+                kept.append(m)
+        if kept:
+            kept_groups.append(replace(g, moves=tuple(kept)))
+    return kept_groups, errors
 
 
 def _order(m: Move) -> tuple[str, int]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from patchwarden.app.update.action import UpdateAction
-from patchwarden.app.update.plan import BRANCH_PREFIX, Group, commit_message
+from patchwarden.app.update.plan import BRANCH_PREFIX, Group, Move, commit_message
 from patchwarden.app.update.pr_body import ImageFacts, render
 from patchwarden.apply.forge.model import Forge
 from patchwarden.apply.git import Repo
@@ -32,6 +32,9 @@ class Outcome:
     error: str | None = None
     # references of this group that could not be written, with the reason; the others were
     skipped: tuple[SkippedChange, ...] = ()
+    # (file, reason): files of the group left out of its commit (untracked in, or edited
+    # against, the base); the rest of the group is still committed
+    left_out: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +158,21 @@ class Updater:
         rel = self.scan_root.relative_to(repo.root)
         existing = repo.rev(f"refs/heads/{group.branch}")
         with repo.worktree(base) as wt:
-            files, skipped = prepare_partial(wt / rel, [m.change for m in group.moves])
+            files, group, left_out, skipped = _prepare_each_file(
+                wt / rel, self.scan_root, group, base
+            )
+            if not group.moves:
+                return Outcome(
+                    group,
+                    UpdateAction.FAILED,
+                    error="; ".join(f"{f}: {why}" for f, why in left_out),
+                    left_out=left_out,
+                )
             if not files:
                 if skipped:
-                    return Outcome(group, UpdateAction.SKIPPED, skipped=tuple(skipped))
+                    return Outcome(
+                        group, UpdateAction.SKIPPED, skipped=tuple(skipped), left_out=left_out
+                    )
                 return self._already_merged(repo, group, existing)
             written = _without(group, skipped)
             body = self._body(written)
@@ -190,6 +204,7 @@ class Updater:
             pushed=pushed,
             pull_request=pr,
             skipped=tuple(skipped),
+            left_out=left_out,
         )
 
     def _already_merged(self, repo: Repo, group: Group, existing: str | None) -> Outcome:
@@ -252,6 +267,40 @@ def _without(group: Group, skipped: Sequence[SkippedChange]) -> Group:
     """``group`` less the moves that could not be written."""
     moves = tuple(m for m in group.moves if not any(s.change is m.change for s in skipped))
     return replace(group, moves=moves)
+
+
+def _prepare_each_file(
+    base_root: Path, checkout: Path, group: Group, base: str
+) -> tuple[list[FileChange], Group, tuple[tuple[str, str], ...], list[SkippedChange]]:
+    """Prepare the group file by file in the worktree at ``base`` (``base_root``): a file
+    that is not in the base (untracked) or whose base text differs from the ``checkout``
+    (local edits) is left out with the reason; in the others, a reference that cannot be
+    written is skipped with its reason. The rest is committed. Reasons never name the
+    temporary worktree."""
+    by_file: dict[str, list[Move]] = {}
+    for m in group.moves:
+        by_file.setdefault(m.change.reference.file, []).append(m)
+    files: list[FileChange] = []
+    kept: list[Move] = []
+    left_out: list[tuple[str, str]] = []
+    skipped: list[SkippedChange] = []
+    for name, moves in sorted(by_file.items()):
+        in_base = base_root / name
+        if not in_base.is_file():
+            left_out.append((name, f"not in {base} (untracked or uncommitted); commit it first"))
+            continue
+        try:
+            edited = in_base.read_bytes() != (checkout / name).read_bytes()
+        except OSError:
+            edited = True
+        if edited:
+            left_out.append((name, f"differs from {base} (local edits?); commit them first"))
+            continue
+        changed, dropped = prepare_partial(base_root, [m.change for m in moves])
+        files.extend(changed)
+        skipped.extend(dropped)
+        kept.extend(moves)
+    return files, replace(group, moves=tuple(kept)), tuple(left_out), skipped
 
 
 def _diff(files: Sequence[FileChange]) -> str:

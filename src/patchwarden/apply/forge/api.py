@@ -24,7 +24,7 @@ from patchwarden.apply.forge.model import (
 from patchwarden.errors import NetworkError
 from patchwarden.net import http
 from patchwarden.net.http import make_client, send_with_retry
-from patchwarden.net.redact import redact_text, redact_url
+from patchwarden.net.redact import redact_text, redact_url, remember_secret
 from patchwarden.net.retry import RetryPolicy
 
 MAX_BODY = 8 * 1024 * 1024  # a page of 50 pull requests is well under 1 MiB
@@ -105,6 +105,7 @@ class ForgeApi:
         self.host = httpx.URL(self.base_url).host
         self.hints = hints
         self._token = token
+        remember_secret(token)
         self._headers = {"Accept": "application/json", **(extra_headers or {}), **auth_headers}
         self._policy = policy or RetryPolicy()
         self._sleep = sleep or time.sleep

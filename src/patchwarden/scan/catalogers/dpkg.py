@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from patchwarden.scan.catalogers import _purl
 from patchwarden.scan.catalogers._rfc822 import paragraphs
+from patchwarden.scan.errors import TooManyFacts
 from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType, unreadable
 
 STATUS = "var/lib/dpkg/status"
@@ -28,6 +29,12 @@ STATUS_D = "var/lib/dpkg/status.d/"
 INFO = "var/lib/dpkg/info/"
 _FIELDS = frozenset({"Package", "Status", "Version", "Architecture", "Source"})
 _EMPTY = FileFacts()
+MAX_PACKAGES = 50_000  # per file; a big real status file has a few thousand
+MAX_PATHS = 1_000_000  # per .list/.md5sums file
+
+
+def _too_many(what: str, cap: int) -> TooManyFacts:
+    return TooManyFacts(f"more than {cap} {what} in one file")
 
 
 def parse_status(text: str, *, require_status: bool) -> list[PackageFact]:
@@ -61,6 +68,8 @@ def parse_status(text: str, *, require_status: bool) -> list[PackageFact]:
                 arch=arch,
             )
         )
+        if len(out) > MAX_PACKAGES:
+            raise _too_many("packages", MAX_PACKAGES)
     return out
 
 
@@ -71,6 +80,8 @@ def parse_list(text: str) -> list[str]:
         path = line.strip().lstrip("/")
         if path and path != ".":
             out.append(path)
+            if len(out) > MAX_PATHS:
+                raise _too_many("paths", MAX_PATHS)
     return out
 
 
@@ -82,12 +93,15 @@ def parse_md5sums(text: str) -> list[str]:
         path = path.strip().lstrip("/") if sep else ""
         if path:
             out.append(path)
+            if len(out) > MAX_PATHS:
+                raise _too_many("paths", MAX_PATHS)
     return out
 
 
 class DpkgCataloger:
     name = "dpkg"
     version = 1
+    max_bytes = 32 * 1024 * 1024  # held whole; a real status file is a few MiB
 
     def wants(self, path: str, mode: int, size: int) -> bool:
         if not path.startswith("var/lib/dpkg/"):
@@ -110,5 +124,7 @@ class DpkgCataloger:
                 return FileFacts(owned_paths=tuple(parse_md5sums(text)))
             pkgs = parse_status(text, require_status=path == STATUS)
             return FileFacts(packages=tuple(pkgs))
+        except TooManyFacts:
+            raise
         except Exception as exc:
             return unreadable(entry.path, exc)

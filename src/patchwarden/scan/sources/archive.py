@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import posixpath
+import re
 import tarfile
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -202,7 +204,9 @@ class ArchiveSource:
             chosen = entries
         entry: dict[str, Any] = chosen[0]
         cfg_name = posixpath.normpath(str(entry.get("Config", ""))).lstrip("/")
-        config = load_config(self.index.read(cfg_name, MAX_CONFIG), where)
+        raw_config = self.index.read(cfg_name, MAX_CONFIG)
+        _check_config_name(cfg_name, raw_config, where)
+        config = load_config(raw_config, where)
         layer_names = [posixpath.normpath(str(x)).lstrip("/") for x in entry.get("Layers", [])]
         ids = image_info(where, None, config, [("", "", 0)] * len(layer_names)).layers
         layers: list[tuple[str, str, int]] = []
@@ -223,6 +227,24 @@ class ArchiveSource:
         if self.kind == "oci-archive":
             return TarStore(self.index).open_blob(layer.digest)
         return self.index.open(self._paths[layer.digest])
+
+
+_CONFIG_NAME = re.compile(r"^(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json)?$")
+
+
+def _check_config_name(name: str, raw: bytes, where: str) -> None:
+    """``docker save`` names the config by its digest (``<hex>.json``, ``blobs/sha256/<hex>``):
+    the bytes must hash to that name, or the layers' diff_ids come from a swapped config."""
+    m = _CONFIG_NAME.match(name)
+    if m is None:
+        return
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != m.group(1):
+        raise CorruptImageError(
+            f"{where}: the image config {name} does not match its name (content is "
+            f"sha256:{actual})",
+            "the archive was edited or damaged; save/copy the image again",
+        )
 
 
 def _docker_layer_digest(name: str, ref: LayerRef) -> str | None:

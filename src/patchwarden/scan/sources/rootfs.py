@@ -44,7 +44,7 @@ class RootfsSource:
             try:
                 it = os.scandir(top)
             except OSError as exc:
-                col.warnings.append(f"cannot read directory {rel or '/'}: {exc.strerror}")
+                col.warnings.append(f"cannot read directory /{rel}: {exc.strerror}")
                 continue
             with it:
                 for de in it:
@@ -73,7 +73,7 @@ class RootfsSource:
         try:
             fd = os.open(full, os.O_RDONLY | _NOFOLLOW)
         except OSError as exc:
-            col.warnings.append(f"cannot read {path}: {exc.strerror}")
+            col.warnings.append(f"cannot read /{path}: {exc.strerror}")
             return
         with os.fdopen(fd, "rb") as f:
             data = f.read(col.limits.max_file_bytes + 1)

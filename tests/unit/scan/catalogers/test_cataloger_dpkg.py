@@ -179,3 +179,23 @@ def test_ground_truth_list_file() -> None:
     ]
     facts = CAT.catalog(entry(f"var/lib/dpkg/info/{lists[0].name}", lists[0].read_bytes()))
     assert list(facts.owned_paths) == expected
+
+
+def test_status_with_more_packages_than_any_real_database_stops_early(monkeypatch) -> None:
+    import pytest
+
+    from patchwarden.scan.catalogers import dpkg
+    from patchwarden.scan.errors import TooManyFacts
+    from patchwarden.scan.model import FileEntry
+
+    monkeypatch.setattr(dpkg, "MAX_PACKAGES", 50)
+    text = "".join(
+        f"Package: p{i}\nStatus: install ok installed\nVersion: 1\n\n" for i in range(80)
+    )
+    entry = FileEntry(dpkg.STATUS, text.encode(), 0o100644, len(text))
+    with pytest.raises(TooManyFacts, match="more than 50 packages"):
+        dpkg.DpkgCataloger().catalog(entry)
+    monkeypatch.setattr(dpkg, "MAX_PATHS", 10)
+    lst = "".join(f"/usr/f{i}\n" for i in range(20)).encode()
+    with pytest.raises(TooManyFacts, match="more than 10 paths"):
+        dpkg.DpkgCataloger().catalog(FileEntry(dpkg.INFO + "a.list", lst, 0o100644, len(lst)))

@@ -83,3 +83,47 @@ def test_corrupt_or_foreign_image_entry_is_a_miss(tmp_path) -> None:
     image_entry.write_text("not json")
     assert Scanner([DpkgCataloger()], cache=cache).scan(src).packages == first.packages
     assert src.opens == 1  # the per-layer entry answered both times
+
+
+def test_edited_truncated_or_deep_entries_are_misses_and_rebuilt(tmp_path) -> None:
+    """A cache entry edited into valid JSON is not served as truth (it carries a checksum);
+    deeply nested JSON is a miss, not a RecursionError."""
+    import json
+
+    cache = LayerCache(tmp_path)
+    src = _image(2)
+    first = Scanner([DpkgCataloger(), PipCataloger()], cache=cache).scan(src)
+    entries = sorted(p for p in tmp_path.rglob("*.json") if not p.name.startswith(".tmp-"))
+    assert entries
+    for i, entry in enumerate(entries):
+        raw = entry.read_bytes()
+        head, _, payload = raw.partition(b"\n")
+        if i % 3 == 0:  # valid JSON, one version changed, old checksum kept
+            d = json.loads(payload)
+            entry.write_bytes(head + b"\n" + json.dumps(d).replace('"1.', '"9.').encode())
+        elif i % 3 == 1:
+            entry.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+        else:
+            entry.write_bytes(raw[: len(raw) // 2])
+    src2 = _image(2)
+    again = Scanner([DpkgCataloger(), PipCataloger()], cache=cache).scan(src2)
+    assert again.packages == first.packages
+    assert src2.opens == 2  # every layer read again
+
+
+def test_stale_temp_files_of_a_killed_scan_are_pruned(tmp_path) -> None:
+    import os
+    import time
+
+    cache = LayerCache(tmp_path)
+    Scanner([DpkgCataloger()], cache=cache).scan(_image(1))
+    shard = next(p.parent for p in tmp_path.rglob("*.json"))
+    old = shard / ".abc.json.killed.tmp"
+    old.write_bytes(b"partial")
+    past = time.time() - 7200
+    os.utime(old, (past, past))
+    fresh = shard / ".abc.json.inflight.tmp"
+    fresh.write_bytes(b"writing")
+    cache._write(shard.name + "0" * 62, b"{}")  # the next write into that directory
+    assert not old.exists()
+    assert fresh.exists()

@@ -105,3 +105,19 @@ def test_language_packages_owned_by_os_are_dropped() -> None:
         ("pip", "24.0"),
         ("python3-pip", "23.0"),
     ]
+
+
+def test_hardlink_keeps_the_file_when_an_upper_layer_deletes_the_target() -> None:
+    l1 = layer(
+        [
+            ("var/lib/dpkg/status", dpkg_status(("bash", "5.2"))),
+            ("var/lib/dpkg/status.bak", "lnk", "var/lib/dpkg/status"),
+        ]
+    )
+    l2 = layer([("var/lib/dpkg/.wh.status", b"")])
+    inv = _scan(l1, l2)
+    assert [(p.name, p.path, p.layer) for p in inv.packages] == [
+        ("bash", "var/lib/dpkg/status.bak", inv.layers[0].digest)
+    ]
+    inv = _scan(l1)  # without the deletion: reported once, at the catalogued path
+    assert [(p.name, p.path) for p in inv.packages] == [("bash", "var/lib/dpkg/status")]

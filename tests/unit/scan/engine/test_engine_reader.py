@@ -134,7 +134,73 @@ def test_hardlink_to_wanted_file_resolved_in_layer() -> None:
         ]
     )
     facts = _read(blob, [PipCataloger()])
-    assert facts.files["b/x-1.dist-info/METADATA"].packages[0].name == "requests"
+    assert facts.files["a/x-1.dist-info/METADATA"].packages[0].name == "requests"
+    # the link is the same file: recorded (it replaces lower files) but not catalogued again
+    assert facts.files["b/x-1.dist-info/METADATA"].packages == ()
+    assert facts.links == {"b/x-1.dist-info/METADATA": "a/x-1.dist-info/METADATA"}
+
+
+def test_hardlinks_are_catalogued_once() -> None:
+    """100 links to one database: one catalog call, packages counted once (was 101 calls and
+    101x the packages: a 48 KB layer gave 1.88 million packages)."""
+    status = dpkg_status(*((f"p{i}", "1.0") for i in range(50)))
+    links = [(f"var/lib/dpkg/info/l{i}.list", "lnk", "var/lib/dpkg/status") for i in range(100)]
+    cat = DpkgCataloger()
+    src = MemorySource([layer([("var/lib/dpkg/status", status), *links])])
+    inv = Scanner([cat]).scan(src)
+    assert cat.calls == 1
+    assert len(inv.packages) == 50
+    assert {p.path for p in inv.packages} == {"var/lib/dpkg/status"}
+
+
+def test_chained_hardlinks_point_at_the_catalogued_file() -> None:
+    meta = metadata("requests", "2.31.0")
+    facts = _read(
+        layer(
+            [
+                ("a/x-1.dist-info/METADATA", meta),
+                ("b", "lnk", "a/x-1.dist-info/METADATA"),
+                ("c/x-1.dist-info/METADATA", "lnk", "b"),
+            ]
+        ),
+        [PipCataloger()],
+    )
+    assert facts.links["c/x-1.dist-info/METADATA"] == "a/x-1.dist-info/METADATA"
+
+
+def test_package_bomb_in_one_layer_refused() -> None:
+    status = dpkg_status(*((f"p{i}", "1.0") for i in range(30)))
+    with pytest.raises(HostileLayerError, match="more than 20 packages"):
+        _read(layer([("var/lib/dpkg/status", status)]), limits=Limits(max_packages=20))
+
+
+def test_owned_path_bomb_in_one_layer_refused() -> None:
+    lst = "".join(f"/usr/f{i}\n" for i in range(30)).encode()
+    with pytest.raises(HostileLayerError, match="more than 20 paths"):
+        _read(layer([("var/lib/dpkg/info/a.list", lst)]), limits=Limits(max_owned_paths=20))
+
+
+def test_packages_across_layers_bounded_per_scan() -> None:
+    a = layer([("var/lib/dpkg/status", dpkg_status(*((f"a{i}", "1") for i in range(15))))])
+    b = layer(
+        [
+            ("x/var/lib/dpkg/status", b""),
+            ("var/lib/dpkg/status", dpkg_status(*((f"b{i}", "1") for i in range(15)))),
+        ]
+    )
+    limits = Limits(max_packages=20, max_scan_packages=25)
+    with pytest.raises(HostileLayerError, match="25 packages"):
+        Scanner([DpkgCataloger()], limits=limits).scan(MemorySource([a, b]))
+
+
+def test_cataloger_max_bytes_caps_files_held_whole() -> None:
+    from patchwarden.scan.catalogers.dpkg import DpkgCataloger as RealDpkg
+    from patchwarden.scan.layers import Collector
+
+    col = Collector([RealDpkg()], Limits(), "sha256:" + "0" * 64)
+    assert col.too_big("var/lib/dpkg/status", 250 * 1024 * 1024, [RealDpkg()])
+    assert any("33554432-byte per-file limit" in w for w in col.warnings)
+    assert not col.too_big("var/lib/dpkg/status", 4 * 1024 * 1024, [RealDpkg()])
 
 
 @pytest.mark.parametrize(
@@ -151,3 +217,35 @@ def test_failed_layer_is_not_cached(tmp_path, bad) -> None:
     with pytest.raises(CorruptImageError):
         Scanner([DpkgCataloger()], cache=cache).scan(src)
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_scan_limits_from_environment() -> None:
+    from patchwarden.errors import UsageError
+
+    limits = Limits.from_env({"PATCHWARDEN_SCAN_MAX_LAYER_BYTES": "8_388_608"})
+    assert limits.max_layer_bytes == 8 * 1024 * 1024
+    assert limits.max_entries == Limits().max_entries
+    with pytest.raises(UsageError, match="PATCHWARDEN_SCAN_MAX_ENTRIES must be a positive"):
+        Limits.from_env({"PATCHWARDEN_SCAN_MAX_ENTRIES": "-1"})
+
+
+def test_a_cataloger_refusing_a_bomb_refuses_the_layer_naming_the_file() -> None:
+    from patchwarden.scan.catalogers import dpkg
+    from patchwarden.scan.catalogers.dpkg import DpkgCataloger as RealDpkg
+
+    status = b"".join(
+        f"Package: p{i}\nStatus: install ok installed\nVersion: 1\n\n".encode()
+        for i in range(dpkg.MAX_PACKAGES + 1)
+    )
+    with pytest.raises(HostileLayerError, match="var/lib/dpkg/status: more than 50000"):
+        _read(layer([("var/lib/dpkg/status", status)]), [RealDpkg()])
+
+
+def test_layer_content_must_match_the_config_diff_id() -> None:
+    raw = tar_bytes([("var/lib/dpkg/status", STATUS)])
+    blob = compress(raw, "gzip")
+    good = LayerRef(sha(blob), "x", len(blob), diff_id=sha(raw))
+    assert read_layer(io.BytesIO(blob), good, [DpkgCataloger()], Limits()).files
+    lying = LayerRef(sha(blob), "x", len(blob), diff_id=sha(raw + b"\0"))
+    with pytest.raises(CorruptImageError, match="config's diff_id says"):
+        read_layer(io.BytesIO(blob), lying, [DpkgCataloger()], Limits())

@@ -12,7 +12,7 @@ from engine_helpers import DpkgCataloger, OsReleaseCataloger, dpkg_status, sha, 
 
 from patchwarden.devtools.oci_builder import OCILayout, build_index
 from patchwarden.registry.model import Platform
-from patchwarden.scan.errors import ImageSelectionError, SourceNotFoundError
+from patchwarden.scan.errors import CorruptImageError, ImageSelectionError, SourceNotFoundError
 from patchwarden.scan.scanner import Scanner
 from patchwarden.scan.sources import open_source
 
@@ -84,6 +84,22 @@ def test_docker_archive_picks_by_repotag(tmp_path: Path) -> None:
     assert [(p.name, p.layer) for p in inv.packages] == [("musl", diff["b:2"])]
     inv = Scanner(CATS).scan(open_source("archive", f"{arc}:example.com/a:1"))
     assert [p.name for p in inv.packages] == ["libc6"]
+
+
+def test_docker_archive_config_must_match_its_name(tmp_path: Path) -> None:
+    """A config swapped under another's name would hand the scan another image's diff_ids."""
+    import tarfile
+
+    a = tar_bytes([("var/lib/dpkg/status", STATUS)])
+    arc = tmp_path / "save.tar"
+    _docker_archive(arc, {"a:1": a})
+    with tarfile.open(arc) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+    cfg_name = next(n for n in members if n.endswith(".json") and n != "manifest.json")
+    members[cfg_name] = members[cfg_name].replace(b'"amd64"', b'"arm64"')
+    arc.write_bytes(tar_bytes(list(members.items())))
+    with pytest.raises(CorruptImageError, match="does not match its name"):
+        open_source("archive", str(arc)).describe()
 
 
 def test_oci_archive_reads_blobs_in_place(tmp_path: Path) -> None:

@@ -96,3 +96,51 @@ def test_huge_pax_record_is_refused() -> None:
     blob = header.tobuf(tarfile.USTAR_FORMAT) + b"\0" * 1024
     with pytest.raises(HostileLayerError, match="metadata record"):
         list(TarReader(io.BytesIO(blob).read, "sha256:test"))
+
+
+def _patched(field: slice, value: bytes) -> bytes:
+    import io as _io
+    import tarfile as _tarfile
+
+    buf = _io.BytesIO()
+    with _tarfile.open(fileobj=buf, mode="w", format=_tarfile.USTAR_FORMAT) as tar:
+        info = _tarfile.TarInfo("etc/x")
+        info.size = 3
+        tar.addfile(info, _io.BytesIO(b"abc"))
+    raw = bytearray(buf.getvalue())
+    raw[field] = value
+    raw[148:156] = b" " * 8
+    raw[148:156] = f"{sum(raw[:512]):06o}\0 ".encode()
+    return bytes(raw)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [(slice(100, 108), b"zzzzzzz\0"), (slice(124, 136), b"zzzzzzzzzzz\0")],
+)
+def test_malformed_header_fields_are_corrupt_not_internal(field: slice, value: bytes) -> None:
+    import io as _io
+
+    from patchwarden.scan.errors import CorruptImageError
+    from patchwarden.scan.tarstream import TarReader
+
+    reader = TarReader(_io.BytesIO(_patched(field, value)).read, "sha256:" + "ab" * 32)
+    with pytest.raises(CorruptImageError, match="layer sha256:abababababab is not a valid tar"):
+        list(reader)
+
+
+def test_non_ascii_pax_size_is_corrupt() -> None:
+    import io as _io
+    import tarfile as _tarfile
+
+    from patchwarden.scan.errors import CorruptImageError
+    from patchwarden.scan.tarstream import TarReader
+
+    buf = _io.BytesIO()
+    with _tarfile.open(fileobj=buf, mode="w", format=_tarfile.PAX_FORMAT) as tar:
+        info = _tarfile.TarInfo("etc/x")
+        info.size = 1
+        info.pax_headers = {"size": "\uff11\uff12"}
+        tar.addfile(info, _io.BytesIO(b"x"))
+    with pytest.raises(CorruptImageError, match="bad PAX size"):
+        list(TarReader(_io.BytesIO(buf.getvalue()).read, "sha256:" + "ab" * 32))
