@@ -274,9 +274,9 @@ def _prepare_each_file(
 ) -> tuple[list[FileChange], Group, tuple[tuple[str, str], ...], list[SkippedChange]]:
     """Prepare the group file by file in the worktree at ``base`` (``base_root``): a file
     that is not in the base (untracked) or whose base text differs from the ``checkout``
-    (local edits) is left out with the reason; in the others, a reference that cannot be
-    written is skipped with its reason. The rest is committed. Reasons never name the
-    temporary worktree."""
+    (local edits that move the references) is left out with the reason; in the others, a
+    reference that cannot be written is skipped with its reason. The rest is committed.
+    Reasons never name the temporary worktree."""
     by_file: dict[str, list[Move]] = {}
     for m in group.moves:
         by_file.setdefault(m.change.reference.file, []).append(m)
@@ -289,18 +289,23 @@ def _prepare_each_file(
         if not in_base.is_file():
             left_out.append((name, f"not in {base} (untracked or uncommitted); commit it first"))
             continue
-        try:
-            edited = in_base.read_bytes() != (checkout / name).read_bytes()
-        except OSError:
-            edited = True
-        if edited:
-            left_out.append((name, f"differs from {base} (local edits?); commit them first"))
-            continue
         changed, dropped = prepare_partial(base_root, [m.change for m in moves])
+        if dropped and _edited(in_base, checkout / name):
+            # the references were found in the checkout's text: a local edit moved them
+            why = "; ".join(d.reason for d in dropped).replace(str(base_root), ".")
+            left_out.append((name, f"differs from {base} (local edits?): {why}"))
+            continue
         files.extend(changed)
         skipped.extend(dropped)
         kept.extend(moves)
     return files, replace(group, moves=tuple(kept)), tuple(left_out), skipped
+
+
+def _edited(in_base: Path, in_checkout: Path) -> bool:
+    try:
+        return in_base.read_bytes() != in_checkout.read_bytes()
+    except OSError:
+        return True
 
 
 def _diff(files: Sequence[FileChange]) -> str:
