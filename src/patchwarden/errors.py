@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad command line, bad config file, bad input (the shell/click convention)
     ERRORS = 3  # the command ran, but some items failed (registry errors, ...)
     INTERNAL = 4  # a bug: please report it
+    UNTRUSTED = 5  # a signature or allowed-registry gate refused an image (fail closed)
 
 
 class PatchwardenError(Exception):

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from patchwarden.app.live.model import StepFn
     from patchwarden.app.live.updater import LiveUpdater
     from patchwarden.app.scan.pipeline import ImagePipeline
+    from patchwarden.app.trust.policy import TrustGate
+    from patchwarden.app.trust.verifier import Verifier
     from patchwarden.app.update.updater import UpdateOptions, Updater
     from patchwarden.apply.forge.model import Forge
     from patchwarden.config.schema import Config, RegistryConfig
@@ -265,3 +267,24 @@ def build_live_updater(
         keep_images=keep_images,
         on_step=on_step,
     )
+
+
+# -- trust (signatures, allowed registries) -------------------------------------------------
+
+
+def build_verifier(config: Config, client: RegistryClient | None = None) -> Verifier:
+    """Signature checks read through an uncached client: signature tags are never cached."""
+    from patchwarden.app.trust.gpg import lookaside_check
+    from patchwarden.app.trust.verifier import Verifier
+
+    return Verifier(client or build_client(config), gpg=lookaside_check)
+
+
+def build_trust_gate(config: Config, client: RegistryClient | None = None) -> TrustGate | None:
+    """The fail-closed gate for ``trust:`` and ``registries.allowed``; None when neither is set."""
+    from patchwarden.app.trust.policy import TrustGate, TrustPolicy
+
+    policy = TrustPolicy(config.trust, config.allowed_registries)
+    if not policy.active:
+        return None
+    return TrustGate(policy, build_verifier(config, client))

@@ -121,6 +121,11 @@ class RegistryClient:
     def request_counts(self) -> dict[str, int]:
         return self.stats.snapshot()
 
+    @property
+    def transport(self) -> Transport:
+        """The per-host plumbing, shared with the push side (``registry.writer``)."""
+        return self._t
+
     def __enter__(self) -> RegistryClient:
         return self
 
