@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from patchwarden.app.live.model import StepFn
     from patchwarden.app.live.updater import LiveUpdater
     from patchwarden.app.scan.pipeline import ImagePipeline
+    from patchwarden.app.trust.gate import CheckGate
     from patchwarden.app.trust.policy import TrustGate
     from patchwarden.app.trust.verifier import Verifier
     from patchwarden.app.update.updater import UpdateOptions, Updater
@@ -197,6 +198,7 @@ def build_checker(
         default_platform=Platform.parse(config.platform),
         vulns=assessor,
         tags=StoreTagMemory(open_state) if drift else None,
+        trust=build_check_gate(config),
     )
 
 
@@ -287,4 +289,12 @@ def build_trust_gate(config: Config, client: RegistryClient | None = None) -> Tr
     policy = TrustPolicy(config.trust, config.allowed_registries)
     if not policy.active:
         return None
-    return TrustGate(policy, build_verifier(config, client))
+    return TrustGate(policy.load(), build_verifier(config, client))
+
+
+def build_check_gate(config: Config) -> CheckGate | None:
+    """The trust gate as ``check``, ``update`` and ``engine update`` apply it to candidates."""
+    from patchwarden.app.trust.gate import CheckGate
+
+    gate = build_trust_gate(config)
+    return None if gate is None else CheckGate(gate)

@@ -168,6 +168,8 @@ def update(
         )
         outcomes = updater.run(groups)
         errors = [r for r in report.results if r.status == Status.ERROR]
+        blocked = [r for r in report.results if r.status == Status.BLOCKED]
+        notes += [f"{r.reference.file}:{r.reference.line} blocked: {r.reason}" for r in blocked]
         if format == OutputFormat.json:
             if window_note:
                 notes.insert(0, window_note)
@@ -181,7 +183,8 @@ def update(
             for branch, action in updater.stale:
                 out.print(f"{escape(branch)}: {action}")
         failed = any(o.action == UpdateAction.FAILED for o in outcomes) or bool(errors)
-        raise typer.Exit(int(ExitCode.ERRORS if failed else ExitCode.OK))
+        code = ExitCode.ERRORS if failed else ExitCode.UNTRUSTED if blocked else ExitCode.OK
+        raise typer.Exit(int(code))
 
 
 def _json(outcomes: list[Outcome], notes: list[str], errors: list[Any]) -> dict[str, Any]:

@@ -58,6 +58,13 @@ class TrustPolicy:
         self._expected: dict[int, Expected] = {}
         self._lock = threading.Lock()
 
+    def load(self) -> TrustPolicy:
+        """Read every rule's keys now: a missing key is a configuration error at start, not a
+        per-image failure later."""
+        for i, rule in enumerate(self.rules):
+            self._rule_expected(i, rule)
+        return self
+
     @property
     def active(self) -> bool:
         return bool(self.rules) or self.allowed is not None
