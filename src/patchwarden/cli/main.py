@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "update": "patchwarden.cli.update",
     "engine": "patchwarden.cli.engine",
     "verify": "patchwarden.cli.verify",
+    "registry": "patchwarden.cli.registry",
 }
 
 
