@@ -51,6 +51,7 @@ def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
         password=password,
         max_concurrency=rc.max_concurrency,
         password_env=rc.password_env,
+        mirrors=tuple(rc.mirrors),
     )
 
 

@@ -120,6 +120,10 @@ class Transport:
         self._lock = threading.Lock()
         self._tokens = TokenCache()
 
+    def mirrors(self, name: str) -> tuple[str, ...]:
+        s = self._settings.get(normalize_host(name))
+        return s.mirrors if s is not None else ()
+
     def host(self, name: str) -> HostState:
         key = normalize_host(name)
         with self._lock:

@@ -58,7 +58,7 @@ class Copier:
         self,
         client: RegistryClient,
         *,
-        workers: int = 4,
+        workers: int = 6,
         on_blob: Callable[[str, str], None] | None = None,
     ) -> None:
         self.client = client

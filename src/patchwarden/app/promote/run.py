@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.app.promote.copy import Copier
-from patchwarden.app.trust.policy import TrustGate
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import ExitCode, PatchwardenError, UsageError
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.manifests import index_platforms
-from patchwarden.store.promotions import PromotionLog, PromotionRecord
+
+if TYPE_CHECKING:  # SQLAlchemy and Alembic cost ~0.3 s to import: only when recording
+    from patchwarden.app.trust.policy import TrustGate
+    from patchwarden.store.promotions import PromotionLog
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Promoter:
         gate: TrustGate | None = None,
         log: PromotionLog | None = None,
         actor: str = "unknown",
-        workers: int = 4,
+        workers: int = 6,
         on_blob: Callable[[str, str], None] | None = None,
     ) -> None:
         self.client = client
@@ -64,6 +66,8 @@ class Promoter:
 
     def _record(self, src: str, dst: str, digest: str, outcome: str, ver: dict[str, Any]) -> None:
         if self.log is not None:
+            from patchwarden.store.promotions import PromotionRecord
+
             self.log.record(
                 PromotionRecord(datetime.now(UTC), src, dst, digest, self.actor, outcome, ver)
             )

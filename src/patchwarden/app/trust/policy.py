@@ -9,14 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.app.trust.model import Expected, Require, Verification
 from patchwarden.app.trust.verifier import Verifier
-from patchwarden.config.schema import TrustRule
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import ConfigError, UsageError
 from patchwarden.trust.keys import VerifyingKey, load_public_key, parse_public_key
+
+if TYPE_CHECKING:  # pydantic is not needed to apply rules (start-up time)
+    from patchwarden.config.schema import TrustRule
 
 
 def _matches(image: ImageRef, pattern: str) -> bool:
