@@ -4,7 +4,6 @@ one with token auth); skopeo inspects and copies the results as an independent c
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -12,13 +11,14 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cli_process import cli, cli_env
 
 from patchwarden.app.promote import Promoter
 from patchwarden.app.trust.model import Expected
 from patchwarden.app.trust.verifier import Verifier
 from patchwarden.core.ref import parse_reference
 from patchwarden.devtools import skopeo
-from patchwarden.devtools.cosign import Signer, signature_tag
+from patchwarden.devtools.cosign import Signer
 from patchwarden.devtools.proxies import RegistryProxy
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
@@ -28,36 +28,9 @@ from patchwarden.registry.writer import RegistryWriter
 from patchwarden.store import open_store
 from patchwarden.store.promotions import PromotionLog
 from patchwarden.trust.keys import parse_public_key
+from patchwarden.trust.simple_signing import cosign_tag
 
 pytestmark = pytest.mark.integration
-
-
-def cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    full.pop("PATCHWARDEN_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def popen(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("PATCHWARDEN_CONFIG", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def token_config(tmp: Path, reg: RegistryServer) -> Path:
@@ -81,7 +54,7 @@ def test_same_registry_promotion_mounts_multiarch_with_signature(
     assert res.outcome == "promoted" and res.digest == digest
     assert res.stats["blobs_uploaded"] == 0 and res.stats["blobs_mounted"] >= 4
     assert res.platforms == ("linux/amd64", "linux/arm64")
-    assert signature_tag(digest) in res.stats["referrers"]
+    assert cosign_tag(digest) in res.stats["referrers"]
     assert skopeo.inspect_digest(f"{R}/{ns}/prod/app:1.0") == digest
     out = tmp_path / "copy"
     skopeo._run(
@@ -220,8 +193,7 @@ def test_killed_promotion_leaves_no_destination_tag(
     with RegistryProxy(plain_registry.host) as proxy:
         # the registry stalls on blobs (429 with Retry-After) once the copy is under way
         proxy.throttle(r"/blobs/sha256:", 1000, method="GET")
-        env = {**os.environ, "PW_TEST": token_registry.password}
-        env.pop("PATCHWARDEN_CONFIG", None)
+        env = cli_env({"PW_TEST": token_registry.password})
         proc = subprocess.Popen(
             [
                 sys.executable,

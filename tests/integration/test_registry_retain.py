@@ -5,39 +5,26 @@ and every protected version still pulls with skopeo."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cli_process import cli
 
 from patchwarden.core.ref import parse_reference
 from patchwarden.devtools import skopeo
-from patchwarden.devtools.cosign import Signer, signature_tag
+from patchwarden.devtools.cosign import Signer
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
 from patchwarden.registry import RegistryClient
 from patchwarden.registry.writer import RegistryWriter
 from patchwarden.store import UpdateRecord, open_store
+from patchwarden.trust.simple_signing import cosign_tag
 
 pytestmark = pytest.mark.integration
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "250"}
-    env.pop("PATCHWARDEN_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def test_retain_then_garbage_collect(tools: None, pusher: Pusher, tmp_path: Path) -> None:
@@ -139,7 +126,7 @@ def _scenario(reg: RegistryServer, pusher: Pusher, tmp: Path) -> None:
         with pytest.raises(skopeo.SkopeoError):
             skopeo.inspect_digest(f"{R}/{repo}@{d[t]}")
     with pytest.raises(skopeo.SkopeoError):
-        skopeo.inspect_digest(f"{R}/{repo}:{signature_tag(d['0.1'])}")
+        skopeo.inspect_digest(f"{R}/{repo}:{cosign_tag(d['0.1'])}")
     for t in set(versions) - {"0.1", "0.2"}:
         out = tmp / f"pull-{t}"
         skopeo._run(["copy", "--src-tls-verify=false", f"docker://{R}/{repo}:{t}", f"oci:{out}:x"])

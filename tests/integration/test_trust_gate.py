@@ -5,14 +5,12 @@ what was expected and what was found; a signed one goes through; registries.allo
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_process import cli
 
 from patchwarden.core.ref import parse_reference
 from patchwarden.devtools.cosign import Signer
@@ -22,19 +20,6 @@ from patchwarden.registry import RegistryClient
 from patchwarden.registry.writer import RegistryWriter
 
 pytestmark = pytest.mark.integration
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    env.pop("PATCHWARDEN_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture()

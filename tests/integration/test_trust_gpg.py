@@ -8,11 +8,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from cli_process import cli
 from conftest import require_tool
 
 from patchwarden.devtools.oci_builder import build_image
@@ -47,19 +47,6 @@ def new_key(home: Path, name: str) -> str:
     )
     out = gpg(home, "--with-colons", "--fingerprint")
     return next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    env.pop("PATCHWARDEN_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,15 @@ fixtures, made by cosign), signatures from our own signer, and the tamper matrix
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_process import cli
 from signing import CosignSignature, attach_fixture, fixtures_dir, seed_manifest
 
 from patchwarden.app.trust.model import Expected, Require
-from patchwarden.app.trust.verifier import Verifier, signature_tag
+from patchwarden.app.trust.verifier import Verifier
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.devtools.cosign import Signer, attach_signature
 from patchwarden.devtools.proxies import RegistryProxy
@@ -24,22 +22,10 @@ from patchwarden.registry import ClientOptions, RegistryClient
 from patchwarden.registry.model import MEDIA_DOCKER_MANIFEST
 from patchwarden.registry.writer import RegistryWriter
 from patchwarden.trust.keys import load_public_key, parse_public_key
+from patchwarden.trust.simple_signing import cosign_tag
 
 pytestmark = pytest.mark.integration
 FIXTURE_DIGEST = "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    env.pop("PATCHWARDEN_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +195,7 @@ def test_registry_failure_on_signature_fetch_fails_closed(
         image = parse_reference(f"{proxy.host}/cosign/sample:v1")
         v = Verifier(c).verify(image, expect(fx / "cosign.pub"))
     assert not v.verified
-    assert "failing closed" in v.reason and signature_tag(FIXTURE_DIGEST) in v.reason
+    assert "failing closed" in v.reason and cosign_tag(FIXTURE_DIGEST) in v.reason
 
 
 @pytest.mark.parametrize("kind", ["ecdsa", "rsa", "ed25519"])

@@ -23,6 +23,7 @@ from patchwarden.registry.writer import RegistryWriter
 from patchwarden.trust.simple_signing import (
     SIGNATURE_ANNOTATION,
     SIMPLESIGNING_MEDIA,
+    cosign_tag,
     make_payload,
 )
 
@@ -64,11 +65,6 @@ class Signer:
         return attach_signature(writer, image, digest, payload, self.sign(payload))
 
 
-def signature_tag(digest: str) -> str:
-    alg, _, hx = digest.partition(":")
-    return f"{alg}-{hx}.sig"
-
-
 def attach_signature(
     writer: RegistryWriter,
     image: ImageRef,
@@ -81,7 +77,7 @@ def attach_signature(
     """Add one signature layer to the ``.sig`` manifest of ``digest`` (created if absent);
     return the signature manifest's digest. ``tag`` overrides the tag (attacker tests)."""
     repo = image.with_digest(None)
-    sig_tag = tag or signature_tag(digest)
+    sig_tag = tag or cosign_tag(digest)
     layers: list[dict[str, Any]] = []
     try:
         old = writer.client.get_manifest(repo.with_tag(sig_tag))

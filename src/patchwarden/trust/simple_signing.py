@@ -54,6 +54,13 @@ def parse_payload(data: bytes, *, allowed: frozenset[str] = frozenset({COSIGN_TY
     )
 
 
+def cosign_tag(digest: str, suffix: str = "sig") -> str:
+    """The tag cosign stores a digest's signatures (``sig``), attestations (``att``) or SBOM
+    (``sbom``) under: ``sha256-<hex>.sig``."""
+    alg, _, hx = digest.partition(":")
+    return f"{alg}-{hx}.{suffix}"
+
+
 def make_payload(manifest_digest: str, docker_reference: str) -> bytes:
     """A cosign payload (what ``cosign sign`` writes), for our own signer."""
     doc = {

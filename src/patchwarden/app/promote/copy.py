@@ -17,6 +17,7 @@ from patchwarden.errors import NotFoundError, RegistryError
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.model import Descriptor, Manifest
 from patchwarden.registry.writer import RegistryWriter
+from patchwarden.trust.simple_signing import cosign_tag
 
 COSIGN_SUFFIXES = ("sig", "att", "sbom")
 MAX_REFERRERS = 64
@@ -46,11 +47,6 @@ class CopyStats:
 
 def _repo(image: ImageRef) -> ImageRef:
     return ImageRef(image.registry, image.repository, None, None, image.original)
-
-
-def _cosign_tag(digest: str, suffix: str) -> str:
-    alg, _, hx = digest.partition(":")
-    return f"{alg}-{hx}.{suffix}"
 
 
 class Copier:
@@ -106,8 +102,10 @@ class Copier:
             self.on_blob(desc.digest, "present")
             return
         same_host = src.registry == dst.registry
-        if same_host and src.repository != dst.repository and w.mount(
-            dst, desc.digest, src.repository
+        if (
+            same_host
+            and src.repository != dst.repository
+            and w.mount(dst, desc.digest, src.repository)
         ):
             self.stats.blobs_mounted += 1
             self.on_blob(desc.digest, "mounted")
@@ -124,7 +122,7 @@ class Copier:
         """cosign's tags (``sha256-<hex>.sig/.att/.sbom``) and OCI referrers of ``digest``
         (the referrers API, or its ``sha256-<hex>`` tag-schema index)."""
         for suffix in COSIGN_SUFFIXES:
-            tag = _cosign_tag(digest, suffix)
+            tag = cosign_tag(digest, suffix)
             try:
                 m = self.client.get_manifest(_repo(src).with_tag(tag))
             except NotFoundError:

@@ -19,6 +19,7 @@ from patchwarden.core.ref import ImageRef
 from patchwarden.errors import NotFoundError, RegistryError, UsageError
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.writer import RegistryWriter
+from patchwarden.trust.simple_signing import cosign_tag
 
 GC_HINT = (
     "deleted manifests are unreachable now; to reclaim their storage run the registry's "
@@ -138,9 +139,8 @@ def execute(client: RegistryClient, repo: ImageRef, p: RetainPlan) -> None:
         children = _children(client, base, v.digest) - keep_children
         try:
             for suffix in ("sig", "att", "sbom"):
-                alg, _, hx = v.digest.partition(":")
                 try:
-                    art = client.head_manifest(base.with_tag(f"{alg}-{hx}.{suffix}"))
+                    art = client.head_manifest(base.with_tag(cosign_tag(v.digest, suffix)))
                 except NotFoundError:
                     continue
                 writer.delete_manifest(base, art.digest)

@@ -8,11 +8,7 @@ from dataclasses import replace
 
 from patchwarden.app.check import CheckResult, Status
 from patchwarden.app.trust.policy import TrustGate
-
-
-def _short(digest: str) -> str:
-    alg, _, hx = digest.partition(":")
-    return f"{alg}:{hx[:12]}"
+from patchwarden.core.digest import short_digest
 
 
 class CheckGate:
@@ -40,7 +36,7 @@ class CheckGate:
         decision = self.gate.decide(target)
         if decision.allowed:
             return replace(result, trust=decision.as_dict())
-        label = f"{cand.tag or ''}@{_short(cand.digest)}"
+        label = f"{cand.tag or ''}@{short_digest(cand.digest)}"
         return replace(
             result,
             status=Status.BLOCKED,

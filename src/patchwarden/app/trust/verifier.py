@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from patchwarden.app.trust.model import Expected, Found, Require, Verification
+from patchwarden.core.digest import short_digest as _short
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import NotFoundError, RegistryError
 from patchwarden.registry.manifests import index_platforms
@@ -18,6 +19,7 @@ from patchwarden.trust.simple_signing import (
     SIGNATURE_ANNOTATION,
     SIMPLESIGNING_MEDIA,
     PayloadError,
+    cosign_tag,
     parse_payload,
 )
 
@@ -37,16 +39,6 @@ class SignatureSource(Protocol):
 
 class SignatureFetchError(Exception):
     """The registry failed while signatures were fetched: the image counts as not verified."""
-
-
-def signature_tag(digest: str) -> str:
-    alg, _, hx = digest.partition(":")
-    return f"{alg}-{hx}.sig"
-
-
-def _short(digest: str) -> str:
-    alg, _, hx = digest.partition(":")
-    return f"{alg}:{hx[:12]}"
 
 
 class Verifier:
@@ -85,7 +77,7 @@ class Verifier:
     def _cosign(self, pinned: ImageRef, digest: str, expected: Expected) -> list[Found]:
         if not expected.keys:
             return []
-        tag = signature_tag(digest)
+        tag = cosign_tag(digest)
         sig_ref = pinned.with_digest(None).with_tag(tag)
         try:
             sig_manifest = self.client.get_manifest(sig_ref)
