@@ -121,3 +121,18 @@ def test_bad_trust_config_is_a_usage_error(project: dict[str, Any]) -> None:
     proc = cli("check", "--no-cache", cwd=d)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "cannot read public key" in proc.stderr
+
+
+def test_verify_without_flags_uses_trust_rules(project: dict[str, Any]) -> None:
+    d, R, ns = project["dir"], project["R"], project["ns"]
+    image = f"{R}/{ns}/app:1.0.1"
+    proc = cli("verify", image, "--format", "json", cwd=d)
+    assert proc.returncode == 5, proc.stderr
+    (res,) = json.loads(proc.stdout)["results"]
+    assert "team.pub" in res["expected"] and "found no signature" in res["reason"]
+    sign(project, "1.0.1")
+    proc = cli("verify", image, cwd=d)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("verified ")
+    proc = cli("verify", f"{R}/elsewhere/app:1", cwd=d)
+    assert proc.returncode == 2 and "no trust rule" in proc.stderr
