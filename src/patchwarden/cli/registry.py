@@ -86,7 +86,7 @@ def promote(
     immutable: bool = typer.Option(
         False,
         "--immutable",
-        envvar="PATCHWARDEN_PROMOTE_IMMUTABLE",
+        envvar="PATCHWARDEN_REGISTRY_PROMOTE_IMMUTABLE",
         help="Never move an existing destination tag to another digest.",
     ),
     state: StateOpt = None,
