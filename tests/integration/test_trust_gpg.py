@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from cli_process import cli
-from conftest import require_tool
 
 from patchwarden.devtools.oci_builder import build_image
 from patchwarden.devtools.registry_server import RegistryServer
@@ -53,7 +52,11 @@ def new_key(home: Path, name: str) -> str:
 def signed(
     plain_registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, object]:
-    require_tool("gpg")
+    if shutil.which("gpg") is None:  # Debian: gnupg (scripts/install-system-deps.sh)
+        msg = "gpg is not installed; OpenPGP signature tests cannot run"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
     tmp = tmp_path_factory.mktemp("gpg")
     home = tmp / "gnupg"
     fpr = new_key(home, "release")
