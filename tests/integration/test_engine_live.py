@@ -853,7 +853,8 @@ def test_trust_gate_refuses_unsigned_candidate_then_updates_signed(
 ) -> None:
     """`trust:` in engine update: the unsigned candidate is refused (container untouched, the
     reason names the expected key); once signed, the same candidate is deployed."""
-    from patchwarden.app.wiring import build_check_gate
+    from patchwarden.app.wiring import build_check_gate, build_registry
+    from patchwarden.config.policies import PolicyResolver
     from patchwarden.core.ref import parse_reference
     from patchwarden.devtools.cosign import Signer
     from patchwarden.registry import RegistryClient
