@@ -25,7 +25,7 @@ GC_HINT = (
     "deleted manifests are unreachable now; to reclaim their storage run the registry's "
     "garbage collection with the registry read-only or stopped, e.g. "
     "`docker-registry garbage-collect /etc/docker/registry/config.yml` (CNCF distribution; "
-    "do not add --delete-untagged: distribution 2.x deletes the platform manifests of "
+    "without its delete-untagged option: distribution 2.x deletes the platform manifests of "
     "multi-arch indexes with it)"
 )
 
