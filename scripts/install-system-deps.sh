@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages patchwarden's tests and demo use. Idempotent; quiet when done.
 set -euo pipefail
-PKGS=(docker-registry skopeo git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap)
+PKGS=(docker-registry skopeo git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap gnupg)
 # reference implementations for the version-ordering tests (tests/unit/versions/reference_tools.py)
 PKGS+=(python3-apt node-semver golang-golang-x-mod-dev libmaven3-core-java default-jre-headless)
 missing=()
@@ -9,7 +9,9 @@ for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 here="$(cd "$(dirname "$0")" && pwd)"
-if [ ${#missing[@]} -eq 0 ]; then bash "$here/install-podman.sh"; exit 0; fi
+if [ ${#missing[@]} -eq 0 ]; then
+  bash "$here/install-podman.sh"; bash "$here/fetch-signature-fixtures.sh"; exit 0
+fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
@@ -17,10 +19,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+$SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq
 $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian package starts a registry on :5000 with htpasswd auth; patchwarden starts its own.
 if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
   $SUDO systemctl stop docker-registry || true
 fi
 bash "$here/install-podman.sh"
+bash "$here/fetch-signature-fixtures.sh"

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     ERRORS = 3  # the command ran, but some items failed (registry errors, ...)
     INTERNAL = 4  # a bug: please report it
     SKIPPED = 5  # the command did all it could; some items were skipped, each with a reason
+    UNTRUSTED = 6  # a signature or allowed-registry gate refused an image (fail closed)
 
 
 class PatchwardenError(Exception):

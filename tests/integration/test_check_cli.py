@@ -121,7 +121,13 @@ def test_every_file_kind_checked_against_real_registry(
         "1.36.1",
         "patch",
     )
-    assert data["summary"] == {"up-to-date": 1, "outdated": 4, "error": 1, "skipped": 0}
+    assert data["summary"] == {
+        "up-to-date": 1,
+        "outdated": 4,
+        "error": 1,
+        "skipped": 0,
+        "blocked": 0,
+    }
     # one tag listing per repository, even with two references to redis
     assert data["requests"]["tags"] == 4
 

@@ -846,3 +846,47 @@ def test_scan_an_image_from_the_engine_store(
     )
     assert missing.exit_code == 3, missing.output
     assert "not found" in missing.output or "no such image" in missing.output.lower()
+
+
+def test_trust_gate_refuses_unsigned_candidate_then_updates_signed(
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+) -> None:
+    """`trust:` in engine update: the unsigned candidate is refused (container untouched, the
+    reason names the expected key); once signed, the same candidate is deployed."""
+    from patchwarden.app.wiring import build_check_gate, build_registry
+    from patchwarden.config.policies import PolicyResolver
+    from patchwarden.core.ref import parse_reference
+    from patchwarden.devtools.cosign import Signer
+    from patchwarden.registry import RegistryClient
+    from patchwarden.registry.writer import RegistryWriter
+
+    host = plain_registry.host
+    repo = _repo("trust")
+    push_web_image(layouts, host, repo, "5.0.0", version="v1")
+    d2 = push_web_image(layouts, host, repo, "5.0.1", version="v2")
+    name, port = names("web"), free_port()
+    old_id = _run(engine, f"{host}/{repo}:5.0.0", name, port)
+    signer = Signer("ecdsa")
+    cfg = Config.model_validate(
+        {
+            "registries": {host: {"insecure": True}},
+            "trust": [{"match": f"{host}/{repo}", "keys": [signer.public_pem().decode()]}],
+        }
+    )
+
+    def checker() -> Checker:
+        reg = build_registry(cfg, use_cache=False)
+        gate = build_check_gate(cfg)
+        return Checker(reg, PolicyResolver(cfg), concurrency=1, trust=gate)
+
+    updater = LiveUpdater(engine, store, probes=_probes(port), stop_timeout=STOP)
+    (res,) = updater.update(policy_candidates(checker()), Selection(names=(name,)))
+    assert res.outcome == "failed", res.reason
+    assert "candidate 5.0.1@sha256:" in res.reason and "found no signature" in res.reason
+    assert engine.inspect(name)["Id"] == old_id and engine.info(name).running
+
+    with RegistryClient() as c:
+        signer.sign_image(RegistryWriter(c), parse_reference(f"{host}/{repo}:5.0.1"), d2)
+    (res,) = updater.update(policy_candidates(checker()), Selection(names=(name,)))
+    assert res.outcome == "updated", res.reason
+    assert engine.info(name).digest == d2

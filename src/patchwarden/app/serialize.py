@@ -59,6 +59,8 @@ def result_dict(res: CheckResult) -> dict[str, Any]:
     )
     if res.vulns is not None:
         out["vulnerabilities"] = assessment_dict(res.vulns)
+    if res.trust is not None:
+        out["verification"] = res.trust
     return out
 
 

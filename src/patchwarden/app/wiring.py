@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from patchwarden.app.live.updater import LiveUpdater
     from patchwarden.app.scan.ignore import IgnoreRule
     from patchwarden.app.scan.pipeline import ImagePipeline
+    from patchwarden.app.trust.gate import CheckGate
+    from patchwarden.app.trust.policy import TrustGate
+    from patchwarden.app.trust.verifier import Verifier
     from patchwarden.app.update.updater import UpdateOptions, Updater
     from patchwarden.apply.forge.model import Forge
     from patchwarden.config.schema import Config, RegistryConfig
@@ -49,6 +52,7 @@ def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
         password=password,
         max_concurrency=rc.max_concurrency,
         password_env=rc.password_env,
+        mirrors=tuple(rc.mirrors),
     )
 
 
@@ -220,6 +224,7 @@ def build_checker(
         default_platform=Platform.parse(config.platform),
         vulns=assessor,
         tags=StoreTagMemory(open_state) if drift else None,
+        trust=build_check_gate(config),
     )
 
 
@@ -296,3 +301,32 @@ def build_live_updater(
         keep_images=keep_images,
         on_step=on_step,
     )
+
+
+# -- trust (signatures, allowed registries) -------------------------------------------------
+
+
+def build_verifier(config: Config, client: RegistryClient | None = None) -> Verifier:
+    """Signature checks read through an uncached client: signature tags are never cached."""
+    from patchwarden.app.trust.gpg import lookaside_check
+    from patchwarden.app.trust.verifier import Verifier
+
+    return Verifier(client or build_client(config), gpg=lookaside_check)
+
+
+def build_trust_gate(config: Config, client: RegistryClient | None = None) -> TrustGate | None:
+    """The fail-closed gate for ``trust:`` and ``registries.allowed``; None when neither is set."""
+    from patchwarden.app.trust.policy import TrustGate, TrustPolicy
+
+    policy = TrustPolicy(config.trust, config.allowed_registries)
+    if not policy.active:
+        return None
+    return TrustGate(policy.load(), build_verifier(config, client))
+
+
+def build_check_gate(config: Config) -> CheckGate | None:
+    """The trust gate as ``check``, ``update`` and ``engine update`` apply it to candidates."""
+    from patchwarden.app.trust.gate import CheckGate
+
+    gate = build_trust_gate(config)
+    return None if gate is None else CheckGate(gate)

@@ -47,8 +47,13 @@ points elsewhere, is reported as a digest update.
 Policies (allowed update level, include/exclude patterns, minimum age, pinning, platform) come
 from patchwarden.yaml; see docs/configuration.md.
 
+With trust: rules in patchwarden.yaml, every candidate's signature is verified (fail closed)
+and a candidate without an acceptable one is reported as blocked, with what was expected and
+what was found; references outside registries.allowed are blocked too.
+
 Exit codes: 0 all good; 1 --fail-on matched; 2 bad usage or configuration; 3 some
-references could not be checked (registry errors; the others are still reported).
+references could not be checked (registry errors; the others are still reported); 6 a
+candidate or reference was blocked by the trust policy.
 
 Examples:
 
@@ -72,6 +77,7 @@ _STATUS_STYLE = {
     Status.UP_TO_DATE: "green",
     Status.ERROR: "red",
     Status.SKIPPED: "dim",
+    Status.BLOCKED: "red",
 }
 
 
@@ -149,6 +155,8 @@ def check(
 def exit_code(report: CheckReport, fail_on: FailOn | None) -> ExitCode:
     if report.count(Status.ERROR):
         return ExitCode.ERRORS
+    if report.count(Status.BLOCKED):
+        return ExitCode.UNTRUSTED
     if fail_on is not None:
         floor = UpdateLevel.DIGEST if fail_on == FailOn.outdated else UpdateLevel(fail_on.value)
         if any(r.update is not None and r.update >= floor for r in report.results):
@@ -157,6 +165,7 @@ def exit_code(report: CheckReport, fail_on: FailOn | None) -> ExitCode:
 
 
 _GROUPS = (
+    (Status.BLOCKED, "Blocked by trust policy"),
     (Status.OUTDATED, "Outdated"),
     (Status.ERROR, "Could not check"),
     (Status.UP_TO_DATE, "Up to date"),
@@ -208,6 +217,7 @@ def render_check(report: CheckReport) -> None:
     summary = (
         f"{plural(len(report.results), 'reference')}: {report.count(Status.OUTDATED)} outdated"
         + (f" ({detail})" if detail else "")
+        + (f", {report.count(Status.BLOCKED)} blocked" if report.count(Status.BLOCKED) else "")
         + f", {report.count(Status.UP_TO_DATE)} up to date, "
         f"{report.count(Status.ERROR)} could not be checked, {report.count(Status.SKIPPED)} skipped"
     )

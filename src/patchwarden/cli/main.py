@@ -21,7 +21,8 @@ ROOT_HELP = (
     "Keep container images patched: find every image reference (inventory), check "
     "registries for newer tags and moved digests under per-image policies (check), scan images "
     "for known vulnerabilities (scan, db), apply updates through git (update), and "
-    "live-update running containers with health gates and rollback (engine). "
+    "live-update running containers with health gates and rollback (engine), verify image "
+    "signatures (verify), and promote, retain and list images in a central registry (registry). "
     "See docs/ for every command."
 )
 
@@ -34,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "update": "patchwarden.cli.update",
     "engine": "patchwarden.cli.engine",
     "version": "patchwarden.cli.version",
+    "verify": "patchwarden.cli.verify",
+    "registry": "patchwarden.cli.registry",
 }
 
 

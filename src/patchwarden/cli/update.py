@@ -187,6 +187,8 @@ def update(
         )
         outcomes = updater.run(groups)
         errors = [r for r in report.results if r.status == Status.ERROR] + unverified
+        blocked = [r for r in report.results if r.status == Status.BLOCKED]
+        notes += [f"{r.reference.file}:{r.reference.line} blocked: {r.reason}" for r in blocked]
         if format == OutputFormat.json:
             if window_note:
                 notes.insert(0, window_note)
@@ -202,7 +204,15 @@ def update(
         failed = any(o.action == UpdateAction.FAILED or o.left_out for o in outcomes)
         failed = failed or bool(errors)
         skipped = any(o.skipped for o in outcomes)
-        code = ExitCode.ERRORS if failed else ExitCode.SKIPPED if skipped else ExitCode.OK
+        code = (
+            ExitCode.ERRORS
+            if failed
+            else ExitCode.UNTRUSTED
+            if blocked
+            else ExitCode.SKIPPED
+            if skipped
+            else ExitCode.OK
+        )
         raise typer.Exit(int(code))
 
 

@@ -53,7 +53,9 @@ def load_config(path: Path | None) -> Config:
             f"{path}: the top level must be a mapping of keys (version, defaults, ...)"
         )
     try:
-        return Config.model_validate(plain_data(data, source=path))
+        return Config.model_validate(
+            plain_data(data, source=path), context={"base_dir": str(path.parent)}
+        )
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, data, exc), "see docs/configuration.md") from None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,7 +17,9 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from patchwarden.core.durations import parse_duration
@@ -92,6 +94,60 @@ class RegistryConfig(_Strict):
     password: SecretStr | None = None
     password_env: str | None = None
     max_concurrency: int = Field(8, ge=1, le=64)
+    mirrors: list[str] = Field(
+        default_factory=list,
+        description="pull-through mirrors (host[:port][/prefix]) read before this registry; "
+        "digests are verified either way",
+    )
+
+    @field_validator("mirrors")
+    @classmethod
+    def _mirrors(cls, v: list[str]) -> list[str]:
+        for m in v:
+            if not re.fullmatch(r"[A-Za-z0-9.\-]+(:[0-9]+)?(/[a-z0-9._/\-]+)?", m):
+                raise ValueError(f"invalid mirror {m!r}: expected host[:port][/path-prefix]")
+        return v
+
+
+def _key_source(v: str, info: ValidationInfo) -> str:
+    """Inline PEM/armored keys stay as they are; paths become absolute (relative to the
+    config file's directory)."""
+    if v.lstrip().startswith("-----BEGIN"):
+        return v
+    base = (info.context or {}).get("base_dir")
+    p = Path(v).expanduser()
+    return str(p if p.is_absolute() or base is None else Path(base) / p)
+
+
+class TrustRule(_Strict):
+    match: str = Field(description="glob on the normalized image name, as in images[]")
+    keys: list[str] = Field(
+        default_factory=list, description="cosign public keys: PEM files or inline PEM"
+    )
+    gpg_keys: list[str] = Field(
+        default_factory=list, description="OpenPGP public keys (simple signing via lookaside)"
+    )
+    lookaside: str | None = Field(
+        None, description="where OpenPGP signatures live: a directory or an http(s) URL"
+    )
+    require: Literal["any", "all"] = Field(
+        "any", description="any: one listed signer suffices; all: every one must have signed"
+    )
+
+    @field_validator("keys", "gpg_keys")
+    @classmethod
+    def _sources(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return [_key_source(k, info) for k in v]
+
+    @model_validator(mode="after")
+    def _someone(self) -> TrustRule:
+        if not self.keys and not self.gpg_keys:
+            raise ValueError(f"trust rule {self.match!r} names no keys: add keys or gpg_keys")
+        if self.gpg_keys and not self.lookaside:
+            raise ValueError(
+                f"trust rule {self.match!r} has gpg_keys but no lookaside to read signatures from"
+            )
+        return self
 
 
 class CacheConfig(_Strict):
@@ -196,3 +252,25 @@ class Config(_Strict):
     schedule: ScheduleConfig | None = Field(
         None, description="when `update` may change files, commit, push or open PRs"
     )
+    trust: list[TrustRule] = Field(
+        default_factory=list, description="signatures required per image pattern (fail closed)"
+    )
+    allowed_registries: list[str] | None = Field(
+        None, description="written as registries.allowed: globs on normalized image names"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registries_allowed(cls, data: Any) -> Any:
+        """``registries.allowed`` is a list beside the per-host mappings."""
+        if isinstance(data, dict) and isinstance(data.get("registries"), dict):
+            regs = dict(data["registries"])
+            if "allowed" in regs:
+                allowed = regs.pop("allowed")
+                if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+                    raise ValueError(
+                        "registries.allowed must be a list of image-name globs, "
+                        "e.g. [registry.example.com/*, docker.io/library/*]"
+                    )
+                data = {**data, "registries": regs, "allowed_registries": allowed}
+        return data

@@ -124,10 +124,11 @@ def build_token_request(
             f"refusing to send credentials unencrypted; set registries.{registry_host}.insecure"
             " if this is intended",
         )
-    params: dict[str, str] = {}
+    params: dict[str, str | list[str]] = {}
     if challenge.service:
         params["service"] = challenge.service
-    params["scope"] = scope
+    # Several scopes (push here, pull there for a cross-repository mount): one parameter each.
+    params["scope"] = scope.split() if " " in scope else scope
     if creds is not None and creds.identity_token:
         form = {
             "grant_type": "refresh_token",
@@ -138,14 +139,14 @@ def build_token_request(
         return httpx.Request(
             "POST",
             realm,
-            content=urlencode(form).encode(),
+            content=urlencode(form, doseq=True).encode(),
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
     headers = (
         {"Authorization": basic_header(creds)} if creds is not None and creds.has_basic else {}
     )
     sep = "&" if parts.query else "?"
-    return httpx.Request("GET", realm + sep + urlencode(params), headers=headers)
+    return httpx.Request("GET", realm + sep + urlencode(params, doseq=True), headers=headers)
 
 
 def rejected_error(host: str, creds: Credentials | None, detail: str = "") -> AuthenticationError:

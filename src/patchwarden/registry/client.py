@@ -9,7 +9,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import IO, Any
+from dataclasses import replace
+from typing import IO, Any, TypeVar
 
 import httpx
 
@@ -38,6 +39,7 @@ from patchwarden.registry.stats import RequestStats
 from patchwarden.registry.transport import Transport, read_capped
 
 _CACHE_SIZE = 512
+T = TypeVar("T")
 
 
 def _reference(image: ImageRef) -> str:
@@ -143,6 +145,11 @@ class RegistryClient:
     def request_counts(self) -> dict[str, int]:
         return self.stats.snapshot()
 
+    @property
+    def transport(self) -> Transport:
+        """The per-host plumbing, shared with the push side (``registry.writer``)."""
+        return self._t
+
     def __enter__(self) -> RegistryClient:
         return self
 
@@ -166,7 +173,29 @@ class RegistryClient:
 
     # -- Registry protocol ----------------------------------------------------------------
 
+    def _mirrored(self, image: ImageRef, read: Callable[[ImageRef], T]) -> T:
+        """Read through the host's pull-through mirrors first (``registries.<host>.mirrors``),
+        then the registry itself. Content is digest-checked wherever it comes from; a mirror
+        that fails or serves bad content is skipped."""
+        for mirror in self._t.mirrors(image.registry):
+            host, _, prefix = mirror.partition("/")
+            repo = f"{prefix.strip('/')}/{image.repository}" if prefix else image.repository
+            try:
+                return read(replace(image, registry=host, repository=repo, original=""))
+            except RegistryError:
+                self.stats.incr("mirror_fallback")
+        return read(image)
+
     def list_tags(self, image: ImageRef) -> list[str]:
+        return self._mirrored(image, self._list_tags)
+
+    def head_manifest(self, image: ImageRef) -> ManifestHead:
+        return self._mirrored(image, self._head_manifest)
+
+    def get_manifest(self, image: ImageRef) -> Manifest:
+        return self._mirrored(image, self._get_manifest)
+
+    def _list_tags(self, image: ImageRef) -> list[str]:
         host, repo, opts = image.registry, image.repository, self.options
         target: str | None = f"/v2/{repo}/tags/list?n={opts.tags_page_size}"
         tags: dict[str, None] = {}
@@ -199,7 +228,7 @@ class RegistryClient:
             tags.update(dict.fromkeys(str(t) for t in page))
         return list(tags)
 
-    def head_manifest(self, image: ImageRef) -> ManifestHead:
+    def _head_manifest(self, image: ImageRef) -> ManifestHead:
         host, repo, ref = image.registry, image.repository, _reference(image)
         path = f"/v2/{repo}/manifests/{ref}"
         with self._t.request(host, repo, "manifest_head", "HEAD", path, {"Accept": ACCEPT}) as r:
@@ -215,10 +244,10 @@ class RegistryClient:
                 digest = None
             if digest:
                 return ManifestHead(digest, media_type, int(length) if length.isdigit() else -1)
-        m = self.get_manifest(image)  # no usable digest header: fetch and hash
+        m = self._get_manifest(image)  # no usable digest header: fetch and hash
         return ManifestHead(m.digest, m.media_type, len(m.raw))
 
-    def get_manifest(self, image: ImageRef) -> Manifest:
+    def _get_manifest(self, image: ImageRef) -> Manifest:
         host, repo, ref = image.registry, image.repository, _reference(image)
         key = (host, repo, ref)
         if image.digest and (hit := self._cached(key)) is not None:
@@ -240,6 +269,9 @@ class RegistryClient:
         return manifest
 
     def _blob(self, image: ImageRef, digest: str, limit: int, what: str) -> bytes:
+        return self._mirrored(image, lambda i: self._blob_at(i, digest, limit, what))
+
+    def _blob_at(self, image: ImageRef, digest: str, limit: int, what: str) -> bytes:
         host, repo = image.registry, image.repository
         if (hit := self._cached((host, repo, "blob:" + digest))) is not None:
             return hit  # type: ignore[no-any-return]

@@ -22,6 +22,7 @@ class HostSettings:
     # The environment variable holding the password, read when this registry is first asked
     # for credentials: a registry no reference uses never needs it set.
     password_env: str | None = None
+    mirrors: tuple[str, ...] = ()  # pull-through mirrors, host[:port][/prefix], read first
 
     def __repr__(self) -> str:
         pw = None if self.password is None else "***"

@@ -32,4 +32,5 @@ class RequestStats:
     @property
     def total_requests(self) -> int:
         with self._lock:
-            return sum(v for k, v in self._counts.items() if k != "retries")
+            not_requests = ("retries", "mirror_fallback")
+            return sum(v for k, v in self._counts.items() if k not in not_requests)

@@ -30,6 +30,7 @@ from patchwarden.registry.settings import ClientOptions, HostSettings
 from patchwarden.registry.stats import RequestStats
 
 DOCKER_HUB_API = "registry-1.docker.io"
+Body = bytes | Iterator[bytes] | None
 _UNSET = object()
 
 
@@ -124,6 +125,10 @@ class Transport:
         self._lock = threading.Lock()
         self._tokens = TokenCache()
 
+    def mirrors(self, name: str) -> tuple[str, ...]:
+        s = self._settings.get(normalize_host(name))
+        return s.mirrors if s is not None else ()
+
     def host(self, name: str) -> HostState:
         key = normalize_host(name)
         with self._lock:
@@ -192,13 +197,14 @@ class Transport:
         target: str,
         headers: Mapping[str, str],
         follow: bool = False,
+        content: Body = None,
     ) -> httpx.Response:
         """Send to ``target`` (a path on the host, or an absolute URL on it)."""
 
         def builder(scheme: str | None) -> Callable[[], httpx.Request]:
             def build() -> httpx.Request:
                 url = target if "://" in target else f"{scheme or h.scheme}://{h.api}{target}"
-                return httpx.Request(method, url, headers=dict(headers))
+                return httpx.Request(method, url, headers=dict(headers), content=content)
 
             return build
 
@@ -219,8 +225,12 @@ class Transport:
 
     # -- auth ----------------------------------------------------------------------------
 
-    def _auth(self, h: HostState, repo: str, force: bool) -> tuple[dict[str, str], bool]:
-        """(headers, fresh): fresh means these credentials were just obtained/checked."""
+    def _auth(
+        self, h: HostState, repo: str, force: bool, scope: str | None = None
+    ) -> tuple[dict[str, str], bool]:
+        """(headers, fresh): fresh means these credentials were just obtained/checked.
+
+        ``scope`` (space-separated token scopes) defaults to pulling ``repo``."""
         ch = h.challenge
         if ch is None:
             return {}, False
@@ -229,7 +239,7 @@ class Transport:
             return (
                 {"Authorization": basic_header(creds)} if creds and creds.has_basic else {}
             ), True
-        key = (normalize_host(h.name), repo_scope(repo))
+        key = (normalize_host(h.name), scope or repo_scope(repo))
         if not force:
             tok = self._tokens.get(key)
             if tok is not None:
@@ -263,6 +273,28 @@ class Transport:
             )
         return parse_token_response(body, self.options.default_token_ttl)
 
+    def _send_streamed(
+        self,
+        h: HostState,
+        kind: str,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        content: Body,
+    ) -> httpx.Response:
+        """One attempt (an iterator body cannot be replayed)."""
+        if h.scheme is None:
+            raise RegistryError(f"internal: streamed upload to {h.name} before any request")
+        url = target if "://" in target else f"{h.scheme}://{h.api}{target}"
+        self.stats.incr(kind)
+        req = httpx.Request(method, url, headers=dict(headers), content=content)
+        try:
+            return h.client.send(req, stream=True)
+        except httpx.HTTPError as exc:
+            from patchwarden.net.errors import map_transport_error
+
+            raise map_transport_error(exc, h.name) from exc
+
     def _ping(self, h: HostState) -> Challenge | None:
         resp = self.send(h, "ping", "GET", "/v2/", {})
         resp.close()
@@ -282,13 +314,25 @@ class Transport:
         target: str,
         headers: Mapping[str, str] | None = None,
         follow: bool = False,
+        *,
+        scope: str | None = None,
+        content: Body = None,
     ) -> Iterator[httpx.Response]:
-        """An authenticated, retried, concurrency-bounded request; yields the open response."""
+        """An authenticated, retried, concurrency-bounded request; yields the open response.
+
+        ``scope`` asks a token server for more than pulling ``repo`` (push, cross-repository
+        mount). ``content`` is a request body; a streamed (iterator) body is sent once, so the
+        caller makes it only after an earlier request on the same scope settled scheme and
+        auth (an upload session's POST does)."""
         h = self.host(host)
         base = dict(headers or {})
+        streamed = content is not None and not isinstance(content, bytes)
         with h.semaphore:
-            auth, fresh = self._auth(h, repo, force=False)
-            resp = self.send(h, kind, method, target, base | auth, follow)
+            auth, fresh = self._auth(h, repo, force=False, scope=scope)
+            if streamed:
+                resp = self._send_streamed(h, kind, method, target, base | auth, content)
+            else:
+                resp = self.send(h, kind, method, target, base | auth, follow, content)
             if resp.status_code == 401:
                 resp.close()
                 ch = pick_challenge(resp.headers.get("WWW-Authenticate")) or self._ping(h)
@@ -296,10 +340,12 @@ class Transport:
                 if ch is None or (fresh and auth):
                     raise rejected_error(h.name, creds)
                 h.challenge = ch
-                auth, fresh = self._auth(h, repo, force=True)
+                auth, fresh = self._auth(h, repo, force=True, scope=scope)
                 if not auth and ch.scheme == "basic":
                     raise rejected_error(h.name, None)
-                resp = self.send(h, kind, method, target, base | auth, follow)
+                if streamed:
+                    raise rejected_error(h.name, creds, "a streamed upload was refused")
+                resp = self.send(h, kind, method, target, base | auth, follow, content)
                 if resp.status_code == 401:
                     resp.close()
                     raise rejected_error(h.name, creds)

@@ -226,6 +226,10 @@ def _wrap(exc: BaseException, url: URL, doing: str) -> StoreError:
     )
 
 
+def wrap_error(exc: BaseException, store: Store, doing: str) -> StoreError:
+    return _wrap(exc, store.engine.url, doing)
+
+
 def _to_record(row: UpdateRow) -> UpdateRecord:
     return UpdateRecord(
         id=row.id,
@@ -254,6 +258,11 @@ class Store:
     def url(self) -> str:
         """The database URL with its password hidden."""
         return _safe(self._engine.url)
+
+    @property
+    def engine(self) -> Engine:
+        """For the other tables' modules (``store.promotions``)."""
+        return self._engine
 
     def record(self, rec: UpdateRecord) -> UpdateRecord:
         """Store ``rec`` (whose ``id`` must be None); return it with its new id, times in UTC."""

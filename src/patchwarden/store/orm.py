@@ -71,3 +71,17 @@ class TagDigestRow(Base):
     digest: Mapped[str] = mapped_column(String(255))  # the newest seen
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # first seen != baseline
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PromotionRow(Base):
+    __tablename__ = "promotions"
+    __table_args__ = (Index("ix_promotions_destination_at", "destination", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(1024))
+    destination: Mapped[str] = mapped_column(String(1024))
+    digest: Mapped[str] = mapped_column(String(255))
+    actor: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    verification: Mapped[dict[str, Any]] = mapped_column(JSON)

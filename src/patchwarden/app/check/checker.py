@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Protocol
 
 from patchwarden.app.check.drift import TagMemory
 from patchwarden.app.check.results import CheckReport, CheckResult, Status, Version
@@ -26,6 +27,12 @@ from patchwarden.versions.docker_tag import parse_tag
 Progress = Callable[[int, int], None]
 
 
+class CandidateGate(Protocol):
+    """Decides whether a result may stand (the trust gate: app/trust/gate.py)."""
+
+    def apply(self, result: CheckResult) -> CheckResult: ...
+
+
 class Checker:
     def __init__(
         self,
@@ -37,6 +44,7 @@ class Checker:
         vulns: VulnAssessor | None = None,
         now: datetime | None = None,
         tags: TagMemory | None = None,
+        trust: CandidateGate | None = None,
     ) -> None:
         self.registry = registry
         self.tags = tags
@@ -45,6 +53,7 @@ class Checker:
         self.now = now or datetime.now(UTC)
         self.default_platform = default_platform or Platform.host()
         self.vulns = vulns
+        self.trust = trust
         self._lock = threading.Lock()
         self._decisions: dict[tuple[str, str, str, str], TagDecision] = {}
 
@@ -75,7 +84,8 @@ class Checker:
         out = []
         for ref in refs:
             try:
-                out.append(self._check_one(ref))
+                res = self._check_one(ref)
+                out.append(res if self.trust is None else self.trust.apply(res))
             except ConfigError:
                 raise  # e.g. a used registry's password_env is unset: the run is misconfigured
             except PatchwardenError as exc:

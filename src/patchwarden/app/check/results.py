@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.policy.model import UpdateLevel
 from patchwarden.refs.model import Reference, Skipped
@@ -18,6 +18,7 @@ class Status(StrEnum):
     OUTDATED = "outdated"
     ERROR = "error"
     SKIPPED = "skipped"
+    BLOCKED = "blocked"  # refused by the trust gate (signature, allowed registries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class CheckResult:
     reason: str
     transient: bool = False  # an error worth retrying later
     vulns: Assessment | None = None  # with check --vulns
+    trust: dict[str, Any] | None = None  # the trust gate's decision on the candidate
 
 
 @dataclass(frozen=True, slots=True)
