@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +21,8 @@ from patchwarden.registry.settings import ClientOptions, HostSettings
 
 if TYPE_CHECKING:
     from patchwarden.app.check.checker import Checker
+    from patchwarden.app.rebuild import DueChecker, Rebuilder
+    from patchwarden.app.rebuild.scanning import IndexScanner
     from patchwarden.store import Store
 
 
@@ -140,3 +144,106 @@ def build_checker(
         vulns=assessor,
         tags=StoreTagMemory(open_state),
     )
+
+
+# -- rebuild ------------------------------------------------------------------------------
+
+
+@contextmanager
+def build_rebuild(
+    config: Config,
+    *,
+    state: str | None,
+    db: Path | None,
+    cache_dir: Path | None,
+    use_cache: bool,
+    check_only: bool,
+    scan_gate: bool = True,
+) -> Iterator[tuple[DueChecker, Rebuilder | None]]:
+    """``rebuild``'s collaborators: the due checker, and (unless ``check_only``) the pipeline
+    on buildah, podman and skopeo with a temporary auth file for the configured registries."""
+    from patchwarden.app.check.checker import Checker
+    from patchwarden.app.rebuild import DueChecker, Rebuilder, Tools
+    from patchwarden.app.rebuild.tools import Buildah, Podman, Skopeo, auth_file
+    from patchwarden.config.policies import PolicyResolver
+    from patchwarden.store import open_store
+
+    registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
+    platform = Platform.parse(config.platform)
+    checker = Checker(
+        registry, PolicyResolver(config), concurrency=config.concurrency, default_platform=platform
+    )
+    with open_store(state) as store:
+        due = DueChecker(
+            registry, store, checker, platform=platform, concurrency=config.concurrency
+        )
+        if check_only:
+            yield due, None
+            return
+        hosts = {h: host_settings(h, rc) for h, rc in config.registries.items()}
+        creds = {h: (s.username, s.password) for h, s in hosts.items() if s.username and s.password}
+        insecure = frozenset(h for h, s in hosts.items() if s.insecure or not s.tls_verify)
+        scanner = None
+        if scan_gate:
+            scanner = build_index_scanner(
+                config, registry, db=db, cache_dir=cache_dir, use_cache=use_cache
+            )
+        with auth_file(creds) as authfile:
+            tools = Tools(
+                builder=Buildah(authfile),
+                runner=Podman(),
+                publisher=Skopeo(authfile, insecure),
+                probe=http_status,
+                insecure_hosts=insecure,
+            )
+            yield due, Rebuilder(registry, tools, scanner, store)
+
+
+def build_index_scanner(
+    config: Config,
+    registry: CachingRegistry,
+    *,
+    db: Path | None,
+    cache_dir: Path | None,
+    use_cache: bool,
+) -> IndexScanner:
+    from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+    from patchwarden.app.rebuild.scanning import IndexScanner
+    from patchwarden.app.scan.run import NO_INDEX_HINT
+    from patchwarden.scan.catalogers import CATALOGERS
+    from patchwarden.scan.layer_cache import LayerCache
+    from patchwarden.scan.scanner import Scanner
+
+    path = resolve_db_path(db, config.advisories.db_path)
+    if not path.is_file():
+        raise UsageError(
+            f"the scan gate needs the advisory index, and there is none at {path}",
+            f"{NO_INDEX_HINT}; or set gates.new_vulnerabilities: off for the build",
+        )
+    layers = None
+    if use_cache and config.cache.enabled:
+        root = cache_dir or (
+            Path(config.cache.dir).expanduser() if config.cache.dir else default_cache_dir()
+        )
+        layers = LayerCache(root / "layers")
+    client = registry.inner
+    assert isinstance(client, RegistryClient)
+    return IndexScanner(
+        Scanner(CATALOGERS, cache=layers),
+        AdvisoryIndex(path),
+        client,
+        Platform.parse(config.platform),
+    )
+
+
+def http_status(url: str) -> int | None:
+    """The status of a GET on ``url`` (a health probe), None when nothing answers."""
+    import httpx
+
+    from patchwarden.net.http import make_client
+
+    try:
+        with make_client(connect_timeout=2.0, read_timeout=5.0) as client:
+            return client.get(url).status_code
+    except httpx.HTTPError:
+        return None

@@ -31,9 +31,10 @@ from sqlalchemy.orm import Session
 from patchwarden.errors import ExitCode
 from patchwarden.net.redact import redact_text
 from patchwarden.store import tags
+from patchwarden.store.builds import BuildRecord, from_row, to_row, validate_build
 from patchwarden.store.errors import StoreError
 from patchwarden.store.model import TagBaseline, UpdateRecord, validate
-from patchwarden.store.orm import UpdateRow
+from patchwarden.store.orm import BuildRow, UpdateRow
 
 ENV_VAR: Final = "PATCHWARDEN_STATE"
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
@@ -326,6 +327,39 @@ class Store:
             tags.save(self._engine, seen, now)
         except SQLAlchemyError as exc:
             raise _wrap(exc, self._engine.url, "write to") from None
+
+    def record_build(self, rec: BuildRecord) -> BuildRecord:
+        """Store a ``rebuild`` record (``id`` None); return it with its id."""
+        clean = validate_build(rec)
+        row = to_row(clean)
+        try:
+            with Session(self._engine) as session, session.begin():
+                session.add(row)
+                session.flush()
+                new_id = row.id
+        except SQLAlchemyError as exc:
+            raise _wrap(exc, self._engine.url, "write to") from None
+        return replace(clean, id=new_id)
+
+    def builds(
+        self, name: str | None = None, *, outcome: str | None = None, limit: int = 100
+    ) -> list[BuildRecord]:
+        """Build records newest first, optionally of one build and one outcome."""
+        stmt = select(BuildRow)
+        if name is not None:
+            stmt = stmt.where(BuildRow.name == name)
+        if outcome is not None:
+            stmt = stmt.where(BuildRow.outcome == outcome)
+        stmt = stmt.order_by(BuildRow.started_at.desc(), BuildRow.id.desc()).limit(max(limit, 0))
+        try:
+            with Session(self._engine) as session:
+                return [from_row(r) for r in session.scalars(stmt)]
+        except SQLAlchemyError as exc:
+            raise _wrap(exc, self._engine.url, "read") from None
+
+    def last_pushed_build(self, name: str) -> BuildRecord | None:
+        rows = self.builds(name, outcome="pushed", limit=1)
+        return rows[0] if rows else None
 
     def _query(self, stmt: Select[Any]) -> list[UpdateRecord]:
         try:

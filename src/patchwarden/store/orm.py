@@ -71,3 +71,28 @@ class TagDigestRow(Base):
     digest: Mapped[str] = mapped_column(String(255))  # the newest seen
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # first seen != baseline
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BuildRow(Base):
+    __tablename__ = "builds"
+    __table_args__ = (Index("ix_builds_name_started_at", "name", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    destination: Mapped[str] = mapped_column(String(1024))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    base_name: Mapped[str | None] = mapped_column(String(1024))
+    base_digest: Mapped[str | None] = mapped_column(String(255))
+    image_digest: Mapped[str | None] = mapped_column(String(255))
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    revision: Mapped[str | None] = mapped_column(String(64))
+    due_reasons: Mapped[list[str]] = mapped_column(JSON)
+    findings: Mapped[list[Any]] = mapped_column(JSON)
+    fixed: Mapped[list[str]] = mapped_column(JSON)
+    introduced: Mapped[list[str]] = mapped_column(JSON)
+    fixable: Mapped[int | None] = mapped_column(Integer)
+    steps: Mapped[list[Any]] = mapped_column(JSON)
+    duration_s: Mapped[float | None] = mapped_column(Float)
