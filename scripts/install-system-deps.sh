@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages patchwarden's tests and demo use. Idempotent; quiet when done.
 set -euo pipefail
-PKGS=(docker-registry skopeo git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap)
+PKGS=(docker-registry skopeo buildah git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,7 +16,7 @@ fi
 echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+$SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian package starts a registry on :5000 with htpasswd auth; patchwarden starts its own.
 if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
   $SUDO systemctl stop docker-registry || true

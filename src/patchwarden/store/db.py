@@ -342,12 +342,19 @@ class Store:
         return replace(clean, id=new_id)
 
     def builds(
-        self, name: str | None = None, *, outcome: str | None = None, limit: int = 100
+        self,
+        name: str | None = None,
+        *,
+        destination: str | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
     ) -> list[BuildRecord]:
-        """Build records newest first, optionally of one build and one outcome."""
+        """Build records newest first, optionally of one build, destination and outcome."""
         stmt = select(BuildRow)
         if name is not None:
             stmt = stmt.where(BuildRow.name == name)
+        if destination is not None:
+            stmt = stmt.where(BuildRow.destination == destination)
         if outcome is not None:
             stmt = stmt.where(BuildRow.outcome == outcome)
         stmt = stmt.order_by(BuildRow.started_at.desc(), BuildRow.id.desc()).limit(max(limit, 0))
@@ -357,8 +364,10 @@ class Store:
         except SQLAlchemyError as exc:
             raise _wrap(exc, self._engine.url, "read") from None
 
-    def last_pushed_build(self, name: str) -> BuildRecord | None:
-        rows = self.builds(name, outcome="pushed", limit=1)
+    def last_pushed_build(self, name: str, destination: str) -> BuildRecord | None:
+        """The newest pushed build of ``name`` to ``destination`` (a build is both: two
+        configurations may share a state store and a build name)."""
+        rows = self.builds(name, destination=destination, outcome="pushed", limit=1)
         return rows[0] if rows else None
 
     def _query(self, stmt: Select[Any]) -> list[UpdateRecord]:

@@ -10,13 +10,14 @@ import pytest
 from patchwarden.store import BuildRecord, InvalidRecordError, open_store
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+DEST = "registry.example/team/app"
 
 
 def rec(name: str = "app", outcome: str = "pushed", at: datetime = T0, **kw: object) -> BuildRecord:
     values: dict[str, object] = {
         "id": None,
         "name": name,
-        "destination": "registry.example/team/app",
+        "destination": DEST,
         "started_at": at,
         "finished_at": at + timedelta(seconds=30),
         "outcome": outcome,
@@ -39,20 +40,25 @@ def test_round_trip_and_last_pushed(tmp_path: Path) -> None:
         store.record_build(rec(outcome="stopped", at=T0 + timedelta(hours=1)))
         store.record_build(rec(name="other", at=T0 + timedelta(hours=2)))
         assert first.id is not None
-        last = store.last_pushed_build("app")
+        last = store.last_pushed_build("app", DEST)
         assert last is not None and last.id == first.id
         assert last.findings == [["CVE-2023-1", "openssl", "high", "fixed"]]
         assert last.tags == ["1-20261201.1", "latest"] and last.fixable == 1
         assert last.started_at.tzinfo is not None
         assert [r.outcome for r in store.builds("app")] == ["stopped", "pushed"]
-        assert store.last_pushed_build("nothing") is None
+        assert store.last_pushed_build("nothing", DEST) is None
+        store.record_build(
+            rec(destination="registry.example/team/other", at=T0 + timedelta(days=1))
+        )
+        last = store.last_pushed_build("app", DEST)
+        assert last is not None and last.id == first.id
 
 
 def test_reopen_keeps_build_records(tmp_path: Path) -> None:
     with open_store(str(tmp_path / "s.db")) as store:
         store.record_build(rec())
     with open_store(str(tmp_path / "s.db")) as store:
-        assert store.last_pushed_build("app") is not None
+        assert store.last_pushed_build("app", DEST) is not None
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 
 class BuildHistory(Protocol):
-    def last_pushed_build(self, name: str) -> BuildRecord | None: ...
+    def last_pushed_build(self, name: str, destination: str) -> BuildRecord | None: ...
 
 
 def _short(digest: str | None) -> str:
@@ -120,7 +120,11 @@ class DueChecker:
     def _decide(self, spec: BuildSpec) -> DueDecision:
         dest, base = spec.destination, spec.base
         decision = DueDecision(spec.name, str(dest), str(base), False)
-        last = self.history.last_pushed_build(spec.name) if self.history else None
+        last = (
+            self.history.last_pushed_build(spec.name, str(spec.destination))
+            if self.history
+            else None
+        )
         last_digest = self._last_digest(spec, last)
         if last_digest is None:
             where = f"{dest}:{spec.moving_tag}" if spec.moving_tag else str(dest)

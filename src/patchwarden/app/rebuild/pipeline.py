@@ -236,7 +236,9 @@ class Rebuilder:
     def _scan(self, spec: BuildSpec, layout: Path, due: DueDecision | None, st: _State) -> ScanDiff:
         assert self.scanner is not None and st.base_digest is not None
         found = self.scanner.scan_layout(layout, "build")
-        last = self.store.last_pushed_build(spec.name) if self.store else None
+        last = (
+            self.store.last_pushed_build(spec.name, str(spec.destination)) if self.store else None
+        )
         previous: list[Key]
         if last is not None and last.image_digest:
             previous = [(row[0], row[1]) for row in last.findings]
