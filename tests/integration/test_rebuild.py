@@ -221,8 +221,11 @@ def test_check_reads_base_labels_of_an_image_built_elsewhere(
     fresh = as_json(cli(other, str(proj), "--check", "--format", "json"))
     assert fresh["builds"][0]["due"] is False, fresh
     push_web_image(tmp_path / "l2", host, f"{ns}/base", "1", version="v2")
+    push_web_image(tmp_path / "l3", host, f"{ns}/base", "2", version="v3")
     moved = as_json(cli(other, str(proj), "--check", "--format", "json", "--no-cache"))
-    assert [r["kind"] for r in moved["builds"][0]["reasons"]] == ["base-moved"]
+    reasons = {r["kind"]: r["detail"] for r in moved["builds"][0]["reasons"]}
+    assert set(reasons) == {"base-moved", "newer-base-tag"}, reasons
+    assert f"{ns}/base:2 (major) is allowed by policy" in reasons["newer-base-tag"]
 
 
 def test_failing_test_stops_before_the_registry(
@@ -273,6 +276,17 @@ def test_scan_gate_stops_a_build_that_adds_vulnerabilities(
     assert "CVE-2023-23916" in result["reason"]
     assert "CVE-2023-23916 (curl)" in result["introduced"]
     assert tags(host, f"{ns}/app") == []
+    # the findings are of unknown severity: a `critical` gate lets the build through, and the
+    # distro-fixable findings it records make the next check due
+    cfg = proj / "patchwarden.yaml"
+    cfg.write_text(
+        cfg.read_text().replace("new_vulnerabilities: any", "new_vulnerabilities: critical")
+    )
+    pushed = as_json(cli(env, str(proj), "--format", "json"))["builds"][0]
+    assert pushed["outcome"] == "pushed", pushed
+    checked = as_json(cli(env, str(proj), "--check", "--format", "json"))["builds"][0]
+    assert [r["kind"] for r in checked["reasons"]] == ["fixable-packages"], checked
+    assert "found 2 vulnerabilities with a fixed package version" in checked["reasons"][0]["detail"]
 
 
 def test_killed_build_leaves_no_tag(
