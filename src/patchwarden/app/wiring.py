@@ -21,6 +21,7 @@ from patchwarden.registry.settings import ClientOptions, HostSettings
 
 if TYPE_CHECKING:
     from patchwarden.app.check.checker import Checker
+    from patchwarden.app.patch import Patcher
     from patchwarden.app.rebuild import DueChecker, Rebuilder
     from patchwarden.app.rebuild.scanning import IndexScanner
     from patchwarden.store import Store
@@ -180,9 +181,7 @@ def build_rebuild(
         if check_only:
             yield due, None
             return
-        hosts = {h: host_settings(h, rc) for h, rc in config.registries.items()}
-        creds = {h: (s.username, s.password) for h, s in hosts.items() if s.username and s.password}
-        insecure = frozenset(h for h, s in hosts.items() if s.insecure or not s.tls_verify)
+        creds, insecure = tool_access(config)
         scanner = None
         if scan_gate:
             scanner = build_index_scanner(
@@ -236,6 +235,14 @@ def build_index_scanner(
     )
 
 
+def tool_access(config: Config) -> tuple[dict[str, tuple[str, str]], frozenset[str]]:
+    """Credentials (host -> user, password) and insecure hosts for buildah and skopeo."""
+    hosts = {h: host_settings(h, rc) for h, rc in config.registries.items()}
+    creds = {h: (s.username, s.password) for h, s in hosts.items() if s.username and s.password}
+    insecure = frozenset(h for h, s in hosts.items() if s.insecure or not s.tls_verify)
+    return creds, insecure
+
+
 def http_status(url: str) -> int | None:
     """The status of a GET on ``url`` (a health probe), None when nothing answers."""
     import httpx
@@ -247,3 +254,24 @@ def http_status(url: str) -> int | None:
             return client.get(url).status_code
     except httpx.HTTPError:
         return None
+
+
+@contextmanager
+def build_patcher(
+    config: Config, *, db: Path | None, cache_dir: Path | None, use_cache: bool
+) -> Iterator[Patcher]:
+    """``patch``: the scanner and index, buildah working containers, skopeo for the push."""
+    from patchwarden.app.patch import Patcher
+    from patchwarden.app.rebuild.tools import Skopeo, auth_file
+
+    registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
+    scanner = build_index_scanner(config, registry, db=db, cache_dir=cache_dir, use_cache=use_cache)
+    creds, insecure = tool_access(config)
+    with auth_file(creds) as authfile:
+        yield Patcher(
+            registry,
+            scanner,
+            Skopeo(authfile, insecure),
+            insecure_hosts=insecure,
+            authfile=authfile,
+        )

@@ -21,7 +21,9 @@ ROOT_HELP = (
     "Keep container images patched: find every image reference (inventory), check "
     "registries for newer tags and moved digests under per-image policies (check), scan images "
     "for known vulnerabilities (scan, db), apply updates through git (update), and "
-    "live-update running containers with health gates and rollback (engine). "
+    "live-update running containers with health gates and rollback (engine), rebuild your "
+    "own images when their base moved or fixes are available (rebuild), and patch OS "
+    "packages of an image as one new layer (patch). "
     "See docs/ for every command."
 )
 
@@ -34,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "update": "patchwarden.cli.update",
     "engine": "patchwarden.cli.engine",
     "rebuild": "patchwarden.cli.rebuild",
+    "patch": "patchwarden.cli.patch",
 }
 
 

@@ -102,7 +102,7 @@ def rebuild(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
-        from patchwarden.app.rebuild import from_directory, specs
+        from patchwarden.app.rebuild import forced, from_directory, specs
         from patchwarden.app.wiring import build_rebuild
 
         root = path or Path(".")
@@ -149,6 +149,8 @@ def rebuild(
                 if decision.error or not (decision.due or force):
                     results.append(_not_built(decision))
                     continue
+                if not decision.due:
+                    decision = forced(decision)
                 if format == OutputFormat.table:
                     err.print(f"building {spec.name} ...")
                 results.append(rebuilder.run(spec, decision))

@@ -7,7 +7,7 @@ the spec builders and the result types. Concrete tools (buildah, podman, skopeo)
 
 from __future__ import annotations
 
-from patchwarden.app.rebuild.due import DueChecker
+from patchwarden.app.rebuild.due import DueChecker, forced
 from patchwarden.app.rebuild.model import (
     BuildResult,
     BuildSpec,
@@ -31,6 +31,7 @@ __all__ = [
     "Rebuilder",
     "Step",
     "Tools",
+    "forced",
     "from_directory",
     "specs",
 ]

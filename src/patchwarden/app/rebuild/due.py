@@ -188,6 +188,11 @@ class DueChecker:
         return self._newer.get(str(spec.base))
 
 
+def forced(decision: DueDecision) -> DueDecision:
+    """``--force``: a build that was not due, made due."""
+    return _with(decision, DueReason(Reason.FORCED, "--force: built although not due"))
+
+
 def _with(decision: DueDecision, reason: DueReason) -> DueDecision:
     return _replace(decision, due=True, reasons=(*decision.reasons, reason))
 

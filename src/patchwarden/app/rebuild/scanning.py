@@ -9,7 +9,7 @@ from patchwarden.advisories.index import AdvisoryIndex
 from patchwarden.core.ref import ImageRef
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.model import Platform
-from patchwarden.scan.model import Finding
+from patchwarden.scan.model import Finding, ScanInventory
 from patchwarden.scan.scanner import Scanner
 
 
@@ -24,11 +24,25 @@ class IndexScanner:
         self._lock = threading.Lock()
 
     def _match(self, source: object) -> list[Finding]:
+        return self.inventory(source)[1]
+
+    def inventory(self, source: object) -> tuple[ScanInventory, list[Finding]]:
+        """Packages, OS and findings of an :class:`ImageSource`."""
         from patchwarden.advisories.match import match
 
         inventory = self._scanner.scan(source)  # type: ignore[arg-type]
         with self._lock:
-            return match(self._index, inventory.packages, inventory.os)
+            return inventory, match(self._index, inventory.packages, inventory.os)
+
+    def open_layout(self, layout: Path, tag: str) -> object:
+        from patchwarden.scan.sources import open_source
+
+        return open_source("oci-layout", f"{layout}:{tag}", platform=self._platform)
+
+    def open_registry(self, image: ImageRef) -> object:
+        from patchwarden.scan.sources import open_source
+
+        return open_source("registry", str(image), registry=self._client, platform=self._platform)
 
     def scan_layout(self, layout: Path, tag: str) -> list[Finding]:
         from patchwarden.scan.sources import open_source

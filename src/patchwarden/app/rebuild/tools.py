@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -163,16 +164,21 @@ class Podman:
         self.binary = tool("podman")
 
     def run(self, image: str, argv: Sequence[str], timeout: float) -> Completed:
+        name = f"patchwarden-test-{uuid.uuid4().hex[:12]}"
         cmd = [
             self.binary,
             "run",
             "--rm",
+            f"--name={name}",
             "--pull=never",
             f"--entrypoint={json.dumps(list(argv[:1]))}",
             image,
             *argv[1:],
         ]
-        return run(cmd, timeout=timeout)
+        done = run(cmd, timeout=timeout)
+        if done.timed_out:  # the client is gone; the container may not be
+            self.stop(name)
+        return done
 
     def start(self, image: str, port: int) -> tuple[str, int]:
         cid = (
