@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require_tool
+from conftest import image_config, import_advisories, require_tool
 from podman import env_ci, podman_ready, session_config
 
 from patchwarden.devtools import skopeo
@@ -194,13 +194,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     if why:
         _unavailable(why)
     work = tmp_path_factory.mktemp("patch")
-    db = work / "adv.db"
-    subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", "db", "import", str(OSV), "--db", str(db)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    db = import_advisories(OSV, work / "adv.db")
     return {
         **os.environ,
         **session_config(work),
@@ -237,24 +231,8 @@ def test_patch_upgrades_exactly_the_vulnerable_packages_in_one_layer(
     raw = json.loads(skopeo.inspect_raw(patched))
     base = json.loads(skopeo.inspect_raw(f"{host}/{ns}/deb:11"))
     assert len(raw["layers"]) == len(base["layers"]) + 1 == 2
-    cfg = json.loads(
-        subprocess.run(
-            ["skopeo", "inspect", "--tls-verify=false", "--config", f"docker://{patched}"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        ).stdout
-    )
-    base_cfg = json.loads(
-        subprocess.run(
-            ["skopeo", "inspect", "--tls-verify=false", "--config", f"docker://{host}/{ns}/deb:11"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        ).stdout
-    )
+    cfg = image_config(patched)
+    base_cfg = image_config(f"{host}/{ns}/deb:11")
     # the base layer's content is untouched (buildah recompresses it: same diff_id, new blob)
     assert cfg["rootfs"]["diff_ids"][:1] == base_cfg["rootfs"]["diff_ids"]
     assert cfg["config"]["Cmd"] == ["/bin/bash"]

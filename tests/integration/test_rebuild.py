@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require_tool
+from conftest import image_config, import_advisories, require_tool
 from podman import (
     env_ci,
     find_busybox,
@@ -51,22 +51,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             pytest.fail(why, pytrace=False)
         pytest.skip(why)
     work = tmp_path_factory.mktemp("rebuild")
-    db = work / "adv.db"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "patchwarden.cli.main",
-            "db",
-            "import",
-            str(OSV / "Debian"),
-            "--db",
-            str(db),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    db = import_advisories(OSV / "Debian", work / "adv.db")
     return {
         **os.environ,
         **session_config(work),
@@ -106,14 +91,7 @@ def tags(host: str, repo: str) -> list[str]:
 
 
 def labels(ref: str) -> dict[str, str]:
-    out = subprocess.run(
-        ["skopeo", "inspect", "--tls-verify=false", "--config", f"docker://{ref}"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return dict(json.loads(out.stdout)["config"].get("Labels") or {})
+    return dict(image_config(ref)["config"].get("Labels") or {})
 
 
 def project(tmp: Path, base: str, dest: str, containerfile: str, build: str = "") -> Path:

@@ -70,7 +70,12 @@ def patch(
         ref = parse_reference(image)
         cfg, _ = load_settings(config, [])
         with build_patcher(cfg, db=db, cache_dir=cache_dir, use_cache=not no_cache) as patcher:
-            result = patcher.run(ref, tag, vex)
+            result = patcher.run(ref, tag, vex is not None)
+        if vex is not None and result.vex is not None:
+            from patchwarden.cli.scan import write_atomic
+            from patchwarden.core.jsonfmt import pretty
+
+            write_atomic(vex, pretty(result.vex))
         if format == OutputFormat.json:
             emit_json(as_json(result))
         else:
@@ -100,7 +105,7 @@ def as_json(r: PatchResult) -> dict[str, Any]:
         "fixed": list(r.fixed),
         "remaining": list(r.remaining),
         "layer_bytes": r.layer_bytes,
-        "vex": r.vex,
+        "vex": r.vex,  # the OpenVEX document itself
         "output": r.output,
         "duration_s": round(r.duration_s, 3),
     }
@@ -119,7 +124,7 @@ def render(r: PatchResult) -> None:
     if r.layer_bytes is not None:
         out.print(f"    new layer: {r.layer_bytes} bytes (compressed)")
     if r.vex:
-        out.print(f"    OpenVEX: {escape(r.vex)}")
+        out.print(f"    OpenVEX: {len(r.vex['statements'])} statements")
     if r.output:
         out.print(escape(r.output.rstrip()), style="dim")
 

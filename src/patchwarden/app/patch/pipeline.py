@@ -8,13 +8,13 @@ step, from the rescanned OCI layout, so a failure anywhere leaves the registry u
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from patchwarden.app.check.vulns import key
 from patchwarden.app.patch.container import APT_TIMEOUT_S, WorkingContainer, apt_script
@@ -42,7 +42,7 @@ class PatchResult:
     fixed: tuple[str, ...] = ()
     remaining: tuple[str, ...] = ()
     layer_bytes: int | None = None
-    vex: str | None = None
+    vex: dict[str, Any] | None = None  # OpenVEX document of the fixes (when asked for)
     output: str = ""
     duration_s: float = 0.0
 
@@ -65,7 +65,7 @@ class Patcher:
         self.authfile = authfile
         self.now = now
 
-    def run(self, image: ImageRef, tag: str | None, vex_path: Path | None) -> PatchResult:
+    def run(self, image: ImageRef, tag: str | None, vex: bool = False) -> PatchResult:
         t0 = time.monotonic()
         if image.tag is None and tag is None:
             raise UsageError(f"{image} has no tag", "pass --tag for the patched image's tag")
@@ -110,7 +110,7 @@ class Patcher:
         finally:
             ctr.close()
         try:
-            return self._finish(image, new_tag, digest, before, upgrades, built, vex_path, t0)
+            return self._finish(image, new_tag, digest, before, upgrades, built, vex, t0)
         finally:
             run([tool("buildah"), "rmi", "--force", built], timeout=600)
 
@@ -131,7 +131,7 @@ class Patcher:
         before: list[Finding],
         upgrades: list[Upgrade],
         built: str,
-        vex_path: Path | None,
+        want_vex: bool,
         t0: float,
     ) -> PatchResult:
         with tempfile.TemporaryDirectory(prefix="patchwarden-patch-") as tmp:
@@ -175,15 +175,13 @@ class Patcher:
             dest = str(image.with_digest(None).with_tag(new_tag))
             pushed = self.publisher.push(layout, "patched", dest)
         vex = None
-        if vex_path is not None:
-            doc = openvex(
+        if want_vex:
+            vex = openvex(
                 image.with_tag(new_tag).with_digest(None),
                 pushed,
                 [(f.id, f.package.purl) for f in fixed],
                 self.now(),
             )
-            _write_atomic(vex_path, json.dumps(doc, indent=2) + "\n")
-            vex = str(vex_path)
         return PatchResult(
             outcome="patched",
             reason=f"pushed {dest}: {len(base['fixed'])} findings fixed",  # type: ignore[arg-type]
@@ -203,18 +201,6 @@ def _top_layer_size(layout: Path) -> int | None:
         return int(manifest["layers"][-1]["size"])
     except (OSError, KeyError, IndexError, ValueError):
         return None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 __all__ = ["PatchResult", "Patcher"]
