@@ -213,7 +213,7 @@ def test_patch_upgrades_exactly_the_vulnerable_packages_in_one_layer(
 ) -> None:
     host, ns = plain_registry.host, f"p{uuid.uuid4().hex[:8]}"
     installed_kib = push_debian(rootfs_tar(), tmp_path, f"{host}/{ns}/deb:11")
-    vex = tmp_path / "out" / "deb.vex.json"
+    vex = tmp_path / "deb.vex.json"
     proc = patch(env, f"{host}/{ns}/deb:11", "--vex", str(vex))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     r: dict[str, Any] = json.loads(proc.stdout)
@@ -306,3 +306,5 @@ def test_patch_refuses_an_alpine_image(
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "patch does not support Alpine Linux v3.19 images (apk) yet" in proc.stderr
     assert skopeo.list_tags(f"{plain_registry.host}/{ns}/alp") == ["3.19"]
+    nowhere = patch(env, f"{plain_registry.host}/{ns}/alp:3.19", "--vex", "/nonexistent/d/v.json")
+    assert nowhere.returncode == 2 and "the directory of --vex" in nowhere.stderr

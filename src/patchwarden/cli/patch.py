@@ -18,7 +18,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
-from patchwarden.errors import ExitCode
+from patchwarden.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from patchwarden.app.patch import PatchResult
@@ -68,6 +68,11 @@ def patch(
         from patchwarden.core.ref import parse_reference
 
         ref = parse_reference(image)
+        if vex is not None and not (vex.parent if str(vex.parent) else Path(".")).is_dir():
+            raise UsageError(
+                f"the directory of --vex {vex} does not exist",
+                "create it first: the OpenVEX document is written after the push",
+            )
         cfg, _ = load_settings(config, [])
         with build_patcher(cfg, db=db, cache_dir=cache_dir, use_cache=not no_cache) as patcher:
             result = patcher.run(ref, tag, vex is not None)
