@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import import_advisories
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
 
@@ -67,21 +68,7 @@ def world(plain_registry: RegistryServer, pusher: Pusher, tmp_path_factory: pyte
         for tag, (curl, zlib, expat) in tags.items():
             files = {"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": status(curl, zlib, expat)}
             pusher.image(plain_registry, f"{ns}/{repo}", tag, files=files)
-    db = tmp / "adv.db"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "patchwarden.cli.main",
-            "db",
-            "import",
-            str(OSV / "Debian"),
-            "--db",
-            str(db),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    db = import_advisories(OSV / "Debian", tmp / "adv.db")
     R = plain_registry.host
     repo = tmp / "repo"
     repo.mkdir()

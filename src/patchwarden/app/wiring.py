@@ -10,6 +10,8 @@ needs them: start-up is part of every command's cost.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
     from patchwarden.app.live.gate import Probes
     from patchwarden.app.live.model import StepFn
     from patchwarden.app.live.updater import LiveUpdater
+    from patchwarden.app.patch import Patcher
+    from patchwarden.app.rebuild import DueChecker, Rebuilder
+    from patchwarden.app.rebuild.scanning import IndexScanner
     from patchwarden.app.scan.ignore import IgnoreRule
     from patchwarden.app.scan.pipeline import ImagePipeline
     from patchwarden.app.trust.gate import CheckGate
@@ -330,3 +335,123 @@ def build_check_gate(config: Config) -> CheckGate | None:
 
     gate = build_trust_gate(config)
     return None if gate is None else CheckGate(gate)
+# -- rebuild ------------------------------------------------------------------------------
+
+
+@contextmanager
+def build_rebuild(
+    config: Config,
+    *,
+    state: str | None,
+    db: Path | None,
+    cache_dir: Path | None,
+    use_cache: bool,
+    check_only: bool,
+    scan_gate: bool = True,
+) -> Iterator[tuple[DueChecker, Rebuilder | None]]:
+    """``rebuild``'s collaborators: the due checker, and (unless ``check_only``) the pipeline
+    on buildah, podman and skopeo with a temporary auth file for the configured registries."""
+    from patchwarden.app.check.checker import Checker
+    from patchwarden.app.rebuild import DueChecker, Rebuilder, Tools
+    from patchwarden.app.rebuild.tools import Buildah, Podman, Skopeo, auth_file
+    from patchwarden.config.policies import PolicyResolver
+    from patchwarden.store import open_store
+
+    registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
+    platform = Platform.parse(config.platform)
+    checker = Checker(
+        registry, PolicyResolver(config), concurrency=config.concurrency, default_platform=platform
+    )
+    with open_store(state) as store:
+        due = DueChecker(
+            registry, store, checker, platform=platform, concurrency=config.concurrency
+        )
+        if check_only:
+            yield due, None
+            return
+        creds, insecure = tool_access(config)
+        scanner = None
+        if scan_gate:
+            scanner = build_index_scanner(
+                config, registry, db=db, cache_dir=cache_dir, use_cache=use_cache
+            )
+        with auth_file(creds) as authfile:
+            tools = Tools(
+                builder=Buildah(authfile),
+                runner=Podman(),
+                publisher=Skopeo(authfile, insecure),
+                probe=http_status,
+                insecure_hosts=insecure,
+            )
+            yield due, Rebuilder(registry, tools, scanner, store)
+
+
+def build_index_scanner(
+    config: Config,
+    registry: CachingRegistry,
+    *,
+    db: Path | None,
+    cache_dir: Path | None,
+    use_cache: bool,
+) -> IndexScanner:
+    """The rebuild scan gate: the scanner and the advisory index, reading images through the
+    checker's registry client."""
+    from patchwarden.advisories.errors import missing_index
+    from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+    from patchwarden.app.rebuild.scanning import IndexScanner
+    from patchwarden.registry.client import RegistryClient
+
+    path = resolve_db_path(db, config.advisories.db_path)
+    if not path.is_file():
+        raise missing_index(path, ", pass --db PATH, or set gates.new_vulnerabilities: off")
+    client = registry.inner
+    if not isinstance(client, RegistryClient):
+        raise TypeError("build the registry with build_registry()")
+    return IndexScanner(
+        build_scanner(config, cache_dir=cache_dir, use_cache=use_cache),
+        AdvisoryIndex(path),
+        client,
+        Platform.parse(config.platform),
+    )
+
+
+def tool_access(config: Config) -> tuple[dict[str, tuple[str, str]], frozenset[str]]:
+    """Credentials (host -> user, password) and insecure hosts for buildah and skopeo."""
+    hosts = {h: host_settings(h, rc) for h, rc in config.registries.items()}
+    creds = {h: (s.username, s.password) for h, s in hosts.items() if s.username and s.password}
+    insecure = frozenset(h for h, s in hosts.items() if s.insecure or not s.tls_verify)
+    return creds, insecure
+
+
+def http_status(url: str) -> int | None:
+    """The status of a GET on ``url`` (a health probe), None when nothing answers."""
+    import httpx
+
+    from patchwarden.net.http import make_client
+
+    try:
+        with make_client(connect_timeout=2.0, read_timeout=5.0) as client:
+            return client.get(url).status_code
+    except httpx.HTTPError:
+        return None
+
+
+@contextmanager
+def build_patcher(
+    config: Config, *, db: Path | None, cache_dir: Path | None, use_cache: bool
+) -> Iterator[Patcher]:
+    """``patch``: the scanner and index, buildah working containers, skopeo for the push."""
+    from patchwarden.app.patch import Patcher
+    from patchwarden.app.rebuild.tools import Skopeo, auth_file
+
+    registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
+    scanner = build_index_scanner(config, registry, db=db, cache_dir=cache_dir, use_cache=use_cache)
+    creds, insecure = tool_access(config)
+    with auth_file(creds) as authfile:
+        yield Patcher(
+            registry,
+            scanner,
+            Skopeo(authfile, insecure),
+            insecure_hosts=insecure,
+            authfile=authfile,
+        )

@@ -22,7 +22,9 @@ ROOT_HELP = (
     "registries for newer tags and moved digests under per-image policies (check), scan images "
     "for known vulnerabilities (scan, db), apply updates through git (update), and "
     "live-update running containers with health gates and rollback (engine), verify image "
-    "signatures (verify), and promote, retain and list images in a central registry (registry). "
+    "signatures (verify), promote, retain and list images in a central registry (registry), "
+    "rebuild your own images when their base moved or fixes are available (rebuild), and "
+    "patch OS packages of an image as one new layer (patch). "
     "See docs/ for every command."
 )
 
@@ -37,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "version": "patchwarden.cli.version",
     "verify": "patchwarden.cli.verify",
     "registry": "patchwarden.cli.registry",
+    "rebuild": "patchwarden.cli.rebuild",
+    "patch": "patchwarden.cli.patch",
 }
 
 

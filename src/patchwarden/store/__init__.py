@@ -7,6 +7,7 @@ brought to head whenever a store is opened. See docs/state-store.md.
 
 from __future__ import annotations
 
+from patchwarden.store.builds import BUILD_OUTCOMES, BuildRecord
 from patchwarden.store.db import (
     ENV_VAR,
     Store,
@@ -20,8 +21,10 @@ from patchwarden.store.model import ACTIONS, OUTCOMES, UpdateRecord
 
 __all__ = [
     "ACTIONS",
+    "BUILD_OUTCOMES",
     "ENV_VAR",
     "OUTCOMES",
+    "BuildRecord",
     "InvalidRecordError",
     "Store",
     "StoreError",

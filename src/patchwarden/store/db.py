@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 import platformdirs
 from alembic import command
@@ -31,10 +31,12 @@ from sqlalchemy.orm import Session
 from patchwarden.errors import ExitCode
 from patchwarden.net.redact import redact_text
 from patchwarden.store import tags
+from patchwarden.store.builds import BuildRecord, from_row, to_row, validate_build
 from patchwarden.store.errors import StoreError
 from patchwarden.store.model import TagBaseline, UpdateRecord, validate
-from patchwarden.store.orm import UpdateRow
+from patchwarden.store.orm import BuildRow, UpdateRow
 
+T = TypeVar("T")
 ENV_VAR: Final = "PATCHWARDEN_STATE"
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S: Final = 30.0
@@ -281,14 +283,7 @@ class Store:
             gates=clean.gates,
             duration_s=clean.duration_s,
         )
-        try:
-            with Session(self._engine) as session, session.begin():
-                session.add(row)
-                session.flush()
-                new_id = row.id
-        except SQLAlchemyError as exc:
-            raise _wrap(exc, self._engine.url, "write to") from None
-        return replace(clean, id=new_id)
+        return replace(clean, id=self._insert(row))
 
     def check_writable(self) -> None:
         """Raise :class:`StoreError` unless a record can be written: called before any
@@ -369,10 +364,52 @@ class Store:
         except SQLAlchemyError as exc:
             raise _wrap(exc, self._engine.url, "write to") from None
 
+    def record_build(self, rec: BuildRecord) -> BuildRecord:
+        """Store a ``rebuild`` record (``id`` None); return it with its id."""
+        clean = validate_build(rec)
+        return replace(clean, id=self._insert(to_row(clean)))
+
+    def _insert(self, row: UpdateRow | BuildRow) -> int:
+        try:
+            with Session(self._engine) as session, session.begin():
+                session.add(row)
+                session.flush()
+                return row.id
+        except SQLAlchemyError as exc:
+            raise _wrap(exc, self._engine.url, "write to") from None
+
+    def builds(
+        self,
+        name: str | None = None,
+        *,
+        destination: str | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+    ) -> list[BuildRecord]:
+        """Build records newest first, optionally of one build, destination and outcome."""
+        stmt = select(BuildRow)
+        if name is not None:
+            stmt = stmt.where(BuildRow.name == name)
+        if destination is not None:
+            stmt = stmt.where(BuildRow.destination == destination)
+        if outcome is not None:
+            stmt = stmt.where(BuildRow.outcome == outcome)
+        stmt = stmt.order_by(BuildRow.started_at.desc(), BuildRow.id.desc()).limit(max(limit, 0))
+        return self._rows(stmt, from_row)
+
+    def last_pushed_build(self, name: str, destination: str) -> BuildRecord | None:
+        """The newest pushed build of ``name`` to ``destination`` (a build is both: two
+        configurations may share a state store and a build name)."""
+        rows = self.builds(name, destination=destination, outcome="pushed", limit=1)
+        return rows[0] if rows else None
+
     def _query(self, stmt: Select[Any]) -> list[UpdateRecord]:
+        return self._rows(stmt, _to_record)
+
+    def _rows(self, stmt: Select[Any], convert: Callable[[Any], T]) -> list[T]:
         try:
             with Session(self._engine) as session:
-                return [_to_record(r) for r in session.scalars(stmt)]
+                return [convert(r) for r in session.scalars(stmt)]
         except SQLAlchemyError as exc:
             raise _wrap(exc, self._engine.url, "read") from None
         except (ValueError, TypeError, RecursionError) as exc:  # a row edited or damaged

@@ -98,10 +98,13 @@ def test_migrates_an_empty_database_to_head(db_path: Path) -> None:
             "updates",
             "tag_digests",
             "promotions",
+            "builds",
             "alembic_version",
         }
         indexes = {ix["name"]: ix["column_names"] for ix in insp.get_indexes("updates")}
         assert indexes == {"ix_updates_container_started_at": ["container", "started_at"]}
+        indexes = {ix["name"]: ix["column_names"] for ix in insp.get_indexes("builds")}
+        assert indexes == {"ix_builds_name_started_at": ["name", "started_at"]}
         assert store_db.current_revision(engine) == store_db.head_revision()
     finally:
         engine.dispose()

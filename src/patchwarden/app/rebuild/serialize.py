@@ -1,0 +1,48 @@
+"""JSON shapes of ``rebuild`` (stable; docs/json-output.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patchwarden.app.rebuild.model import BuildResult, DueDecision
+
+
+def due_json(d: DueDecision) -> dict[str, Any]:
+    return {
+        "name": d.name,
+        "destination": d.destination,
+        "base": d.base,
+        "due": d.due,
+        "reasons": [{"kind": r.kind.value, "detail": r.detail} for r in d.reasons],
+        "last_digest": d.last_digest,
+        "base_digest_built": d.base_digest_built,
+        "base_digest_now": d.base_digest_now,
+        "error": d.error,
+    }
+
+
+def result_json(r: BuildResult) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "destination": r.destination,
+        "outcome": r.outcome.value,
+        "reason": r.reason,
+        "due": due_json(r.due) if r.due else None,
+        "digest": r.digest,
+        "tags": list(r.tags),
+        "base_digest": r.base_digest,
+        "steps": [
+            {
+                "name": s.name,
+                "ok": s.ok,
+                "detail": s.detail,
+                "duration_s": round(s.duration_s, 3),
+                "output": s.output,
+            }
+            for s in r.steps
+        ],
+        "fixed": list(r.fixed),
+        "introduced": list(r.introduced),
+        "duration_s": round(r.duration_s, 3),
+        "record_id": r.record_id,
+    }

@@ -1,0 +1,241 @@
+"""``patchwarden rebuild``: rebuild the team's own images when their base moved or fixes are
+available: build, test, scan gate, push, record."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from patchwarden.cli.common import (
+    ConfigOpt,
+    DebugOpt,
+    FormatOpt,
+    OutputFormat,
+    emit_json,
+    err,
+    escape,
+    load_settings,
+    out,
+    user_errors,
+)
+from patchwarden.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from patchwarden.app.rebuild import BuildResult, DueDecision
+
+HELP = """Rebuild your own images when a rebuild is due: build, test, scan, push.
+
+Builds are declared under `builds:` in patchwarden.yaml (Dockerfile, context, target, build
+args, destination repository, tag scheme, tests, gates), or given on the command line as
+`rebuild DIR --to REGISTRY/REPO` for one Dockerfile directory with default settings.
+
+A build is due when its base image moved (the base digest recorded in the last image's
+org.opencontainers.image.base.digest label differs from a HEAD of the base tag now), when
+policy allows a newer base tag (edit the FROM with `patchwarden update`), when the last
+build's scan found vulnerabilities the distribution has fixed, or when it was never built.
+`--check` only decides, from HEAD requests. Without it, each due build is built with buildah
+(--pull, OCI base/revision/created labels and annotations), tested in containers (podman),
+scanned and compared with the previous build (gate: no new vulnerabilities at or above
+high by default), then pushed under an immutable tag ({version}-{date}.{n}) and the moving
+tag, and recorded in the state store. A failing test or gate leaves the registry unchanged.
+
+Exit codes: 0 every due build pushed (or nothing due; --check: decided); 1 a test or gate
+stopped a build; 2 bad usage or configuration; 3 a build or a check failed with an error.
+
+Examples:
+
+\b
+  patchwarden rebuild --check                     # which builds are due, and why
+  patchwarden rebuild --check --format json | jq '.builds[] | select(.due)'
+  patchwarden rebuild                             # rebuild what is due
+  patchwarden rebuild ./app --to registry.example.com/team/app
+"""
+
+StateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        metavar="URL|PATH",
+        help="State store: SQLite path or SQLAlchemy URL (default: $PATCHWARDEN_STATE, see "
+        "docs/state-store.md).",
+    ),
+]
+
+
+def rebuild(
+    path: Path | None = typer.Argument(
+        None,
+        metavar="[PATH]",
+        help="Directory of patchwarden.yaml (default: the current directory); with --to, the "
+        "directory holding the Containerfile or Dockerfile.",
+        show_default=False,
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="Only decide which builds are due and why; build nothing."
+    ),
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        metavar="REGISTRY/REPO",
+        envvar="PATCHWARDEN_REBUILD_TO",
+        help="Build PATH's Dockerfile without configuration and push it to this repository.",
+    ),
+    build: list[str] | None = typer.Option(
+        None, "--build", "-b", metavar="NAME", help="Only this build (repeatable)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Build even when nothing is due."),
+    format: FormatOpt = OutputFormat.table,
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    db: Path | None = typer.Option(
+        None, "--db", metavar="FILE", help="Advisory index for the scan gate (see db status)."
+    ),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", metavar="DIR", help="Cache dir."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the on-disk cache."),
+    show_requests: bool = typer.Option(
+        False, "--show-requests", help="Print registry requests by kind on stderr."
+    ),
+    debug: DebugOpt = False,
+) -> None:
+    with user_errors(debug):
+        from patchwarden.app.rebuild import forced, from_directory, specs
+        from patchwarden.app.wiring import build_rebuild
+
+        root = path or Path(".")
+        if not root.is_dir():
+            raise UsageError(f"{root} is not a directory", "pass a directory")
+        cfg, cfg_path = load_settings(config, [root])
+        if to is not None:
+            todo = [from_directory(root, to)]
+        else:
+            if not cfg.builds:
+                raise UsageError(
+                    "no builds: patchwarden.yaml declares no `builds:`"
+                    + (f" ({cfg_path})" if cfg_path else " (no patchwarden.yaml found)"),
+                    "declare builds (docs/configuration.md#builds) or pass DIR --to REGISTRY/REPO",
+                )
+            todo = specs(cfg.builds, cfg_path.parent if cfg_path else root)
+        if build:
+            unknown = sorted(set(build) - {s.name for s in todo})
+            if unknown:
+                raise UsageError(
+                    f"no build named {unknown[0]!r}",
+                    f"builds: {', '.join(s.name for s in todo)}",
+                )
+            todo = [s for s in todo if s.name in build]
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # kill tools, push nothing
+        with build_rebuild(
+            cfg,
+            state=state,
+            db=db,
+            cache_dir=cache_dir,
+            use_cache=not no_cache,
+            check_only=check,
+            scan_gate=any(s.gate != "off" for s in todo),
+        ) as (due_checker, rebuilder):
+            decisions = due_checker.decide_all(todo)
+            requests = due_checker.requests()
+            if check or rebuilder is None:
+                _show_check(decisions, format, requests)
+                _requests(show_requests, requests)
+                code = ExitCode.ERRORS if any(d.error for d in decisions) else ExitCode.OK
+                raise typer.Exit(int(code))
+            results = []
+            for spec, decision in zip(todo, decisions, strict=True):
+                if decision.error or not (decision.due or force):
+                    results.append(_not_built(decision))
+                    continue
+                if not decision.due:
+                    decision = forced(decision)
+                if format == OutputFormat.table:
+                    err.print(f"building {spec.name} ...")
+                results.append(rebuilder.run(spec, decision))
+        _show_results(results, format)
+        raise typer.Exit(int(_exit(results)))
+
+
+def _requests(show: bool, stats: dict[str, int]) -> None:
+    if show:
+        err.print("registry requests: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())))
+
+
+def _not_built(decision: DueDecision) -> BuildResult:
+    from patchwarden.app.rebuild import BuildResult, Outcome
+
+    if decision.error:
+        return BuildResult(
+            decision.name, decision.destination, Outcome.FAILED, decision.error, due=decision
+        )
+    return BuildResult(
+        decision.name, decision.destination, Outcome.NOT_DUE, "not due", due=decision
+    )
+
+
+def _exit(results: list) -> ExitCode:  # type: ignore[type-arg]
+    from patchwarden.app.rebuild import Outcome
+
+    if any(r.outcome == Outcome.FAILED for r in results):
+        return ExitCode.ERRORS
+    if any(r.outcome == Outcome.STOPPED for r in results):
+        return ExitCode.FINDINGS
+    return ExitCode.OK
+
+
+def _show_check(
+    decisions: list,  # type: ignore[type-arg]
+    format: OutputFormat,
+    requests: dict[str, int],
+) -> None:
+    from patchwarden.app.rebuild.serialize import due_json
+
+    if format == OutputFormat.json:
+        emit_json({"builds": [due_json(d) for d in decisions], "requests": requests})
+        return
+    for d in decisions:
+        if d.error:
+            out.print(f"[bold red]error[/]  {escape(d.name)}: {escape(d.error)}")
+            continue
+        head = "[bold yellow]due[/]    " if d.due else "[green]not due[/]"
+        out.print(
+            f"{head}  [bold]{escape(d.name)}[/]  {escape(d.destination)}  FROM {escape(d.base)}"
+        )
+        for r in d.reasons:
+            out.print(f"    {r.kind.value}: {escape(r.detail)}", style="dim")
+    due = sum(1 for d in decisions if d.due)
+    out.print(f"{len(decisions)} builds: {due} due, {len(decisions) - due} not due")
+
+
+_STYLE = {"pushed": "green", "stopped": "yellow", "failed": "red", "not-due": "dim"}
+
+
+def _show_results(results: list, format: OutputFormat) -> None:  # type: ignore[type-arg]
+    from patchwarden.app.rebuild.serialize import result_json
+
+    if format == OutputFormat.json:
+        emit_json({"builds": [result_json(r) for r in results]})
+        return
+    for r in results:
+        style = _STYLE.get(r.outcome.value, "")
+        out.print(
+            f"[bold {style}]{r.outcome.value}[/]  [bold]{escape(r.name)}[/]: {escape(r.reason)}"
+        )
+        if r.due is not None:
+            for reason in r.due.reasons:
+                out.print(f"    due: {reason.kind.value}: {escape(reason.detail)}", style="dim")
+        for s in r.steps:
+            mark = "[green]ok[/]  " if s.ok else "[red]FAIL[/]"
+            out.print(f"    {mark} {escape(s.name)}: {escape(s.detail)} ({s.duration_s:.1f}s)")
+            if not s.ok and s.output:
+                out.print(escape(s.output.rstrip()), style="dim")
+        if r.digest:
+            out.print(f"    image: {escape(r.destination)}@{r.digest}  tags: {', '.join(r.tags)}")
+        if r.fixed or r.introduced:
+            out.print(f"    fixed: {len(r.fixed)}, introduced: {len(r.introduced)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="rebuild", help=HELP)(rebuild)
