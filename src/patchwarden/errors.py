@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad command line, bad config file, bad input (the shell/click convention)
     ERRORS = 3  # the command ran, but some items failed (registry errors, ...)
     INTERNAL = 4  # a bug: please report it
+    PENDING = 5  # stopped to wait for something outside (a rollout's manual approval)
 
 
 class PatchwardenError(Exception):

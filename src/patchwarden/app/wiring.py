@@ -19,6 +19,7 @@ from patchwarden.registry.settings import ClientOptions, HostSettings
 
 if TYPE_CHECKING:
     from patchwarden.app.check.checker import Checker
+    from patchwarden.app.rollout.service import Rollouts
     from patchwarden.store import Store
 
 
@@ -139,4 +140,30 @@ def build_checker(
         default_platform=Platform.parse(config.platform),
         vulns=assessor,
         tags=StoreTagMemory(open_state),
+    )
+
+
+def build_rollouts(
+    config: Config, *, state: str | None = None, workdir: Path | None = None
+) -> Rollouts:
+    """``rollout``: the state store, one engine client per environment URL, Prometheus."""
+    from patchwarden.app.rollout import Prometheus, Rollouts
+    from patchwarden.engine.client import EngineClient, connect
+    from patchwarden.store import open_store
+
+    store = open_store(state)
+    engines: dict[str | None, EngineClient] = {}
+
+    def engine(url: str | None) -> EngineClient:
+        if url not in engines:
+            engines[url] = connect(url)
+        return engines[url]
+
+    return Rollouts(
+        store.rollouts,
+        store,
+        list(config.environments),
+        engines=engine,
+        metrics=Prometheus(),
+        workdir=str(workdir) if workdir else None,
     )

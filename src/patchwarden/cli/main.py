@@ -20,8 +20,9 @@ from patchwarden import __version__
 ROOT_HELP = (
     "Keep container images patched: find every image reference (inventory), check "
     "registries for newer tags and moved digests under per-image policies (check), scan images "
-    "for known vulnerabilities (scan, db), apply updates through git (update), and "
-    "live-update running containers with health gates and rollback (engine). "
+    "for known vulnerabilities (scan, db), apply updates through git (update), "
+    "live-update running containers with health gates and rollback (engine), and carry one "
+    "digest through staged environments in gated waves (rollout). "
     "See docs/ for every command."
 )
 
@@ -33,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "scan": "patchwarden.cli.scan",
     "update": "patchwarden.cli.update",
     "engine": "patchwarden.cli.engine",
+    "rollout": "patchwarden.cli.rollout",
 }
 
 

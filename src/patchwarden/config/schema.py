@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from patchwarden.config.durations import parse_duration
+from patchwarden.config.rollout import Environment, unique_names
 
 
 def _duration(v: object) -> object:
@@ -163,3 +164,11 @@ class Config(_Strict):
     schedule: ScheduleConfig | None = Field(
         None, description="when `update` may change files, commit, push or open PRs"
     )
+    environments: list[Environment] = Field(
+        default_factory=list, description="where `rollout` carries a digest, in order"
+    )
+
+    @field_validator("environments")
+    @classmethod
+    def _environments(cls, v: list[Environment]) -> list[Environment]:
+        return unique_names(v)

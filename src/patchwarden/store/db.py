@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import platformdirs
 from alembic import command
@@ -34,6 +34,9 @@ from patchwarden.store import tags
 from patchwarden.store.errors import StoreError
 from patchwarden.store.model import TagBaseline, UpdateRecord, validate
 from patchwarden.store.orm import UpdateRow
+
+if TYPE_CHECKING:
+    from patchwarden.store.rollouts import RolloutStore
 
 ENV_VAR: Final = "PATCHWARDEN_STATE"
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
@@ -254,6 +257,13 @@ class Store:
     def url(self) -> str:
         """The database URL with its password hidden."""
         return _safe(self._engine.url)
+
+    @property
+    def rollouts(self) -> RolloutStore:
+        """Rollout records and their audit steps (``patchwarden rollout``)."""
+        from patchwarden.store.rollouts import RolloutStore
+
+        return RolloutStore(self._engine, _wrap)
 
     def record(self, rec: UpdateRecord) -> UpdateRecord:
         """Store ``rec`` (whose ``id`` must be None); return it with its new id, times in UTC."""
