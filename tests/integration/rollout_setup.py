@@ -134,6 +134,7 @@ def environment(
     tests: list[dict[str, Any]] | None = None,
     soak: str = "1s",
     extra: dict[str, Any] | None = None,
+    gates: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     env: dict[str, Any] = {
         "name": name,
@@ -145,6 +146,7 @@ def environment(
             "soak": soak,
             "soak_interval": 0.25,
             **({"tests": tests} if tests else {}),
+            **(gates or {}),
         },
     }
     if waves:
