@@ -4,6 +4,7 @@ and only when, the bad digest runs)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,10 +53,9 @@ class ErrorRatio:
             ports = list(self.ports)
             bad = 0
             for port in ports:
-                try:
+                # down during its replacement: not counted either way
+                with contextlib.suppress(httpx.HTTPError):
                     bad += httpx.get(f"http://127.0.0.1:{port}/version", timeout=1).text == BAD
-                except httpx.HTTPError:
-                    pass  # down during its replacement: not counted either way
             self.value = bad / len(ports) if ports else 0.0
 
 
@@ -72,9 +72,9 @@ def ratio() -> Iterator[ErrorRatio]:
 @pytest.fixture(scope="module")
 def prom_url(tmp_path_factory: pytest.TempPathFactory, ratio: ErrorRatio) -> Iterator[str]:
     binary = require_tool("prometheus")
-    with Exporter(ratio) as exporter:
-        with prometheus(binary, tmp_path_factory.mktemp("prometheus"), exporter.address) as url:
-            yield url
+    workdir = tmp_path_factory.mktemp("prometheus")
+    with Exporter(ratio) as exporter, prometheus(binary, workdir, exporter.address) as url:
+        yield url
 
 
 def test_prometheus_client_reads_the_exporter(prom_url: str) -> None:
