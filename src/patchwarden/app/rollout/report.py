@@ -57,6 +57,7 @@ def build_report(rec: RolloutRecord, steps: list[StepRecord]) -> Report:
                 "finished_at": es.finished_at,
                 "duration_s": _seconds(es.started_at, es.finished_at),
                 "approval": es.approval,
+                "gitops": es.gitops,
                 "waves": [
                     {
                         "index": w.index,

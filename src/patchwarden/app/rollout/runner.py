@@ -20,6 +20,7 @@ from typing import Any
 from patchwarden.app.live.model import RecordStore
 from patchwarden.app.rollout.engine_target import EngineTarget, target_ref
 from patchwarden.app.rollout.gates import Outcome, check_metrics, run_tests, soak
+from patchwarden.app.rollout.gitops_flow import gitops_env
 from patchwarden.app.rollout.model import (
     ContainerState,
     EnvState,
@@ -140,10 +141,8 @@ class Run:
                 now = self.clock()
                 self.step("approval", "manual", "waiting", now, env=env.name)
                 return
-            if env.kind != "engine":
-                self.stop(es, None, GateName.DEPLOY, f"{env.kind} environments are not supported")
-                return
-            if not self.engine_env(env, es):
+            ok = gitops_env(self, env, es) if env.kind == "gitops" else self.engine_env(env, es)
+            if not ok:
                 return
             es.status, es.finished_at = EnvStatus.SUCCEEDED, _iso(self.clock())
             self.save()
@@ -212,6 +211,18 @@ class Run:
         )
         if not self.gate(es, wave, GateName.DEPLOY, deploy, t0):
             return False
+        new = [c.name for c in es.containers.values() if c.where == Where.NEW]
+        restarts: dict[str, int] = {}
+
+        def check() -> str | None:
+            return next((p for n in new if (p := target.check(n, restarts))), None)
+
+        return self.gates_after(env, es, wave, check)
+
+    def gates_after(
+        self, env: Environment, es: EnvState, wave: WaveState, check: Callable[[], str | None]
+    ) -> bool:
+        """Tests, then the soak (``check`` every soak interval) with the metrics gate."""
         wave.status = WaveStatus.GATING
         self.save()
         if env.gates.tests:
@@ -222,12 +233,6 @@ class Run:
         g = env.gates
         if g.soak.total_seconds() > 0 or g.metrics is not None:
             t0 = self.clock()
-            new = [c.name for c in es.containers.values() if c.where == Where.NEW]
-            restarts: dict[str, int] = {}
-
-            def check() -> str | None:
-                return next((p for n in new if (p := target.check(n, restarts))), None)
-
             metrics = None
             if g.metrics is not None:
                 gate_cfg = g.metrics

@@ -187,7 +187,7 @@ class Rollouts:
             else:
                 status = RolloutStatus.ABORTING if what == "abort" else RolloutStatus.ROLLING_BACK
                 run.save(status)
-                names = [e.name for e in run.state.environments if e.containers]
+                names = [e.name for e in run.state.environments if e.containers or e.gitops]
                 back = run.undo().environments(names)
                 done = RolloutStatus.ABORTED if what == "abort" else RolloutStatus.ROLLED_BACK
                 run.state.note = "" if back else "some containers could not be rolled back"

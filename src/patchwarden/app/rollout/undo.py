@@ -6,6 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from patchwarden.app.rollout.gitops_flow import undo_gitops
 from patchwarden.app.rollout.model import ContainerState, EnvState, EnvStatus, Where
 from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import parse_reference
@@ -52,9 +53,10 @@ class Undo:
             if es.name in names
         ]
         for env, es in reversed(pairs):
-            if not es.containers:
-                continue
-            ok = self.environment(env, es) and ok
+            if env.kind == "gitops":
+                ok = undo_gitops(run, env, es) and ok
+            elif es.containers:
+                ok = self.environment(env, es) and ok
         return ok
 
     def environment(self, env: Environment, es: EnvState) -> bool:
