@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit integration lint typecheck bench bench-scan bench-match deps venv clean
+.PHONY: demo test unit integration lint typecheck bench bench-scan bench-match bench-rollout deps venv clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -47,6 +47,9 @@ bench-scan: deps venv
 
 bench-match: venv
 	$(PY) bench/match.py
+
+bench-rollout: deps venv
+	$(PY) bench/rollout.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .bench .demo

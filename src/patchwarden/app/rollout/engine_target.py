@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from patchwarden.app.live.gate import GateResult, Probes, run_gate
 from patchwarden.app.live.model import LiveResult, RecordStore
@@ -43,6 +46,7 @@ class EngineTarget:
         self.env = env
         self.selector = env.containers
         self.history = history
+        self._http = make_client(connect_timeout=3.0, read_timeout=3.0, max_connections=8)
 
     # -- which containers ---------------------------------------------------------------
     def select(self, image: ImageRef) -> Selected:
@@ -103,10 +107,11 @@ class EngineTarget:
         return self._updater().recover()
 
     # -- health -------------------------------------------------------------------------
-    def probes_for(self, container: str) -> Probes:
-        """The environment's health probes with ``{port:N}`` and ``{name}`` filled in."""
+    def probes_for(self, container: str, doc: dict[str, Any] | None = None) -> Probes:
+        """The environment's health probes with ``{port:N}`` and ``{name}`` filled in (from
+        ``doc``, the container's inspect document, when given)."""
         h = self.env.gates.health
-        doc = self.engine.inspect(container)
+        doc = doc if doc is not None else self.engine.inspect(container)
         return Probes(
             http_url=_fill(h.http, doc) if h.http else None,
             http_status=h.status,
@@ -114,6 +119,15 @@ class EngineTarget:
             grace=h.grace.total_seconds(),
             timeout=h.timeout.total_seconds(),
         )
+
+    def check_all(self, names: Sequence[str], restarts: dict[str, int]) -> str | None:
+        """One soak check of every container in ``names`` (a few at a time): the first
+        problem, or None. ``restarts`` holds the restart counts seen first."""
+        if len(names) <= 1:
+            return next((p for n in names if (p := self.check(n, restarts))), None)
+        with ThreadPoolExecutor(min(8, len(names)), thread_name_prefix="pw-soak") as pool:
+            problems = list(pool.map(lambda n: self.check(n, restarts), names))
+        return next((p for p in problems if p), None)
 
     def check(self, name: str, restarts: dict[str, int]) -> str | None:
         """One soak check of container ``name``: None when well, else what is wrong.
@@ -132,8 +146,7 @@ class EngineTarget:
         health = str((state.get("Health") or {}).get("Status") or "")
         if health == "unhealthy":
             return f"{name}: the engine HEALTHCHECK reports unhealthy"
-        probes = self.probes_for(name)
-        return _probe(probes)
+        return _probe(self.probes_for(name, doc), self._http)
 
 
 class _EnvUpdater(LiveUpdater):
@@ -165,12 +178,11 @@ def _fill(text: str, doc: dict[str, Any]) -> str:
     return out
 
 
-def _probe(probes: Probes) -> str | None:
+def _probe(probes: Probes, client: httpx.Client) -> str | None:
     if probes.http_url:
         try:
-            with make_client(connect_timeout=3.0, read_timeout=3.0) as client:
-                res = client.get(probes.http_url)
-        except Exception as exc:  # httpx errors: the probe failed
+            res = client.get(probes.http_url)
+        except httpx.HTTPError as exc:
             return f"GET {probes.http_url}: {type(exc).__name__}"
         if res.status_code != probes.http_status:
             return f"GET {probes.http_url} -> {res.status_code}, expected {probes.http_status}"

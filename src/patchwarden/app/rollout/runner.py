@@ -215,7 +215,7 @@ class Run:
         restarts: dict[str, int] = {}
 
         def check() -> str | None:
-            return next((p for n in new if (p := target.check(n, restarts))), None)
+            return target.check_all(new, restarts)
 
         return self.gates_after(env, es, wave, check)
 
