@@ -14,6 +14,7 @@ from patchwarden.cli.common import (
     DebugOpt,
     FormatOpt,
     OutputFormat,
+    StateOpt,
     emit_json,
     err,
     escape,
@@ -27,15 +28,6 @@ if TYPE_CHECKING:
 
 rollout_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
-StateOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--state",
-        metavar="URL|PATH",
-        envvar="PATCHWARDEN_STATE",
-        help="State store: SQLite path or SQLAlchemy URL (default: see docs/state-store.md).",
-    ),
-]
 IdArg = Annotated[int, typer.Argument(metavar="ID", help="The rollout (see `rollout list`).")]
 _STYLE = {
     "succeeded": "green",

@@ -7,9 +7,10 @@ state it wrote, never half of one.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from patchwarden.store.errors import InvalidRecordError, StoreError
 from patchwarden.store.orm import RolloutRow, RolloutStepRow
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -191,43 +194,28 @@ class RolloutStore:
             .where(RolloutStepRow.rollout_id == rollout_id)
             .order_by(RolloutStepRow.id)
         )
+        return self._read(stmt, _step)
+
+    def _rollouts(self, stmt: Any) -> list[RolloutRecord]:
+        return self._read(stmt, _rollout)
+
+    def _read(self, stmt: Any, convert: Callable[[Any], T]) -> list[T]:
         try:
             with Session(self._engine) as session:
-                return [
-                    StepRecord(
-                        id=r.id,
-                        rollout_id=r.rollout_id,
-                        kind=r.kind,
-                        environment=r.environment,
-                        wave=r.wave,
-                        name=r.name,
-                        outcome=r.outcome,
-                        started_at=r.started_at,
-                        finished_at=r.finished_at,
-                        duration_s=r.duration_s,
-                        detail=dict(r.detail or {}),
-                    )
-                    for r in session.scalars(stmt)
-                ]
+                return [convert(r) for r in session.scalars(stmt)]
         except SQLAlchemyError as exc:
             raise self._fail(exc, "read") from None
 
-    def _rollouts(self, stmt: Any) -> list[RolloutRecord]:
-        try:
-            with Session(self._engine) as session:
-                return [
-                    RolloutRecord(
-                        id=r.id,
-                        image=r.image,
-                        digest=r.digest,
-                        status=r.status,
-                        created_at=r.created_at,
-                        updated_at=r.updated_at,
-                        finished_at=r.finished_at,
-                        runner=r.runner,
-                        state=dict(r.state or {}),
-                    )
-                    for r in session.scalars(stmt)
-                ]
-        except SQLAlchemyError as exc:
-            raise self._fail(exc, "read") from None
+
+def _columns(row: Any, record: type[T], **override: Any) -> T:
+    """``record`` from the row's columns of the same names (the JSON column copied)."""
+    names = [f.name for f in fields(record)]  # type: ignore[arg-type]
+    return record(**{n: getattr(row, n) for n in names if n not in override}, **override)
+
+
+def _step(row: RolloutStepRow) -> StepRecord:
+    return _columns(row, StepRecord, detail=dict(row.detail or {}))
+
+
+def _rollout(row: RolloutRow) -> RolloutRecord:
+    return _columns(row, RolloutRecord, state=dict(row.state or {}))
