@@ -88,12 +88,11 @@ def _table(doc: dict[str, Any]) -> None:
                 f"{g['gate']} {'ok' if g['ok'] else 'FAILED'} {g['duration_s']:g}s"
                 for g in w["gates"]
             )
-            names = ", ".join(w["containers"])
-            out.print(
-                f"    wave {w['index']} {w['kind']} [{names}]: {_style(w['status'])}  {gates}"
-            )
+            names = escape(f"[{', '.join(w['containers'])}]")
+            out.print(f"    wave {w['index']} {w['kind']} {names}: {_style(w['status'])}  {gates}")
         for c in env["containers"]:
-            out.print(f"      {c['name']}: {_style(c['where'])} ({c['digest'] or 'unknown'})")
+            digest = c["digest"] or "unknown"
+            out.print(f"      {escape(c['name'])}: {_style(c['where'])} ({digest})")
 
 
 def _finish(report: Report, fmt: OutputFormat, *, undoing: bool = False) -> None:

@@ -159,3 +159,29 @@ def test_a_live_runner_is_not_taken_over_and_a_dead_one_is(tmp_path: Path) -> No
     report = svc.resume(rid)
     assert report.status == RolloutStatus.SUCCEEDED
     assert report.doc["runner"] is None, "the runner is cleared when it stops"
+
+
+def test_cli_table_and_json(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from patchwarden.cli.main import app
+
+    prod = _bare(tmp_path, "prod")
+    cfg = tmp_path / "patchwarden.yaml"
+    env = {"name": "prod", "gitops": {"repo": str(prod), "files": ["values.yaml"]}}
+    cfg.write_text(json.dumps({"environments": [env]}))
+    common = ["--config", str(cfg), "--state", str(tmp_path / "state.db")]
+    runner = CliRunner()
+    res = runner.invoke(app, ["rollout", "start", f"{IMAGE}@{D2}", *common])
+    assert res.exit_code == 0, res.output
+    assert "prod (gitops): succeeded" in res.stdout
+    assert "wave 0 commit [values.yaml#0]: passed" in res.stdout
+    res = runner.invoke(app, ["rollout", "list", *common])
+    assert res.exit_code == 0 and "succeeded" in res.stdout
+    res = runner.invoke(app, ["rollout", "status", "--format", "json", *common])
+    doc = json.loads(res.stdout)
+    assert doc["status"] == "succeeded" and doc["environments"][0]["gitops"]["state"] == "new"
+    res = runner.invoke(app, ["rollout", "start", f"{IMAGE}:1.5", *common])
+    assert res.exit_code == 2 and "names no digest" in res.stderr
