@@ -121,6 +121,17 @@ def test_good_digest_goes_staging_then_prod_in_waves_after_approval(
     code, status, _ = cli("status", str(doc["id"]), config=config, state=state)
     assert code == 0 and status["environments"] == doc["environments"]
 
+    # the same digest again: nothing to move, and nothing to undo for that rollout
+    code, again, err = cli("start", target, config=config, state=state)
+    assert code == 5, err
+    code, again, err = cli("approve", str(again["id"]), "--by", "bob", config=config, state=state)
+    assert code == 0, err
+    reasons = {c["reason"] for e in again["environments"] for c in e["containers"]}
+    assert reasons == {"already on the digest"}
+    code, undone, err = cli("rollback", str(again["id"]), config=config, state=state)
+    assert code == 0 and undone["status"] == "rolled-back", err
+    assert set(fleet.digests(staging + prod).values()) == {d["v2"]}, "it had moved nothing"
+
     # and back: every container on its old digest, recorded
     code, back, err = cli("rollback", str(doc["id"]), config=config, state=state)
     assert code == 0, err

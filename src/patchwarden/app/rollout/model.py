@@ -86,6 +86,11 @@ class ContainerState:
     digest: str | None = None  # the digest last seen running
     reason: str = ""
 
+    @property
+    def was_on_target(self) -> bool:
+        """It ran the rollout's digest before the rollout: nothing to deploy or undo."""
+        return self.from_digest == self.to_digest
+
     def locate(self, digest: str | None) -> Where:
         """Where a container running ``digest`` stands."""
         if digest == self.to_digest:

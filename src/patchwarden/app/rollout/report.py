@@ -22,7 +22,9 @@ class Report:
     def all_old(self) -> bool:
         """Every container the rollout selected runs its old digest."""
         return all(
-            c["where"] == Where.OLD for env in self.doc["environments"] for c in env["containers"]
+            c["where"] == Where.OLD or c["from_digest"] == c["to_digest"]
+            for env in self.doc["environments"]
+            for c in env["containers"]
         )
 
     def exit_code(self, undoing: bool = False) -> ExitCode:

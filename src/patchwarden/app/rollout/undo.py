@@ -62,7 +62,8 @@ class Undo:
     def environment(self, env: Environment, es: EnvState) -> bool:
         run = self.run
         self.reconcile(env, es)
-        moved = [c for c in es.containers.values() if c.where != Where.OLD]
+        # a container that ran the digest before the rollout was not moved by it
+        moved = [c for c in es.containers.values() if c.where != Where.OLD and not c.was_on_target]
         if not moved:
             if es.status != EnvStatus.FAILED:
                 es.status = EnvStatus.ROLLED_BACK
@@ -76,7 +77,7 @@ class Undo:
         width = env.waves.max_parallel or len(moved)
         with ThreadPoolExecutor(max(1, min(width, len(moved))), "pw-rollback") as pool:
             list(pool.map(lambda c: self.container(env, c), moved))
-        back = all(c.where == Where.OLD for c in es.containers.values())
+        back = all(c.where == Where.OLD or c.was_on_target for c in es.containers.values())
         es.status = EnvStatus.FAILED if failed_here else EnvStatus.ROLLED_BACK
         run.save()
         detail = {c.name: str(c.where) for c in moved}
