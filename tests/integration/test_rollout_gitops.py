@@ -73,10 +73,10 @@ def test_digest_reaches_the_overlay_only_after_staging_gates_pass(
     repo = f"web-gitops-{fleet.prefix}"
     image = f"{plain_registry.host}/{repo}"
     push_web_image(
-        layouts, plain_registry.host, repo, "1.0.0", version="v1", files={"www/smoke": SMOKE}
+        layouts, plain_registry.host, repo, "1.0.0", version="v1", extra={"www/smoke": SMOKE}
     )
     good = push_web_image(
-        layouts, plain_registry.host, repo, "1.0.1", version="v2", files={"www/smoke": SMOKE}
+        layouts, plain_registry.host, repo, "1.0.1", version="v2", extra={"www/smoke": SMOKE}
     )
     bad = push_web_image(layouts, plain_registry.host, repo, "1.0.2", version="v3")  # no /smoke
     staging = fleet.run(f"{image}:1.0.0", "staging", 1)

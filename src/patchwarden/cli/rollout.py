@@ -146,6 +146,7 @@ def approve(
             "--by",
             metavar="NAME",
             envvar="PATCHWARDEN_APPROVER",
+            show_envvar=True,
             help="Who approves (recorded; default: the login name).",
         ),
     ] = None,
