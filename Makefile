@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit integration lint typecheck bench bench-scan bench-match bench-inventory deps venv clean
+.PHONY: demo test unit integration lint typecheck bench bench-scan bench-match bench-inventory bench-rollout deps venv clean
 
 deps:
 	bash scripts/install-system-deps.sh
@@ -50,6 +50,9 @@ bench-inventory: venv
 
 bench-match: venv
 	$(PY) bench/match.py
+
+bench-rollout: deps venv
+	$(PY) bench/rollout.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist .bench .demo

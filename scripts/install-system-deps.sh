@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages patchwarden's tests and demo use. Idempotent; quiet when done.
 set -euo pipefail
-PKGS=(docker-registry skopeo buildah git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap gnupg)
+PKGS=(docker-registry skopeo buildah git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap gnupg prometheus)
 # reference implementations for the version-ordering tests (tests/unit/versions/reference_tools.py)
 PKGS+=(python3-apt node-semver golang-golang-x-mod-dev libmaven3-core-java default-jre-headless)
 missing=()
@@ -24,6 +24,10 @@ $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends 
 # The Debian package starts a registry on :5000 with htpasswd auth; patchwarden starts its own.
 if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
   $SUDO systemctl stop docker-registry || true
+fi
+# Likewise Prometheus on :9090; the metrics-gate tests start their own on a free port.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+  $SUDO systemctl stop prometheus || true
 fi
 bash "$here/install-podman.sh"
 bash "$here/fetch-signature-fixtures.sh"

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     INTERNAL = 4  # a bug: please report it
     SKIPPED = 5  # the command did all it could; some items were skipped, each with a reason
     UNTRUSTED = 6  # a signature or allowed-registry gate refused an image (fail closed)
+    PENDING = 7  # stopped to wait for something outside (a rollout's manual approval)
 
 
 class PatchwardenError(Exception):

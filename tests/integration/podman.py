@@ -18,6 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from conftest import require_tool
 from patchwarden.devtools import skopeo
 from patchwarden.devtools.oci_builder import (
     OCI_CONFIG,
@@ -27,6 +30,7 @@ from patchwarden.devtools.oci_builder import (
     gzip_bytes,
     sha256,
 )
+from patchwarden.engine.client import EngineClient
 
 BUSYBOX = Path("/bin/busybox")
 HTTPD = ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
@@ -175,3 +179,24 @@ def podman_ready() -> str | None:
 
 def env_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="module")
+def engine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Podman API service of this module's own (fails under CI when Podman cannot run)."""
+    podman = require_tool("podman")
+    require_tool("runc")
+    problem = podman_ready() or (None if find_busybox() else "static busybox is not installed")
+    if problem:
+        if env_ci():
+            pytest.fail(problem, pytrace=False)
+        pytest.skip(problem)
+    with podman_service(podman, tmp_path_factory.mktemp("podman")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def engine(engine_url: str) -> EngineClient:
+    client = EngineClient(engine_url)
+    assert client.version()["ApiVersion"]
+    return client

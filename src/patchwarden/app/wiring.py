@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from patchwarden.app.patch import Patcher
     from patchwarden.app.rebuild import DueChecker, Rebuilder
     from patchwarden.app.rebuild.scanning import IndexScanner
+    from patchwarden.app.rollout.service import Rollouts
     from patchwarden.app.scan.ignore import IgnoreRule
     from patchwarden.app.scan.pipeline import ImagePipeline
     from patchwarden.app.trust.gate import CheckGate
@@ -455,3 +456,27 @@ def build_patcher(
             insecure_hosts=insecure,
             authfile=authfile,
         )
+def build_rollouts(
+    config: Config, *, state: str | None = None, workdir: Path | None = None
+) -> Rollouts:
+    """``rollout``: the state store, one engine client per environment URL, Prometheus."""
+    from patchwarden.app.rollout import Prometheus, Rollouts
+    from patchwarden.engine.client import EngineClient, connect
+    from patchwarden.store import open_store
+
+    store = open_store(state)
+    engines: dict[str | None, EngineClient] = {}
+
+    def engine(url: str | None) -> EngineClient:
+        if url not in engines:
+            engines[url] = connect(url)
+        return engines[url]
+
+    return Rollouts(
+        store.rollouts,
+        store,
+        list(config.environments),
+        engines=engine,
+        metrics=Prometheus(),
+        workdir=str(workdir) if workdir else None,
+    )

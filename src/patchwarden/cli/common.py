@@ -124,6 +124,16 @@ DebugOpt = Annotated[
         help="Show tracebacks for internal errors.",
     ),
 ]
+StateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        metavar="URL|PATH",
+        envvar="PATCHWARDEN_STATE",
+        show_envvar=True,
+        help="State store: SQLite path or SQLAlchemy URL (default: see docs/state-store.md).",
+    ),
+]
 
 
 def resolve_paths(paths: Sequence[Path] | None) -> list[Path]:

@@ -14,6 +14,7 @@ from patchwarden.cli.common import (
     DebugOpt,
     FormatOpt,
     OutputFormat,
+    StateOpt,
     emit_json,
     err,
     escape,
@@ -35,14 +36,6 @@ EngineOpt = Annotated[
         help="Engine API URL (default: $DOCKER_HOST, else unix:///var/run/docker.sock); "
         "Podman: unix:///run/podman/podman.sock. tcp:// with $DOCKER_TLS_VERIFY and "
         "$DOCKER_CERT_PATH uses TLS client certificates.",
-    ),
-]
-StateOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--state",
-        metavar="URL|PATH",
-        help="State store: SQLite path or SQLAlchemy URL (default: see docs/state-store.md).",
     ),
 ]
 _STYLE = {

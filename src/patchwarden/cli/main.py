@@ -20,11 +20,12 @@ from patchwarden import __version__
 ROOT_HELP = (
     "Keep container images patched: find every image reference (inventory), check "
     "registries for newer tags and moved digests under per-image policies (check), scan images "
-    "for known vulnerabilities (scan, db), apply updates through git (update), and "
+    "for known vulnerabilities (scan, db), apply updates through git (update), "
     "live-update running containers with health gates and rollback (engine), verify image "
     "signatures (verify), promote, retain and list images in a central registry (registry), "
-    "rebuild your own images when their base moved or fixes are available (rebuild), and "
-    "patch OS packages of an image as one new layer (patch). "
+    "rebuild your own images when their base moved or fixes are available (rebuild), "
+    "patch OS packages of an image as one new layer (patch), and carry one digest through "
+    "staged environments in gated waves (rollout). "
     "See docs/ for every command."
 )
 
@@ -41,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "registry": "patchwarden.cli.registry",
     "rebuild": "patchwarden.cli.rebuild",
     "patch": "patchwarden.cli.patch",
+    "rollout": "patchwarden.cli.rollout",
 }
 
 

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from patchwarden.config.rollout import Environment, unique_names
 from patchwarden.core.durations import parse_duration
 
 
@@ -374,3 +375,11 @@ class Config(_Strict):
     builds: list[BuildConfig] = Field(
         default_factory=list, description="images `rebuild` builds, tests, scans and pushes"
     )
+    environments: list[Environment] = Field(
+        default_factory=list, description="where `rollout` carries a digest, in order"
+    )
+
+    @field_validator("environments")
+    @classmethod
+    def _environments(cls, v: list[Environment]) -> list[Environment]:
+        return unique_names(v)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import platformdirs
 from alembic import command
@@ -37,6 +37,10 @@ from patchwarden.store.model import TagBaseline, UpdateRecord, validate
 from patchwarden.store.orm import BuildRow, UpdateRow
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from patchwarden.store.rollouts import RolloutStore
+
 ENV_VAR: Final = "PATCHWARDEN_STATE"
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S: Final = 30.0
@@ -265,6 +269,13 @@ class Store:
     def engine(self) -> Engine:
         """For the other tables' modules (``store.promotions``)."""
         return self._engine
+
+    @property
+    def rollouts(self) -> RolloutStore:
+        """Rollout records and their audit steps (``patchwarden rollout``)."""
+        from patchwarden.store.rollouts import RolloutStore
+
+        return RolloutStore(self._engine, _wrap)
 
     def record(self, rec: UpdateRecord) -> UpdateRecord:
         """Store ``rec`` (whose ``id`` must be None); return it with its new id, times in UTC."""

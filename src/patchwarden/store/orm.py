@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -108,3 +108,37 @@ class BuildRow(Base):
     fixable: Mapped[int | None] = mapped_column(Integer)
     steps: Mapped[list[Any]] = mapped_column(JSON)
     duration_s: Mapped[float | None] = mapped_column(Float)
+class RolloutRow(Base):
+    """One rollout: the digest, where it stands, and its per-environment/per-wave state (JSON,
+    rewritten in one transaction before each side effect)."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image: Mapped[str] = mapped_column(String(1024))
+    digest: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    runner: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RolloutStepRow(Base):
+    """The audit trail of a rollout: every stage, gate, approval and rollback."""
+
+    __tablename__ = "rollout_steps"
+    __table_args__ = (Index("ix_rollout_steps_rollout_id", "rollout_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rollout_id: Mapped[int] = mapped_column(Integer, ForeignKey("rollouts.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    environment: Mapped[str | None] = mapped_column(String(255))
+    wave: Mapped[int | None] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -10,7 +10,7 @@ import inspect
 
 import pytest
 
-PACKAGES = ["check", "scan", "update", "live"]
+PACKAGES = ["check", "scan", "update", "live", "rollout"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

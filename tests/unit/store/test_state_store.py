@@ -99,6 +99,8 @@ def test_migrates_an_empty_database_to_head(db_path: Path) -> None:
             "tag_digests",
             "promotions",
             "builds",
+            "rollouts",
+            "rollout_steps",
             "alembic_version",
         }
         indexes = {ix["name"]: ix["column_names"] for ix in insp.get_indexes("updates")}
