@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from patchwarden.config.durations import parse_duration
+from patchwarden.core.durations import parse_duration
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 _PORT = re.compile(r"\{port:(\d{1,5})(?:/(tcp|udp))?\}")

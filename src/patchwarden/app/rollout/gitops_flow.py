@@ -8,7 +8,7 @@ a crash the branch's files say which digest they pin.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from patchwarden.app.rollout.gates import Outcome
 from patchwarden.app.rollout.gitops_target import GitOpsEnv, Pinned
@@ -17,8 +17,8 @@ from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.errors import PatchwardenError
 
-if TYPE_CHECKING:
-    from patchwarden.app.rollout.runner import Run
+# the rollout in progress (runner.Run; typed loosely here: runner imports this module)
+Run = Any
 
 
 def _target(env: Environment) -> GitOpsEnv:
@@ -70,7 +70,7 @@ def gitops_env(run: Run, env: Environment, es: EnvState) -> bool:
         out = Outcome(False, exc.message)
     if not run.gate(es, es.waves[0], GateName.DEPLOY, out, t0):
         return False
-    return run.gates_after(env, es, es.waves[0], lambda: None)
+    return bool(run.gates_after(env, es, es.waves[0], lambda: None))
 
 
 def _plan(run: Run, env: Environment, es: EnvState, g: GitOpsEnv, image: ImageRef) -> bool:

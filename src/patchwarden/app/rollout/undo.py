@@ -4,7 +4,7 @@ rolling back every container a rollout moved (newest environment first)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Any
 
 from patchwarden.app.rollout.gitops_flow import undo_gitops
 from patchwarden.app.rollout.model import ContainerState, EnvState, EnvStatus, Where
@@ -12,8 +12,8 @@ from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import parse_reference
 from patchwarden.errors import PatchwardenError
 
-if TYPE_CHECKING:
-    from patchwarden.app.rollout.runner import Run
+# the rollout in progress (runner.Run; typed loosely here: runner imports this module)
+Run = Any
 
 IN_FLIGHT = (Where.DEPLOYING, Where.ROLLING_BACK, Where.UNKNOWN)
 
