@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "scan": "patchwarden.cli.scan",
     "update": "patchwarden.cli.update",
     "engine": "patchwarden.cli.engine",
+    "serve": "patchwarden.cli.serve",
 }
 
 

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from patchwarden.core.durations import parse_duration
+from patchwarden.config.serve import ServeConfig
 
 
 def _duration(v: object) -> object:
@@ -184,4 +185,7 @@ class Config(_Strict):
     advisories: AdvisoriesConfig = Field(default_factory=AdvisoriesConfig)
     schedule: ScheduleConfig | None = Field(
         None, description="when `update` may change files, commit, push or open PRs"
+    )
+    serve: ServeConfig = Field(
+        default_factory=ServeConfig, description="`patchwarden serve`: jobs, hooks, notifications"
     )

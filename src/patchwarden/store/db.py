@@ -190,7 +190,7 @@ def open_store(url_or_path: str | None = None) -> Store:
             _HINT_ENV,
         ) from None
     except SQLAlchemyError as exc:
-        raise _wrap(exc, url, "open") from None
+        raise wrap_error(exc, url, "open") from None
     try:
         migrate(engine)
     except StoreError:
@@ -198,11 +198,11 @@ def open_store(url_or_path: str | None = None) -> Store:
         raise
     except (SQLAlchemyError, CommandError, OSError) as exc:
         engine.dispose()
-        raise _wrap(exc, url, "open") from None
+        raise wrap_error(exc, url, "open") from None
     return Store(engine)
 
 
-def _wrap(exc: BaseException, url: URL, doing: str) -> StoreError:
+def wrap_error(exc: BaseException, url: URL, doing: str) -> StoreError:
     detail = getattr(exc, "orig", None) or exc
     text = _clean(
         str(detail).strip().splitlines()[0] if str(detail).strip() else type(detail).__name__, url
@@ -251,6 +251,11 @@ class Store:
         self._engine = engine
 
     @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for the service tables in :mod:`patchwarden.store.service`)."""
+        return self._engine
+
+    @property
     def url(self) -> str:
         """The database URL with its password hidden."""
         return _safe(self._engine.url)
@@ -278,7 +283,7 @@ class Store:
                 session.flush()
                 new_id = row.id
         except SQLAlchemyError as exc:
-            raise _wrap(exc, self._engine.url, "write to") from None
+            raise wrap_error(exc, self._engine.url, "write to") from None
         return replace(clean, id=new_id)
 
     def history(self, container: str | None = None, limit: int = 100) -> list[UpdateRecord]:
@@ -332,7 +337,7 @@ class Store:
             with Session(self._engine) as session:
                 return [_to_record(r) for r in session.scalars(stmt)]
         except SQLAlchemyError as exc:
-            raise _wrap(exc, self._engine.url, "read") from None
+            raise wrap_error(exc, self._engine.url, "read") from None
 
     def close(self) -> None:
         self._engine.dispose()

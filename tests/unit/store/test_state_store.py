@@ -94,7 +94,19 @@ def test_migrates_an_empty_database_to_head(db_path: Path) -> None:
     engine = create_engine(f"sqlite:///{db_path}")
     try:
         insp = inspect(engine)
-        assert set(insp.get_table_names()) == {"updates", "tag_digests", "alembic_version"}
+        assert set(insp.get_table_names()) == {
+            "updates",
+            "alembic_version",
+            "tag_digests",
+            # patchwarden serve (migration 0003)
+            "jobs",
+            "job_runs",
+            "fleet",
+            "pending_updates",
+            "api_tokens",
+            "audit_log",
+            "notifications",
+        }
         indexes = {ix["name"]: ix["column_names"] for ix in insp.get_indexes("updates")}
         assert indexes == {"ix_updates_container_started_at": ["container", "started_at"]}
         assert store_db.current_revision(engine) == store_db.head_revision()

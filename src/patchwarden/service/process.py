@@ -1,0 +1,189 @@
+"""The ``serve`` process: stores, jobs, scheduler, HTTP server, and an orderly shutdown.
+
+Start-up: open (and migrate) the state store; settle container updates a crash left half-done;
+with no ``check`` schedule, queue an inventory and check of the paths; start the scheduler.
+Shutdown (SIGTERM/SIGINT): stop accepting HTTP requests, let running jobs finish (up to
+``grace`` seconds), release their leases. A job cut off by a hard kill leaves a lease that
+expires; the next start runs it again (a check is harmless to repeat; an update in flight is
+settled, never repeated: :class:`~patchwarden.service.jobs.ApplyJob`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from patchwarden.config.schema import Config
+from patchwarden.config.serve import JobName
+from patchwarden.service.auth import Authenticator
+from patchwarden.service.jobs import ApplyJob, CheckJob, Context
+from patchwarden.service.metrics import Metrics
+from patchwarden.service.notify import Notifier
+from patchwarden.service.runner import JobRunner, Trigger
+from patchwarden.service.schedule import in_window, plan
+from patchwarden.store import open_store
+from patchwarden.store.fleet import FleetStore, PendingUpdate
+from patchwarden.store.jobs import JobStore
+from patchwarden.store.tokens import TokenStore
+
+log = logging.getLogger("patchwarden.service")
+ADMIN_ENV = "PATCHWARDEN_API_TOKEN"
+
+
+class Service:
+    def __init__(
+        self,
+        config: Config,
+        paths: Sequence[Path],
+        *,
+        state: str | None = None,
+        env: Mapping[str, str] | None = None,
+        lease: timedelta = timedelta(seconds=60),
+    ) -> None:
+        env = os.environ if env is None else env
+        self.config = config
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.store = open_store(state or config.serve.state)
+        engine = self.store.engine
+        self.jobs = JobStore(engine)
+        self.fleet = FleetStore(engine)
+        self.tokens = TokenStore(engine)
+        self.metrics = Metrics(self.fleet, self.jobs)
+        self.notifier = Notifier(config.serve.notify, self.fleet, env)
+        admin = env.get(ADMIN_ENV) or (
+            config.serve.admin_token.get_secret_value() if config.serve.admin_token else None
+        )
+        self.auth = Authenticator(self.tokens, admin, config.serve.auth_failures_per_minute)
+        token_env = config.serve.hooks.token_env
+        self.hook_secret = env.get(token_env) if token_env else None
+        self.ctx = Context(
+            config=config,
+            paths=list(paths),
+            fleet=self.fleet,
+            history=self.store,
+            notifier=self.notifier,
+            metrics=self.metrics,
+            engine=self._engine if config.serve.engine else None,
+        )
+        self.apply = ApplyJob(self.ctx, self._updater)
+        self.runner = JobRunner(
+            self.jobs,
+            {JobName.CHECK.value: CheckJob(self.ctx), JobName.APPLY.value: self.apply},
+            owner=self.owner,
+            lease=lease,
+            on_finish=self._finished,
+        )
+        self.ctx.submit = self.runner.submit
+        self._stop = threading.Event()
+        self._scheduler: threading.Thread | None = None
+        self.started = False
+
+    # -- collaborators built on demand ----------------------------------------------------
+    def _engine(self) -> Any:
+        from patchwarden.engine.client import connect
+
+        return connect(self.config.serve.engine)
+
+    def _updater(self) -> Any:
+        from patchwarden.app.live import LiveUpdater
+
+        return LiveUpdater(self._engine(), self.store)
+
+    def _finished(self, job: str, outcome: str, seconds: float, summary: str) -> None:
+        from patchwarden.config.serve import Event
+
+        self.metrics.job_finished(job, outcome, seconds)
+        if outcome != "succeeded":
+            self.notifier.notify(
+                Event.JOB_FAILED,
+                f"{job}:{datetime.now(UTC).isoformat()}",
+                f"job {job} failed",
+                summary,
+            )
+
+    # -- life cycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        settled = self.apply.settle() if self.config.serve.engine else []
+        if settled:
+            log.warning("settled updates interrupted by a restart: %s", ", ".join(settled))
+        if JobName.CHECK not in self.config.serve.jobs:
+            self.runner.submit("check", Trigger("startup", "no check schedule configured"))
+        self._scheduler = threading.Thread(
+            target=self._schedule_loop, name="scheduler", daemon=True
+        )
+        self._scheduler.start()
+        self.started = True
+
+    def stop(self, grace: float = 30.0) -> bool:
+        self._stop.set()
+        finished = self.runner.stop(grace)
+        if self._scheduler is not None:
+            self._scheduler.join(5)
+        self.store.close()
+        return finished
+
+    def not_ready(self) -> list[str]:
+        reasons = []
+        if not self.started:
+            reasons.append("starting")
+        try:
+            with self.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            reasons.append("the state store is unreachable")
+        return reasons
+
+    def decide(self, pid: int, approve: bool, actor: str) -> PendingUpdate:
+        to = "approved" if approve else "denied"
+        p = self.fleet.transition(pid, "pending", to, actor=actor)
+        self.fleet.audit(
+            actor,
+            "approve" if approve else "deny",
+            p.container or p.image,
+            f"#{p.id} -> {p.to_image}",
+        )
+        if approve and self.config.serve.engine:
+            self.runner.submit("apply", Trigger("approval", f"update #{pid} by {actor}"))
+        return p
+
+    def _schedule_loop(self) -> None:
+        startup = True
+        while not self._stop.is_set():
+            now = datetime.now(UTC)
+            wake = now + timedelta(seconds=30)
+            for name, sched in self.config.serve.jobs.items():
+                try:
+                    st = self.jobs.state(name.value)
+                    p = plan(
+                        name.value, sched, st.last_due_at if st else None, now, startup=startup
+                    )
+                    if p.claim is not None and self.jobs.claim_due(name.value, p.claim) and p.run:
+                        why = f"due {p.claim.isoformat()}" + (
+                            f" ({p.missed} missed)" if p.missed else ""
+                        )
+                        self.runner.submit(name.value, Trigger("schedule", why))
+                    elif startup and p.missed and not p.run:
+                        log.info("%s: skipped %d missed run(s) (missed: skip)", name, p.missed)
+                    wake = min(wake, p.wake)
+                except Exception:
+                    log.exception("scheduler: planning %s failed", name)
+            if (
+                self.config.serve.engine
+                and self.config.serve.maintenance_windows
+                and in_window(self.config.serve.maintenance_windows, now)
+                and self.fleet.pending_counts().get("approved")
+            ):
+                self.runner.submit("apply", Trigger("window", "maintenance window open"))
+                wake = min(wake, now + timedelta(seconds=60))
+            startup = False
+            delay = max(0.2, min(30.0, (wake - datetime.now(UTC)).total_seconds()))
+            self._stop.wait(delay)
