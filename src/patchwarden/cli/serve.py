@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import typer
 
@@ -98,6 +99,10 @@ def serve(
                 timeout_graceful_shutdown=int(grace),
             )
         )
+        # uvicorn handles SIGTERM/SIGINT (graceful shutdown), then re-raises the signal into
+        # the handler that was there before; a no-op one makes a clean stop exit 0.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
         server.run()
         if not server.started:
             raise UsageError(
