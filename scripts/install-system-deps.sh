@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages patchwarden's tests and demo use. Idempotent; quiet when done.
 set -euo pipefail
-PKGS=(docker-registry skopeo git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap)
+PKGS=(docker-registry skopeo git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap
+      postgresql chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,9 +16,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian package starts a registry on :5000 with htpasswd auth; patchwarden starts its own.
+$SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq
+$SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian packages start a registry on :5000 and a PostgreSQL cluster on :5432; the tests
+# start their own on free loopback ports.
 if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
   $SUDO systemctl stop docker-registry || true
 fi

@@ -86,7 +86,9 @@ def test_push_alert_approve_update_and_see_it(engine_url: str, tmp_path: Path) -
         engine.api.pull(f"{reg.host}/{repo}", tag="1.0.0")
         body = {
             "Image": image,
-            "HostConfig": {"PortBindings": {"8080/tcp": [{"HostIp": "", "HostPort": str(app_port)}]}},
+            "HostConfig": {
+                "PortBindings": {"8080/tcp": [{"HostIp": "", "HostPort": str(app_port)}]}
+            },
         }
         cid = str(engine.api.create_container_from_config(body, name=name)["Id"])
         engine.api.start(cid)
@@ -100,8 +102,11 @@ def test_push_alert_approve_update_and_see_it(engine_url: str, tmp_path: Path) -
         )
         serve = ServeProcess(
             [".", "-c", "patchwarden.yaml", "--state", str(tmp_path / "state.db")],
-            {"PATCHWARDEN_API_TOKEN": ADMIN, "PATCHWARDEN_HOOK_TOKEN": HOOK,
-             "PW_E2E_MAIL": smtp.apprise_url()},
+            {
+                "PATCHWARDEN_API_TOKEN": ADMIN,
+                "PATCHWARDEN_HOOK_TOKEN": HOOK,
+                "PW_E2E_MAIL": smtp.apprise_url(),
+            },
             work,
             serve_port,
         ).start()
@@ -134,7 +139,8 @@ def test_push_alert_approve_update_and_see_it(engine_url: str, tmp_path: Path) -
             done = wait_until(
                 "the approved update to be applied",
                 lambda: [
-                    u for u in api.get("/api/v1/updates").json()["updates"]
+                    u
+                    for u in api.get("/api/v1/updates").json()["updates"]
                     if u["id"] == p["id"] and u["state"] not in ("approved", "applying")
                 ],
                 120,
@@ -142,10 +148,15 @@ def test_push_alert_approve_update_and_see_it(engine_url: str, tmp_path: Path) -
             assert done[0]["state"] == "applied", done
             assert _wait_http(app_port) == "v2"
             assert engine.info(name).digest == d2
-            wait_until("the re-check after the update", lambda: (row() or {}).get("current_digest") == d2)
+            wait_until(
+                "the re-check after the update", lambda: (row() or {}).get("current_digest") == d2
+            )
 
             metrics = httpx.get(f"{serve.url}/metrics").text
-            assert 'patchwarden_container_updates_total{action="update",outcome="updated"} 1.0' in metrics
+            assert (
+                'patchwarden_container_updates_total{action="update",outcome="updated"} 1.0'
+                in metrics
+            )
             assert 'patchwarden_pending_updates{state="applied"} 1.0' in metrics
             assert 'patchwarden_outdated_references{kind="patch"} 0.0' in metrics
 

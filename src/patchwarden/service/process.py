@@ -84,14 +84,20 @@ class Service:
         )
         self.ctx.submit = self.runner.submit
         self._stop = threading.Event()
+        self._engine_lock = threading.Lock()
+        self._engine_client: Any = None
         self._scheduler: threading.Thread | None = None
         self.started = False
 
     # -- collaborators built on demand ----------------------------------------------------
     def _engine(self) -> Any:
-        from patchwarden.engine.client import connect
+        """One engine client for the process (Podman answers /version in seconds under load)."""
+        with self._engine_lock:
+            if self._engine_client is None:
+                from patchwarden.engine.client import connect
 
-        return connect(self.config.serve.engine)
+                self._engine_client = connect(self.config.serve.engine)
+            return self._engine_client
 
     def _updater(self) -> Any:
         from patchwarden.app.live import LiveUpdater
