@@ -10,6 +10,8 @@ import os
 import signal
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from serve_env import ServeProcess, SmtpSink, wait_until
 
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.engine.client import EngineClient
+from patchwarden.store import open_store
 
 pytestmark = pytest.mark.integration
 ADMIN = "pw-e2e-admin-" + "3" * 32
@@ -65,11 +68,44 @@ def _wait_http(port: int) -> str:
     return str(wait_until(f"http on {port}", get, 20))
 
 
-def test_push_alert_approve_update_and_see_it(engine_url: str, tmp_path: Path) -> None:
+@dataclass
+class Scene:
+    """A registry notifying serve, an SMTP sink, one container running ``repo:1.0.0``."""
+
+    engine: EngineClient
+    reg: RegistryServer
+    smtp: SmtpSink
+    layouts: Path
+    repo: str
+    name: str
+    app_port: int
+    d1: str
+    work: Path
+    serve_port: int
+    state: Path
+
+    def serve(self) -> ServeProcess:
+        env = {
+            "PATCHWARDEN_API_TOKEN": ADMIN,
+            "PATCHWARDEN_HOOK_TOKEN": HOOK,
+            "PW_E2E_MAIL": self.smtp.apprise_url(),
+        }
+        args = [".", "-c", "patchwarden.yaml", "--state", str(self.state)]
+        return ServeProcess(args, env, self.work, self.serve_port).start()
+
+    def api(self, serve: ServeProcess) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        return httpx.Client(base_url=serve.url, headers=headers, timeout=10)
+
+    def row(self, api: httpx.Client) -> dict[str, Any] | None:
+        refs = api.get("/api/v1/references").json()["references"]
+        return next((r for r in refs if r["key"] == f"container:{self.name}"), None)
+
+
+@contextmanager
+def scene(engine_url: str, tmp_path: Path) -> Iterator[Scene]:
     for tool in ("docker-registry", "skopeo"):
         require_tool(tool)
-    if not Path(CHROMIUM).exists():
-        _missing("Debian's chromium is not installed (scripts/install-system-deps.sh)")
     engine = EngineClient(engine_url)
     serve_port = free_port()
     repo = f"web-{uuid.uuid4().hex[:6]}"
@@ -84,40 +120,60 @@ def test_push_alert_approve_update_and_see_it(engine_url: str, tmp_path: Path) -
         d1 = push_web_image(layouts, reg.host, repo, "1.0.0", version="v1")
         image, app_port = f"{reg.host}/{repo}:1.0.0", free_port()
         engine.api.pull(f"{reg.host}/{repo}", tag="1.0.0")
-        body = {
-            "Image": image,
-            "HostConfig": {
-                "PortBindings": {"8080/tcp": [{"HostIp": "", "HostPort": str(app_port)}]}
-            },
-        }
+        ports = {"8080/tcp": [{"HostIp": "", "HostPort": str(app_port)}]}
+        body = {"Image": image, "HostConfig": {"PortBindings": ports}}
         cid = str(engine.api.create_container_from_config(body, name=name)["Id"])
-        engine.api.start(cid)
-        assert _wait_http(app_port) == "v1"
-        work = tmp_path / "work"
-        work.mkdir()
-        (work / "patchwarden.yaml").write_text(
-            f"registries:\n  '{reg.host}':\n    insecure: true\n"
-            f"serve:\n  engine: {engine_url}\n"
-            "  notify:\n    - url_env: PW_E2E_MAIL\n"
+        try:
+            engine.api.start(cid)
+            assert _wait_http(app_port) == "v1"
+            work = tmp_path / "work"
+            work.mkdir()
+            (work / "patchwarden.yaml").write_text(
+                f"registries:\n  '{reg.host}':\n    insecure: true\n"
+                f"serve:\n  engine: {engine_url}\n"
+                "  notify:\n    - url_env: PW_E2E_MAIL\n"
+            )
+            yield Scene(
+                engine,
+                reg,
+                smtp,
+                layouts,
+                repo,
+                name,
+                app_port,
+                d1,
+                work,
+                serve_port,
+                tmp_path / "state.db",
+            )
+        finally:
+            for c in engine.api.containers(all=True):
+                if any(n.lstrip("/").startswith(name) for n in c.get("Names") or []):
+                    engine.api.remove_container(c["Id"], force=True)
+
+
+def _subjects(smtp: SmtpSink) -> list[str]:
+    return [m.split("Subject: ", 1)[1].split("\r\n", 1)[0] for m in smtp.messages]
+
+
+def test_push_alert_approve_update_and_see_it(engine_url: str, tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        _missing("Debian's chromium is not installed (scripts/install-system-deps.sh)")
+    with scene(engine_url, tmp_path) as sc:
+        engine, reg, smtp, layouts, repo, name = (
+            sc.engine,
+            sc.reg,
+            sc.smtp,
+            sc.layouts,
+            sc.repo,
+            sc.name,
         )
-        serve = ServeProcess(
-            [".", "-c", "patchwarden.yaml", "--state", str(tmp_path / "state.db")],
-            {
-                "PATCHWARDEN_API_TOKEN": ADMIN,
-                "PATCHWARDEN_HOOK_TOKEN": HOOK,
-                "PW_E2E_MAIL": smtp.apprise_url(),
-            },
-            work,
-            serve_port,
-        ).start()
-        api = httpx.Client(
-            base_url=serve.url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10
-        )
-        key = f"container:{name}"
+        app_port, d1, key = sc.app_port, sc.d1, f"container:{sc.name}"
+        serve = sc.serve()
+        api = sc.api(serve)
 
         def row() -> dict[str, Any] | None:
-            refs = api.get("/api/v1/references").json()["references"]
-            return next((r for r in refs if r["key"] == key), None)
+            return sc.row(api)
 
         try:
             first = wait_until("the start-up check of the container", row)
@@ -162,14 +218,11 @@ def test_push_alert_approve_update_and_see_it(engine_url: str, tmp_path: Path) -
 
             _dashboard(serve.url, key, name, tmp_path)
             # one alert per change: "update available" once, "update applied" once
-            subjects = [m.split("Subject: ", 1)[1].split("\r\n", 1)[0] for m in smtp.messages]
+            subjects = _subjects(smtp)
             assert len(subjects) == 2, subjects
             assert "update available" in subjects[0] and "update applied" in subjects[1]
         finally:
             code = serve.stop(signal.SIGTERM)
-            for c in engine.api.containers(all=True):
-                if any(n.lstrip("/").startswith(name) for n in c.get("Names") or []):
-                    engine.api.remove_container(c["Id"], force=True)
         assert code == 0, serve.log_text()[-3000:]
         assert ADMIN not in serve.log_text()
 
@@ -205,3 +258,59 @@ def _dashboard(url: str, key: str, name: str, tmp_path: Path) -> None:
             assert "approve" in audit and "apply:applied" in audit
         finally:
             browser.close()
+
+
+def test_killed_during_an_update_then_restarted_never_repeats_a_side_effect(
+    engine_url: str, tmp_path: Path
+) -> None:
+    with scene(engine_url, tmp_path) as sc:
+        serve = sc.serve()
+        api = sc.api(serve)
+        try:
+            wait_until("the start-up check", lambda: sc.row(api))
+            d2 = push_web_image(sc.layouts, sc.reg.host, sc.repo, "1.0.1", version="v2")
+            (p,) = wait_until(
+                "a pending update",
+                lambda: api.get("/api/v1/updates?state=pending").json()["updates"],
+            )
+            assert api.post(f"/api/v1/updates/{p['id']}/approve").status_code == 200
+            wait_until(
+                "the update to be claimed",
+                lambda: api.get("/api/v1/updates?state=applying").json()["updates"],
+                60,
+            )
+        finally:
+            serve.stop(signal.SIGKILL)  # no graceful anything: mid-update
+        again = sc.serve()
+        api = sc.api(again)
+        try:
+            settled = wait_until(
+                "the interrupted update to be settled",
+                lambda: [
+                    u
+                    for u in api.get("/api/v1/updates").json()["updates"]
+                    if u["id"] == p["id"] and u["state"] in ("applied", "failed")
+                ],
+                90,
+            )
+            info = sc.engine.info(sc.name)
+            assert info.running
+            # settled by what the container runs; never attempted a second time
+            assert (settled[0]["state"] == "applied") == (info.digest == d2), settled
+            wait_until(
+                "the check after the restart", lambda: api.get("/api/v1/jobs").json()["runs"]
+            )
+            audit = api.get("/api/v1/audit").json()["audit"]
+            assert [a["action"] for a in audit].count("approve") == 1
+            assert not [a for a in audit if a["action"].startswith("apply:")]  # not re-applied
+            assert [a for a in audit if a["action"].startswith("settle:")]
+            updates = api.get("/api/v1/updates").json()["updates"]
+            assert len(updates) == 1  # the restart's check did not propose it again
+            with open_store(str(sc.state)) as store:
+                attempts = [r for r in store.history(sc.name) if r.action == "update"]
+            assert len(attempts) <= 1
+            assert [s for s in _subjects(sc.smtp) if "update available" in s] == [
+                f"[patchwarden] update available for container {sc.name}"
+            ]
+        finally:
+            assert again.stop(signal.SIGTERM) == 0
