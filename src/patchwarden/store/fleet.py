@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -100,25 +100,23 @@ class FleetStore:
     def save_results(self, items: Iterable[FleetItem], *, prefix: str | None = None) -> int:
         """Upsert ``items``; with ``prefix``, first drop rows under it that ``items`` lacks
         (a full check of a source replaces what that source had)."""
-        items = list(items)
-        keys = {i.key for i in items}
+        rows = [{f: getattr(i, f) for f in _FLEET_FIELDS} for i in items]
+        keys = [r["key"] for r in rows]
         with self._session("write to") as s:
-            if prefix is not None:
-                stale = [
-                    k
-                    for k in s.scalars(select(FleetRow.key).where(FleetRow.key.startswith(prefix)))
-                    if k not in keys
-                ]
-                if stale:
-                    s.execute(delete(FleetRow).where(FleetRow.key.in_(stale)))
-            for item in items:
-                s.merge(FleetRow(**{f: getattr(item, f) for f in _FLEET_FIELDS}))
-        return len(items)
+            if prefix is not None:  # the whole source is replaced
+                s.execute(delete(FleetRow).where(FleetRow.key.startswith(prefix, autoescape=True)))
+                keys = [k for k in keys if not k.startswith(prefix)]
+            for chunk in range(0, len(keys), 500):  # bounded IN lists
+                s.execute(delete(FleetRow).where(FleetRow.key.in_(keys[chunk : chunk + 500])))
+            if rows:
+                s.execute(insert(FleetRow), rows)
+        return len(rows)
 
     def fleet(self, *, limit: int = 10_000, offset: int = 0) -> list[FleetItem]:
-        stmt = select(FleetRow).order_by(FleetRow.image, FleetRow.key).limit(limit).offset(offset)
+        cols = [getattr(FleetRow, f) for f in _FLEET_FIELDS]
+        stmt = select(*cols).order_by(FleetRow.image, FleetRow.key).limit(limit).offset(offset)
         with self._session("read") as s:
-            return [_fleet(r) for r in s.scalars(stmt)]
+            return [FleetItem(*row) for row in s.execute(stmt)]
 
     def item(self, key: str) -> FleetItem | None:
         with self._session("read") as s:

@@ -1,0 +1,158 @@
+"""Benchmark `patchwarden serve`: the fleet page with 5,000 images, and an idle process's memory.
+
+Issue goals: "the fleet page renders 5,000 images in under 300 ms of server time"; "memory of
+an idle serve under 150 MiB". Measured in the same run:
+
+- fleet page: ``GET /`` through the ASGI app in-process (Starlette's test client: no network,
+  so the time is the server's: store queries + template), median of N requests, against a
+  same-run reference: the store reads alone (``fleet()`` + ``summary()`` + ``pending()``), so the
+  ratio shows what rendering adds;
+- idle memory: RSS of a real ``patchwarden serve`` process on an empty directory once it is
+  ready, against a bare ``python -c pass`` interpreter of the same venv.
+
+No timed assertions: this prints numbers and ratios. Usage: python bench/serve.py [--images N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def fleet_page(n: int, runs: int) -> None:
+    from starlette.testclient import TestClient
+
+    from patchwarden.config.schema import Config
+    from patchwarden.service.app import build_app
+    from patchwarden.service.process import Service
+    from patchwarden.store.fleet import FleetItem
+
+    with tempfile.TemporaryDirectory(prefix="pw-bench-serve-") as tmp:
+        root = Path(tmp)
+        (root / "repo").mkdir()
+        token = "bench-admin-token-0123456789abcdef"
+        svc = Service(
+            Config(),
+            [root / "repo"],
+            state=str(root / "s.db"),
+            env={"PATCHWARDEN_API_TOKEN": token},
+        )
+        now = datetime.now(UTC)
+        kinds = ["major", "minor", "patch", "digest", None]
+        svc.fleet.save_results(
+            FleetItem(
+                key=f"file:deploy/svc{i}/Dockerfile:1",
+                source=f"deploy/svc{i}/Dockerfile:1",
+                image=f"registry.example.org/team{i % 50}/app{i}",
+                repository=f"registry.example.org/team{i % 50}/app{i}",
+                status="outdated" if kinds[i % 5] else "up-to-date",
+                update_kind=kinds[i % 5],
+                current_tag="1.2.3",
+                current_digest="sha256:" + f"{i:064x}",
+                candidate_tag="1.3.0" if kinds[i % 5] else None,
+                candidate_digest="sha256:" + f"{i + 1:064x}" if kinds[i % 5] else None,
+                reason="newer tag allowed by policy level=major",
+                checked_at=now,
+                vulns={"by_severity": {"critical": i % 3, "high": i % 7}},
+            )
+            for i in range(n)
+        )
+        with TestClient(build_app(svc, manage=False)) as client:
+            client.post("/login", data={"token": token})
+            page = client.get("/")
+            assert page.status_code == 200 and page.text.count("<tr class=") == n
+            times = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                client.get("/")
+                times.append(time.perf_counter() - t0)
+            ref = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                svc.fleet.fleet()
+                svc.fleet.summary()
+                svc.fleet.pending("pending")
+                ref.append(time.perf_counter() - t0)
+        svc.stop(1)
+        page_ms, ref_ms = statistics.median(times) * 1e3, statistics.median(ref) * 1e3
+        print(
+            f"fleet page, {n} images: median {page_ms:.0f} ms server time "
+            f"(goal < 300 ms); store reads alone {ref_ms:.0f} ms; ratio {page_ms / ref_ms:.2f}x; "
+            f"{len(page.content) / 1e6:.1f} MB of HTML"
+        )
+
+
+def idle_memory() -> None:
+    from patchwarden.devtools.registry_server import free_port
+
+    with tempfile.TemporaryDirectory(prefix="pw-bench-serve-") as tmp:
+        port = free_port()
+        env = {**os.environ, "PATCHWARDEN_API_TOKEN": "x" * 32}
+        env.pop("PATCHWARDEN_CONFIG", None)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "patchwarden.cli.main",
+                "serve",
+                tmp,
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--state",
+                str(Path(tmp) / "s.db"),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            time.sleep(3)  # the start-up check has finished; the process is idle
+            httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+            rss = _rss_mib(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)"])
+        time.sleep(1)
+        ref = _rss_mib(bare.pid)
+        bare.wait()
+        print(
+            f"idle serve RSS: {rss:.0f} MiB (goal < 150 MiB); bare interpreter {ref:.0f} MiB; "
+            f"ratio {rss / ref:.1f}x"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=5000)
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    fleet_page(args.images, args.runs)
+    idle_memory()
+
+
+if __name__ == "__main__":
+    main()
