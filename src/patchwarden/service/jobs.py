@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from patchwarden.app.inventory import run_inventory
 from patchwarden.app.check.results import CheckResult, Status
+from patchwarden.app.inventory import run_inventory
 from patchwarden.config.schema import Config
 from patchwarden.config.serve import Event
 from patchwarden.refs.model import Inventory
