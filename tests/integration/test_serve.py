@@ -131,3 +131,55 @@ def test_a_push_triggers_a_check_and_one_alert_per_change(world: dict[str, Any])
     assert ADMIN not in log and HOOK not in log
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert any("job check succeeded" in line["message"] for line in lines)
+
+
+DPKG_STATUS = (
+    b"Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\n"
+    b"Architecture: amd64\nSource: zlib\n\n"
+    b"Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u4\n"
+    b"Architecture: amd64\nSource: glibc\n\n"
+)
+OS_RELEASE = b'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'
+
+
+def test_scan_through_the_api(
+    plain_registry: RegistryServer, pusher: Pusher, tmp_path: Path
+) -> None:
+    from starlette.testclient import TestClient
+
+    from patchwarden.config.schema import Config
+    from patchwarden.service.app import build_app
+    from patchwarden.service.process import Service
+
+    pusher.image(
+        plain_registry,
+        "serve/scanme",
+        "1",
+        files={"var/lib/dpkg/status": DPKG_STATUS, "etc/os-release": OS_RELEASE},
+    )
+    cfg = Config.model_validate(
+        {
+            "registries": {plain_registry.host: {"insecure": True}},
+            "cache": {"dir": str(tmp_path / "cache")},
+        }
+    )
+    (tmp_path / "repo").mkdir()
+    svc = Service(
+        cfg,
+        [tmp_path / "repo"],
+        state=str(tmp_path / "s.db"),
+        env={"PATCHWARDEN_API_TOKEN": ADMIN},
+    )
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    image = f"{plain_registry.host}/serve/scanme:1"
+    with TestClient(build_app(svc, manage=False)) as c:
+        assert c.get(f"/api/v1/scan?image={image}&sbom_only=1").status_code == 401
+        for _ in range(2):  # cold, then warm from the layer cache: the same answer
+            r = c.get(f"/api/v1/scan?image={image}&sbom_only=1", headers=admin)
+            assert r.status_code == 200, r.text
+            names = sorted(p["name"] for p in r.json()["packages"])
+            assert names == ["libc6", "zlib1g"]
+        bad = c.get("/api/v1/scan?image=Not A Reference", headers=admin)
+        assert bad.status_code == 400 and "lowercase" in bad.json()["error"]
+        assert c.get("/api/v1/scan", headers=admin).status_code == 400
+    svc.stop(1)

@@ -151,6 +151,18 @@ class Api:
     def audit(self, request: Request, who: Principal) -> Response:
         return ok({"audit": self.svc.fleet.audit_log(_int(request.query_params.get("limit"), 200))})
 
+    def scan(self, request: Request, who: Principal) -> Response:
+        from patchwarden.sbom.json_report import write_json
+
+        image = request.query_params.get("image", "").strip()
+        if not image:
+            return problem(
+                400, "missing ?image=REFERENCE", "e.g. ?image=docker.io/library/nginx:1.27"
+            )
+        sbom_only = request.query_params.get("sbom_only", "").lower() in ("1", "true", "yes")
+        report = self.svc.scan(image, sbom_only=sbom_only)
+        return Response(write_json(report), media_type="application/json")
+
     def tokens(self, request: Request, who: Principal) -> Response:
         return ok({"tokens": self.svc.tokens.list()})
 
@@ -206,6 +218,7 @@ class Api:
             Route("/api/v1/updates", g(Role.READ, self.updates), methods=["GET"]),
             Route("/api/v1/jobs", g(Role.READ, self.jobs), methods=["GET"]),
             Route("/api/v1/audit", g(Role.READ, self.audit), methods=["GET"]),
+            Route("/api/v1/scan", g(Role.READ, self.scan), methods=["GET"]),
             Route("/api/v1/tokens", g(Role.ADMIN, self.tokens), methods=["GET"]),
             Route("/api/v1/tokens", self.create_token, methods=["POST"]),
             Route("/api/v1/tokens/{name}", g(Role.ADMIN, self.delete_token), methods=["DELETE"]),

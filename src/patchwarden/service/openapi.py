@@ -71,6 +71,14 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/v1/jobs/{name}/run": {
         "post": _op("Queue a run of a job (check, apply)", auth="admin", ok="202", params=("name",))
     },
+    "/api/v1/scan": {
+        "get": _op(
+            "Scan a registry image (packages and, unless sbom_only, vulnerabilities); the "
+            "JSON report of `scan --format json`",
+            auth="read",
+            query=("image", "sbom_only"),
+        )
+    },
     "/api/v1/audit": {"get": _op("Audit log, newest first", auth="read", query=("limit",))},
     "/api/v1/tokens": {
         "get": _op("API tokens (names and roles; never the tokens)", auth="admin"),

@@ -86,6 +86,7 @@ class Service:
         self._stop = threading.Event()
         self._engine_lock = threading.Lock()
         self._engine_client: Any = None
+        self._scan_engine: Any = None
         self._scheduler: threading.Thread | None = None
         self.started = False
 
@@ -103,6 +104,29 @@ class Service:
         from patchwarden.app.live import LiveUpdater
 
         return LiveUpdater(self._engine(), self.store)
+
+    def scan(self, image: str, *, sbom_only: bool = False) -> Any:
+        """``scan IMAGE`` (a registry reference) in this process: warm caches (layers, the
+        registry client's connections and tokens) make a repeated scan cheap."""
+        from patchwarden.app.scan import ScanOptions, ScanTarget, run_scan
+        from patchwarden.core.ref import parse_reference
+        from patchwarden.registry.model import Platform
+
+        parse_reference(image)  # a malformed reference is a usage error, before any I/O
+        options = ScanOptions(
+            ScanTarget("registry", image),
+            platform=Platform.parse(self.config.platform),
+            sbom_only=sbom_only,
+        )
+        return run_scan(self._scanner(), options).report
+
+    def _scanner(self) -> Any:
+        with self._engine_lock:
+            if self._scan_engine is None:
+                from patchwarden.service.scanning import ServeScanEngine
+
+                self._scan_engine = ServeScanEngine(self.config)
+            return self._scan_engine
 
     def _finished(self, job: str, outcome: str, seconds: float, summary: str) -> None:
         from patchwarden.config.serve import Event
