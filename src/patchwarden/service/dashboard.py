@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from patchwarden.service.api import client_of
 from patchwarden.service.auth import AuthError, Principal
-from patchwarden.store.fleet import DecisionError
+from patchwarden.store.fleet import DecisionError, summarize
 from patchwarden.store.tokens import Role
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class Dashboard:
         return self._page(
             "overview.html",
             who=who,
-            summary=self.svc.fleet.summary(),
+            summary=summarize(items),
             jobs=self.svc.jobs.states(),
             items=items,
             pending=self.svc.fleet.pending("pending"),

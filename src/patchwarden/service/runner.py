@@ -125,14 +125,16 @@ class JobRunner:
             log.exception("job %s crashed", job)
             summary = redact_text(f"internal error: {type(exc).__name__}: {exc}")
         finally:
+            seconds = time.monotonic() - t0
+            log.info("job %s %s in %.2fs: %s", job, outcome, seconds, summary)
+            if self.on_finish is not None:  # metrics and alerts first: the run is visible
+                try:  # in the store only once they are done
+                    self.on_finish(job, outcome, seconds, summary)
+                except Exception:
+                    log.exception("after job %s", job)
             beat_stop.set()
             beat.join()
-            seconds = time.monotonic() - t0
-            self.store.finish_run(run_id, outcome, summary, seconds)
-            self.store.release(job, self.owner, outcome)
-        log.info("job %s %s in %.2fs: %s", job, outcome, seconds, summary)
-        if self.on_finish is not None:
-            self.on_finish(job, outcome, seconds, summary)
+            self.store.release(job, self.owner, outcome, (run_id, summary, seconds))
 
     def _heartbeat(self, job: str, stop: threading.Event) -> None:
         every = max(self.lease.total_seconds() / 3, 0.05)

@@ -64,6 +64,30 @@ class AuditEntry:
     detail: str
 
 
+def summarize(items: Iterable[FleetItem]) -> dict[str, Any]:
+    """References and distinct images; counts by status, by update kind, by severity."""
+    images: set[str] = set()
+    status: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    severities: Counter[str] = Counter()
+    n = 0
+    for i in items:
+        n += 1
+        images.add(i.image)
+        status[i.status] += 1
+        if i.update_kind:
+            kinds[i.update_kind] += 1
+        for sev, count in (i.vulns or {}).get("by_severity", {}).items():
+            severities[sev] += int(count)
+    return {
+        "references": n,
+        "images": len(images),
+        "by_status": dict(status),
+        "outdated_by_kind": dict(kinds),
+        "vulnerabilities_by_severity": dict(severities),
+    }
+
+
 class DecisionError(StoreError):
     """The pending update is not in a state that allows this decision."""
 
@@ -129,25 +153,8 @@ class FleetStore:
             return [_fleet(r) for r in s.scalars(stmt)]
 
     def summary(self) -> dict[str, Any]:
-        """Counts for the overview and ``/metrics``: by status, by update kind, by severity."""
-        with self._session("read") as s:
-            rows = s.execute(
-                select(FleetRow.status, FleetRow.update_kind, FleetRow.vulns, FleetRow.image)
-            ).all()
-        images = {r.image for r in rows}
-        status = Counter(r.status for r in rows)
-        kinds = Counter(r.update_kind for r in rows if r.update_kind)
-        severities: Counter[str] = Counter()
-        for r in rows:
-            for sev, n in (r.vulns or {}).get("by_severity", {}).items():
-                severities[sev] += int(n)
-        return {
-            "references": len(rows),
-            "images": len(images),
-            "by_status": dict(status),
-            "outdated_by_kind": dict(kinds),
-            "vulnerabilities_by_severity": dict(severities),
-        }
+        """Counts for the overview and ``/metrics``: see :func:`summarize`."""
+        return summarize(self.fleet(limit=10_000_000))
 
     # -- pending updates ----------------------------------------------------------------
     def propose(self, p: PendingUpdate) -> tuple[PendingUpdate, bool]:

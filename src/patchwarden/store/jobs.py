@@ -111,7 +111,11 @@ class JobStore:
         with self._session("write to") as s:
             return s.execute(stmt).rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
-    def release(self, name: str, owner: str, outcome: str) -> None:
+    def release(
+        self, name: str, owner: str, outcome: str, run: tuple[int, str, float] | None = None
+    ) -> None:
+        """Give the lease back (only if still ``owner``'s); with ``run`` = (id, detail,
+        seconds) also close that run, in the same transaction."""
         now = self._clock()
         values: dict[str, object] = {
             "lease_owner": None,
@@ -124,6 +128,13 @@ class JobStore:
         stmt = update(JobRow).where(JobRow.name == name, JobRow.lease_owner == owner)
         with self._session("write to") as s:
             s.execute(stmt.values(**values))
+            if run is not None:
+                run_id, detail, seconds = run
+                s.execute(
+                    update(JobRunRow)
+                    .where(JobRunRow.id == run_id)
+                    .values(finished_at=now, outcome=outcome, detail=detail, duration_s=seconds)
+                )
 
     def claim_due(self, name: str, due: datetime) -> bool:
         """Record ``due`` as handled unless it (or a later one) already is: True for exactly

@@ -46,10 +46,14 @@ def test_two_runners_sharing_a_store_never_overlap_and_drop_nothing(tmp_path: Pa
             for i in range(2)
         ]
         runners[0].submit("check", Trigger("hook", "first"))
-        time.sleep(0.05)
+        deadline = time.monotonic() + 10
+        while not peak[0] and time.monotonic() < deadline:  # the first run is under way
+            time.sleep(0.01)
         runners[1].submit("check", Trigger("hook", "second"))
+        while len(seen) < 2 and time.monotonic() < deadline + 10:
+            time.sleep(0.02)
         for r in runners:
-            assert r.stop(10)  # stop() lets the running job finish
+            assert r.stop(10)
         # the second runner waited for the lease instead of running alongside or dropping
         assert peak[0] == 1
         assert seen == ["first", "second"]
@@ -69,7 +73,9 @@ def test_a_burst_of_requests_costs_one_more_run(tmp_path: Path) -> None:
 
         r = JobRunner(JobStore(store.engine), {"check": job}, owner="p")
         r.submit("check", Trigger("startup"))
-        time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:  # the first run is under way
+            time.sleep(0.01)
         for i in range(5):
             r.submit("check", Trigger("hook", str(i), frozenset({f"r/{i}"})))
         release.set()
