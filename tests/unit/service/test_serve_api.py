@@ -165,3 +165,17 @@ def test_dashboard_login_csrf_and_approve(served: Served) -> None:
     assert r.status_code == 303
     assert served.svc.fleet.get_pending(p.id).state == "approved"  # type: ignore[union-attr]
     assert "approve" in c.get("/audit").text
+
+
+def test_grafana_dashboard_uses_only_metrics_serve_exports(served: Served) -> None:
+    import re
+
+    dash = json.loads((DOCS.parents[1] / "contrib" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\bpatchwarden_[a-z_]+", e)}
+    text = served.client.get("/metrics").text
+    exported = set(re.findall(r"^# TYPE (patchwarden_[a-z_]+) (\w+)", text, re.M))
+    names = {n for n, _ in exported}
+    names |= {f"{n}_total" for n, kind in exported if kind == "counter"}
+    names |= {f"{n}_bucket" for n, kind in exported if kind == "histogram"}
+    assert used and used <= names, used - names
