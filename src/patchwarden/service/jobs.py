@@ -86,6 +86,7 @@ class Context:
     metrics: Metrics
     engine: Callable[[], EngineClient] | None = None
     submit: Callable[[str, Trigger], None] | None = None
+    state: str | None = None  # the state store's path or URL (check keeps tag drift there)
 
 
 class CheckJob:
@@ -100,7 +101,7 @@ class CheckJob:
         inv = run_inventory(ctx.paths, ctx.config)
         refs = tuple(r for r in inv.references if scope is None or r.ref.name in scope)
         # No disk cache: an event says a tag just moved, a cached tag list would hide it.
-        checker = build_checker(ctx.config, use_cache=False)
+        checker = build_checker(ctx.config, use_cache=False, state=ctx.state)
         containers = self._containers(scope)
         report = checker.run(Inventory(refs + tuple(c for c, _ in containers), inv.skipped))
         ctx.metrics.registry_requests(report.requests)

@@ -52,7 +52,8 @@ class Service:
         env = os.environ if env is None else env
         self.config = config
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.store = open_store(state or config.serve.state)
+        self.state_url = state or config.serve.state
+        self.store = open_store(self.state_url)
         engine = self.store.engine
         self.jobs = JobStore(engine)
         self.fleet = FleetStore(engine)
@@ -73,6 +74,7 @@ class Service:
             notifier=self.notifier,
             metrics=self.metrics,
             engine=self._engine if config.serve.engine else None,
+            state=self.state_url,
         )
         self.apply = ApplyJob(self.ctx, self._updater)
         self.runner = JobRunner(

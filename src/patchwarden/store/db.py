@@ -323,14 +323,14 @@ class Store:
         try:
             return tags.load(self._engine)
         except SQLAlchemyError as exc:
-            raise _wrap(exc, self._engine.url, "read") from None
+            raise wrap_error(exc, self._engine.url, "read") from None
 
     def observe_tags(self, seen: Mapping[str, str], now: datetime) -> None:
         """Record the digests ``name:tag`` pointed at ``now``, in one transaction."""
         try:
             tags.save(self._engine, seen, now)
         except SQLAlchemyError as exc:
-            raise _wrap(exc, self._engine.url, "write to") from None
+            raise wrap_error(exc, self._engine.url, "write to") from None
 
     def _query(self, stmt: Select[Any]) -> list[UpdateRecord]:
         try:
