@@ -28,6 +28,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -102,7 +103,7 @@ def fleet_page(n: int, runs: int) -> None:
 
 
 def warm_scan(runs: int) -> None:
-    from patchwarden.devtools.registry_server import RegistryServer, free_port
+    from patchwarden.devtools.registry_server import RegistryServer
     from patchwarden.devtools.skopeo import Pusher
 
     status = b"".join(
@@ -120,27 +121,10 @@ def warm_scan(runs: int) -> None:
             f"registries:\n  '{reg.host}':\n    insecure: true\ncache:\n  dir: {root / 'cache'}\n"
         )
         (root / "repo").mkdir()
-        port, token = free_port(), "b" * 40
+        token = "b" * 40
         env = {**os.environ, "PATCHWARDEN_API_TOKEN": token}
         env.pop("PATCHWARDEN_CONFIG", None)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "patchwarden.cli.main",
-                "serve",
-                str(root / "repo"),
-                "-c",
-                str(cfg),
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--state",
-                str(root / "s.db"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc, port = _start_serve([str(root / "repo"), "-c", str(cfg)], root, env)
         try:
             _wait_ready(port)
             url = f"http://127.0.0.1:{port}/api/v1/scan"
@@ -181,6 +165,16 @@ def warm_scan(runs: int) -> None:
         )
 
 
+def _start_serve(args: list[str], root: Path, env: dict[str, str]) -> tuple[Any, int]:
+    from patchwarden.devtools.registry_server import free_port
+
+    port = free_port()
+    argv = [sys.executable, "-m", "patchwarden.cli.main", "serve", *args]
+    argv += ["--listen", f"127.0.0.1:{port}", "--state", str(root / "s.db")]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, port
+
+
 def _wait_ready(port: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -194,28 +188,11 @@ def _wait_ready(port: int) -> None:
 
 
 def idle_memory() -> None:
-    from patchwarden.devtools.registry_server import free_port
 
     with tempfile.TemporaryDirectory(prefix="pw-bench-serve-") as tmp:
-        port = free_port()
         env = {**os.environ, "PATCHWARDEN_API_TOKEN": "x" * 32}
         env.pop("PATCHWARDEN_CONFIG", None)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "patchwarden.cli.main",
-                "serve",
-                tmp,
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--state",
-                str(Path(tmp) / "s.db"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc, port = _start_serve([tmp], Path(tmp), env)
         try:
             _wait_ready(port)
             time.sleep(3)  # the start-up check has finished; the process is idle

@@ -47,3 +47,19 @@ def proxy(plain_registry: RegistryServer) -> Iterator[RegistryProxy]:
 @pytest.fixture(scope="session")
 def pusher(tmp_path_factory: pytest.TempPathFactory) -> Pusher:
     return Pusher(tmp_path_factory.mktemp("layouts"))
+
+
+@pytest.fixture(scope="module")
+def engine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Podman Docker-API service for the module (tests/integration/podman.py)."""
+    from podman import env_ci, find_busybox, podman_ready, podman_service
+
+    podman = require_tool("podman")
+    require_tool("runc")
+    problem = podman_ready() or (None if find_busybox() else "static busybox is not installed")
+    if problem:
+        if env_ci():
+            pytest.fail(problem, pytrace=False)
+        pytest.skip(problem)
+    with podman_service(podman, tmp_path_factory.mktemp("podman")) as url:
+        yield url

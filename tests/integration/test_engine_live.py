@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from podman import env_ci, find_busybox, podman_ready, podman_service, push_web_image
+from podman import push_web_image
 from typer.testing import CliRunner
 
 from patchwarden.app.check import Checker
@@ -34,23 +34,9 @@ from patchwarden.config.schema import Config
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.engine.client import EngineClient
 from patchwarden.store import open_store
-from testkit.tools import require_tool
 
 pytestmark = pytest.mark.integration
 STOP = 1  # busybox httpd as PID 1 ignores SIGTERM: do not wait 10 s per stop
-
-
-@pytest.fixture(scope="module")
-def engine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    podman = require_tool("podman")
-    require_tool("runc")
-    problem = podman_ready() or (None if find_busybox() else "static busybox is not installed")
-    if problem:
-        if env_ci():
-            pytest.fail(problem, pytrace=False)
-        pytest.skip(problem)
-    with podman_service(podman, tmp_path_factory.mktemp("podman")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

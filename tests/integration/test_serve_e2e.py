@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import require_tool
-from podman import env_ci, find_busybox, podman_ready, podman_service, push_web_image
+from podman import env_ci, push_web_image
 from serve_env import ServeProcess, SmtpSink, wait_until
 
 from patchwarden.devtools.registry_server import RegistryServer, free_port
@@ -44,17 +44,6 @@ def _missing(what: str) -> None:
     if env_ci():
         pytest.fail(what, pytrace=False)
     pytest.skip(what)
-
-
-@pytest.fixture(scope="module")
-def engine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    podman = require_tool("podman")
-    require_tool("runc")
-    problem = podman_ready() or (None if find_busybox() else "static busybox is not installed")
-    if problem:
-        _missing(problem)
-    with podman_service(podman, tmp_path_factory.mktemp("podman")) as url:
-        yield url
 
 
 def _wait_http(port: int) -> str:

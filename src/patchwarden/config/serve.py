@@ -34,15 +34,17 @@ class Event(StrEnum):
     JOB_FAILED = "job-failed"
 
 
-def _cron(v: str) -> str:
+def cron_expression(v: str) -> str:
+    """``v`` when it is a 5-field cron expression, else a ValueError saying what is expected."""
     from croniter import croniter
 
     if len(v.split()) != 5 or not croniter.is_valid(v):
-        raise ValueError(f"invalid cron expression {v!r}: use 5 fields, e.g. '0 3 * * 1-5'")
+        raise ValueError(f"invalid cron expression {v!r}: use 5 fields, e.g. '* 22-23,0-5 * * 1-5'")
     return v
 
 
-def _tz(v: str) -> str:
+def time_zone(v: str) -> str:
+    """``v`` when it is a known IANA time zone name."""
     from zoneinfo import ZoneInfo
 
     try:
@@ -73,8 +75,8 @@ class JobSchedule(_Strict):
         description="runs missed while serve was down: run once at start-up, or skip them",
     )
 
-    _c = field_validator("cron")(classmethod(lambda cls, v: _cron(v)))
-    _t = field_validator("timezone")(classmethod(lambda cls, v: _tz(v)))
+    _c = field_validator("cron")(classmethod(lambda cls, v: cron_expression(v)))
+    _t = field_validator("timezone")(classmethod(lambda cls, v: time_zone(v)))
     _j = field_validator("jitter", mode="before")(classmethod(lambda cls, v: _dur(v)))
 
 
@@ -82,8 +84,8 @@ class Window(_Strict):
     cron: str = Field(description="5-field cron; a moment inside the window matches every field")
     timezone: str = "UTC"
 
-    _c = field_validator("cron")(classmethod(lambda cls, v: _cron(v)))
-    _t = field_validator("timezone")(classmethod(lambda cls, v: _tz(v)))
+    _c = field_validator("cron")(classmethod(lambda cls, v: cron_expression(v)))
+    _t = field_validator("timezone")(classmethod(lambda cls, v: time_zone(v)))
 
 
 class HooksConfig(_Strict):

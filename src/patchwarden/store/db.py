@@ -226,6 +226,17 @@ def wrap_error(exc: BaseException, url: URL, doing: str) -> StoreError:
     )
 
 
+@contextlib.contextmanager
+def transaction(engine: Engine, doing: str) -> Iterator[Session]:
+    """A session in a transaction, committed on success; database errors become
+    :class:`StoreError` ("cannot ``doing`` the state store ...")."""
+    try:
+        with Session(engine) as session, session.begin():
+            yield session
+    except SQLAlchemyError as exc:
+        raise wrap_error(exc, engine.url, doing) from None
+
+
 def _to_record(row: UpdateRow) -> UpdateRecord:
     return UpdateRecord(
         id=row.id,

@@ -4,8 +4,8 @@ updates and their decisions, the audit log, and which alerts were already sent."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from patchwarden.store.db import wrap_error
+from patchwarden.store.db import transaction, wrap_error
 from patchwarden.store.errors import StoreError
 from patchwarden.store.orm import AuditRow, FleetRow, NotificationRow, PendingUpdateRow
 
@@ -112,13 +112,8 @@ class FleetStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @contextmanager
-    def _session(self, doing: str) -> Iterator[Session]:
-        try:
-            with Session(self._engine) as session, session.begin():
-                yield session
-        except SQLAlchemyError as exc:
-            raise wrap_error(exc, self._engine.url, doing) from None
+    def _session(self, doing: str) -> AbstractContextManager[Session]:
+        return transaction(self._engine, doing)
 
     # -- fleet --------------------------------------------------------------------------
     def save_results(self, items: Iterable[FleetItem], *, prefix: str | None = None) -> int:

@@ -10,8 +10,8 @@ the next runner takes the job over.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +19,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from patchwarden.store.db import wrap_error
+from patchwarden.store.db import transaction, wrap_error
 from patchwarden.store.orm import JobRow, JobRunRow
 
 Clock = Callable[[], datetime]
@@ -64,13 +64,8 @@ class JobStore:
         self._engine = engine
         self._clock = clock
 
-    @contextmanager
-    def _session(self, doing: str) -> Iterator[Session]:
-        try:
-            with Session(self._engine) as session, session.begin():
-                yield session
-        except SQLAlchemyError as exc:
-            raise wrap_error(exc, self._engine.url, doing) from None
+    def _session(self, doing: str) -> AbstractContextManager[Session]:
+        return transaction(self._engine, doing)
 
     def _ensure(self, name: str) -> None:
         try:
