@@ -206,10 +206,23 @@ def test_push_alert_approve_update_and_see_it(engine_url: str, tmp_path: Path) -
             assert 'patchwarden_outdated_references{kind="patch"} 0.0' in metrics
 
             _dashboard(serve.url, key, name, tmp_path)
-            # one alert per change: "update available" once, "update applied" once
+            rolled = wait_until(
+                "the rollback from the dashboard",
+                lambda: [
+                    u
+                    for u in api.get("/api/v1/updates").json()["updates"]
+                    if u["update_kind"] == "rollback" and u["state"] not in ("approved", "applying")
+                ],
+                120,
+            )
+            assert rolled[0]["state"] == "applied", rolled
+            assert _wait_http(app_port) == "v1" and engine.info(name).digest == d1
+            # one alert per change: available, applied, rolled back: once each
+            wait_until("the rollback e-mail", lambda: len(smtp.messages) >= 3)
             subjects = _subjects(smtp)
-            assert len(subjects) == 2, subjects
+            assert len(subjects) == 3, subjects
             assert "update available" in subjects[0] and "update applied" in subjects[1]
+            assert "rollback applied" in subjects[2]
         finally:
             code = serve.stop(signal.SIGTERM)
         assert code == 0, serve.log_text()[-3000:]
@@ -245,6 +258,11 @@ def _dashboard(url: str, key: str, name: str, tmp_path: Path) -> None:
             page.goto(f"{url}/audit")
             audit = page.inner_text("#audit")
             assert "approve" in audit and "apply:applied" in audit
+            # roll back from the image page (a CSRF-protected form, admin only)
+            page.goto(f"{url}/images/{quote(key, safe='')}")
+            page.click("#rollback")
+            page.wait_for_url(f"{url}/images/**")
+            assert "rollback" in page.inner_text("#updates")
         finally:
             browser.close()
 

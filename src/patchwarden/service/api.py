@@ -173,6 +173,10 @@ class Api:
         p = self.svc.decide(pid, approve, who.name)
         return ok({"update": p})
 
+    def rollback(self, request: Request, who: Principal) -> Response:
+        p = self.svc.request_rollback(request.path_params["name"], who.name)
+        return ok({"update": p}, 202)
+
     def run_job(self, request: Request, who: Principal) -> Response:
         name = request.path_params["name"]
         if name not in self.svc.runner.handlers:
@@ -225,6 +229,9 @@ class Api:
             Route("/api/v1/updates/{id}/approve", g(Role.ADMIN, self.decide), methods=["POST"]),
             Route("/api/v1/updates/{id}/deny", g(Role.ADMIN, self.decide), methods=["POST"]),
             Route("/api/v1/jobs/{name}/run", g(Role.ADMIN, self.run_job), methods=["POST"]),
+            Route(
+                "/api/v1/containers/{name}/rollback", g(Role.ADMIN, self.rollback), methods=["POST"]
+            ),
         ]
 
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from patchwarden.errors import UsageError
 from patchwarden.service.api import client_of
 from patchwarden.service.auth import AuthError, Principal
 from patchwarden.store.fleet import DecisionError, summarize
@@ -125,12 +126,17 @@ class Dashboard:
             self.svc.auth.check_csrf(token, (form.get("csrf") or [""])[0])
             if who.role != Role.ADMIN:
                 raise AuthError(403, f"token {who.name!r} is read-only: approving needs admin")
-            pid = int(request.path_params["id"])
-            p = self.svc.decide(pid, request.url.path.endswith("/approve"), who.name)
+            if "name" in request.path_params:
+                p = self.svc.request_rollback(request.path_params["name"], who.name)
+            else:
+                pid = int(request.path_params["id"])
+                p = self.svc.decide(pid, request.url.path.endswith("/approve"), who.name)
         except AuthError as exc:
             return self._page("error.html", status=exc.status, who=who, message=exc.message)
         except DecisionError as exc:
             return self._page("error.html", status=409, who=who, message=exc.message)
+        except UsageError as exc:
+            return self._page("error.html", status=400, who=who, message=exc.message)
         return RedirectResponse(f"/images/{quote(p.fleet_key, safe='')}", status_code=303)
 
     def routes(self) -> list[Route]:
@@ -143,4 +149,5 @@ class Dashboard:
             Route("/audit", self._guard(self.audit), methods=["GET"]),
             Route("/ui/updates/{id:int}/approve", self.decide, methods=["POST"]),
             Route("/ui/updates/{id:int}/deny", self.decide, methods=["POST"]),
+            Route("/ui/containers/{name}/rollback", self.decide, methods=["POST"]),
         ]

@@ -27,6 +27,7 @@ from patchwarden.app.check.results import CheckResult, Status
 from patchwarden.app.inventory import run_inventory
 from patchwarden.config.schema import Config
 from patchwarden.config.serve import Event
+from patchwarden.errors import PatchwardenError
 from patchwarden.refs.model import Inventory
 from patchwarden.service.runner import Trigger
 from patchwarden.service.schedule import in_window, next_window
@@ -195,7 +196,7 @@ class CheckJob:
         return 1
 
 
-_STATE_OF = {"updated": "applied", "rolled-back": "rolled-back"}
+_STATE_OF = {"updated": "applied", "reverted": "applied", "rolled-back": "rolled-back"}
 
 
 class ApplyJob:
@@ -226,24 +227,38 @@ class ApplyJob:
         from patchwarden.app.live import Candidate, Selection
         from patchwarden.core.ref import parse_reference
 
-        target = parse_reference(p.to_image).with_digest(p.to_digest)
-        why = f"approved update #{p.id} by {p.decided_by}"
         updater = self.updater()
-        results = updater.update(
-            lambda _info, _ref: Candidate(target, "", why), Selection(names=(p.container or "",))
-        )
-        result = results[0] if results else None
+        failure = ""
+        if p.update_kind == "rollback":
+            try:
+                result = updater.rollback(p.container or "")
+            except PatchwardenError as exc:  # no earlier digest, container gone, ...
+                result = None
+                failure = exc.message
+        else:
+            target = parse_reference(p.to_image).with_digest(p.to_digest)
+            why = f"approved update #{p.id} by {p.decided_by}"
+            results = updater.update(
+                lambda _info, _ref: Candidate(target, "", why),
+                Selection(names=(p.container or "",)),
+            )
+            result = results[0] if results else None
+            failure = "container not selected"
         outcome = result.outcome if result is not None else "failed"
-        reason = result.reason if result is not None else "container not selected"
+        reason = result.reason if result is not None else failure
         state = _STATE_OF.get(outcome, "failed")
         self.ctx.fleet.transition(p.id, "applying", state, result=reason)
         self.ctx.fleet.audit("serve", f"apply:{state}", p.container or "", f"#{p.id}: {reason}")
-        event = Event.UPDATE_APPLIED if state == "applied" else Event.ROLLBACK
+        what = "rollback" if p.update_kind == "rollback" else "update"
+        ok = state == "applied" and what == "update"
         self.ctx.notifier.notify(
-            event, f"apply:{p.id}", f"{p.container}: update {state}", f"{p.to_image}: {reason}"
+            Event.UPDATE_APPLIED if ok else Event.ROLLBACK,
+            f"apply:{p.id}",
+            f"{p.container}: {what} {state}",
+            f"{p.to_image}: {reason}",
         )
         if state == "applied" and self.ctx.submit is not None:
-            repo = frozenset({parse_reference(p.to_image).name})
+            repo = frozenset({parse_reference(p.image).name})
             self.ctx.submit("check", Trigger("apply", f"update #{p.id}", repo))
         return f"#{p.id} {p.container}: {state}"
 

@@ -79,6 +79,15 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             query=("image", "sbom_only"),
         )
     },
+    "/api/v1/containers/{name}/rollback": {
+        "post": _op(
+            "Roll a container back to the image it ran before its last update (queued for the "
+            "apply job, inside maintenance windows)",
+            auth="admin",
+            ok="202",
+            params=("name",),
+        )
+    },
     "/api/v1/audit": {"get": _op("Audit log, newest first", auth="read", query=("limit",))},
     "/api/v1/tokens": {
         "get": _op("API tokens (names and roles; never the tokens)", auth="admin"),

@@ -187,6 +187,39 @@ class Service:
             self.runner.submit("apply", Trigger("approval", f"update #{pid} by {actor}"))
         return p
 
+    def request_rollback(self, container: str, actor: str) -> PendingUpdate:
+        """Queue a rollback of ``container`` to the image it ran before its last update, as an
+        approved change the ``apply`` job carries out once (like an approved update)."""
+        from patchwarden.errors import UsageError
+
+        if not self.config.serve.engine:
+            raise UsageError("no engine configured", "set serve.engine to roll containers back")
+        item = self.fleet.item(f"container:{container}")
+        if item is None:
+            raise UsageError(f"no container {container!r} is known", "see GET /api/v1/references")
+        now = datetime.now(UTC)
+        p, _ = self.fleet.propose(
+            PendingUpdate(
+                id=0,
+                change_key=f"rollback:{container}:{now.isoformat()}",
+                fleet_key=item.key,
+                container=container,
+                image=f"{item.repository}:{item.current_tag}",
+                from_digest=item.current_digest,
+                to_image=f"{item.repository}:{item.current_tag}",
+                to_digest=None,  # the live updater picks the previous digest from the history
+                update_kind="rollback",
+                state="approved",
+                created_at=now,
+                decided_at=now,
+                decided_by=actor,
+                result=None,
+            )
+        )
+        self.fleet.audit(actor, "rollback", container, f"#{p.id}")
+        self.runner.submit("apply", Trigger("rollback", f"#{p.id} by {actor}"))
+        return p
+
     def _schedule_loop(self) -> None:
         startup = True
         while not self._stop.is_set():

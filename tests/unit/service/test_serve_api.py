@@ -179,3 +179,10 @@ def test_grafana_dashboard_uses_only_metrics_serve_exports(served: Served) -> No
     names |= {f"{n}_total" for n, kind in exported if kind == "counter"}
     names |= {f"{n}_bucket" for n, kind in exported if kind == "histogram"}
     assert used and used <= names, used - names
+
+
+def test_rollback_needs_admin_and_an_engine(served: Served) -> None:
+    c = served.client
+    assert c.post("/api/v1/containers/web/rollback").status_code == 401
+    r = c.post("/api/v1/containers/web/rollback", headers=served.admin())
+    assert r.status_code == 400 and "serve.engine" in r.json()["hint"]
