@@ -76,6 +76,10 @@ class Authenticator:
         self.limiter = FailureLimiter(failures_per_minute)
         self._csrf_key = secrets.token_bytes(32)
 
+    @property
+    def admin_missing(self) -> bool:
+        return self._admin is None
+
     def identify(self, token: str | None, client: str) -> Principal:
         wait = self.limiter.blocked_for(client)
         if wait is not None:

@@ -144,6 +144,12 @@ class Service:
 
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> None:
+        if self.auth.admin_missing and not self.tokens.list():
+            log.warning(
+                "no admin token (set %s) and no API tokens: the API and dashboard refuse "
+                "every sign-in",
+                ADMIN_ENV,
+            )
         settled = self.apply.settle() if self.config.serve.engine else []
         if settled:
             log.warning("settled updates interrupted by a restart: %s", ", ".join(settled))
