@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 
 import typer
 
@@ -47,6 +48,7 @@ def serve(
         "--listen",
         metavar="HOST:PORT",
         envvar="PATCHWARDEN_LISTEN",
+        show_envvar=True,
         help="Address to bind (default: serve.listen, 127.0.0.1:8080).",
     ),
     state: str | None = typer.Option(
@@ -61,6 +63,7 @@ def serve(
         "--log-format",
         metavar="text|json",
         envvar="PATCHWARDEN_LOG_FORMAT",
+        show_envvar=True,
         help="Log lines as text or JSON (default: serve.log_format).",
     ),
     grace: float = typer.Option(
@@ -87,13 +90,12 @@ def serve(
         token_env = cfg.serve.hooks.token_env
         secrets = [os.environ.get(ADMIN_ENV, ""), os.environ.get(token_env or "", "")]
         logs.setup(fmt, secrets)
+        sock = _bind(host.strip("[]"), int(port), address)  # before any job can start
         svc = Service(cfg, [p.resolve() for p in roots], state=state)
         app = build_app(svc, grace=grace)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
-                host=host.strip("[]"),
-                port=int(port),
                 log_config=None,
                 proxy_headers=True,
                 timeout_graceful_shutdown=int(grace),
@@ -103,11 +105,22 @@ def serve(
         # the handler that was there before; a no-op one makes a clean stop exit 0.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
-        server.run()
-        if not server.started:
-            raise UsageError(
-                f"could not listen on {address}", "pick a free port with --listen HOST:PORT"
-            )
+        server.run(sockets=[sock])
+
+
+def _bind(host: str, port: int, address: str) -> socket.socket:
+    try:
+        family, kind, proto, _, where = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(where)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {address}: {exc.strerror or exc}",
+            "pick a free port or another address with --listen HOST:PORT",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,3 +53,33 @@ def test_defaults_and_durations() -> None:
         True,
         "PATCHWARDEN_HOOK_TOKEN",
     )
+
+
+def test_a_taken_listen_address_is_a_usage_error(tmp_path: Path) -> None:
+    import socket
+
+    from typer.testing import CliRunner
+
+    from patchwarden.cli.main import build_app
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = CliRunner().invoke(
+            build_app(["serve"]),
+            [
+                "serve",
+                str(tmp_path),
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--state",
+                str(tmp_path / "s.db"),
+            ],
+        )
+    finally:
+        taken.close()
+    assert result.exit_code == 2
+    assert "cannot listen on" in result.stderr and "--listen" in result.stderr
+    assert not (tmp_path / "s.db").exists()  # refused before anything started
