@@ -280,6 +280,9 @@ def test_killed_during_an_update_then_restarted_never_repeats_a_side_effect(
                 "a pending update",
                 lambda: api.get("/api/v1/updates?state=pending").json()["updates"],
             )
+            # as a person would: the alert arrives, then the update is approved (an alert
+            # claimed but not yet sent when serve is killed is lost, never sent twice)
+            wait_until("the e-mail", lambda: sc.smtp.messages)
             assert api.post(f"/api/v1/updates/{p['id']}/approve").status_code == 200
             wait_until(
                 "the update to be claimed",
