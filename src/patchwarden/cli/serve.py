@@ -89,8 +89,8 @@ def serve(
             raise UsageError(f"invalid --log-format {fmt!r}", "use text or json")
         token_env = cfg.serve.hooks.token_env
         secrets = [os.environ.get(ADMIN_ENV, ""), os.environ.get(token_env or "", "")]
-        logs.setup(fmt, secrets)
         sock = _bind(host.strip("[]"), int(port), address)  # before any job can start
+        logs.setup(fmt, secrets)
         svc = Service(cfg, [p.resolve() for p in roots], state=state)
         app = build_app(svc, grace=grace)
         server = uvicorn.Server(
