@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def fleet_page(n: int, runs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="pw-bench-serve-") as tmp:
         root = Path(tmp)
         (root / "repo").mkdir()
-        token = "bench-admin-token-0123456789abcdef"
+        token = secrets.token_hex(16)
         svc = Service(
             Config(),
             [root / "repo"],

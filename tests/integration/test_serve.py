@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import require_tool
 from serve_env import ServeProcess, SmtpSink, WebhookSink, wait_until
 
+from conftest import require_tool
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.devtools.skopeo import Pusher
 

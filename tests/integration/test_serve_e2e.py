@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import require_tool
 from podman import env_ci, push_web_image
 from serve_env import ServeProcess, SmtpSink, wait_until
 
+from conftest import require_tool
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.engine.client import EngineClient
 from patchwarden.store import open_store

@@ -143,7 +143,8 @@ class CheckJob:
 
     def _announce(self, res: CheckResult) -> None:
         cand = res.candidate
-        assert cand is not None
+        if cand is None:
+            return
         target = cand.digest or cand.tag or ""
         self.ctx.notifier.notify(
             Event.UPDATE_AVAILABLE,
@@ -239,7 +240,7 @@ class ApplyJob:
             target = parse_reference(p.to_image).with_digest(p.to_digest)
             why = f"approved update #{p.id} by {p.decided_by}"
             results = updater.update(
-                lambda _info, _ref: Candidate(target, "", why),
+                lambda _info, _ref: Candidate(target, None, why),
                 Selection(names=(p.container or "",)),
             )
             result = results[0] if results else None

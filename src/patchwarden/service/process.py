@@ -125,9 +125,9 @@ class Service:
     def _scanner(self) -> Any:
         with self._engine_lock:
             if self._scan_engine is None:
-                from patchwarden.service.scanning import ServeScanEngine
+                from patchwarden.service.scanning import build_serve_scan
 
-                self._scan_engine = ServeScanEngine(self.config)
+                self._scan_engine = build_serve_scan(self.config)
             return self._scan_engine
 
     def _finished(self, job: str, outcome: str, seconds: float, summary: str) -> None:

@@ -1,23 +1,25 @@
-"""``scan`` inside ``serve``: the use case's engine with one registry client kept for the
+"""``scan`` inside ``serve``: the use case's pipeline with one registry client kept for the
 process (connection pools, bearer tokens), where the CLI builds one per run."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
-from patchwarden.app.scan import DefaultEngine
 from patchwarden.config.schema import Config
-from patchwarden.registry.client import RegistryClient
 
 
-class ServeScanEngine(DefaultEngine):
-    def __init__(self, config: Config) -> None:
-        super().__init__(config)
-        self._lock = threading.Lock()
-        self._registry: RegistryClient | None = None
+def build_serve_scan(config: Config) -> Any:
+    from patchwarden.app.scan.pipeline import ImagePipeline
+    from patchwarden.app.wiring import build_client, build_scanner
 
-    def _client(self) -> RegistryClient:
-        with self._lock:
-            if self._registry is None:
-                self._registry = super()._client()
-            return self._registry
+    lock = threading.Lock()
+    kept: list[Any] = []
+
+    def registry() -> Any:
+        with lock:
+            if not kept:
+                kept.append(build_client(config))
+            return kept[0]
+
+    return ImagePipeline(build_scanner(config), registry, configured_db=config.advisories.db_path)
