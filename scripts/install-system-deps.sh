@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages patchwarden's tests and demo use. Idempotent; quiet when done.
 set -euo pipefail
-PKGS=(docker-registry skopeo buildah git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap gnupg prometheus)
+PKGS=(docker-registry skopeo buildah git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap gnupg prometheus
+      postgresql chromium)
 # reference implementations for the version-ordering tests (tests/unit/versions/reference_tools.py)
 PKGS+=(python3-apt node-semver golang-golang-x-mod-dev libmaven3-core-java default-jre-headless)
 missing=()
@@ -21,7 +22,8 @@ echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq
 $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian package starts a registry on :5000 with htpasswd auth; patchwarden starts its own.
+# The Debian packages start a registry on :5000 and a PostgreSQL cluster on :5432; the tests
+# start their own on free loopback ports.
 if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
   $SUDO systemctl stop docker-registry || true
 fi

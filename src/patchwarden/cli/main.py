@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "rebuild": "patchwarden.cli.rebuild",
     "patch": "patchwarden.cli.patch",
     "rollout": "patchwarden.cli.rollout",
+    "serve": "patchwarden.cli.serve",
 }
 
 

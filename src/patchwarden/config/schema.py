@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from patchwarden.config.rollout import Environment, unique_names
+from patchwarden.config.serve import ServeConfig, cron_expression, time_zone
 from patchwarden.core.durations import parse_duration
 
 
@@ -214,26 +215,12 @@ class ScheduleConfig(_Strict):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from croniter import croniter
-
-        if len(v.split()) != 5 or not croniter.is_valid(v):
-            raise ValueError(
-                f"invalid cron expression {v!r}: use 5 fields, e.g. '* 22-23,0-5 * * 1-5'"
-            )
-        return v
+        return cron_expression(v)
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo
-
-        try:
-            ZoneInfo(v)
-        except Exception:
-            raise ValueError(
-                f"unknown time zone {v!r}: use an IANA name such as Europe/Berlin"
-            ) from None
-        return v
+        return time_zone(v)
 
 
 class BuildTest(_Strict):
@@ -383,3 +370,6 @@ class Config(_Strict):
     @classmethod
     def _environments(cls, v: list[Environment]) -> list[Environment]:
         return unique_names(v)
+    serve: ServeConfig = Field(
+        default_factory=ServeConfig, description="`patchwarden serve`: jobs, hooks, notifications"
+    )

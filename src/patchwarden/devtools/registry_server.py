@@ -62,6 +62,8 @@ class RegistryServer:
         token_expires_in: int = 300,
         workdir: Path | None = None,
         binary: str = "docker-registry",
+        notify_url: str | None = None,
+        notify_token: str | None = None,
     ) -> None:
         self.auth = auth
         self.username, self.password = username, password
@@ -71,6 +73,8 @@ class RegistryServer:
         self._workdir = workdir
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._binary = binary
+        self.notify_url = notify_url
+        self.notify_token = notify_token
         self._proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.dir = Path()
@@ -128,6 +132,19 @@ class RegistryServer:
                 f"    issuer: {ts.issuer}",
                 f"    rootcertbundle: {cert}",
             ]
+        if self.notify_url:
+            # distribution's notifications: every push/pull event POSTed as a JSON envelope
+            lines += [
+                "notifications:",
+                "  endpoints:",
+                "    - name: patchwarden",
+                f"      url: {self.notify_url}",
+                "      timeout: 2s",
+                "      threshold: 5",
+                "      backoff: 1s",
+            ]
+            if self.notify_token:
+                lines += ["      headers:", f"        Authorization: [Bearer {self.notify_token}]"]
         return "\n".join(lines) + "\n"
 
     def start(self) -> RegistryServer:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+_NOT_REQUESTS = frozenset({"retries", "rate_limited", "mirror_fallback"})
 KINDS = ("tags", "manifest_head", "manifest_get", "blob", "token", "ping", "probe", "retries")
 
 
 class RequestStats:
-    """Counts requests by kind (``tags``, ``manifest_head``, ..., ``retries``)."""
+    """Counts requests by kind (``tags``, ``manifest_head``, ..., ``retries``); a retried 429
+    also counts as ``rate_limited`` (listed only once it happened)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -32,5 +34,4 @@ class RequestStats:
     @property
     def total_requests(self) -> int:
         with self._lock:
-            not_requests = ("retries", "mirror_fallback")
-            return sum(v for k, v in self._counts.items() if k not in not_requests)
+            return sum(v for k, v in self._counts.items() if k not in _NOT_REQUESTS)

@@ -183,11 +183,16 @@ class Transport:
                 what="registry",
                 follow_redirects=follow,
                 request_timeout=self.options.request_timeout,
-                on_retry=lambda _a, _r: self.stats.incr("retries"),
+                on_retry=lambda _a, reason: self._count_retry(reason),
                 **kw,
             )
         except NetworkError as exc:
             raise registry_network_error(exc, h.name) from exc
+
+    def _count_retry(self, reason: str) -> None:
+        self.stats.incr("retries")
+        if reason == "429":
+            self.stats.incr("rate_limited")
 
     def send(
         self,

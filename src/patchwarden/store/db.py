@@ -196,7 +196,7 @@ def open_store(url_or_path: str | None = None) -> Store:
             _HINT_ENV,
         ) from None
     except SQLAlchemyError as exc:
-        raise _wrap(exc, url, "open") from None
+        raise wrap_error(exc, url, "open") from None
     try:
         migrate(engine)
     except StoreError:
@@ -204,11 +204,11 @@ def open_store(url_or_path: str | None = None) -> Store:
         raise
     except (SQLAlchemyError, CommandError, OSError) as exc:
         engine.dispose()
-        raise _wrap(exc, url, "open") from None
+        raise wrap_error(exc, url, "open") from None
     return Store(engine)
 
 
-def _wrap(exc: BaseException, url: URL, doing: str) -> StoreError:
+def wrap_error(exc: BaseException, url: URL, doing: str) -> StoreError:
     detail = getattr(exc, "orig", None) or exc
     text = _clean(
         str(detail).strip().splitlines()[0] if str(detail).strip() else type(detail).__name__, url
@@ -232,8 +232,15 @@ def _wrap(exc: BaseException, url: URL, doing: str) -> StoreError:
     )
 
 
-def wrap_error(exc: BaseException, store: Store, doing: str) -> StoreError:
-    return _wrap(exc, store.engine.url, doing)
+@contextlib.contextmanager
+def transaction(engine: Engine, doing: str) -> Iterator[Session]:
+    """A session in a transaction, committed on success; database errors become
+    :class:`StoreError` ("cannot ``doing`` the state store ...")."""
+    try:
+        with Session(engine) as session, session.begin():
+            yield session
+    except SQLAlchemyError as exc:
+        raise wrap_error(exc, engine.url, doing) from None
 
 
 def _to_record(row: UpdateRow) -> UpdateRecord:
@@ -261,21 +268,21 @@ class Store:
         self._engine = engine
 
     @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for the other tables' modules (promotions, service tables)."""
+        return self._engine
+
+    @property
     def url(self) -> str:
         """The database URL with its password hidden."""
         return _safe(self._engine.url)
-
-    @property
-    def engine(self) -> Engine:
-        """For the other tables' modules (``store.promotions``)."""
-        return self._engine
 
     @property
     def rollouts(self) -> RolloutStore:
         """Rollout records and their audit steps (``patchwarden rollout``)."""
         from patchwarden.store.rollouts import RolloutStore
 
-        return RolloutStore(self._engine, _wrap)
+        return RolloutStore(self._engine, wrap_error)
 
     def record(self, rec: UpdateRecord) -> UpdateRecord:
         """Store ``rec`` (whose ``id`` must be None); return it with its new id, times in UTC."""
@@ -320,7 +327,7 @@ class Store:
                 session.flush()
                 session.rollback()
         except SQLAlchemyError as exc:
-            err = _wrap(exc, self._engine.url, "write to")
+            err = wrap_error(exc, self._engine.url, "write to")
             raise StoreError(
                 f"{err.message}; nothing was changed",
                 err.hint
@@ -366,14 +373,14 @@ class Store:
         try:
             return tags.load(self._engine)
         except SQLAlchemyError as exc:
-            raise _wrap(exc, self._engine.url, "read") from None
+            raise wrap_error(exc, self._engine.url, "read") from None
 
     def observe_tags(self, seen: Mapping[str, str], now: datetime) -> None:
         """Record the digests ``name:tag`` pointed at ``now``, in one transaction."""
         try:
             tags.save(self._engine, seen, now)
         except SQLAlchemyError as exc:
-            raise _wrap(exc, self._engine.url, "write to") from None
+            raise wrap_error(exc, self._engine.url, "write to") from None
 
     def record_build(self, rec: BuildRecord) -> BuildRecord:
         """Store a ``rebuild`` record (``id`` None); return it with its id."""
@@ -387,7 +394,7 @@ class Store:
                 session.flush()
                 return row.id
         except SQLAlchemyError as exc:
-            raise _wrap(exc, self._engine.url, "write to") from None
+            raise wrap_error(exc, self._engine.url, "write to") from None
 
     def builds(
         self,
@@ -422,7 +429,7 @@ class Store:
             with Session(self._engine) as session:
                 return [convert(r) for r in session.scalars(stmt)]
         except SQLAlchemyError as exc:
-            raise _wrap(exc, self._engine.url, "read") from None
+            raise wrap_error(exc, self._engine.url, "read") from None
         except (ValueError, TypeError, RecursionError) as exc:  # a row edited or damaged
             raise StoreError(
                 f"the update history in {_safe(self._engine.url)} has a malformed row "

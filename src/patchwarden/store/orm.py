@@ -142,3 +142,110 @@ class RolloutStepRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     duration_s: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+# -- the long-running service (``patchwarden serve``) -------------------------------------
+
+
+class JobRow(Base):
+    """One named job and its lease: whoever holds an unexpired lease runs it, nobody else."""
+
+    __tablename__ = "jobs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class JobRunRow(Base):
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_job_started_at", "job", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+
+
+class FleetRow(Base):
+    """The newest check result of one image reference (a file location or a container)."""
+
+    __tablename__ = "fleet"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    image: Mapped[str] = mapped_column(String(1024))
+    repository: Mapped[str] = mapped_column(String(1024), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    update_kind: Mapped[str | None] = mapped_column(String(16))
+    current_tag: Mapped[str | None] = mapped_column(String(255))
+    current_digest: Mapped[str | None] = mapped_column(String(255))
+    candidate_tag: Mapped[str | None] = mapped_column(String(255))
+    candidate_digest: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    vulns: Mapped[dict[str, Any]] = mapped_column(JSON)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PendingUpdateRow(Base):
+    """An update waiting for (or given) a decision: one row per (reference, target digest)."""
+
+    __tablename__ = "pending_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    change_key: Mapped[str] = mapped_column(String(512), unique=True)
+    fleet_key: Mapped[str] = mapped_column(String(512), index=True)
+    container: Mapped[str | None] = mapped_column(String(255))
+    image: Mapped[str] = mapped_column(String(1024))
+    from_digest: Mapped[str | None] = mapped_column(String(255))
+    to_image: Mapped[str] = mapped_column(String(1024))
+    to_digest: Mapped[str | None] = mapped_column(String(255))
+    update_kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    result: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiTokenRow(Base):
+    """An API token: only its SHA-256 is stored (tokens are 256-bit random strings)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(1024))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class NotificationRow(Base):
+    """One alert per change: the dedup key is claimed before the alert is sent."""
+
+    __tablename__ = "notifications"
+
+    dedup_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    event: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)

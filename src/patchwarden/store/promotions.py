@@ -54,7 +54,7 @@ class PromotionLog:
                 s.flush()
                 new_id = row.id
         except SQLAlchemyError as exc:
-            raise wrap_error(exc, self.store, "write to") from None
+            raise wrap_error(exc, self.store.engine.url, "write to") from None
         return PromotionRecord(**{**rec.__dict__, "id": new_id})
 
     def history(
@@ -80,4 +80,4 @@ class PromotionLog:
                     for r in s.scalars(stmt)
                 ]
         except SQLAlchemyError as exc:
-            raise wrap_error(exc, self.store, "read") from None
+            raise wrap_error(exc, self.store.engine.url, "read") from None

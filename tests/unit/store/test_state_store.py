@@ -102,6 +102,14 @@ def test_migrates_an_empty_database_to_head(db_path: Path) -> None:
             "rollouts",
             "rollout_steps",
             "alembic_version",
+            # patchwarden serve (migration 0006)
+            "jobs",
+            "job_runs",
+            "fleet",
+            "pending_updates",
+            "api_tokens",
+            "audit_log",
+            "notifications",
         }
         indexes = {ix["name"]: ix["column_names"] for ix in insp.get_indexes("updates")}
         assert indexes == {"ix_updates_container_started_at": ["container", "started_at"]}

@@ -93,18 +93,10 @@ def selected(containers: Sequence[ContainerInfo], selection: Selection) -> list[
 def policy_candidates(checker: Any) -> CandidateFn:
     """Candidates from the same policy logic ``check`` applies (a :class:`Checker`)."""
     from patchwarden.app.check.results import Status
-    from patchwarden.refs.model import Inventory, Reference, RefKind
+    from patchwarden.refs.model import Inventory
 
     def candidate_for(info: ContainerInfo, ref: ImageRef) -> Candidate:
-        current = ref.with_digest(info.digest)
-        reference = Reference(
-            file=f"container:{info.name}",
-            line=0,
-            kind=RefKind.COMPOSE,
-            image=info.image,
-            ref=current,
-            context=f"container {info.name}",
-        )
+        reference = container_reference(info, ref)
         (res,) = checker.run(Inventory((reference,), ())).results
         if res.status == Status.OUTDATED and res.candidate is not None:
             target = ref.with_tag(res.candidate.tag or ref.tag).with_digest(res.candidate.digest)
@@ -118,3 +110,17 @@ def policy_candidates(checker: Any) -> CandidateFn:
         return Candidate(None, outcome, res.reason)
 
     return candidate_for
+
+
+def container_reference(info: ContainerInfo, ref: ImageRef) -> Any:
+    """A running container as a ``check`` reference (file ``container:NAME``, line 0)."""
+    from patchwarden.refs.model import Reference, RefKind
+
+    return Reference(
+        file=f"container:{info.name}",
+        line=0,
+        kind=RefKind.COMPOSE,
+        image=info.image,
+        ref=ref.with_digest(info.digest),
+        context=f"container {info.name}",
+    )

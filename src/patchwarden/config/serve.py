@@ -1,0 +1,135 @@
+"""The ``serve:`` section of ``patchwarden.yaml``.
+
+Documented in docs/configuration.md and docs/commands/serve.md.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from patchwarden.core.durations import parse_duration
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JobName(StrEnum):
+    """Jobs ``serve`` runs. ``check``: inventory and check of the paths (and the engine's
+    containers); ``apply``: carry out approved updates of containers."""
+
+    CHECK = "check"
+    APPLY = "apply"
+
+
+class Event(StrEnum):
+    UPDATE_AVAILABLE = "update-available"
+    UPDATE_APPLIED = "update-applied"
+    ROLLBACK = "rollback"
+    JOB_FAILED = "job-failed"
+
+
+def cron_expression(v: str) -> str:
+    """``v`` when it is a 5-field cron expression, else a ValueError saying what is expected."""
+    from croniter import croniter
+
+    if len(v.split()) != 5 or not croniter.is_valid(v):
+        raise ValueError(f"invalid cron expression {v!r}: use 5 fields, e.g. '* 22-23,0-5 * * 1-5'")
+    return v
+
+
+def time_zone(v: str) -> str:
+    """``v`` when it is a known IANA time zone name."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(v)
+    except Exception:
+        raise ValueError(
+            f"unknown time zone {v!r}: use an IANA name such as Europe/Berlin"
+        ) from None
+    return v
+
+
+def _dur(v: object) -> object:
+    if isinstance(v, str):
+        return parse_duration(v)
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return timedelta(seconds=v)
+    return v
+
+
+class JobSchedule(_Strict):
+    cron: str = Field(description="5-field cron: when the job is due")
+    timezone: str = Field("UTC", description="IANA time zone the cron is read in")
+    jitter: timedelta = Field(
+        timedelta(0), description="each run starts up to this much after its due time"
+    )
+    missed: Literal["run-once", "skip"] = Field(
+        "run-once",
+        description="runs missed while serve was down: run once at start-up, or skip them",
+    )
+
+    _c = field_validator("cron")(classmethod(lambda cls, v: cron_expression(v)))
+    _t = field_validator("timezone")(classmethod(lambda cls, v: time_zone(v)))
+    _j = field_validator("jitter", mode="before")(classmethod(lambda cls, v: _dur(v)))
+
+
+class Window(_Strict):
+    cron: str = Field(description="5-field cron; a moment inside the window matches every field")
+    timezone: str = "UTC"
+
+    _c = field_validator("cron")(classmethod(lambda cls, v: cron_expression(v)))
+    _t = field_validator("timezone")(classmethod(lambda cls, v: time_zone(v)))
+
+
+class HooksConfig(_Strict):
+    token_env: str | None = Field(
+        "PATCHWARDEN_HOOK_TOKEN",
+        description="env var with the shared secret webhooks must present "
+        "(Authorization: Bearer, or an X-Hub-Signature-256 HMAC of the body)",
+    )
+
+
+class NotifyRoute(_Strict):
+    url_env: str = Field(
+        description="env var holding one or more Apprise URLs (they carry credentials)"
+    )
+    events: list[Event] = Field(default_factory=lambda: list(Event))
+    title_prefix: str = "patchwarden"
+
+
+class ServeConfig(_Strict):
+    listen: str = Field("127.0.0.1:8080", description="HOST:PORT the HTTP server binds")
+    state: str | None = Field(None, description="state store path or URL (else PATCHWARDEN_STATE)")
+    engine: str | None = Field(
+        None, description="Docker-API URL: also check running containers, apply approved updates"
+    )
+    jobs: dict[JobName, JobSchedule] = Field(default_factory=dict)
+    maintenance_windows: list[Window] = Field(
+        default_factory=list, description="apply changes only inside one of these windows"
+    )
+    approvals: bool = Field(
+        True, description="container updates wait for an approval through the API or dashboard"
+    )
+    hooks: HooksConfig = Field(default_factory=HooksConfig)
+    notify: list[NotifyRoute] = Field(default_factory=list)
+    admin_token: SecretStr | None = Field(
+        None, description="prefer PATCHWARDEN_API_TOKEN; a token in a file is a token in git"
+    )
+    auth_failures_per_minute: int = Field(10, ge=1, le=1000)
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", v) or not (
+            0 < int(v.rsplit(":", 1)[1]) < 65536
+        ):
+            raise ValueError(f"invalid listen address {v!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
+        return v
