@@ -480,7 +480,12 @@ def test_cyclonedx_and_sarif_carry_the_same_vulnerabilities(
 
 
 def test_fail_on_and_severity_filters(built: Built) -> None:
-    base = [built.ref, "--db", str(built.db)]
+    # unrated findings are counted as failing by default (advisories.unknown_severity: block):
+    # some findings here have no severity, so even --fail-on critical fails...
+    unrated = scan(built, built.ref, "--db", str(built.db), "--fail-on", "critical", expect_rc=1)
+    assert "unknown" in {f["severity"] for f in unrated["vulnerabilities"]}
+    # ...and with --unknown-severity allow they are judged by their (unknown) rating alone
+    base = [built.ref, "--db", str(built.db), "--unknown-severity", "allow"]
     # four high findings (lodash x2, axios, urllib3): --fail-on high fails
     high = scan(built, *base, "--fail-on", "high", expect_rc=1)
     assert {f["severity"] for f in high["vulnerabilities"]} >= {"high"}

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from podman import env_ci, push_web_image
+from podman import engine_url, env_ci, push_web_image
 from serve_env import ServeProcess, SmtpSink, wait_until
 
 from conftest import require_tool
@@ -25,6 +25,7 @@ from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.engine.client import EngineClient
 from patchwarden.store import open_store
 
+__all__ = ["engine_url"]  # a fixture (tests/integration/podman.py) used by name
 pytestmark = pytest.mark.integration
 ADMIN = "pw-e2e-admin-" + "3" * 32
 HOOK = "pw-e2e-hook-" + "9" * 24

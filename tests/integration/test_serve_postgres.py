@@ -117,17 +117,15 @@ def test_two_serve_processes_share_one_database(
         # meanwhile, requests to both processes at once: they queue behind the lease
         for p in procs * 2:
             assert httpx.post(f"{p.url}/api/v1/jobs/check/run", headers=admin).status_code == 202
-        wait_until(
-            "the requested runs",
-            lambda: (
-                all(
-                    r["finished_at"]
-                    for r in httpx.get(f"{procs[1].url}/api/v1/jobs", headers=admin).json()["runs"]
-                )
-                and len(httpx.get(f"{procs[1].url}/api/v1/jobs", headers=admin).json()["runs"]) >= 3
-            ),
-            60,
-        )
+        def settled() -> bool:
+            runs = httpx.get(f"{procs[1].url}/api/v1/jobs", headers=admin).json()["runs"]
+            return (
+                all(r["finished_at"] for r in runs)
+                and len(runs) >= 3
+                and len({r["owner"] for r in runs}) == 2  # each process ran its own request
+            )
+
+        wait_until("the requested runs, by both processes", settled, 90)
         runs = httpx.get(f"{procs[1].url}/api/v1/jobs", headers=admin).json()["runs"]
     finally:
         codes = [p.stop(signal.SIGTERM) for p in procs]
