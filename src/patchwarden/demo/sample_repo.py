@@ -92,6 +92,8 @@ images:
     level: patch       # only patch updates for the cache
   - match: "*/acme/*"
     level: minor
+  - match: "docker.io/docker/dockerfile"
+    ignore: true       # the Dockerfile's `# syntax=` frontend: BuildKit keeps it current
 registries:
   {R}:
     insecure: true     # loopback registries are allowed over HTTP anyway; shown for reference
