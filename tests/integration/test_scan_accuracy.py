@@ -498,3 +498,92 @@ def test_fail_on_and_severity_filters(built: Built) -> None:
     assert len(shown["vulnerabilities"]) == len(EXPECTED) - 4
     # --fail-on medium with only medium shown: fails again
     scan(built, *base, "--severity", "medium", "--fail-on", "medium", expect_rc=1)
+
+
+# --- 5. severity from imported NVD / CVE data, end to end ---------------------------------------
+#
+# The same image and index, plus real NVD CVE API 2.0 records and one CVE JSON 5 record
+# (tests/fixtures/cve, see its SOURCES.md) imported with `db import`. Hand-derived from those
+# records (CVSS v3.1 base score -> band): a finding is rated when any CVE it answers to (its id
+# or an alias) is scored; the rest stay unrated and are counted.
+NVD_RATED = {
+    # DSA-5330-1 names CVE-2022-32221 (NVD 9.8) and CVE-2022-43552 (not imported)
+    ("curl", "DSA-5330-1"): ("critical", 9.8, "nvd cvss_v3"),
+    ("libcurl4", "DSA-5330-1"): ("critical", 9.8, "nvd cvss_v3"),
+    ("curl", "CVE-2023-23916"): ("medium", 6.5, "nvd cvss_v3"),
+    ("libcurl4", "CVE-2023-23916"): ("medium", 6.5, "nvd cvss_v3"),
+    # DSA-5343-1 names CVE-2023-0286 (NVD 7.4) among others not imported
+    ("openssl", "DSA-5343-1"): ("high", 7.4, "nvd cvss_v3"),
+    ("libssl3", "DSA-5343-1"): ("high", 7.4, "nvd cvss_v3"),
+    ("libexpat1", "CVE-2022-40674"): ("high", 8.1, "nvd cvss_v3"),
+    # NVD has v3.1 7.5 and v2 5.0: v3 wins
+    ("urllib3", "CVE-2021-33503"): ("high", 7.5, "nvd cvss_v3"),
+    # only the CNA's CVE JSON 5 record (GitHub, CVSS 3.1 6.1) scores it
+    ("requests", "CVE-2023-32681"): ("medium", 6.1, "cve cvss_v3"),
+}
+
+
+@pytest.fixture(scope="session")
+def nvd_db(built: Built) -> Path:
+    db = built.work / "adv-nvd.db"
+    shutil.copyfile(built.db, db)
+    cve = Path(__file__).resolve().parents[1] / "fixtures" / "cve"
+    proc = cli("db", "import", str(cve / "nvd"), str(cve / "cve5"), "--db", str(db), cwd=built.work)
+    assert proc.returncode == 0, proc.stderr
+    return db
+
+
+def _cve_keys(finding: dict[str, Any]) -> set[str]:
+    return {k for k in (finding["id"], *finding["aliases"]) if k.startswith("CVE-")}
+
+
+def test_imported_nvd_data_rates_every_finding_whose_cve_it_scores(
+    built: Built, nvd_db: Path
+) -> None:
+    report = scan(built, built.ref, "--db", str(nvd_db), "--unknown-severity", "allow")
+    found = report["vulnerabilities"]
+    assert len(found) == len(EXPECTED)
+    scored = {
+        json.loads(p.read_text())["id"]
+        for p in (Path(__file__).resolve().parents[1] / "fixtures" / "cve" / "nvd").glob("*.json")
+    } | {"CVE-2023-32681"}
+    before = {(pkg, vid): sev for pkg, vid, _, _, _, sev in EXPECTED}
+    unrated = 0
+    for f in found:
+        key = (f["package"], f["id"])
+        if key in NVD_RATED:
+            assert (f["severity"], f["cvss_score"], f["severity_source"]) == NVD_RATED[key], key
+        else:
+            # unchanged: rated by its own record before, or nothing imported scores its CVEs
+            assert f["severity"] == before[key], key
+        if before[key] == "unknown" and _cve_keys(f) & scored:
+            assert f["severity"] != "unknown", f"{key}: a CVE it answers to is scored"
+        unrated += f["severity"] == "unknown"
+    # every finding a scored CVE reaches is rated; the 12 left have no imported score
+    assert unrated == sum(1 for *_, sev in EXPECTED if sev == "unknown") - len(NVD_RATED) == 12
+    assert report["summary"]["unrated"] == unrated
+    # the human summary prints the count of unrated findings
+    proc = cli(
+        "scan",
+        built.ref,
+        "--db",
+        str(nvd_db),
+        "--no-cache",
+        "--unknown-severity",
+        "allow",
+        cwd=built.work,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"{unrated} unrated" in proc.stdout
+    # and gates see the new ratings: two findings are now critical
+    scan(
+        built,
+        built.ref,
+        "--db",
+        str(nvd_db),
+        "--unknown-severity",
+        "allow",
+        "--fail-on",
+        "critical",
+        expect_rc=1,
+    )

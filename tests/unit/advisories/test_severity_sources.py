@@ -47,12 +47,13 @@ def test_nvd_import_rates_what_no_osv_record_rates(tmp_path: Path) -> None:
     import_sources(index, [str(FIXTURES / "Alpine")])
     assert _curl_38545(index) is Severity.UNKNOWN  # Alpine's records carry no severity
     report = import_sources(index, [str(CVE_FIXTURES)])
-    assert report.cve_scores == 2 and {"NVD", "CVE"} <= report.ecosystems
+    # 6 NVD records (4 with a second metric: CISA-ADP or CVSS v2) and 1 CVE JSON 5 record: 11 scores
+    assert report.cve_scores == 11 and {"NVD", "CVE"} <= report.ecosystems
     curl = pkg("curl", "8.3.0-r0", PackageType.APK, source_name="curl")
     (f,) = [f for f in match(index, [curl], ALPINE) if f.id == "CVE-2023-38545"]
     assert (f.severity, f.severity_source, f.cvss_score) == (Severity.CRITICAL, "nvd cvss_v3", 9.8)
     status = {s.ecosystem: s.record_count for s in index.status()}
-    assert status["NVD"] == 1 and status["CVE"] == 1
+    assert status["NVD"] == 6 and status["CVE"] == 1
     index.close()
 
 
