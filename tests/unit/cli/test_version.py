@@ -28,4 +28,4 @@ def test_version_without_and_with_an_index(tmp_path: Path) -> None:
     assert data["patchwarden"] == __version__ and data["python"].startswith("3.")
     assert data["index"]["records"] == 363 and 0 <= data["index"]["age_seconds"] < 600
     sources = {s["ecosystem"]: s["records"] for s in data["index"]["sources"]}
-    assert sources == {"Alpine": 363, "CVE": 1, "NVD": 1}
+    assert sources == {"Alpine": 363, "CVE": 1, "NVD": 6}
