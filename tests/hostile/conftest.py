@@ -5,7 +5,8 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from hostile_helpers import dpkg_status, oci_layout, reg, run_cli, tar_of
+
+from testkit.hostile_helpers import dpkg_status, oci_layout, reg, run_cli, tar_of
 
 FACTOR = 3.0  # a hostile input may cost at most this many times an honest scan's memory
 

@@ -13,7 +13,10 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hostile_helpers import (
+
+from patchwarden.devtools.hostile_registry import HostileRegistry
+from patchwarden.devtools.oci_builder import sha256
+from testkit.hostile_helpers import (
     Run,
     dpkg_status,
     hardlink,
@@ -22,9 +25,6 @@ from hostile_helpers import (
     run_cli,
     tar_of,
 )
-
-from patchwarden.devtools.hostile_registry import HostileRegistry
-from patchwarden.devtools.oci_builder import sha256
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "osv"
 BOMB = "".join(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -49,41 +47,3 @@ def proxy(plain_registry: RegistryServer) -> Iterator[RegistryProxy]:
 @pytest.fixture(scope="session")
 def pusher(tmp_path_factory: pytest.TempPathFactory) -> Pusher:
     return Pusher(tmp_path_factory.mktemp("layouts"))
-
-
-def import_advisories(records: Path, db: Path) -> Path:
-    """An advisory index at ``db`` built from the OSV records in ``records`` by the real CLI."""
-    import subprocess
-    import sys
-
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "patchwarden.cli.main",
-            "db",
-            "import",
-            str(records),
-            "--db",
-            str(db),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return db
-
-
-def image_config(ref: str) -> dict[str, Any]:
-    """The image config of ``docker://REF`` as skopeo (an independent client) reads it."""
-    import json
-    import subprocess
-
-    out = subprocess.run(
-        ["skopeo", "inspect", "--tls-verify=false", "--config", f"docker://{ref}"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return dict(json.loads(out.stdout))

@@ -25,13 +25,15 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import import_advisories
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
+from testkit.cli_process import import_advisories
 
 pytestmark = pytest.mark.integration
 OSV = Path(__file__).parents[1] / "fixtures" / "osv"
@@ -60,14 +62,23 @@ BUILDS = {
 }
 
 
+@dataclass(frozen=True)
+class World:
+    repo: Path  # a repository whose Dockerfile names the images pushed
+    db: Path  # the advisory index built from the Debian records
+    tmp: Path
+
+
 @pytest.fixture(scope="module")
-def world(plain_registry: RegistryServer, pusher: Pusher, tmp_path_factory: pytest.TempPathFactory):
+def world(
+    plain_registry: RegistryServer, pusher: Pusher, tmp_path_factory: pytest.TempPathFactory
+) -> World:
     tmp = tmp_path_factory.mktemp("vulns")
     ns = f"v{uuid.uuid4().hex[:8]}"
-    for repo, tags in (("app", BUILDS), ("strict", {t: BUILDS[t] for t in ("1.0.0", "2.0.0")})):
+    for name, tags in (("app", BUILDS), ("strict", {t: BUILDS[t] for t in ("1.0.0", "2.0.0")})):
         for tag, (curl, zlib, expat) in tags.items():
             files = {"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": status(curl, zlib, expat)}
-            pusher.image(plain_registry, f"{ns}/{repo}", tag, files=files)
+            pusher.image(plain_registry, f"{ns}/{name}", tag, files=files)
     db = import_advisories(OSV / "Debian", tmp / "adv.db")
     R = plain_registry.host
     repo = tmp / "repo"
@@ -79,10 +90,10 @@ def world(plain_registry: RegistryServer, pusher: Pusher, tmp_path_factory: pyte
     (repo / "patchwarden.yaml").write_text(
         "images:\n  - match: '*/strict'\n    require: [no-new-vulnerabilities]\n"
     )
-    return {"repo": repo, "db": db, "tmp": tmp}
+    return World(repo=repo, db=db, tmp=tmp)
 
 
-def run_check(world, *extra: str) -> tuple[int, dict]:
+def run_check(world: World, *extra: str) -> tuple[int, dict[str, Any]]:
     env = {**os.environ, "NO_COLOR": "1"}
     proc = subprocess.run(
         [
@@ -93,28 +104,29 @@ def run_check(world, *extra: str) -> tuple[int, dict]:
             ".",
             "--vulns",
             "--db",
-            str(world["db"]),
+            str(world.db),
             "--cache-dir",
-            str(world["tmp"] / "cache"),
+            str(world.tmp / "cache"),
             "--format",
             "json",
             *extra,
         ],
-        cwd=world["repo"],
+        cwd=world.repo,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.stdout, proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return proc.returncode, data
 
 
-def ids(items: list[dict]) -> set[str]:
+def ids(items: list[dict[str, Any]]) -> set[str]:
     return {i["id"] for i in items}
 
 
-def test_smallest_update_that_fixes_the_most_is_recommended(world) -> None:
+def test_smallest_update_that_fixes_the_most_is_recommended(world: World) -> None:
     code, data = run_check(world)
     assert code == 0
     app = data["results"][0]
@@ -136,7 +148,7 @@ def test_smallest_update_that_fixes_the_most_is_recommended(world) -> None:
     assert "keeping the policy's choice 2.0.0" in app["reason"]
 
 
-def test_update_that_fixes_nothing_reports_what_it_introduces(world) -> None:
+def test_update_that_fixes_nothing_reports_what_it_introduces(world: World) -> None:
     _, data = run_check(world)
     latest = data["results"][1]  # app:1.1.0: only 2.0.0 is newer, and it adds CVE-2022-43680
     assert latest["vulnerabilities"]["current"]["total"] == 0
@@ -147,7 +159,7 @@ def test_update_that_fixes_nothing_reports_what_it_introduces(world) -> None:
     assert "introduces 1" in latest["vulnerabilities"]["summary"]
 
 
-def test_gate_stops_a_candidate_and_says_which(world) -> None:
+def test_gate_stops_a_candidate_and_says_which(world: World) -> None:
     _, data = run_check(world)
     strict = data["results"][2]
     assert strict["status"] == "skipped" and strict["candidate"] is None
@@ -157,7 +169,7 @@ def test_gate_stops_a_candidate_and_says_which(world) -> None:
     )
 
 
-def test_no_newer_tag_still_reports_what_a_rebuild_would_fix(world) -> None:
+def test_no_newer_tag_still_reports_what_a_rebuild_would_fix(world: World) -> None:
     _, data = run_check(world)
     newest = data["results"][3]  # strict:2.0.0 has expat deb11u4; DSA-5266-1 fixes it in u5
     assert newest["status"] == "up-to-date"
@@ -166,7 +178,7 @@ def test_no_newer_tag_still_reports_what_a_rebuild_would_fix(world) -> None:
     assert "1 fixable by the distro: rebuild the image" in v["summary"]
 
 
-def test_table_output_shows_the_summary(world) -> None:
+def test_table_output_shows_the_summary(world: World) -> None:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
     proc = subprocess.run(
         [
@@ -177,12 +189,12 @@ def test_table_output_shows_the_summary(world) -> None:
             ".",
             "--vulns",
             "--db",
-            str(world["db"]),
+            str(world.db),
             "--cache-dir",
-            str(world["tmp"] / "cache"),
+            str(world.tmp / "cache"),
             "--no-progress",
         ],
-        cwd=world["repo"],
+        cwd=world.repo,
         env=env,
         capture_output=True,
         text=True,
@@ -191,7 +203,7 @@ def test_table_output_shows_the_summary(world) -> None:
     assert "2.0.0 fixes 3" in proc.stdout and "introduces 1" in proc.stdout
 
 
-def test_update_dry_run_pr_body_lists_fixed_and_introduced(world) -> None:
+def test_update_dry_run_pr_body_lists_fixed_and_introduced(world: World) -> None:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
     proc = subprocess.run(
         [
@@ -203,13 +215,13 @@ def test_update_dry_run_pr_body_lists_fixed_and_introduced(world) -> None:
             "--dry-run",
             "--vulns",
             "--db",
-            str(world["db"]),
+            str(world.db),
             "--cache-dir",
-            str(world["tmp"] / "cache"),
+            str(world.tmp / "cache"),
             "--format",
             "json",
         ],
-        cwd=world["repo"],
+        cwd=world.repo,
         env=env,
         capture_output=True,
         text=True,
@@ -226,13 +238,13 @@ def test_update_dry_run_pr_body_lists_fixed_and_introduced(world) -> None:
     assert "+FROM" in app["diff"] and "app:1.1.0" in app["diff"]
 
 
-def test_ignore_file_and_stale_index_apply_to_check_vulns(world) -> None:
+def test_ignore_file_and_stale_index_apply_to_check_vulns(world: World) -> None:
     """.patchwarden-vulnignore.yaml in the working directory hides a finding from check --vulns
     (and so from its gates); an index older than advisories.max_age is a warning on stderr."""
     import shutil
 
-    repo = world["tmp"] / "ignoring"
-    shutil.copytree(world["repo"], repo)
+    repo = world.tmp / "ignoring"
+    shutil.copytree(world.repo, repo)
     (repo / ".patchwarden-vulnignore.yaml").write_text(
         "ignore:\n  - id: CVE-2022-37434\n    reason: not reachable here\n    expires: 2099-01-01\n"
     )
@@ -240,7 +252,7 @@ def test_ignore_file_and_stale_index_apply_to_check_vulns(world) -> None:
     (repo / "patchwarden.yaml").write_text(config + "advisories:\n  max_age: 1s\n")
     env = {**os.environ, "NO_COLOR": "1"}
     cmd = [sys.executable, "-m", "patchwarden.cli.main", "check", ".", "--vulns", "--db"]
-    cmd += [str(world["db"]), "--cache-dir", str(world["tmp"] / "cache"), "--format", "json"]
+    cmd += [str(world.db), "--cache-dir", str(world.tmp / "cache"), "--format", "json"]
     time.sleep(1.1)  # the index was imported when the module started: now it is > 1s old
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     data = json.loads(proc.stdout)

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from podman import engine, engine_url, push_web_image
 from typer.testing import CliRunner
 
 from patchwarden.app.check import Checker
@@ -34,6 +33,7 @@ from patchwarden.config.schema import Config
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.engine.client import EngineClient
 from patchwarden.store import open_store
+from testkit.podman import engine, engine_url, push_web_image
 
 pytestmark = pytest.mark.integration
 __all__ = ["engine", "engine_url"]  # fixtures (tests/integration/podman.py) used by name
@@ -791,16 +791,16 @@ def test_scan_an_image_from_the_engine_store(
     engine.api.pull(f"{plain_registry.host}/{repo}", tag="1.0.0")
     import tempfile
 
-    from patchwarden.scan.sources import engine_image
+    from patchwarden.scan.sources import engine_image, unpack
 
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     spooled: list[Path] = []
-    real_spool = engine_image.spool
+    real_spool = unpack.spool  # what engine_image calls, recorded there
 
-    def recording_spool(*args: Any, **kw: Any) -> Path:
-        spooled.append(real_spool(*args, **kw))
+    def recording_spool(chunks: Iterator[bytes], max_bytes: int, *, too_big: Exception) -> Path:
+        spooled.append(real_spool(chunks, max_bytes, too_big=too_big))
         return spooled[-1]
 
     monkeypatch.setattr(engine_image, "spool", recording_spool)

@@ -32,14 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from podman import env_ci, podman_ready, session_config
 
-from conftest import image_config, import_advisories, require_tool
 from patchwarden.devtools import skopeo
 from patchwarden.devtools.oci_builder import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, OCILayout, sha256
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
 from patchwarden.versions.ecosystems import compare
+from testkit.cli_process import import_advisories
+from testkit.podman import env_ci, podman_ready, session_config
+from testkit.tools import image_config, require_tool
 
 pytestmark = pytest.mark.integration
 OSV = Path(__file__).parents[1] / "fixtures" / "osv" / "Debian"

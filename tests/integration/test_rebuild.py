@@ -18,19 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from podman import (
+
+from patchwarden.devtools import skopeo
+from patchwarden.devtools.registry_server import RegistryServer
+from patchwarden.devtools.skopeo import Pusher, SkopeoError
+from patchwarden.store import open_store
+from testkit.cli_process import import_advisories
+from testkit.podman import (
     env_ci,
     find_busybox,
     podman_ready,
     push_web_image,
     session_config,
 )
-
-from conftest import image_config, import_advisories, require_tool
-from patchwarden.devtools import skopeo
-from patchwarden.devtools.registry_server import RegistryServer
-from patchwarden.devtools.skopeo import Pusher, SkopeoError
-from patchwarden.store import open_store
+from testkit.tools import image_config, require_tool
 
 pytestmark = pytest.mark.integration
 OSV = Path(__file__).parents[1] / "fixtures" / "osv"

@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cli_process import cli, cli_env
 
 from patchwarden.app.promote import Promoter
 from patchwarden.app.trust.model import Expected
@@ -29,6 +28,7 @@ from patchwarden.store import open_store
 from patchwarden.store.promotions import PromotionLog
 from patchwarden.trust.keys import parse_public_key
 from patchwarden.trust.simple_signing import cosign_tag
+from testkit.cli_process import cli, cli_env
 
 pytestmark = pytest.mark.integration
 

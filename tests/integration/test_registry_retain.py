@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cli_process import cli
 
 from patchwarden.core.ref import parse_reference
 from patchwarden.devtools import skopeo
@@ -23,6 +22,7 @@ from patchwarden.registry import RegistryClient
 from patchwarden.registry.writer import RegistryWriter
 from patchwarden.store import UpdateRecord, open_store
 from patchwarden.trust.simple_signing import cosign_tag
+from testkit.cli_process import cli
 
 pytestmark = pytest.mark.integration
 

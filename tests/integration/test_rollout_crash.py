@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from podman import push_web_image
-from rollout_setup import (
+
+from patchwarden.devtools.registry_server import RegistryServer
+from patchwarden.store import open_store
+from testkit.podman import push_web_image
+from testkit.rollout_setup import (
     Fleet,
     cli_process,
     engine,
@@ -28,9 +31,6 @@ from rollout_setup import (
     layouts,
     write_config,
 )
-
-from patchwarden.devtools.registry_server import RegistryServer
-from patchwarden.store import open_store
 
 pytestmark = pytest.mark.integration
 __all__ = ["engine", "engine_url", "fleet", "layouts"]  # fixtures used by name
@@ -81,8 +81,8 @@ def _kill_and_resume(
             done += 1
         _check_recorded(fleet, state, digests)
         rec = _record(state)
-        untouched = rec is None or rec["status"] == before  # killed before it wrote anything
-        args = first if untouched else ["resume", str(rec["id"])]
+        # killed before it wrote anything: start again, else resume the record
+        args = first if rec is None or rec["status"] == before else ["resume", str(rec["id"])]
         proc = cli_process(*args, config=config, state=state)
     out, err = proc.communicate(timeout=600)
     return proc.returncode, json.loads(out) if out.strip() else {"stderr": err}, done

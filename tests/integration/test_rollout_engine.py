@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from podman import push_web_image
-from rollout_setup import (
+
+from patchwarden.devtools.registry_server import RegistryServer
+from patchwarden.store import open_store
+from testkit.podman import push_web_image
+from testkit.rollout_setup import (
     SMOKE,
     Fleet,
     cli,
@@ -21,9 +24,6 @@ from rollout_setup import (
     where,
     write_config,
 )
-
-from patchwarden.devtools.registry_server import RegistryServer
-from patchwarden.store import open_store
 
 pytestmark = pytest.mark.integration
 __all__ = ["engine", "engine_url", "fleet", "layouts"]  # fixtures used by name

@@ -8,8 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from podman import push_web_image
-from rollout_setup import (
+
+from patchwarden.devtools.registry_server import RegistryServer
+from testkit.podman import push_web_image
+from testkit.rollout_setup import (
     SMOKE,
     Fleet,
     cli,
@@ -21,8 +23,6 @@ from rollout_setup import (
     layouts,
     write_config,
 )
-
-from patchwarden.devtools.registry_server import RegistryServer
 
 pytestmark = pytest.mark.integration
 __all__ = ["engine", "engine_url", "fleet", "layouts"]  # fixtures used by name

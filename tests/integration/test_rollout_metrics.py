@@ -11,9 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from podman import push_web_image
-from prom import Exporter, prometheus
-from rollout_setup import (
+
+from patchwarden.app.rollout import Prometheus
+from patchwarden.devtools.registry_server import RegistryServer
+from testkit.podman import push_web_image
+from testkit.prom import Exporter, prometheus
+from testkit.rollout_setup import (
     Fleet,
     cli,
     engine,
@@ -26,10 +29,7 @@ from rollout_setup import (
     where,
     write_config,
 )
-
-from conftest import require_tool
-from patchwarden.app.rollout import Prometheus
-from patchwarden.devtools.registry_server import RegistryServer
+from testkit.tools import require_tool
 
 pytestmark = pytest.mark.integration
 __all__ = ["engine", "engine_url", "fleet", "layouts"]  # fixtures used by name

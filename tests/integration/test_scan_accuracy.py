@@ -28,7 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scan_images import (
+
+from patchwarden.devtools.registry_server import RegistryServer
+from patchwarden.devtools.skopeo import push
+from patchwarden.scan.catalogers._purl import normalize_pypi
+from testkit.scan_images import (
     APP,
     DEB_REMOVED,
     DEB_VERSIONS,
@@ -50,10 +54,6 @@ from scan_images import (
     tree_files,
     write_image,
 )
-
-from patchwarden.devtools.registry_server import RegistryServer
-from patchwarden.devtools.skopeo import push
-from patchwarden.scan.catalogers._purl import normalize_pypi
 from testkit.tools import require_tool
 
 pytestmark = pytest.mark.integration
@@ -176,7 +176,8 @@ def built(
 def scan(built: Built, *args: str, expect_rc: int = 0) -> dict[str, Any]:
     proc = cli("scan", *args, "--no-cache", "--format", "json", cwd=built.work)
     assert proc.returncode == expect_rc, proc.stderr
-    return json.loads(proc.stdout)
+    report: dict[str, Any] = json.loads(proc.stdout)
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,14 @@ from patchwarden.devtools.skopeo import push
 from patchwarden.registry import RegistryClient
 from patchwarden.registry.model import Platform
 from patchwarden.scan.layer_cache import LayerCache
-from patchwarden.scan.model import FileEntry, FileFacts, PackageFact, PackageType
+from patchwarden.scan.model import (
+    Cataloger,
+    FileEntry,
+    FileFacts,
+    PackageFact,
+    PackageType,
+    ScanInventory,
+)
 from patchwarden.scan.scanner import Scanner
 from patchwarden.scan.sources import open_source
 from testkit.tools import require_tool
@@ -71,7 +79,7 @@ class Pip:
         return FileFacts(packages=(PackageFact(n, v, PackageType.PYTHON, f"pkg:pypi/{n}@{v}"),))
 
 
-CATS = [Dpkg(), Pip()]
+CATS: list[Cataloger] = [Dpkg(), Pip()]
 
 
 def status(*pkgs: str) -> bytes:
@@ -134,11 +142,12 @@ def build_multilayer(directory: Path, tag: str, *, no_zstd: bool = False) -> dic
     for kind0, files in LAYERS:
         kind = "gzip" if no_zstd and kind0 == "zstd" else kind0
         tar = layer_tar(files)
-        blob = {
+        compressors: dict[str, Callable[[bytes], bytes]] = {
             "gzip": lambda t: gzip.compress(t, mtime=0),
             "zstd": lambda t: zstandard.ZstdCompressor().compress(t),
             "plain": lambda t: t,
-        }[kind](tar)
+        }
+        blob = compressors[kind](tar)
         descs.append(lay.add_blob(blob, MEDIA[kind]))
         diff_ids.append(_sha(tar))
     config = {
@@ -158,7 +167,7 @@ def skopeo(*args: str) -> None:
     subprocess.run([require_tool("skopeo"), *args], check=True, capture_output=True, timeout=120)
 
 
-def normalized(inv) -> set[tuple[str, str, str, str]]:
+def normalized(inv: ScanInventory) -> set[tuple[str, str, str, str | None]]:
     diff = {lf.digest: lf.diff_id for lf in inv.layers}
     return {(p.name, p.version, p.path, diff[p.layer]) for p in inv.packages}
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from serve_env import ServeProcess, SmtpSink, WebhookSink, wait_until
 
-from conftest import require_tool
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.devtools.skopeo import Pusher
+from testkit.serve_env import ServeProcess, SmtpSink, WebhookSink, wait_until
+from testkit.tools import require_tool
 
 pytestmark = pytest.mark.integration
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from podman import engine_url, env_ci, push_web_image
-from serve_env import ServeProcess, SmtpSink, wait_until
 
-from conftest import require_tool
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.engine.client import EngineClient
 from patchwarden.store import open_store
+from testkit.podman import engine_url, env_ci, push_web_image
+from testkit.serve_env import ServeProcess, SmtpSink, wait_until
+from testkit.tools import require_tool
 
 __all__ = ["engine_url"]  # a fixture (tests/integration/podman.py) used by name
 pytestmark = pytest.mark.integration

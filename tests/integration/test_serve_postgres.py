@@ -17,7 +17,6 @@ import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from serve_env import ServeProcess, wait_until
 from sqlalchemy import create_engine, inspect
 
 from patchwarden.devtools.postgres_server import PostgresServer, PostgresServerError, pg_bindir
@@ -27,6 +26,7 @@ from patchwarden.store import db as store_db
 from patchwarden.store import open_store
 from patchwarden.store.jobs import JobStore
 from patchwarden.store.orm import Base
+from testkit.serve_env import ServeProcess, wait_until
 
 pytestmark = pytest.mark.integration
 ADMIN = "pw-pg-admin-" + "1" * 32

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_process import cli
 
 from patchwarden.core.ref import parse_reference
 from patchwarden.devtools.cosign import Signer
@@ -18,6 +17,7 @@ from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
 from patchwarden.registry import RegistryClient
 from patchwarden.registry.writer import RegistryWriter
+from testkit.cli_process import cli
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cli_process import cli
 
 from patchwarden.devtools.oci_builder import build_image
 from patchwarden.devtools.registry_server import RegistryServer
+from testkit.cli_process import cli
 
 pytestmark = pytest.mark.integration
 

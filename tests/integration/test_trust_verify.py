@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_process import cli
-from signing import CosignSignature, attach_fixture, fixtures_dir, seed_manifest
 
 from patchwarden.app.trust.model import Expected, Require
 from patchwarden.app.trust.verifier import Verifier
@@ -23,6 +21,8 @@ from patchwarden.registry.model import MEDIA_DOCKER_MANIFEST
 from patchwarden.registry.writer import RegistryWriter
 from patchwarden.trust.keys import load_public_key, parse_public_key
 from patchwarden.trust.simple_signing import cosign_tag
+from testkit.cli_process import cli
+from testkit.signing import CosignSignature, attach_fixture, fixtures_dir, seed_manifest
 
 pytestmark = pytest.mark.integration
 FIXTURE_DIGEST = "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"

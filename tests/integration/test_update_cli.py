@@ -16,6 +16,7 @@ import pytest
 
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
+from testkit.fake_forge import FakeForge
 
 pytestmark = pytest.mark.integration
 
@@ -164,11 +165,8 @@ def test_commit_push_is_idempotent_and_never_touches_the_checkout(project: dict[
 
 
 def test_pull_requests_are_opened_updated_and_closed(project: dict[str, Any]) -> None:
-    """The forge is the stand-in from tests/unit/forge/fake_forge.py (no GitLab can run here);
+    """The forge is the stand-in from tests/testkit/fake_forge.py (no GitLab can run here);
     git and the registry are real."""
-    sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "forge"))
-    from fake_forge import FakeForge
-
     work = project["work"]
     fake = FakeForge("gitlab", repo="acme/app")
     try:
@@ -320,9 +318,7 @@ def test_pin_digest_writes_only_digests_it_verified(
 
 
 def test_a_forge_failure_under_json_still_prints_json(project: dict[str, Any]) -> None:
-    """The forge is the stand-in from tests/unit/forge/fake_forge.py (no GitLab can run here)."""
-    sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "forge"))
-    from fake_forge import FakeForge
+    """The forge is the stand-in from tests/testkit/fake_forge.py (no GitLab can run here)."""
 
     work = project["work"]
     fake = FakeForge("gitlab", repo="acme/app")

@@ -82,19 +82,28 @@ def finding(
     severity: Severity,
     status: FindingStatus,
     fixed: str | None = None,
-    **kw: object,
+    *,
+    ecosystem: str = "Debian:12",
+    aliases: tuple[str, ...] = (),
+    summary: str = "",
+    cvss_score: float | None = None,
+    severity_source: str = "",
+    url: str | None = None,
 ) -> Finding:
     return Finding(
         id=vid,
-        aliases=kw.pop("aliases", ()),
-        package=pkg,  # type: ignore[arg-type]
+        aliases=aliases,
+        package=pkg,
         installed_version=pkg.version,
         fixed_version=fixed,
         status=status,
         severity=severity,
-        ecosystem=kw.pop("ecosystem", "Debian:12"),
-        **kw,
-    )  # type: ignore[arg-type]
+        ecosystem=ecosystem,
+        summary=summary,
+        cvss_score=cvss_score,
+        severity_source=severity_source,
+        url=url,
+    )
 
 
 FINDINGS = (

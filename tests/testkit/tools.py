@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+from typing import Any
 
 import pytest
 
@@ -18,3 +21,15 @@ def require_tool(name: str) -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(msg, pytrace=False)
     pytest.skip(msg)
+
+
+def image_config(ref: str) -> dict[str, Any]:
+    """The image config of ``docker://REF`` as skopeo (an independent client) reads it."""
+    out = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false", "--config", f"docker://{ref}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return dict(json.loads(out.stdout))

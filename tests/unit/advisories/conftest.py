@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from advisory_helpers import FIXTURES, write_synthetic
 
 from patchwarden.advisories.importer import import_sources
 from patchwarden.advisories.index import AdvisoryIndex
+from testkit.advisory_helpers import FIXTURES, write_synthetic
 
 
 @pytest.fixture(scope="session")

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from advisory_helpers import FIXTURES, pkg
 
 from patchwarden.advisories.importer import import_sources
 from patchwarden.advisories.index import AdvisoryIndex
 from patchwarden.advisories.match import match
 from patchwarden.scan.model import FindingStatus, OSInfo, PackageType
 from patchwarden.versions.apk import apk_compare
+from testkit.advisory_helpers import FIXTURES, pkg
 
 ALPINE = OSInfo("alpine", "3.23.2")
 

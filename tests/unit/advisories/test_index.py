@@ -8,16 +8,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from advisory_helpers import FIXTURES
 
 from patchwarden.advisories import importer
+from patchwarden.advisories.errors import AdvisoryIndexError
 from patchwarden.advisories.importer import AdvisoryImportError, import_sources
 from patchwarden.advisories.index import (
     AdvisoryIndex,
-    AdvisoryIndexError,
     normalize_name,
     resolve_db_path,
 )
+from testkit.advisory_helpers import FIXTURES
 
 
 def snapshot(index: AdvisoryIndex) -> tuple[int, list[tuple[str, int]]]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from advisory_helpers import FIXTURES, pkg
-
 from patchwarden.advisories.index import AdvisoryIndex
 from patchwarden.advisories.match import evaluate, match
 from patchwarden.advisories.osv import parse_record
 from patchwarden.sbom.model import upgrades
 from patchwarden.scan.model import Finding, FindingStatus, OSInfo, PackageType, Severity
 from patchwarden.versions.ecosystems import compare, sort_key
+from testkit.advisory_helpers import FIXTURES, pkg
 
 DEBIAN_11 = OSInfo("debian", "11")
 UBUNTU_22 = OSInfo("ubuntu", "22.04")

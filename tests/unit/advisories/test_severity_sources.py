@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advisory_helpers import FIXTURES, pkg
-
 from patchwarden.advisories.cve_import import kind_of, metrics_of
 from patchwarden.advisories.importer import import_sources
 from patchwarden.advisories.index import AdvisoryIndex
 from patchwarden.advisories.match import match
 from patchwarden.core.jsonfmt import loads
 from patchwarden.scan.model import OSInfo, PackageType, Severity
+from testkit.advisory_helpers import FIXTURES, pkg
 
 CVE_FIXTURES = FIXTURES.parent / "cve"
 ALPINE = OSInfo("alpine", "3.23.0")

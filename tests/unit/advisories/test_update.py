@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from advisory_helpers import FIXTURES
 
 from patchwarden.advisories.index import AdvisoryIndex
 from patchwarden.advisories.update import parse_modified_csv, update
+from testkit.advisory_helpers import FIXTURES
 
 REQUESTS: list[str] = []
 

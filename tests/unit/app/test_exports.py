@@ -41,4 +41,4 @@ def test_unknown_name_is_an_attribute_error() -> None:
     from patchwarden.app import check
 
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
-        _ = check.Nope  # type: ignore[attr-defined]
+        _ = check.Nope

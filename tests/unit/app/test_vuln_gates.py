@@ -5,7 +5,7 @@ from __future__ import annotations
 from patchwarden.app.check.results import CheckResult, Status, Version
 from patchwarden.app.check.vulns import Assessment, Option, gate
 from patchwarden.app.check.with_vulns import _choose
-from patchwarden.policy.model import Policy
+from patchwarden.policy.model import Policy, UpdateLevel
 from patchwarden.scan.model import (
     Finding,
     FindingStatus,
@@ -24,7 +24,7 @@ def f(vid: str, sev: Severity) -> Finding:
 
 def option(tag: str, fixed: int, introduced: tuple[Finding, ...] = ()) -> Option:
     fixes = tuple(f(f"CVE-{tag}-{i}", Severity.LOW) for i in range(fixed))
-    return Option(tag, f"sha256:{tag}", "minor", introduced, fixes, introduced)
+    return Option(tag, f"sha256:{tag}", UpdateLevel.MINOR, introduced, fixes, introduced)
 
 
 def test_unrated_findings_block_the_gates_unless_allowed() -> None:
@@ -43,7 +43,7 @@ def _result(tag: str) -> CheckResult:
         status=Status.OUTDATED,
         current=Version("1.0", None),
         candidate=Version(tag, f"sha256:{tag}"),
-        update="major",
+        update=UpdateLevel.MAJOR,
         reason="newest allowed",
     )
 

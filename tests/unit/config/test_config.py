@@ -16,12 +16,12 @@ def write(tmp_path: Path, text: str) -> Path:
     return p
 
 
-def test_empty_and_missing_config_give_defaults(tmp_path):
+def test_empty_and_missing_config_give_defaults(tmp_path: Path) -> None:
     assert load_config(None).defaults.level is None
     assert load_config(write(tmp_path, "")).platform == "linux/amd64"
 
 
-def test_unknown_keys_name_path_line_and_allowed_keys(tmp_path):
+def test_unknown_keys_name_path_line_and_allowed_keys(tmp_path: Path) -> None:
     p = write(
         tmp_path,
         "version: 1\nimages:\n  - match: node\n    levle: minor\n"
@@ -36,7 +36,7 @@ def test_unknown_keys_name_path_line_and_allowed_keys(tmp_path):
     assert "password_env" in msg
 
 
-def test_bad_values_are_explained(tmp_path):
+def test_bad_values_are_explained(tmp_path: Path) -> None:
     p = write(
         tmp_path, "defaults:\n  level: minr\n  min_age: 3x\n  include: ['([']\n  platform: amd64\n"
     )
@@ -49,14 +49,14 @@ def test_bad_values_are_explained(tmp_path):
     assert ":5: defaults.platform: invalid platform 'amd64'" in msg
 
 
-def test_malformed_yaml_points_at_line(tmp_path):
+def test_malformed_yaml_points_at_line(tmp_path: Path) -> None:
     p = write(tmp_path, "defaults:\n  level: [minor\n")
     with pytest.raises(ConfigError) as exc:
         load_config(p)
     assert "malformed YAML" in exc.value.message and f"{p}:" in exc.value.message
 
 
-def test_secrets_never_echoed(tmp_path):
+def test_secrets_never_echoed(tmp_path: Path) -> None:
     p = write(tmp_path, "registries:\n  r.io:\n    password: [hunter2]\n")
     with pytest.raises(ConfigError) as exc:
         load_config(p)
@@ -65,7 +65,7 @@ def test_secrets_never_echoed(tmp_path):
     assert "hunter2" not in repr(cfg) and "hunter2" not in str(cfg.model_dump())
 
 
-def test_find_config_order(tmp_path, monkeypatch):
+def test_find_config_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PATCHWARDEN_CONFIG", raising=False)
     assert find_config(None, [tmp_path]) is None
     p = write(tmp_path, "")
@@ -74,7 +74,9 @@ def test_find_config_order(tmp_path, monkeypatch):
         find_config(tmp_path / "nope.yaml", [tmp_path])
 
 
-def test_config_is_found_upward_to_the_repository_root(tmp_path, monkeypatch):
+def test_config_is_found_upward_to_the_repository_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Run from a sub-directory of a repository, the repository's patchwarden.yaml applies;
     nothing above the repository root is looked at."""
     monkeypatch.delenv("PATCHWARDEN_CONFIG", raising=False)
@@ -89,7 +91,7 @@ def test_config_is_found_upward_to_the_repository_root(tmp_path, monkeypatch):
     assert find_config(None, [repo]) == found
 
 
-def test_policy_reasons_name_the_config_file_in_use(tmp_path):
+def test_policy_reasons_name_the_config_file_in_use(tmp_path: Path) -> None:
     from patchwarden.config.policies import PolicyResolver
     from patchwarden.core.ref import parse_reference
 
@@ -112,12 +114,12 @@ def test_policy_reasons_name_the_config_file_in_use(tmp_path):
         ("2w", timedelta(weeks=2)),
     ],
 )
-def test_durations(text, td):
+def test_durations(text: str, td: timedelta) -> None:
     assert parse_duration(text) == td
     assert parse_duration(format_duration(td)) == td
 
 
-def test_policy_rules_merge_in_order(tmp_path):
+def test_policy_rules_merge_in_order(tmp_path: Path) -> None:
     cfg = load_config(
         write(
             tmp_path,

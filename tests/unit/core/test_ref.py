@@ -51,7 +51,14 @@ D = "sha256:" + "a" * 64
         ),
     ],
 )
-def test_parse_and_normalize(text, registry, repository, tag, digest, familiar):
+def test_parse_and_normalize(
+    text: str,
+    registry: str,
+    repository: str,
+    tag: str | None,
+    digest: str | None,
+    familiar: str,
+) -> None:
     ref = parse_reference(text)
     assert (ref.registry, ref.repository, ref.tag, ref.digest) == (
         registry,
@@ -82,13 +89,13 @@ def test_parse_and_normalize(text, registry, repository, tag, digest, familiar):
         ("x" * 256, "longer than 255"),
     ],
 )
-def test_rejects(text, fragment):
+def test_rejects(text: str, fragment: str) -> None:
     with pytest.raises(ReferenceFormatError) as exc:
         parse_reference(text)
     assert fragment in exc.value.message
 
 
-def test_with_tag_drops_digest_and_original():
+def test_with_tag_drops_digest_and_original() -> None:
     ref = parse_reference(f"nginx:1@{D}").with_tag("2")
     assert str(ref) == "docker.io/library/nginx:2"
     assert ref.original == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from patchwarden.core.text import printable
 
@@ -36,7 +37,7 @@ def test_scan_table_and_cli_escape_strip_controls() -> None:
     assert "\x1b" not in escape("tag\x1b[31m")
 
 
-def test_inventory_table_shows_a_hostile_file_name_inertly(tmp_path) -> None:
+def test_inventory_table_shows_a_hostile_file_name_inertly(tmp_path: Path) -> None:
     import subprocess
     import sys
 

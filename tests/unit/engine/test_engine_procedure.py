@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import pytest
-from engine_fakes import FakeEngine, MemoryStore
 
 from patchwarden.app import live
 from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
@@ -14,6 +13,8 @@ from patchwarden.app.live import updater as live_updater
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.engine.client import ContainerInfo, EngineError
 from patchwarden.errors import UsageError
+from patchwarden.policy.model import UpdateLevel
+from testkit.engine_fakes import FakeEngine, MemoryStore
 
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 IMAGE = "reg.example/web:1.0.0"
@@ -214,7 +215,7 @@ def test_policy_candidates_maps_check_results() -> None:
             (ref,) = inventory.references
             assert ref.ref.digest == D1  # the running digest is what check compares
             res = CheckResult(
-                ref, self.status, Version("1.0.0", D1), self.candidate, "minor", "why"
+                ref, self.status, Version("1.0.0", D1), self.candidate, UpdateLevel.MINOR, "why"
             )
             return CheckReport((res,), (), {})
 

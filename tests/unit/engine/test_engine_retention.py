@@ -6,13 +6,13 @@ import time
 from typing import Any
 
 import pytest
-from engine_fakes import FakeEngine, MemoryStore
 
 from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
 from patchwarden.app.live import updater as live_updater
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo
 from patchwarden.errors import UsageError
+from testkit.engine_fakes import FakeEngine, MemoryStore
 
 REPO = "reg.example/web"
 D = {n: f"sha256:{str(n) * 64}" for n in range(1, 8)}

@@ -1,4 +1,4 @@
-"""The three forge clients' common behaviour, against tests/unit/forge/fake_forge.py.
+"""The three forge clients' common behaviour, against tests/testkit/fake_forge.py.
 
 The fake is a stand-in because no GitHub, GitLab or Gitea server can run on this machine; it
 follows each API's documented requests and responses (paths, auth headers, JSON fields).
@@ -7,35 +7,20 @@ follows each API's documented requests and responses (paths, auth headers, JSON 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from fake_forge import FakeForge
 
 from patchwarden.apply.forge import (
     Forge,
     ForgeAuthError,
     ForgeError,
     ForgeNotFoundError,
-    GiteaForge,
     GitHubForge,
-    GitLabForge,
     PullRequest,
 )
-from patchwarden.net.retry import RetryPolicy
+from testkit.fake_forge import FAST, FakeForge, client
 
 KINDS = ["github", "gitlab", "gitea"]
-FAST: dict[str, Any] = {"policy": RetryPolicy(base_delay=0.0), "sleep": lambda _s: None}
-
-
-def client(fake: FakeForge, token: str | None = None, repo: str | None = None) -> Any:
-    tok = fake.token if token is None else token
-    owner, name = (repo or fake.repo).split("/", 1)
-    if fake.kind == "github":
-        return GitHubForge(owner, name, tok, api_url=fake.api_url, **FAST)
-    if fake.kind == "gitlab":
-        return GitLabForge(f"{owner}/{name}", tok, api_url=fake.api_url, **FAST)
-    return GiteaForge(owner, name, tok, api_url=fake.api_url, **FAST)
 
 
 @pytest.fixture(params=KINDS)

@@ -7,7 +7,6 @@ a stand-in, because no GitHub, GitLab or Gitea server can run on this machine.
 from __future__ import annotations
 
 import pytest
-from fake_forge import FakeForge
 
 from patchwarden.apply.forge import (
     ForgeConfigError,
@@ -17,6 +16,7 @@ from patchwarden.apply.forge import (
     forge_for,
     parse_remote,
 )
+from testkit.fake_forge import FakeForge
 
 ENV = {"PATCHWARDEN_FORGE_TOKEN": "t"}
 

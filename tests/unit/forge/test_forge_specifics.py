@@ -10,8 +10,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fake_forge import FakeForge
-from test_forge_clients import FAST, client
 
 from patchwarden.apply.forge import (
     ForgeConflictError,
@@ -21,6 +19,7 @@ from patchwarden.apply.forge import (
     GitLabForge,
 )
 from patchwarden.apply.forge.api import api_message
+from testkit.fake_forge import FAST, FakeForge, client
 
 
 @pytest.fixture
@@ -101,8 +100,9 @@ def test_gitea_follows_pagination_to_find_an_old_pull_request(gitea: FakeForge) 
         gitea.add(f"feature/{i}")
     assert len(gitea.prs) == 60
     forge = client(gitea)
-    assert forge.find_open("pw/oldest") is not None
-    assert forge.find_open("pw/oldest").number == target.number
+    found = forge.find_open("pw/oldest")
+    assert found is not None
+    assert found.number == target.number
     pages = [r for r in gitea.requests if r.startswith("GET")]
     assert "page=1&limit=50" in pages[0] and "page=2&limit=50" in pages[1]
     gitea.requests.clear()

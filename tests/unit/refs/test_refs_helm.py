@@ -155,7 +155,7 @@ def test_malformed_values() -> None:
     assert (s.line, s.kind) == (3, RefKind.HELM)
 
 
-def test_chart_templates_report_image_lines_not_yaml_errors(tmp_path) -> None:
+def test_chart_templates_report_image_lines_not_yaml_errors(tmp_path: Path) -> None:
     from patchwarden.refs.discover import discover
 
     chart = tmp_path / "chart"

@@ -55,7 +55,7 @@ def _client(fake: FakeHub, **kw: object) -> RegistryClient:
     return RegistryClient(
         credentials=ChainCredentials([]),
         http_transport=httpx.MockTransport(fake),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

@@ -29,7 +29,7 @@ def test_a_command_over_its_time_limit_is_killed_with_its_children() -> None:
     run = run_command("sleep 30 & sleep 30; echo never", 0.5, {}, None)
     assert run["exit_code"] is None
     assert time.monotonic() - t0 < 10
-    out = run_tests([TestCommand(run="sleep 5", timeout=0.3)], {}, None)  # type: ignore[arg-type]
+    out = run_tests([TestCommand(run="sleep 5", timeout=0.3)], {}, None)
     assert not out.ok and "timed out after 0.3s" in out.reason
 
 

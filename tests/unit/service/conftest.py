@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_helpers import ADMIN, HOOK, Served
 from starlette.testclient import TestClient
 
 from patchwarden.config.schema import Config
 from patchwarden.service.app import build_app
 from patchwarden.service.process import Service
+from testkit.serve_helpers import ADMIN, HOOK, Served
 
 
 @pytest.fixture()

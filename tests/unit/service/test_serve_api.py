@@ -5,21 +5,24 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-
-from serve_helpers import ADMIN, HOOK, Served, pending
+from typing import Any
 
 from patchwarden.service.openapi import document
+from testkit.serve_helpers import ADMIN, HOOK, Served, pending
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 
 
-def wait_for_run(s: Served, trigger_prefix: str, timeout: float = 20.0) -> dict[str, object]:
+def wait_for_run(s: Served, trigger_prefix: str, timeout: float = 20.0) -> dict[str, Any]:
+    """The first finished run of ``trigger_prefix``, as the API's JSON has it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         runs = s.client.get("/api/v1/jobs", headers=s.admin()).json()["runs"]
-        done = [r for r in runs if r["trigger"].startswith(trigger_prefix) and r["finished_at"]]
+        done: list[dict[str, Any]] = [
+            r for r in runs if r["trigger"].startswith(trigger_prefix) and r["finished_at"]
+        ]
         if done:
-            return done[0]  # type: ignore[no-any-return]
+            return done[0]
         time.sleep(0.1)
     raise AssertionError(f"no finished {trigger_prefix} run: {runs}")
 
@@ -43,7 +46,7 @@ def test_health_ready_and_metrics_need_no_token(served: Served) -> None:
 
 def test_start_up_check_runs_once_without_a_schedule(served: Served) -> None:
     run = wait_for_run(served, "startup")
-    assert run["outcome"] == "succeeded" and run["detail"].startswith("0 references")  # type: ignore[union-attr]
+    assert run["outcome"] == "succeeded" and run["detail"].startswith("0 references")
 
 
 def test_read_endpoints_need_a_token(served: Served) -> None:
@@ -115,7 +118,7 @@ def test_registry_hook_queues_a_check_of_the_named_repository(served: Served) ->
         "job": "check",
     }
     run = wait_for_run(served, "hook")
-    assert "127.0.0.1:5000/team/app" in run["trigger"]  # type: ignore[operator]
+    assert "127.0.0.1:5000/team/app" in run["trigger"]
     assert (
         'patchwarden_hook_events_total{result="accepted",source="distribution"} 1.0'
         in c.get("/metrics").text

@@ -15,7 +15,9 @@ from patchwarden.store.jobs import JobStore
 
 def test_triggers_merge_their_scopes() -> None:
     a = Trigger("hook", "x", frozenset({"r/a"}))
-    assert a.merge(Trigger("hook", "y", frozenset({"r/b"}))).repositories == {"r/a", "r/b"}
+    assert a.merge(Trigger("hook", "y", frozenset({"r/b"}))).repositories == frozenset(
+        {"r/a", "r/b"}
+    )
     assert a.merge(Trigger("schedule")).repositories is None  # everything wins
     assert a.merge(Trigger("schedule")).kind == "hook+schedule"
 
@@ -84,7 +86,7 @@ def test_a_burst_of_requests_costs_one_more_run(tmp_path: Path) -> None:
             time.sleep(0.02)
         assert r.stop(5)
         assert len(calls) == 2
-        assert calls[1].repositories == {f"r/{i}" for i in range(5)}
+        assert calls[1].repositories == frozenset(f"r/{i}" for i in range(5))
 
 
 def test_failures_are_recorded_and_reported(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,25 +14,26 @@ T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 DEST = "registry.example/team/app"
 
 
-def rec(name: str = "app", outcome: str = "pushed", at: datetime = T0, **kw: object) -> BuildRecord:
-    values: dict[str, object] = {
-        "id": None,
-        "name": name,
-        "destination": DEST,
-        "started_at": at,
-        "finished_at": at + timedelta(seconds=30),
-        "outcome": outcome,
-        "reason": "pushed 1-20261201.1, latest",
-        "base_name": "docker.io/library/debian:12",
-        "base_digest": "sha256:" + "a" * 64,
-        "image_digest": "sha256:" + "b" * 64 if outcome == "pushed" else None,
-        "tags": ["1-20261201.1", "latest"] if outcome == "pushed" else [],
-        "findings": [["CVE-2023-1", "openssl", "high", "fixed"]],
-        "fixable": 1,
-        "steps": [{"name": "build", "ok": True, "detail": "built", "duration_s": 1.5}],
-    }
-    values.update(kw)
-    return BuildRecord(**values)  # type: ignore[arg-type]
+def rec(
+    name: str = "app", outcome: str = "pushed", at: datetime = T0, destination: str = DEST
+) -> BuildRecord:
+    pushed = outcome == "pushed"
+    return BuildRecord(
+        id=None,
+        name=name,
+        destination=destination,
+        started_at=at,
+        finished_at=at + timedelta(seconds=30),
+        outcome=outcome,
+        reason="pushed 1-20261201.1, latest",
+        base_name="docker.io/library/debian:12",
+        base_digest="sha256:" + "a" * 64,
+        image_digest="sha256:" + "b" * 64 if pushed else None,
+        tags=["1-20261201.1", "latest"] if pushed else [],
+        findings=[["CVE-2023-1", "openssl", "high", "fixed"]],
+        fixable=1,
+        steps=[{"name": "build", "ok": True, "detail": "built", "duration_s": 1.5}],
+    )
 
 
 def test_round_trip_and_last_pushed(tmp_path: Path) -> None:
@@ -62,17 +64,17 @@ def test_reopen_keeps_build_records(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("changes", "needle"),
+    ("bad", "needle"),
     [
-        ({"outcome": "built"}, "invalid build outcome"),
-        ({"name": ""}, "must not be empty"),
-        ({"started_at": datetime(2026, 1, 1)}, "timezone-aware"),
-        ({"steps": [{"x": object()}]}, "JSON-serialisable"),
+        (rec(outcome="built"), "invalid build outcome"),
+        (rec(name=""), "must not be empty"),
+        (replace(rec(), started_at=datetime(2026, 1, 1)), "timezone-aware"),
+        (replace(rec(), steps=[{"x": object()}]), "JSON-serialisable"),
     ],
 )
-def test_bad_build_records_are_rejected(tmp_path: Path, changes: dict, needle: str) -> None:
+def test_bad_build_records_are_rejected(tmp_path: Path, bad: BuildRecord, needle: str) -> None:
     with (
         open_store(str(tmp_path / "s.db")) as store,
         pytest.raises(InvalidRecordError, match=needle),
     ):
-        store.record_build(rec(**changes))
+        store.record_build(bad)

@@ -14,12 +14,12 @@ import itertools
 import re
 from pathlib import Path
 
-import pair_generators as gen
 import pytest
-import reference_tools as ref
 from packaging.version import InvalidVersion, Version
 
 from patchwarden.versions.ecosystems import compare, is_valid, same, sort_key
+from testkit import pair_generators as gen
+from testkit import reference_tools as ref
 
 MIN_DISTINCT = 5000
 

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from cataloger_helpers import FIXTURES, entry, walk
-
 from patchwarden.scan.catalogers.apk import ApkCataloger
+from testkit.cataloger_helpers import FIXTURES, entry, walk
 
 CAT = ApkCataloger()
 

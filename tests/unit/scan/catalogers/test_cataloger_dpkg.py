@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
-from cataloger_helpers import FIXTURES, entry, walk
 
 from patchwarden.scan.catalogers.dpkg import DpkgCataloger
 from patchwarden.scan.model import PackageType
+from testkit.cataloger_helpers import FIXTURES, entry, walk
 from testkit.tools import require_tool
 
 CAT = DpkgCataloger()
@@ -181,7 +181,9 @@ def test_ground_truth_list_file() -> None:
     assert list(facts.owned_paths) == expected
 
 
-def test_status_with_more_packages_than_any_real_database_stops_early(monkeypatch) -> None:
+def test_status_with_more_packages_than_any_real_database_stops_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import pytest
 
     from patchwarden.scan.catalogers import dpkg

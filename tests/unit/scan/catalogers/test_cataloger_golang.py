@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cataloger_helpers import entry, persistent_dir, walk
 
 from patchwarden.scan.catalogers.golang import (
     MAGIC,
@@ -18,6 +17,7 @@ from patchwarden.scan.catalogers.golang import (
     parse_modinfo,
     stdlib_version,
 )
+from testkit.cataloger_helpers import entry, persistent_dir, walk
 from testkit.tools import require_tool
 
 CAT = GoBinaryCataloger()

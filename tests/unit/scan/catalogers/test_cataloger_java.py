@@ -4,10 +4,10 @@ import io
 import zipfile
 
 import pytest
-from cataloger_helpers import entry
 
 from patchwarden.scan.catalogers import java
 from patchwarden.scan.catalogers.java import JavaArchiveCataloger
+from testkit.cataloger_helpers import entry
 
 CAT = JavaArchiveCataloger()
 

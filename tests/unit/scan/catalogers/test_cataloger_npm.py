@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cataloger_helpers import entry, persistent_dir, walk
 
 from patchwarden.scan.catalogers.npm import NpmCataloger
+from testkit.cataloger_helpers import entry, persistent_dir, walk
 from testkit.tools import require_tool
 
 CAT = NpmCataloger()

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from cataloger_helpers import entry
-
 from patchwarden.scan.catalogers.osrelease import OSReleaseCataloger
 from patchwarden.scan.model import OSInfo
+from testkit.cataloger_helpers import entry
 
 CAT = OSReleaseCataloger()
 

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cataloger_helpers import entry, persistent_dir, walk
 
 from patchwarden.scan.catalogers._purl import normalize_pypi
 from patchwarden.scan.catalogers.python import PythonCataloger
+from testkit.cataloger_helpers import entry, persistent_dir, walk
 
 CAT = PythonCataloger()
 # Old versions on purpose (later CVE tests); all ship py3 wheels, so no build step.

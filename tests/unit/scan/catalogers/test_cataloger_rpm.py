@@ -7,9 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cataloger_helpers import entry, persistent_dir, walk
 
 from patchwarden.scan.catalogers.rpm import RpmDbCataloger, parse_header, split_source_rpm
+from patchwarden.scan.model import PackageFact
+from testkit.cataloger_helpers import entry, persistent_dir, walk
 from testkit.tools import require_tool
 
 CAT = RpmDbCataloger()
@@ -91,7 +92,7 @@ def _rpm_qa(db: Path) -> set[tuple[str, ...]]:
     out = subprocess.run(
         [rpm, "--dbpath", str(db), "-qa", "--qf", QF], check=True, capture_output=True, text=True
     ).stdout
-    rows = set()
+    rows: set[tuple[str, ...]] = set()
     for line in out.splitlines():
         name, epoch, version, release, arch, srpm, lic = line.split("\t")
         evr = f"{version}-{release}" if epoch == "(none)" else f"{epoch}:{version}-{release}"
@@ -107,12 +108,12 @@ def _rpm_qal(db: Path) -> list[str]:
     return sorted(p.lstrip("/") for p in out.split())
 
 
-def _ours(facts_packages: tuple[object, ...]) -> set[tuple[str, ...]]:
-    rows = set()
+def _ours(facts_packages: tuple[PackageFact, ...]) -> set[tuple[str, ...]]:
+    rows: set[tuple[str, ...]] = set()
     for p in facts_packages:
-        evr = p.version  # type: ignore[attr-defined]
-        src = f"{p.source_name}-{p.source_version.split(':', 1)[-1]}.src.rpm"  # type: ignore[attr-defined]
-        rows.add((p.name, evr, p.arch, src, p.licenses[0]))  # type: ignore[attr-defined]
+        assert p.source_version is not None and p.arch is not None
+        src = f"{p.source_name}-{p.source_version.split(':', 1)[-1]}.src.rpm"
+        rows.add((p.name, p.version, p.arch, src, p.licenses[0]))
     return rows
 
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from cataloger_helpers import entry
 
 from patchwarden.scan.catalogers import CATALOGERS, Catalogers
 from patchwarden.scan.layer_cache import cataloger_ids
 from patchwarden.scan.model import FileFacts
+from testkit.cataloger_helpers import entry
 
 GARBAGE = [
     b"",

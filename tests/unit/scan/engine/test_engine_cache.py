@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from engine_helpers import DpkgCataloger, MemorySource, PipCataloger, dpkg_status, layer, metadata
+from pathlib import Path
 
 from patchwarden.scan.layer_cache import LayerCache, cache_key
+from patchwarden.scan.model import Cataloger
 from patchwarden.scan.scanner import Scanner
+from testkit.scanner_helpers import (
+    DpkgCataloger,
+    MemorySource,
+    PipCataloger,
+    dpkg_status,
+    layer,
+    metadata,
+)
 
 
 def _image(n: int = 3) -> MemorySource:
@@ -20,9 +29,9 @@ def _image(n: int = 3) -> MemorySource:
     return MemorySource(blobs)
 
 
-def test_warm_rescan_opens_no_blob_and_gives_same_result(tmp_path) -> None:
+def test_warm_rescan_opens_no_blob_and_gives_same_result(tmp_path: Path) -> None:
     cache = LayerCache(tmp_path)
-    cats = [DpkgCataloger(), PipCataloger()]
+    cats: list[Cataloger] = [DpkgCataloger(), PipCataloger()]
     src = _image()
     progress: list[tuple[str, int, int]] = []
     cold = Scanner(cats, cache=cache).scan(src, progress=lambda *a: progress.append(a))
@@ -41,7 +50,7 @@ def test_warm_rescan_opens_no_blob_and_gives_same_result(tmp_path) -> None:
     assert src.opens == 3 and again.packages == cold.packages and again.layers == cold.layers
 
 
-def test_key_includes_cataloger_versions_sorted(tmp_path) -> None:
+def test_key_includes_cataloger_versions_sorted(tmp_path: Path) -> None:
     d = "sha256:" + "1" * 64
     a, b = DpkgCataloger(1), PipCataloger()
     assert cache_key(d, [a, b]) == cache_key(d, [b, a])
@@ -56,7 +65,7 @@ def test_key_includes_cataloger_versions_sorted(tmp_path) -> None:
     assert src.opens == 2
 
 
-def test_corrupt_entry_is_ignored_and_rewritten(tmp_path) -> None:
+def test_corrupt_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
     cache = LayerCache(tmp_path)
     src = _image(1)
     first = Scanner([DpkgCataloger()], cache=cache).scan(src)
@@ -72,7 +81,7 @@ def test_corrupt_entry_is_ignored_and_rewritten(tmp_path) -> None:
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]
 
 
-def test_corrupt_or_foreign_image_entry_is_a_miss(tmp_path) -> None:
+def test_corrupt_or_foreign_image_entry_is_a_miss(tmp_path: Path) -> None:
     cache = LayerCache(tmp_path)
     src = _image(1)
     first = Scanner([DpkgCataloger()], cache=cache).scan(src)
@@ -85,7 +94,7 @@ def test_corrupt_or_foreign_image_entry_is_a_miss(tmp_path) -> None:
     assert src.opens == 1  # the per-layer entry answered both times
 
 
-def test_edited_truncated_or_deep_entries_are_misses_and_rebuilt(tmp_path) -> None:
+def test_edited_truncated_or_deep_entries_are_misses_and_rebuilt(tmp_path: Path) -> None:
     """A cache entry edited into valid JSON is not served as truth (it carries a checksum);
     deeply nested JSON is a miss, not a RecursionError."""
     import json
@@ -111,7 +120,7 @@ def test_edited_truncated_or_deep_entries_are_misses_and_rebuilt(tmp_path) -> No
     assert src2.opens == 2  # every layer read again
 
 
-def test_stale_temp_files_of_a_killed_scan_are_pruned(tmp_path) -> None:
+def test_stale_temp_files_of_a_killed_scan_are_pruned(tmp_path: Path) -> None:
     import os
     import time
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from engine_helpers import (
+from patchwarden.scan.model import Cataloger, ScanInventory
+from patchwarden.scan.scanner import Scanner
+from testkit.scanner_helpers import (
     DpkgCataloger,
     MemorySource,
     OsReleaseCataloger,
@@ -13,17 +15,15 @@ from engine_helpers import (
     sha,
 )
 
-from patchwarden.scan.scanner import Scanner
-
-CATS = [DpkgCataloger(), PipCataloger(), OsReleaseCataloger()]
+CATS: list[Cataloger] = [DpkgCataloger(), PipCataloger(), OsReleaseCataloger()]
 SP = "usr/lib/python3/dist-packages"
 
 
-def _scan(*layers: bytes):
+def _scan(*layers: bytes) -> ScanInventory:
     return Scanner(CATS, max_workers=3).scan(MemorySource(list(layers)))
 
 
-def _pk(inv):
+def _pk(inv: ScanInventory) -> set[tuple[str, str, str, str]]:
     return {(p.name, p.version, p.path, p.layer) for p in inv.packages}
 
 

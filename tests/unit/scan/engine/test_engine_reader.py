@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
-from engine_helpers import (
+
+from patchwarden.scan.errors import CorruptImageError, HostileLayerError, LayerDigestError
+from patchwarden.scan.layer_cache import LayerCache
+from patchwarden.scan.layers import read_layer
+from patchwarden.scan.limits import Limits
+from patchwarden.scan.model import Cataloger, LayerFacts, LayerRef
+from patchwarden.scan.scanner import Scanner
+from testkit.scanner_helpers import (
     DpkgCataloger,
     ExplodingCataloger,
     MemorySource,
@@ -19,17 +28,15 @@ from engine_helpers import (
     tar_bytes,
 )
 
-from patchwarden.scan.errors import CorruptImageError, HostileLayerError, LayerDigestError
-from patchwarden.scan.layer_cache import LayerCache
-from patchwarden.scan.layers import read_layer
-from patchwarden.scan.limits import Limits
-from patchwarden.scan.model import LayerRef
-from patchwarden.scan.scanner import Scanner
-
 STATUS = dpkg_status(("libc6", "2.36-9"), ("bash", "5.2-1"))
 
 
-def _read(blob: bytes, catalogers=None, limits=None, digest=None):
+def _read(
+    blob: bytes,
+    catalogers: Sequence[Cataloger] | None = None,
+    limits: Limits | None = None,
+    digest: str | None = None,
+) -> LayerFacts:
     ref = LayerRef(digest or sha(blob), "x", len(blob))
     return read_layer(io.BytesIO(blob), ref, catalogers or [DpkgCataloger()], limits or Limits())
 
@@ -210,7 +217,7 @@ def test_cataloger_max_bytes_caps_files_held_whole() -> None:
         lambda b: b[:-1] + bytes([b[-1] ^ 1]),  # bit flip (gzip trailer -> digest/crc)
     ],
 )
-def test_failed_layer_is_not_cached(tmp_path, bad) -> None:
+def test_failed_layer_is_not_cached(tmp_path: Path, bad: Callable[[bytes], bytes]) -> None:
     good = layer([("var/lib/dpkg/status", STATUS * 20)])
     src = MemorySource([bad(good)], digests=[sha(good)])
     cache = LayerCache(tmp_path)

@@ -49,7 +49,8 @@ def test_registry_source_reads_ahead_and_honours_read_sizes() -> None:
         src = RegistrySource("registry.example/app:1", Platform("linux", "amd64"), client)
         layer = LayerRef(digest=DIGEST, media_type="", size=len(BLOB))
         f = src.open_layer(layer)
-        got, sizes = [], [1, 7, 512, 65536, 1 << 20, 3]
+        got: list[bytes] = []
+        sizes = [1, 7, 512, 65536, 1 << 20, 3]
         while True:
             chunk = f.read(sizes[len(got) % len(sizes)])
             if not chunk:

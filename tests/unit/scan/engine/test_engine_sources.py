@@ -8,15 +8,16 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from engine_helpers import DpkgCataloger, OsReleaseCataloger, dpkg_status, sha, tar_bytes
 
 from patchwarden.devtools.oci_builder import OCILayout, build_index
 from patchwarden.registry.model import Platform
 from patchwarden.scan.errors import CorruptImageError, ImageSelectionError, SourceNotFoundError
+from patchwarden.scan.model import Cataloger
 from patchwarden.scan.scanner import Scanner
 from patchwarden.scan.sources import open_source
+from testkit.scanner_helpers import DpkgCataloger, OsReleaseCataloger, dpkg_status, sha, tar_bytes
 
-CATS = [DpkgCataloger(), OsReleaseCataloger()]
+CATS: list[Cataloger] = [DpkgCataloger(), OsReleaseCataloger()]
 STATUS = dpkg_status(("libc6", "2.36"))
 
 

@@ -59,11 +59,11 @@ def test_headers_and_data_match_tarfile(fmt: int) -> None:
     want = []
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         for m in tar:
-            data = (
-                tar.extractfile(m).read()
-                if m.name == "etc/os-release" or m.name.endswith("METADATA")
-                else None
-            )
+            data = None
+            if m.name == "etc/os-release" or m.name.endswith("METADATA"):
+                member = tar.extractfile(m)
+                assert member is not None
+                data = member.read()
             want.append((m.name, m.size, m.linkname, m.isreg(), m.issym(), data))
     assert got == want
 

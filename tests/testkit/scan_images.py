@@ -87,7 +87,7 @@ func main() {
 
 
 def persistent_dir(config: pytest.Config, name: str) -> Path:
-    return Path(config.cache.mkdir(f"patchwarden-accuracy-{name}"))  # type: ignore[union-attr]
+    return Path(config.cache.mkdir(f"patchwarden-accuracy-{name}"))
 
 
 def _unreachable(what: str, proc: subprocess.CompletedProcess[str]) -> None:
@@ -96,8 +96,8 @@ def _unreachable(what: str, proc: subprocess.CompletedProcess[str]) -> None:
     pytest.skip(f"{what} failed (network unreachable?): {proc.stderr[-500:]}")
 
 
-def run(cmd: list[str], **kw: Any) -> str:
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=cwd, env=env).stdout
 
 
 # --- dpkg ------------------------------------------------------------------------------------

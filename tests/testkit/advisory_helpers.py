@@ -8,7 +8,7 @@ from typing import Any
 
 from patchwarden.scan.model import Package, PackageType
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "osv"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "osv"
 
 
 def pkg(name: str, version: str, type: PackageType, **kw: Any) -> Package:

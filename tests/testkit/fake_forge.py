@@ -27,6 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from patchwarden.apply.forge import Forge, GiteaForge, GitHubForge, GitLabForge
+from patchwarden.net.retry import RetryPolicy
+
 PREFIX = {"github": "/api/v3", "gitlab": "/api/v4", "gitea": "/api/v1"}
 WEB = "https://forge.example"
 DOCS = "https://docs.github.com/rest"
@@ -334,3 +337,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(out)
 
     do_GET = do_POST = do_PATCH = do_PUT = _serve
+
+
+# Client keyword arguments for tests: retries without waiting. (The clients pass ``**http``
+# on to patchwarden.net's client factory, hence the open value type.)
+FAST: dict[str, Any] = {"policy": RetryPolicy(base_delay=0.0), "sleep": lambda _s: None}
+
+
+def client(fake: FakeForge, token: str | None = None, repo: str | None = None) -> Forge:
+    """The real client for ``fake``'s kind, pointed at it."""
+    tok = fake.token if token is None else token
+    owner, name = (repo or fake.repo).split("/", 1)
+    if fake.kind == "github":
+        return GitHubForge(owner, name, tok, api_url=fake.api_url, **FAST)
+    if fake.kind == "gitlab":
+        return GitLabForge(f"{owner}/{name}", tok, api_url=fake.api_url, **FAST)
+    return GiteaForge(owner, name, tok, api_url=fake.api_url, **FAST)

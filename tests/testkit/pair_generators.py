@@ -13,7 +13,7 @@ import string
 from collections.abc import Callable
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 N_PAIRS = 6000
 SEED = 20261202
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from podman import engine, engine_url
 from typer.testing import CliRunner
 
 from patchwarden.cli.main import app
 from patchwarden.devtools.registry_server import free_port
 from patchwarden.engine.client import EngineClient
+from testkit.podman import engine, engine_url
 
 __all__ = ["engine", "engine_url"]  # fixtures, re-exported for the rollout tests
 STOP = 1  # busybox httpd as PID 1 ignores SIGTERM: do not wait 10 s per stop

@@ -10,7 +10,7 @@ import pytest
 
 from patchwarden.scan.model import Cataloger, FileEntry, FileFacts
 
-FIXTURES = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "scan"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scan"
 
 
 def entry(path: str, data: bytes, mode: int = 0o644) -> FileEntry:
@@ -35,4 +35,4 @@ def walk(cataloger: Cataloger, root: Path, prefix: str = "") -> dict[str, FileFa
 
 def persistent_dir(config: pytest.Config, name: str) -> Path:
     """A directory kept across test runs (in .pytest_cache) for slow ground-truth setups."""
-    return Path(config.cache.mkdir(f"patchwarden-catalogers-{name}"))  # type: ignore[union-attr]
+    return Path(config.cache.mkdir(f"patchwarden-catalogers-{name}"))

@@ -25,3 +25,23 @@ def cli(
         text=True,
         timeout=timeout,
     )
+
+
+def import_advisories(records: Path, db: Path) -> Path:
+    """An advisory index at ``db`` built from the OSV records in ``records`` by the real CLI."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "patchwarden.cli.main",
+            "db",
+            "import",
+            str(records),
+            "--db",
+            str(db),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return db

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from conftest import require_tool
 from patchwarden.devtools import skopeo
 from patchwarden.devtools.oci_builder import (
     OCI_CONFIG,
@@ -31,6 +30,7 @@ from patchwarden.devtools.oci_builder import (
     sha256,
 )
 from patchwarden.engine.client import EngineClient
+from testkit.tools import require_tool
 
 BUSYBOX = Path("/bin/busybox")
 HTTPD = ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
