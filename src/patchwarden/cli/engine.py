@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from patchwarden.app.serialize.live import history_dict, live_results_dict
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -229,7 +230,7 @@ def update(
             monitor_only=monitor_only,
         )
         if format == OutputFormat.json:
-            emit_json({"results": [r.as_dict() for r in results]})
+            emit_json(live_results_dict(results))
         else:
             _render(results)
         _exit(results)
@@ -271,7 +272,7 @@ def rollback(
         )
         results = [updater.rollback(name, to)]
         if format == OutputFormat.json:
-            emit_json({"results": [r.as_dict() for r in results]})
+            emit_json(live_results_dict(results))
         else:
             _render(results)
         _exit(results)
@@ -294,7 +295,7 @@ def history(
         store = existing_store(state)
         records = [] if store is None else store.history(name, limit=limit)
         if format == OutputFormat.json:
-            emit_json({"records": [_record_dict(r) for r in records]})
+            emit_json(history_dict(records))
             return
         if not records:
             err.print("no records")
@@ -313,24 +314,6 @@ def history(
                 escape(r.reason),
             )
         out.print(table)
-
-
-def _record_dict(r) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return {
-        "id": r.id,
-        "started_at": r.started_at.isoformat(),
-        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-        "container": r.container,
-        "action": r.action,
-        "from_image": r.from_image,
-        "from_digest": r.from_digest,
-        "to_image": r.to_image,
-        "to_digest": r.to_digest,
-        "outcome": r.outcome,
-        "reason": r.reason,
-        "gates": r.gates,
-        "duration_s": r.duration_s,
-    }
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from patchwarden.app.rollout.gitops_flow import undo_gitops
 from patchwarden.app.rollout.model import ContainerState, EnvState, EnvStatus, Where
+from patchwarden.app.serialize.live import live_result_dict
 from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import parse_reference
 from patchwarden.errors import PatchwardenError
@@ -39,7 +40,7 @@ class Undo:
                 c.where = c.locate(c.digest)
                 found[c.name] = str(c.where)
             run.save()
-        detail = {"containers": found, "recovered": [r.as_dict() for r in recovered]}
+        detail = {"containers": found, "recovered": [live_result_dict(r) for r in recovered]}
         run.step("recover", env.name, "reconciled", started, env=env.name, detail=detail)
 
     def environments(self, names: list[str]) -> bool:
