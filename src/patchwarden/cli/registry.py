@@ -139,14 +139,11 @@ def promote(
 def _client_and_gate(config: Path | None) -> tuple[RegistryClient, TrustGate | None]:
     """Without a config file: a plain client and no gate, without loading pydantic (start-up
     time is part of every promotion's cost)."""
+    from patchwarden.app.wiring import build_client, build_trust_gate
     from patchwarden.cli.common import find_settings
 
     if find_settings(config, [Path.cwd()]) is None:
-        from patchwarden.registry.client import RegistryClient
-
-        return RegistryClient(), None
-    from patchwarden.app.wiring import build_client, build_trust_gate
-
+        return build_client(None), None
     cfg, _ = load_settings(config, [Path.cwd()])
     client = build_client(cfg)
     return client, build_trust_gate(cfg, client)
