@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -26,6 +26,9 @@ from patchwarden.cli.common import (
 from patchwarden.core.digest import short_hex
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.errors import ExitCode
+
+if TYPE_CHECKING:  # loaded by the command being run (start-up time)
+    from patchwarden.app.live import LiveResult, Probes
 
 engine_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -54,7 +57,7 @@ def _short(digest: str | None) -> str:
     return short_hex(digest) if digest else "-"
 
 
-def _render(results: list) -> None:  # type: ignore[type-arg]
+def _render(results: Sequence[LiveResult]) -> None:
     if not results:
         out.print("no containers selected")
         return
@@ -72,7 +75,7 @@ def _render(results: list) -> None:  # type: ignore[type-arg]
     out.print(table)
 
 
-def _exit(results: list) -> None:  # type: ignore[type-arg]
+def _exit(results: Sequence[LiveResult]) -> None:
     """3 when an update or rollback failed or was rolled back (undoing an update that an
     earlier run left half done is recovery working, not a failure of this run); else 1 when
     ``--monitor-only`` found updates available; else 0."""
@@ -99,7 +102,9 @@ def _progress(format: OutputFormat) -> Callable[[str, str], None] | None:
     return step
 
 
-def _probes(http: str | None, status: int, tcp: str | None, grace: float, timeout: float):  # type: ignore[no-untyped-def]
+def _probes(
+    http: str | None, status: int, tcp: str | None, grace: float, timeout: float
+) -> Probes:
     from patchwarden.app.live import Probes
 
     return Probes(http_url=http, http_status=status, tcp=tcp, grace=grace, timeout=timeout)
