@@ -22,7 +22,7 @@ from patchwarden.scan.model import (
 )
 
 log = logging.getLogger(__name__)
-ENGINE_VERSION = 3  # bump when the layer reader's output for the same input changes
+READER_VERSION = 3  # bump when the layer reader's output for the same input changes
 _PKG_OPTIONAL = ("source_name", "source_version", "arch", "namespace")
 
 
@@ -37,7 +37,7 @@ def cataloger_ids(catalogers: Sequence[Cataloger]) -> list[tuple[str, int]]:
 
 def cache_key(digest: str, catalogers: Sequence[Cataloger], max_file_bytes: int = 0) -> str:
     ident = {
-        "engine": ENGINE_VERSION,
+        "reader": READER_VERSION,
         "digest": digest,
         "catalogers": cataloger_ids(catalogers),
         "max_file_bytes": max_file_bytes,

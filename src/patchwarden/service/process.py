@@ -88,7 +88,7 @@ class Service:
         self._stop = threading.Event()
         self._engine_lock = threading.Lock()
         self._engine_client: Any = None
-        self._scan_engine: Any = None
+        self._scan_pipeline: Any = None
         self._scheduler: threading.Thread | None = None
         self.started = False
 
@@ -124,11 +124,11 @@ class Service:
 
     def _scanner(self) -> Any:
         with self._engine_lock:
-            if self._scan_engine is None:
+            if self._scan_pipeline is None:
                 from patchwarden.service.scanning import build_serve_scan
 
-                self._scan_engine = build_serve_scan(self.config)
-            return self._scan_engine
+                self._scan_pipeline = build_serve_scan(self.config)
+            return self._scan_pipeline
 
     def _finished(self, job: str, outcome: str, seconds: float, summary: str) -> None:
         from patchwarden.config.serve import Event
