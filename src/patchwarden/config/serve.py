@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -20,11 +20,24 @@ class _Strict(BaseModel):
 
 
 class JobName(StrEnum):
-    """Jobs ``serve`` runs. ``check``: inventory and check of the paths (and the engine's
-    containers); ``apply``: carry out approved updates of containers."""
+    """Job kinds ``serve`` runs (each a function in ``service.kinds.KINDS``). ``check``:
+    inventory and check of the paths (and the engine's containers); ``apply``: carry out
+    approved updates of containers; ``scan``: store the SBOM of every known image not stored
+    yet; ``advisory-refresh``: update the advisory index and re-match the stored SBOMs;
+    ``update``: open pull requests for the paths' outdated references; ``engine-update``:
+    propose (or, without approvals, carry out) container updates; ``rebuild``: rebuild the
+    configured builds that are due; ``rollout``: advance the rollouts in progress;
+    ``retention``: apply the configured retention rules."""
 
     CHECK = "check"
     APPLY = "apply"
+    SCAN = "scan"
+    ADVISORY_REFRESH = "advisory-refresh"
+    UPDATE = "update"
+    ENGINE_UPDATE = "engine-update"
+    REBUILD = "rebuild"
+    ROLLOUT = "rollout"
+    RETENTION = "retention"
 
 
 class Event(StrEnum):
@@ -32,6 +45,8 @@ class Event(StrEnum):
     UPDATE_APPLIED = "update-applied"
     ROLLBACK = "rollback"
     JOB_FAILED = "job-failed"
+    NEW_VULNERABILITY = "new-vulnerability"  # an advisory refresh found one in a known image
+    JOB_CHANGED = "job-changed"  # a job made changes: PRs opened, images rebuilt, tags deleted
 
 
 def cron_expression(v: str) -> str:
@@ -73,6 +88,10 @@ class JobSchedule(_Strict):
     missed: Literal["run-once", "skip"] = Field(
         "run-once",
         description="runs missed while serve was down: run once at start-up, or skip them",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="parameters of the job kind (docs/commands/serve.md lists them per kind)",
     )
 
     _c = field_validator("cron")(classmethod(lambda cls, v: cron_expression(v)))
@@ -124,6 +143,10 @@ class ServeConfig(_Strict):
     )
     auth_failures_per_minute: int = Field(10, ge=1, le=1000)
     log_format: Literal["text", "json"] = "text"
+    alert_severity: Literal["critical", "high", "medium", "low", "unknown"] = Field(
+        "high",
+        description="new-vulnerability alerts for findings at or above this severity",
+    )
 
     @field_validator("listen")
     @classmethod

@@ -151,6 +151,11 @@ class Api:
     def audit(self, request: Request, who: Principal) -> Response:
         return ok({"audit": self.svc.fleet.audit_log(_int(request.query_params.get("limit"), 200))})
 
+    def findings(self, request: Request, who: Principal) -> Response:
+        details = request.query_params.get("details", "").lower() in ("1", "true", "yes")
+        new_only = request.query_params.get("new_only", "").lower() in ("1", "true", "yes")
+        return ok({"images": self.svc.image_findings(details=details, new_only=new_only)})
+
     def scan(self, request: Request, who: Principal) -> Response:
         from patchwarden.sbom.json_report import write_json
 
@@ -223,6 +228,7 @@ class Api:
             Route("/api/v1/jobs", g(Role.READ, self.jobs), methods=["GET"]),
             Route("/api/v1/audit", g(Role.READ, self.audit), methods=["GET"]),
             Route("/api/v1/scan", g(Role.READ, self.scan), methods=["GET"]),
+            Route("/api/v1/findings", g(Role.READ, self.findings), methods=["GET"]),
             Route("/api/v1/tokens", g(Role.ADMIN, self.tokens), methods=["GET"]),
             Route("/api/v1/tokens", self.create_token, methods=["POST"]),
             Route("/api/v1/tokens/{name}", g(Role.ADMIN, self.delete_token), methods=["DELETE"]),

@@ -34,10 +34,12 @@ from patchwarden.service.schedule import in_window, next_window
 from patchwarden.store.fleet import DecisionError, FleetItem, FleetStore, PendingUpdate
 
 if TYPE_CHECKING:
+    from patchwarden.app.scan.pipeline import ImagePipeline
     from patchwarden.engine.client import EngineClient
     from patchwarden.service.metrics import Metrics
     from patchwarden.service.notify import Notifier
     from patchwarden.store.db import Store
+    from patchwarden.store.sboms import SbomStore
 
 log = logging.getLogger("patchwarden.service.jobs")
 
@@ -88,6 +90,9 @@ class Context:
     engine: Callable[[], EngineClient] | None = None
     submit: Callable[[str, Trigger], None] | None = None
     state: str | None = None  # the state store's path or URL (check keeps tag drift there)
+    sboms: SbomStore | None = None  # stored SBOMs (scan, advisory-refresh)
+    scan_pipeline: Callable[[], ImagePipeline] | None = None  # one for the process
+    live_updater: Callable[[], Any] | None = None  # apply: a LiveUpdater on the engine
 
 
 class CheckJob:

@@ -69,7 +69,13 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/v1/jobs": {"get": _op("Jobs and their recent runs", auth="read")},
     "/api/v1/jobs/{name}/run": {
-        "post": _op("Queue a run of a job (check, apply)", auth="admin", ok="202", params=("name",))
+        "post": _op(
+            "Queue a run of a job (check, apply, scan, advisory-refresh, update, engine-update, "
+            "rebuild, rollout, retention)",
+            auth="admin",
+            ok="202",
+            params=("name",),
+        )
     },
     "/api/v1/scan": {
         "get": _op(
@@ -86,6 +92,15 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             auth="admin",
             ok="202",
             params=("name",),
+        )
+    },
+    "/api/v1/findings": {
+        "get": _op(
+            "Stored SBOMs of known images: vulnerabilities by severity, the ones advisory "
+            "refreshes added since the image was first scanned, the containers running it "
+            "(details=1: every finding)",
+            auth="read",
+            query=("details", "new_only"),
         )
     },
     "/api/v1/audit": {"get": _op("Audit log, newest first", auth="read", query=("limit",))},

@@ -23,7 +23,11 @@ from patchwarden.config.serve import JobName
             "IANA",
         ),
         ({"maintenance_windows": [{"cron": "x"}]}, "serve.maintenance_windows.0.cron", "cron"),
-        ({"jobs": {"nope": {"cron": "* * * * *"}}}, "serve.jobs.nope", "'check' or 'apply'"),
+        (
+            {"jobs": {"nope": {"cron": "* * * * *"}}},
+            "serve.jobs.nope",
+            "'rebuild', 'rollout' or 'retention'",
+        ),
         ({"listen": "nohost"}, "serve.listen", "HOST:PORT"),
         ({"listen": "127.0.0.1:70000"}, "serve.listen", "HOST:PORT"),
         (
