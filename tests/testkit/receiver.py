@@ -4,30 +4,41 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-@contextmanager
-def json_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """(an Apprise ``json://`` URL, the JSON bodies posted to it so far)."""
-    got: list[dict[str, Any]] = []
+class WebhookSink:
+    """An HTTP server recording JSON bodies POSTed to it (Apprise's json:// target)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        sink = self
 
-        def log_message(self, *args: Any) -> None:
-            pass
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                n = int(self.headers.get("Content-Length", "0"))
+                sink.bodies.append(json.loads(self.rfile.read(n) or b"{}"))
+                self.send_response(200)
+                self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"json://127.0.0.1:{server.server_address[1]}/hook", got
-    finally:
-        server.shutdown()
-        server.server_close()
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def apprise_url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/alerts"
+
+    def __enter__(self) -> WebhookSink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+__all__ = ["WebhookSink"]

@@ -14,13 +14,13 @@ from patchwarden.errors import ConfigError
 from patchwarden.service.notify import Notifier
 from patchwarden.store import open_store
 from patchwarden.store.fleet import FleetStore
-from testkit.receiver import json_receiver
+from testkit.receiver import WebhookSink
 
 
 @pytest.fixture()
 def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    with json_receiver() as r:
-        yield r
+    with WebhookSink() as sink:
+        yield sink.apprise_url(), sink.bodies
 
 
 def test_routes_dedup_and_failures(

@@ -29,7 +29,7 @@ from patchwarden.service.process import Service
 from patchwarden.store import open_store
 from patchwarden.store.fleet import FleetItem
 from patchwarden.store.sboms import SbomStore
-from testkit.receiver import json_receiver
+from testkit.receiver import WebhookSink
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "osv"
 LATE = "DSA-5330-1"  # curl < 7.74.0-1.3+deb11u5 in Debian:11: "published" by the refresh
@@ -91,7 +91,8 @@ def test_rematch_gives_what_matching_each_image_alone_gives(tmp_path: Path) -> N
 def refreshed(tmp_path: Path, early_osv: Path) -> Iterator[tuple[Service, list[dict[str, Any]]]]:
     db = tmp_path / "adv.db"
     _index(db, [str(early_osv)]).close()
-    with json_receiver() as (url, got):
+    with WebhookSink() as sink:
+        url, got = sink.apprise_url(), sink.bodies
         cfg = Config.model_validate(
             {
                 "advisories": {"db_path": str(db)},
