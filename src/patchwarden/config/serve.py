@@ -113,6 +113,11 @@ class HooksConfig(_Strict):
         description="env var with the shared secret webhooks must present "
         "(Authorization: Bearer, or an X-Hub-Signature-256 HMAC of the body)",
     )
+    pull: bool = Field(
+        True,
+        description="on a git push webhook, fast-forward (git pull --ff-only) the watched "
+        "checkouts that are on the pushed branch before re-inventorying them",
+    )
 
 
 class NotifyRoute(_Strict):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patchwarden.config.serve import Event, JobName
@@ -38,6 +39,8 @@ def params_of(trigger: Trigger, extra: Params | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"trigger": trigger.kind, "detail": trigger.detail}
     if trigger.repositories is not None:
         out["repositories"] = sorted(trigger.repositories)
+    if trigger.pull:
+        out["pull"] = [list(p) for p in sorted(trigger.pull)]
     return out | dict(extra or {})
 
 
@@ -51,9 +54,14 @@ def trigger_of(params: Params) -> Trigger:
 
 
 def run_check(ctx: Context, params: Params) -> JobResult:
+    """``check``; ``pull`` ([path, branch] pairs, from a git push) fast-forwards those
+    checkouts first."""
+    from patchwarden.service.forgehooks import fast_forward
     from patchwarden.service.jobs import CheckJob
 
-    return JobResult(CheckJob(ctx)(trigger_of(params)))
+    pulled = [fast_forward(Path(path), branch) for path, branch in params.get("pull", ())]
+    summary = CheckJob(ctx)(trigger_of(params))
+    return JobResult("; ".join([*pulled, summary]), data={"pulled": pulled})
 
 
 def run_apply(ctx: Context, params: Params) -> JobResult:

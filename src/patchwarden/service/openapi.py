@@ -46,8 +46,18 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/openapi.json": {"get": _op("This document")},
     "/hooks/registry": {
         "post": _op(
-            "Registry webhook (distribution notifications, Docker Hub, Harbor): re-check the "
-            "repositories it names. Authorization: Bearer SECRET or X-Hub-Signature-256.",
+            "Registry webhook (distribution notifications, Docker Hub, Harbor, GitHub packages): "
+            "re-check the repositories it names. Authorization: Bearer SECRET or "
+            "X-Hub-Signature-256.",
+            ok="202",
+            body=True,
+        )
+    },
+    "/hooks/git": {
+        "post": _op(
+            "Git forge push webhook (GitHub, GitLab, Gitea/Forgejo): fast-forward the watched "
+            "checkouts of the pushed repository and re-inventory them (a check). "
+            "X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token.",
             ok="202",
             body=True,
         )
