@@ -49,6 +49,27 @@ class Event(StrEnum):
     JOB_CHANGED = "job-changed"  # a job made changes: PRs opened, images rebuilt, tags deleted
 
 
+# Variables a notification template may use ($name or ${name}), per event. Every event also has
+# $event, $title and $body (the default title and text).
+COMMON_VARIABLES = ("event", "title", "body")
+EVENT_VARIABLES: dict[Event, tuple[str, ...]] = {
+    Event.UPDATE_AVAILABLE: (
+        "image",
+        "where",
+        "current",
+        "candidate",
+        "kind",
+        "reason",
+        "update_id",
+    ),
+    Event.UPDATE_APPLIED: ("container", "image", "state", "result", "update_id"),
+    Event.ROLLBACK: ("container", "image", "state", "result", "update_id"),
+    Event.JOB_FAILED: ("job", "summary"),
+    Event.NEW_VULNERABILITY: ("image", "digest", "where", "ids", "count", "details"),
+    Event.JOB_CHANGED: ("job", "changes", "summary"),
+}
+
+
 def cron_expression(v: str) -> str:
     """``v`` when it is a 5-field cron expression, else a ValueError saying what is expected."""
     from croniter import croniter
@@ -120,6 +141,36 @@ class HooksConfig(_Strict):
     )
 
 
+class MessageTemplate(_Strict):
+    """A notification's title and text for one event, in ``string.Template`` syntax
+    (``$image``, ``${image}``; ``$$`` is a dollar sign). Unset parts keep the default."""
+
+    title: str | None = None
+    body: str | None = None
+
+
+def check_template(event: Event, tpl: MessageTemplate) -> None:
+    """Raise ValueError when ``tpl`` is malformed or names a variable ``event`` lacks."""
+    from string import Template
+
+    allowed = set(COMMON_VARIABLES) | set(EVENT_VARIABLES[event])
+    for part in ("title", "body"):
+        text = getattr(tpl, part)
+        if text is None:
+            continue
+        t = Template(text)
+        if not t.is_valid():
+            raise ValueError(
+                f"{event.value}.{part}: malformed template (a lone $?): write $$ for a dollar"
+            )
+        unknown = sorted(set(t.get_identifiers()) - allowed)
+        if unknown:
+            raise ValueError(
+                f"{event.value}.{part}: unknown variable ${unknown[0]}; "
+                f"{event.value} has: {', '.join('$' + v for v in sorted(allowed))}"
+            )
+
+
 class NotifyRoute(_Strict):
     url_env: str = Field(
         description="env var holding one or more Apprise URLs (they carry credentials)"
@@ -143,6 +194,11 @@ class ServeConfig(_Strict):
     )
     hooks: HooksConfig = Field(default_factory=HooksConfig)
     notify: list[NotifyRoute] = Field(default_factory=list)
+    templates: dict[Event, MessageTemplate] = Field(
+        default_factory=dict,
+        description="per event: the notification's title and text (docs/commands/serve.md "
+        "lists each event's variables)",
+    )
     admin_token: SecretStr | None = Field(
         None, description="prefer PATCHWARDEN_API_TOKEN; a token in a file is a token in git"
     )
@@ -152,6 +208,13 @@ class ServeConfig(_Strict):
         "high",
         description="new-vulnerability alerts for findings at or above this severity",
     )
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, v: dict[Event, MessageTemplate]) -> dict[Event, MessageTemplate]:
+        for event, tpl in v.items():
+            check_template(event, tpl)
+        return v
 
     @field_validator("listen")
     @classmethod

@@ -157,6 +157,14 @@ class CheckJob:
             f"update available: {res.reference.ref.familiar_name}",
             f"{res.reference.file}:{res.reference.line}: {res.current.tag} -> {cand.tag} "
             f"({res.update}); {res.reason}",
+            {
+                "image": res.reference.ref.familiar_name,
+                "where": f"{res.reference.file}:{res.reference.line}",
+                "current": res.current.tag or res.current.digest or "",
+                "candidate": cand.tag or target,
+                "kind": res.update or "",
+                "reason": res.reason,
+            },
         )
 
     def _propose(self, res: CheckResult) -> int:
@@ -194,6 +202,15 @@ class CheckJob:
             f"update available for container {container}",
             f"{pending.image} -> {to_image}@{cand.digest} ({pending.update_kind}); "
             f"pending update #{pending.id}: {res.reason}",
+            {
+                "image": pending.image,
+                "where": res.reference.file,
+                "current": res.current.tag or res.current.digest or "",
+                "candidate": f"{to_image}@{cand.digest}",
+                "kind": pending.update_kind,
+                "reason": res.reason,
+                "update_id": pending.id,
+            },
         )
         if not self.ctx.config.serve.approvals:
             self.ctx.fleet.transition(pending.id, "pending", "approved", actor="policy")
@@ -262,6 +279,13 @@ class ApplyJob:
             f"apply:{p.id}",
             f"{p.container}: {what} {state}",
             f"{p.to_image}: {reason}",
+            {
+                "container": p.container or "",
+                "image": p.to_image,
+                "state": state,
+                "result": reason,
+                "update_id": p.id,
+            },
         )
         if state == "applied" and self.ctx.submit is not None:
             repo = frozenset({parse_reference(p.image).name})

@@ -94,6 +94,7 @@ def run_kind(kind: JobName, ctx: Context, params: Params) -> JobResult:
             f"{kind.value}:{datetime.now(UTC).isoformat()}",
             f"job {kind.value}: {result.changes} change(s)",
             result.summary,
+            {"job": kind.value, "changes": result.changes, "summary": result.summary},
         )
     return result
 

@@ -62,7 +62,7 @@ class Service:
         self.tokens = TokenStore(engine)
         self.sboms = SbomStore(engine)
         self.metrics = Metrics(self.fleet, self.jobs)
-        self.notifier = Notifier(config.serve.notify, self.fleet, env)
+        self.notifier = Notifier(config.serve.notify, self.fleet, env, config.serve.templates)
         admin = env.get(ADMIN_ENV) or (
             config.serve.admin_token.get_secret_value() if config.serve.admin_token else None
         )
@@ -152,6 +152,7 @@ class Service:
                 f"{job}:{datetime.now(UTC).isoformat()}",
                 f"job {job} failed",
                 summary,
+                {"job": job, "summary": summary},
             )
 
     # -- life cycle -----------------------------------------------------------------------

@@ -140,5 +140,13 @@ def _alert(ctx: Context, m: ImageMatch) -> int:
     body = f"{where}\n" + "\n".join(lines)
     key = m.digest + ":" + hashlib.sha256(",".join(wanted).encode()).hexdigest()[:16]
     ctx.fleet.audit("serve", "new-vulnerability", m.image, ", ".join(wanted)[:900])
-    ctx.notifier.notify(Event.NEW_VULNERABILITY, key, title, body)
+    fields = {
+        "image": m.image,
+        "digest": m.digest,
+        "where": where,
+        "ids": ", ".join(wanted),
+        "count": len(wanted),
+        "details": "\n".join(lines),
+    }
+    ctx.notifier.notify(Event.NEW_VULNERABILITY, key, title, body, fields)
     return 1

@@ -36,6 +36,21 @@ from patchwarden.config.serve import JobName
             "update-available",
         ),
         ({"unknown": 1}, "serve.unknown", "Extra inputs"),
+        (
+            {"templates": {"rollback": {"title": "$container back on $digest"}}},
+            "serve.templates",
+            "rollback.title: unknown variable $digest; rollback has: $body, $container,",
+        ),
+        (
+            {"templates": {"job-failed": {"body": "costs 5$ now"}}},
+            "serve.templates",
+            "job-failed.body: malformed template (a lone $?): write $$ for a dollar",
+        ),
+        (
+            {"templates": {"party": {"title": "x"}}},
+            "serve.templates.party.[key]",
+            "'new-vulnerability'",
+        ),
     ],
 )
 def test_bad_serve_settings_name_the_key(serve: dict[str, Any], path: str, words: str) -> None:

@@ -6,6 +6,7 @@ receiver for the alert."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from patchwarden.scan.model import OSInfo, Package, PackageType
 from patchwarden.service.app import build_app
 from patchwarden.service.kinds import run_kind
 from patchwarden.service.process import Service
+from patchwarden.service.runner import Trigger
 from patchwarden.store import open_store
 from patchwarden.store.fleet import FleetItem
 from patchwarden.store.sboms import SbomStore
@@ -98,7 +100,10 @@ def refreshed(tmp_path: Path, early_osv: Path) -> Iterator[tuple[Service, list[d
                 "advisories": {"db_path": str(db)},
                 "serve": {
                     "alert_severity": "unknown",
-                    "notify": [{"url_env": "CHAT", "events": ["new-vulnerability"]}],
+                    "notify": [{"url_env": "CHAT", "events": ["new-vulnerability", "job-failed"]}],
+                    "templates": {
+                        "job-failed": {"title": "FAILED $job", "body": "$summary ($$0)"},
+                    },
                 },
             }
         )
@@ -170,9 +175,18 @@ def test_a_refresh_alerts_once_per_new_cve_and_shows_it(
     ]
     web = next(g for g in got if "running" in g["title"])
     assert "containers: web" in web["message"] and "curl 7.74.0-1.3+deb11u2" in web["message"]
+    # templates: a failing job's alert in the configured words
+    svc.ctx.sboms = None  # the job cannot run without its store
+    svc.runner.submit("advisory-refresh", Trigger("api", "test"))
+    deadline = time.monotonic() + 30
+    while len(got) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert got[2]["title"] == "[patchwarden] FAILED advisory-refresh"
+    assert got[2]["message"] == "advisory-refresh job: no SBOM store in this process ($0)"
+    svc.ctx.sboms = svc.sboms
     # once: a third refresh with nothing new is silent
     again = run_kind(JobName.ADVISORY_REFRESH, svc.ctx, {"update": False})
-    assert again.changes == 0 and len(got) == 2
+    assert again.changes == 0 and len(got) == 3
     # visible: the API, the fleet's counts, the dashboard
     with TestClient(build_app(svc, manage=False), base_url="http://127.0.0.1") as client:
         auth = {"Authorization": f"Bearer {ADMIN}"}
