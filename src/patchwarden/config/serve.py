@@ -128,6 +128,14 @@ class Window(_Strict):
     _t = field_validator("timezone")(classmethod(lambda cls, v: time_zone(v)))
 
 
+class PolicySchedule(Window):
+    """When changes to matching images may happen: an approved container update, or a pull
+    request of the ``update`` job, of an image matching ``match`` waits until ``cron`` (in
+    ``timezone``) matches, on top of the maintenance windows."""
+
+    match: str = Field(description="glob on the normalized image name, e.g. docker.io/library/*")
+
+
 class HooksConfig(_Strict):
     token_env: str | None = Field(
         "PATCHWARDEN_HOOK_TOKEN",
@@ -188,6 +196,10 @@ class ServeConfig(_Strict):
     jobs: dict[JobName, JobSchedule] = Field(default_factory=dict)
     maintenance_windows: list[Window] = Field(
         default_factory=list, description="apply changes only inside one of these windows"
+    )
+    schedules: list[PolicySchedule] = Field(
+        default_factory=list,
+        description="per image policy: when changes to matching images may happen",
     )
     approvals: bool = Field(
         True, description="container updates wait for an approval through the API or dashboard"

@@ -30,7 +30,7 @@ from patchwarden.config.serve import Event
 from patchwarden.errors import PatchwardenError
 from patchwarden.refs.model import Inventory
 from patchwarden.service.runner import Trigger
-from patchwarden.service.schedule import in_window, next_window
+from patchwarden.service.schedule import in_window, next_window, policy_open
 from patchwarden.store.fleet import DecisionError, FleetItem, FleetStore, PendingUpdate
 
 if TYPE_CHECKING:
@@ -237,7 +237,14 @@ class ApplyJob:
         if not in_window(windows, now):
             nxt = next_window(windows, now)
             return f"{len(approved)} approved update(s) wait for the maintenance window ({nxt})"
-        done = []
+        from patchwarden.core.ref import parse_reference
+
+        schedules = ctx.config.serve.schedules
+        waiting = [
+            p for p in approved if not policy_open(schedules, parse_reference(p.image).name, now)
+        ]
+        approved = [p for p in approved if p not in waiting]
+        done = [f"#{p.id} {p.container}: waits for its policy schedule" for p in waiting]
         for p in approved:
             try:
                 p = ctx.fleet.transition(p.id, "approved", "applying")

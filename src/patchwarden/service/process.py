@@ -289,7 +289,7 @@ class Service:
                     log.exception("scheduler: planning %s failed", name)
             if (
                 self.config.serve.engine
-                and self.config.serve.maintenance_windows
+                and (self.config.serve.maintenance_windows or self.config.serve.schedules)
                 and in_window(self.config.serve.maintenance_windows, now)
                 and self.fleet.pending_counts().get("approved")
             ):

@@ -8,11 +8,13 @@ kind in docs/commands/serve.md.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patchwarden.errors import PatchwardenError, UsageError
 from patchwarden.service.result import JobResult, Params
+from patchwarden.service.schedule import policy_open
 
 if TYPE_CHECKING:
     from patchwarden.service.jobs import Context
@@ -46,8 +48,18 @@ def run_update(ctx: Context, params: Params) -> JobResult:
     inv = run_inventory([root], ctx.config)
     checker = build_checker(ctx.config, use_cache=False, state=ctx.state)
     report = checker.run(inv)
+    now = datetime.now(UTC)
+    closed = [
+        r for r in report.results
+        if r.status == Status.OUTDATED
+        and not policy_open(ctx.config.serve.schedules, r.reference.ref.name, now)
+    ]  # fmt: skip
+    results = [r for r in report.results if r not in closed]
     grouping = Grouping(str(params.get("group", Grouping.image.value)))
-    groups, notes = plan_groups(report.results, grouping, pin_digest=bool(params.get("pin")))
+    groups, notes = plan_groups(results, grouping, pin_digest=bool(params.get("pin")))
+    notes += [
+        f"{r.reference.file}:{r.reference.line} waits for its policy schedule" for r in closed
+    ]
     groups, unverified = verify_pins(groups, checker.registry.get_manifest)
     forge = build_forge(root, remote=remote, url=None, kind=None, api_url=None) if pr else None
     options = UpdateOptions(
