@@ -61,7 +61,17 @@ def run_update(ctx: Context, params: Params) -> JobResult:
         f"{r.reference.file}:{r.reference.line} waits for its policy schedule" for r in closed
     ]
     groups, unverified = verify_pins(groups, checker.registry.get_manifest)
-    forge = build_forge(root, remote=remote, url=None, kind=None, api_url=None) if pr else None
+    forge = (
+        build_forge(
+            root,
+            remote=remote,
+            url=params.get("forge_url"),
+            kind=params.get("forge"),
+            api_url=params.get("forge_api"),
+        )
+        if pr
+        else None
+    )
     options = UpdateOptions(
         dry_run=dry_run, commit=pr, push=pr, remote=remote, pull_request=pr,
         author=ctx.config.git.author,
