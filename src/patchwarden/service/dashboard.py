@@ -20,6 +20,7 @@ from starlette.routing import Route
 from patchwarden.errors import UsageError
 from patchwarden.service.api import client_of
 from patchwarden.service.auth import AuthError, Principal
+from patchwarden.service.fleetrows import fleet_rows, quote_part, short
 from patchwarden.store.fleet import DecisionError
 from patchwarden.store.tokens import Role
 
@@ -32,8 +33,8 @@ _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
-_env.filters["short"] = lambda d: (d or "").split(":")[-1][:12]
-_env.filters["q"] = lambda s: quote(s, safe="")
+_env.filters["short"] = short
+_env.filters["q"] = quote_part
 
 
 class Dashboard:
@@ -102,7 +103,7 @@ class Dashboard:
             who=who,
             summary=summary,
             jobs=self.svc.jobs.states(),
-            items=lines,
+            rows=fleet_rows(lines),
             pending=self.svc.fleet.pending("pending"),
             new_vulns=self.svc.image_findings(new_only=True),
             csrf=csrf,
