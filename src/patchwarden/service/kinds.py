@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patchwarden.config.serve import Event, JobName
-from patchwarden.errors import UsageError
 from patchwarden.service.result import JobResult, Params
 from patchwarden.service.runner import Trigger
 from patchwarden.service.sbomjobs import run_advisory_refresh, run_scan
@@ -67,8 +66,8 @@ def run_check(ctx: Context, params: Params) -> JobResult:
 def run_apply(ctx: Context, params: Params) -> JobResult:
     from patchwarden.service.jobs import ApplyJob
 
-    if ctx.live_updater is None:
-        raise UsageError("apply: no engine configured", "set serve.engine")
+    if ctx.live_updater is None:  # nothing can have been proposed for an engine
+        return JobResult("no engine configured (serve.engine): nothing to apply")
     return JobResult(ApplyJob(ctx, ctx.live_updater)(trigger_of(params)))
 
 

@@ -87,7 +87,6 @@ class Service:
             kind.value: handler(kind, self.ctx, sched.params if sched else None)
             for kind in KINDS
             for sched in [config.serve.jobs.get(kind)]
-            if kind is not JobName.APPLY or config.serve.engine
         }
         self.runner = JobRunner(
             self.jobs,

@@ -3,6 +3,7 @@ gave (autoescaped), hostile values included; the overview pages through the flee
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -44,6 +45,10 @@ def test_rows_equal_the_jinja_loop_they_replace() -> None:
 
 
 def test_the_overview_pages_through_the_fleet(served: Served) -> None:
+    deadline = time.monotonic() + 60  # the start-up check replaces file rows: let it finish
+    while not any(r.finished_at for r in served.svc.jobs.runs("check")):
+        assert time.monotonic() < deadline, "the start-up check did not finish"
+        time.sleep(0.05)
     now = datetime.now(UTC)
     served.svc.fleet.save_results(
         FleetItem(f"file:f{i:03}:1", f"f{i:03}:1", f"reg/app{i:03}", f"reg/app{i:03}",
