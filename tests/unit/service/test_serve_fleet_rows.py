@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, select_autoescape
@@ -68,3 +70,26 @@ def test_the_overview_pages_through_the_fleet(served: Served) -> None:
     assert 'href="?status=outdated&amp;page=1" rel="prev"' in outdated
     assert served.client.get("/?page=99&per_page=abc").status_code == 200  # clamped, not 500
     assert "<b>250</b>references" in first  # counts cover the whole fleet
+
+
+def test_database_counts_equal_counting_every_row(tmp_path: Path) -> None:
+    from patchwarden.store import open_store
+    from patchwarden.store.fleet import FleetStore, summarize
+
+    now = datetime.now(UTC)
+    kinds = ["major", "minor", None, "digest", ""]
+    vulns: list[dict[str, Any]] = [{}, {"by_severity": {"critical": 2, "high": 1}},
+                                   {"by_severity": {"low": 3}}, {"other": 1}]  # fmt: skip
+    with open_store(str(tmp_path / "s.db")) as store:
+        fleet = FleetStore(store.engine)
+        fleet.save_results(
+            FleetItem(f"file:f{i}:1", "s", f"img{i % 7}", "r", ["outdated", "error"][i % 2],
+                      kinds[i % 5], "1", None, None, None, "", now, vulns[i % 4])
+            for i in range(60)
+        )  # fmt: skip
+        assert fleet.summary() == summarize(fleet.fleet())
+        assert fleet.summary()["vulnerabilities_by_severity"] == {
+            "critical": 30,
+            "high": 15,
+            "low": 45,
+        }
