@@ -1,12 +1,11 @@
 """Job kinds of ``serve`` through the one table (``service.kinds.KINDS``): each runs the
 use case of the CLI and returns a result record. Real registry (skopeo pushes), real git
-repositories; pull requests go to the forge stand-in of tests/unit/forge/fake_forge.py
+repositories; pull requests go to the forge stand-in of testkit/fake_forge.py
 (no forge server can run here); the job-changed alert to a real HTTP receiver."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,8 +61,7 @@ def test_update_kind_opens_pull_requests_once_and_announces_them(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "forge"))
-    from fake_forge import FakeForge
+    from testkit.fake_forge import FakeForge
 
     svc, sink = served
     ns = f"k{uuid.uuid4().hex[:8]}"

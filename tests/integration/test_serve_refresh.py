@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_env import SmtpSink, wait_until
 
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
+from testkit.serve_env import SmtpSink, wait_until
 
 pytestmark = pytest.mark.integration
 

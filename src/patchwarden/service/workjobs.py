@@ -123,7 +123,9 @@ def run_engine_update(ctx: Context, params: Params) -> JobResult:
     outcomes = Counter(r.outcome.value for r in results)
     made = outcomes.get("updated", 0) + outcomes.get("rolled-back", 0)
     summary = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "no containers"
-    return JobResult(summary, made, {"results": [r.as_dict() for r in results]})
+    from patchwarden.app.serialize.live import live_results_dict
+
+    return JobResult(summary, made, live_results_dict(results))
 
 
 def run_rebuild(ctx: Context, params: Params) -> JobResult:
@@ -194,4 +196,6 @@ def run_retention(ctx: Context, params: Params) -> JobResult:
     summary = f"{len(plans)} repositories, {deleted} tags deleted"
     if errors:
         summary += f"; {len(errors)} errors: {errors[0]}"
-    return JobResult(summary, deleted, {"plans": [p.as_dict() for p in plans]})
+    from patchwarden.app.serialize.registry import retain_plan_dict
+
+    return JobResult(summary, deleted, {"plans": [retain_plan_dict(p, "") for p in plans]})

@@ -11,10 +11,10 @@ from urllib.parse import quote
 
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
-from serve_helpers import ADMIN, Served
 
 from patchwarden.service.fleetrows import fleet_rows, quote_part
 from patchwarden.store.fleet import FleetItem, FleetLine
+from testkit.serve_helpers import ADMIN, Served
 
 OLD_LOOP = """{% for i in items %}<tr class="{{ i.status }}"><td><a href="/images/{{ i.key|q }}">\
 {{ i.image }}</a></td><td>{{ i.source }}</td>

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import ADMIN, HOOK
 from starlette.testclient import TestClient
 
 from patchwarden.config.schema import Config
@@ -22,6 +21,7 @@ from patchwarden.service.app import build_app
 from patchwarden.service.forgehooks import parse_push
 from patchwarden.service.hooks import parse
 from patchwarden.service.process import Service
+from testkit.serve_helpers import ADMIN, HOOK
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -136,7 +136,7 @@ GITHUB_PACKAGE = {
 def test_github_package_payloads() -> None:
     ev = parse(json.dumps(GITHUB_PACKAGE).encode())
     assert ev.source == "github" and ev.repositories == frozenset({"ghcr.io/octo-org/hello_docker"})
-    pkg = dict(GITHUB_PACKAGE["registry_package"])  # type: ignore[call-overload]
+    pkg: dict[str, Any] = dict(GITHUB_PACKAGE["registry_package"])  # type: ignore[arg-type]
     pkg["package_version"] = {}
     ev = parse(json.dumps({"action": "updated", "package": pkg}).encode())
     assert ev.repositories == frozenset({"ghcr.io/octo-org/hello_docker"})

@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from serve_helpers import ADMIN, pending
-
 from patchwarden.config.schema import Config
 from patchwarden.config.serve import JobName
 from patchwarden.service.kinds import run_kind
 from patchwarden.service.process import Service
+from testkit.serve_helpers import ADMIN, pending
 
 
 def test_an_approved_update_waits_for_its_policy_schedule(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import ADMIN
 from starlette.testclient import TestClient
 
 from patchwarden.advisories.importer import import_sources
@@ -32,6 +31,7 @@ from patchwarden.store import open_store
 from patchwarden.store.fleet import FleetItem
 from patchwarden.store.sboms import SbomStore
 from testkit.receiver import WebhookSink
+from testkit.serve_helpers import ADMIN
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "osv"
 LATE = "DSA-5330-1"  # curl < 7.74.0-1.3+deb11u5 in Debian:11: "published" by the refresh
