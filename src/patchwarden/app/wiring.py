@@ -10,7 +10,7 @@ needs them: start-up is part of every command's cost.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,6 +22,7 @@ from patchwarden.registry.model import Platform
 from patchwarden.registry.settings import ClientOptions, HostSettings
 
 if TYPE_CHECKING:
+    from patchwarden.advisories.index import AdvisoryIndex
     from patchwarden.app.check.checker import Checker
     from patchwarden.app.check.vulns import VulnAssessor
     from patchwarden.app.live.gate import Probes
@@ -336,6 +337,8 @@ def build_check_gate(config: Config) -> CheckGate | None:
 
     gate = build_trust_gate(config)
     return None if gate is None else CheckGate(gate)
+
+
 # -- rebuild ------------------------------------------------------------------------------
 
 
@@ -456,6 +459,8 @@ def build_patcher(
             insecure_hosts=insecure,
             authfile=authfile,
         )
+
+
 def build_rollouts(
     config: Config, *, state: str | None = None, workdir: Path | None = None
 ) -> Rollouts:
@@ -480,3 +485,32 @@ def build_rollouts(
         metrics=Prometheus(),
         workdir=str(workdir) if workdir else None,
     )
+
+
+# -- advisory index for serve's scan and advisory-refresh jobs ---------------------------------
+def build_advisory_index(config: Config, *, create: bool = False) -> AdvisoryIndex | None:
+    """The configured advisory index; None when it does not exist and ``create`` is False."""
+    from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+
+    path = resolve_db_path(None, config.advisories.db_path)
+    if not create and not path.is_file():
+        return None
+    return AdvisoryIndex(path, create=create)
+
+
+def build_index_update(
+    config: Config,
+) -> Callable[[AdvisoryIndex], list[tuple[str, str, str | None]]]:
+    """``db update`` of the configured ecosystems, as one call on an open index."""
+    from patchwarden.advisories.update import update
+
+    def run(index: AdvisoryIndex) -> list[tuple[str, str, str | None]]:
+        results = update(
+            index,
+            config.advisories.ecosystems,
+            base_url=config.advisories.base_url,
+            max_bytes=config.advisories.max_download_mb * 1024 * 1024,
+        )
+        return [(r.ecosystem, r.mode, r.error.message if r.error else None) for r in results]
+
+    return run

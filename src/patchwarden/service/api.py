@@ -128,6 +128,48 @@ class Api:
             202,
         )
 
+    async def hook_git(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        from patchwarden.service.forgehooks import (
+            checkouts_of,
+            forge_of,
+            parse_push,
+            verify_forge,
+        )
+
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            kind, event = forge_of(headers)
+            verify_forge(self.svc.hook_secret, kind, headers, body)
+            push = parse_push(kind, event, body)
+        except HookError as exc:
+            self.svc.metrics.hook_events.labels("git", str(exc.status)).inc()
+            return problem(exc.status, exc.message, exc.hint)
+        self.svc.metrics.hook_events.labels(kind, "accepted").inc()
+        if push is None:
+            return ok({"ignored_event": event, "job": None}, 202)
+        paths = await run_in_threadpool(checkouts_of, list(self.svc.ctx.paths), push)
+        repo = f"{push.host}/{push.path}"
+        if paths:
+            pull = (
+                frozenset((str(p), push.branch) for p in paths)
+                if push.branch and self.svc.config.serve.hooks.pull
+                else frozenset()
+            )
+            detail = f"{kind} push to {repo} ({push.branch or 'not a branch'})"
+            self.svc.runner.submit("check", Trigger("git", detail, None, pull))
+        return ok(
+            {
+                "repository": repo,
+                "branch": push.branch,
+                "paths": [str(p) for p in paths],
+                "job": "check" if paths else None,
+            },
+            202,
+        )
+
     # -- read ---------------------------------------------------------------------------
     def references(self, request: Request, who: Principal) -> Response:
         limit = _int(request.query_params.get("limit"), 10_000)
@@ -150,6 +192,11 @@ class Api:
 
     def audit(self, request: Request, who: Principal) -> Response:
         return ok({"audit": self.svc.fleet.audit_log(_int(request.query_params.get("limit"), 200))})
+
+    def findings(self, request: Request, who: Principal) -> Response:
+        details = request.query_params.get("details", "").lower() in ("1", "true", "yes")
+        new_only = request.query_params.get("new_only", "").lower() in ("1", "true", "yes")
+        return ok({"images": self.svc.image_findings(details=details, new_only=new_only)})
 
     def scan(self, request: Request, who: Principal) -> Response:
         from patchwarden.sbom.json_report import write_json
@@ -217,12 +264,14 @@ class Api:
             Route("/metrics", self.metrics, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
             Route("/hooks/registry", self.hook_registry, methods=["POST"]),
+            Route("/hooks/git", self.hook_git, methods=["POST"]),
             Route("/api/v1/references", g(Role.READ, self.references), methods=["GET"]),
             Route("/api/v1/fleet", g(Role.READ, self.fleet), methods=["GET"]),
             Route("/api/v1/updates", g(Role.READ, self.updates), methods=["GET"]),
             Route("/api/v1/jobs", g(Role.READ, self.jobs), methods=["GET"]),
             Route("/api/v1/audit", g(Role.READ, self.audit), methods=["GET"]),
             Route("/api/v1/scan", g(Role.READ, self.scan), methods=["GET"]),
+            Route("/api/v1/findings", g(Role.READ, self.findings), methods=["GET"]),
             Route("/api/v1/tokens", g(Role.ADMIN, self.tokens), methods=["GET"]),
             Route("/api/v1/tokens", self.create_token, methods=["POST"]),
             Route("/api/v1/tokens/{name}", g(Role.ADMIN, self.delete_token), methods=["DELETE"]),

@@ -25,7 +25,8 @@ from sqlalchemy import text
 from patchwarden.config.schema import Config
 from patchwarden.config.serve import JobName
 from patchwarden.service.auth import Authenticator
-from patchwarden.service.jobs import ApplyJob, CheckJob, Context
+from patchwarden.service.jobs import ApplyJob, Context
+from patchwarden.service.kinds import KINDS, handler
 from patchwarden.service.metrics import Metrics
 from patchwarden.service.notify import Notifier
 from patchwarden.service.runner import JobRunner, Trigger
@@ -33,6 +34,7 @@ from patchwarden.service.schedule import in_window, plan
 from patchwarden.store import open_store
 from patchwarden.store.fleet import FleetStore, PendingUpdate
 from patchwarden.store.jobs import JobStore
+from patchwarden.store.sboms import SbomStore
 from patchwarden.store.tokens import TokenStore
 
 log = logging.getLogger("patchwarden.service")
@@ -58,8 +60,9 @@ class Service:
         self.jobs = JobStore(engine)
         self.fleet = FleetStore(engine)
         self.tokens = TokenStore(engine)
+        self.sboms = SbomStore(engine)
         self.metrics = Metrics(self.fleet, self.jobs)
-        self.notifier = Notifier(config.serve.notify, self.fleet, env)
+        self.notifier = Notifier(config.serve.notify, self.fleet, env, config.serve.templates)
         admin = env.get(ADMIN_ENV) or (
             config.serve.admin_token.get_secret_value() if config.serve.admin_token else None
         )
@@ -75,11 +78,19 @@ class Service:
             metrics=self.metrics,
             engine=self._engine if config.serve.engine else None,
             state=self.state_url,
+            sboms=self.sboms,
+            scan_pipeline=self._scanner,
+            live_updater=self._updater if config.serve.engine else None,
         )
         self.apply = ApplyJob(self.ctx, self._updater)
+        handlers = {
+            kind.value: handler(kind, self.ctx, sched.params if sched else None)
+            for kind in KINDS
+            for sched in [config.serve.jobs.get(kind)]
+        }
         self.runner = JobRunner(
             self.jobs,
-            {JobName.CHECK.value: CheckJob(self.ctx), JobName.APPLY.value: self.apply},
+            handlers,
             owner=self.owner,
             lease=lease,
             on_finish=self._finished,
@@ -140,6 +151,7 @@ class Service:
                 f"{job}:{datetime.now(UTC).isoformat()}",
                 f"job {job} failed",
                 summary,
+                {"job": job, "summary": summary},
             )
 
     # -- life cycle -----------------------------------------------------------------------
@@ -226,6 +238,33 @@ class Service:
         self.runner.submit("apply", Trigger("rollback", f"#{p.id} by {actor}"))
         return p
 
+    def image_findings(self, *, details: bool = False, new_only: bool = False) -> list[Any]:
+        """Stored SBOMs with their findings by severity, the new ones, who runs them."""
+        from collections import Counter
+
+        rows = [r for r in self.sboms.findings() if r.new_findings or not new_only]
+        users: dict[str, list[str]] = {}
+        for item in self.fleet.by_digest(r.digest for r in rows):
+            users.setdefault(item.current_digest or "", []).append(item.key)
+        out = []
+        for r in rows:
+            doc: dict[str, Any] = {
+                "digest": r.digest,
+                "image": r.image,
+                "packages": r.package_count,
+                "matched_at": r.matched_at,
+                "by_severity": dict(Counter(v["severity"] for v in r.findings.values())),
+                "new": [
+                    {"id": vid, **r.findings.get(vid, {}), **meta}
+                    for vid, meta in sorted(r.new_findings.items())
+                ],
+                "used_by": sorted(users.get(r.digest, [])),
+            }
+            if details:
+                doc["findings"] = [{"id": vid, **v} for vid, v in sorted(r.findings.items())]
+            out.append(doc)
+        return out
+
     def _schedule_loop(self) -> None:
         startup = True
         while not self._stop.is_set():
@@ -249,7 +288,7 @@ class Service:
                     log.exception("scheduler: planning %s failed", name)
             if (
                 self.config.serve.engine
-                and self.config.serve.maintenance_windows
+                and (self.config.serve.maintenance_windows or self.config.serve.schedules)
                 and in_window(self.config.serve.maintenance_windows, now)
                 and self.fleet.pending_counts().get("approved")
             ):

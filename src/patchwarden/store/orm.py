@@ -85,6 +85,8 @@ class PromotionRow(Base):
     actor: Mapped[str] = mapped_column(String(255))
     outcome: Mapped[str] = mapped_column(String(16))
     verification: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class BuildRow(Base):
     __tablename__ = "builds"
     __table_args__ = (Index("ix_builds_name_started_at", "name", "started_at"),)
@@ -108,6 +110,8 @@ class BuildRow(Base):
     fixable: Mapped[int | None] = mapped_column(Integer)
     steps: Mapped[list[Any]] = mapped_column(JSON)
     duration_s: Mapped[float | None] = mapped_column(Float)
+
+
 class RolloutRow(Base):
     """One rollout: the digest, where it stands, and its per-environment/per-wave state (JSON,
     rewritten in one transaction before each side effect)."""
@@ -142,6 +146,8 @@ class RolloutStepRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     duration_s: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 # -- the long-running service (``patchwarden serve``) -------------------------------------
 
 
@@ -249,3 +255,21 @@ class NotificationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class SbomRow(Base):
+    """The packages of one image (by manifest digest) and its findings at the last match:
+    ``findings`` maps a vulnerability id to its brief; ``new_findings`` lists the ids the last
+    advisory refresh added (each with when it was first seen)."""
+
+    __tablename__ = "image_sboms"
+
+    digest: Mapped[str] = mapped_column(String(255), primary_key=True)
+    image: Mapped[str] = mapped_column(String(1024))
+    os: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    packages: Mapped[list[Any]] = mapped_column(JSON)
+    package_count: Mapped[int] = mapped_column(Integer)
+    findings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    new_findings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
