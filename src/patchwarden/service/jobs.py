@@ -86,7 +86,7 @@ class Context:
     notifier: Notifier
     metrics: Metrics
     engine: Callable[[], EngineClient] | None = None
-    submit: Callable[[str, Trigger], None] | None = None
+    submit: Callable[[str, Trigger], object] | None = None
     state: str | None = None  # the state store's path or URL (check keeps tag drift there)
 
 

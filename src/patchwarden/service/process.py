@@ -22,17 +22,20 @@ from typing import Any
 
 from sqlalchemy import text
 
+from patchwarden.app.wiring import build_executor
 from patchwarden.config.schema import Config
 from patchwarden.config.serve import JobName
+from patchwarden.queue.model import Executor
 from patchwarden.service.auth import Authenticator
 from patchwarden.service.jobs import ApplyJob, CheckJob, Context
 from patchwarden.service.metrics import Metrics
 from patchwarden.service.notify import Notifier
-from patchwarden.service.runner import JobRunner, Trigger
+from patchwarden.service.runner import Handler, JobRunner, Trigger
 from patchwarden.service.schedule import in_window, plan
 from patchwarden.store import open_store
 from patchwarden.store.fleet import FleetStore, PendingUpdate
 from patchwarden.store.jobs import JobStore
+from patchwarden.store.tasks import TaskStore
 from patchwarden.store.tokens import TokenStore
 
 log = logging.getLogger("patchwarden.service")
@@ -52,12 +55,15 @@ class Service:
         env = os.environ if env is None else env
         self.config = config
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.state_url = state or config.serve.state
+        from patchwarden.app.wiring import state_url
+
+        self.state_url = state_url(config, state)
         self.store = open_store(self.state_url)
         engine = self.store.engine
         self.jobs = JobStore(engine)
         self.fleet = FleetStore(engine)
         self.tokens = TokenStore(engine)
+        self.tasks = TaskStore(engine)
         self.metrics = Metrics(self.fleet, self.jobs)
         self.notifier = Notifier(config.serve.notify, self.fleet, env)
         admin = env.get(ADMIN_ENV) or (
@@ -77,12 +83,17 @@ class Service:
             state=self.state_url,
         )
         self.apply = ApplyJob(self.ctx, self._updater)
-        self.runner = JobRunner(
-            self.jobs,
-            {JobName.CHECK.value: CheckJob(self.ctx), JobName.APPLY.value: self.apply},
-            owner=self.owner,
-            lease=lease,
-            on_finish=self._finished,
+        self.handlers: dict[str, Handler] = {
+            JobName.CHECK.value: CheckJob(self.ctx),
+            JobName.APPLY.value: self.apply,
+        }
+        self.runner: Executor = build_executor(
+            config,
+            local=lambda: JobRunner(
+                self.jobs, self.handlers, owner=self.owner, lease=lease, on_finish=self._finished
+            ),
+            engine=engine,
+            jobs=frozenset(self.handlers),
         )
         self.ctx.submit = self.runner.submit
         self._stop = threading.Event()
