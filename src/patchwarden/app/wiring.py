@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from patchwarden.queue.model import Executor
     from patchwarden.registry.client import RegistryClient
     from patchwarden.registry.ratelimit import RateLimiter
-    from patchwarden.scan.layer_cache import LayerCache
+    from patchwarden.scan.layer_cache import LayerCache, SharedBlobs
     from patchwarden.scan.scanner import Scanner
     from patchwarden.store.db import Store
 
@@ -106,22 +106,31 @@ def build_registry(
 
 # -- scanning ----------------------------------------------------------------------------------
 def _layer_cache(
-    config: Config | None, cache_dir: Path | None, use_cache: bool
+    config: Config | None,
+    cache_dir: Path | None,
+    use_cache: bool,
+    shared: SharedBlobs | None = None,
 ) -> LayerCache | None:
     from patchwarden.scan.layer_cache import LayerCache
 
     root = _cache_root(config, cache_dir, use_cache)
-    return LayerCache(root / "layers") if root is not None else None
+    return LayerCache(root / "layers", shared) if root is not None else None
 
 
 def build_scanner(
-    config: Config | None, *, cache_dir: Path | None = None, use_cache: bool = True
+    config: Config | None,
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    shared: SharedBlobs | None = None,
 ) -> Scanner:
+    """``shared``: the fleet's layer facts (``store.shared.SharedContent``) behind the local
+    cache."""
     from patchwarden.scan.catalogers import CATALOGERS
     from patchwarden.scan.limits import Limits
     from patchwarden.scan.scanner import Scanner
 
-    cache = _layer_cache(config, cache_dir, use_cache)
+    cache = _layer_cache(config, cache_dir, use_cache, shared)
     return Scanner(CATALOGERS, cache=cache, limits=Limits.from_env())
 
 

@@ -136,9 +136,14 @@ class Service:
     def _scanner(self) -> Any:
         with self._engine_lock:
             if self._scan_pipeline is None:
+                from patchwarden.app.wiring import broker_url
                 from patchwarden.service.scanning import build_serve_scan
+                from patchwarden.store.shared import SharedContent
 
-                self._scan_pipeline = build_serve_scan(self.config)
+                shared = None
+                if broker_url(self.config) is not None:  # a fleet: share layer facts
+                    shared = SharedContent(self.store.engine, "layer")
+                self._scan_pipeline = build_serve_scan(self.config, shared)
             return self._scan_pipeline
 
     def _finished(self, job: str, outcome: str, seconds: float, summary: str) -> None:
