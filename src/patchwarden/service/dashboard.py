@@ -21,6 +21,7 @@ from patchwarden.errors import UsageError
 from patchwarden.service.api import client_of
 from patchwarden.service.auth import AuthError, Principal
 from patchwarden.store.fleet import DecisionError, summarize
+from patchwarden.store.tasks import TaskState
 from patchwarden.store.tokens import Role
 
 if TYPE_CHECKING:
@@ -89,7 +90,9 @@ class Dashboard:
             "overview.html",
             who=who,
             summary=summarize(items),
-            jobs=self.svc.jobs.states(),
+            # per-scope leases of the worker fleet ("check:<hash>") are not jobs of their own
+            jobs=[j for j in self.svc.jobs.states() if ":" not in j.name],
+            dead=self.svc.tasks.list(TaskState.DEAD, limit=50),
             items=items,
             pending=self.svc.fleet.pending("pending"),
             csrf=csrf,
