@@ -8,25 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from patchwarden.core.durations import parse_duration
+from patchwarden.config.rollout import Duration
 
 BROKER_ENV = "PATCHWARDEN_BROKER_URL"
 STATE_ENV = "PATCHWARDEN_STATE_URL"
-
-
-def _duration(v: object) -> object:
-    if isinstance(v, str):
-        return parse_duration(v)
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        return timedelta(seconds=v)
-    return v
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class _Strict(BaseModel):
