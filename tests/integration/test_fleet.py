@@ -217,7 +217,8 @@ def test_killed_worker_job_is_redelivered_and_finishes_once(
         fleet = fleet_factory()
         fleet.start_workers(2, sink.apprise_url())
         svc = fleet.producer(sink.apprise_url(), monkeypatch)
-        tid = svc.runner.submit("check", Trigger("api", "whole fleet"))
+        repos = frozenset(f"{proxy.host}/fleet/app{i}" for i in range(REPOS))
+        tid = svc.runner.submit("check", Trigger("api", "every repository", repos))
         running = wait_until(
             "the task running",
             lambda: (t := fleet.tasks.get(tid)) and t.state == TaskState.RUNNING and t,
@@ -240,7 +241,7 @@ def test_killed_worker_job_is_redelivered_and_finishes_once(
         # the same message delivered again (an at-least-once broker may): acknowledged,
         # nothing runs; a new check of the same fleet: no alert repeats
         svc.runner.send(tid)
-        tid2 = svc.runner.submit("check", Trigger("api", "again"))
+        tid2 = svc.runner.submit("check", Trigger("api", "again", repos))
         fleet.wait_all([tid2])
         time.sleep(1.0)
         assert fleet.runs("succeeded") == 2
@@ -304,3 +305,40 @@ def test_a_429_holds_back_every_worker(redis_server: RedisServer) -> None:
     a.limits["h"] = b.limits["h"] = (10.0, 5)
     waits = [c.wait_time("h") for c in itertools.islice(itertools.cycle((a, b)), 6)]
     assert waits[:5] == [0.0] * 5 and 0 < waits[5] <= 0.1
+
+
+def test_a_whole_fleet_check_is_split_per_repository_and_prunes_gone_references(
+    fleet_factory: Any,
+    proxy: RegistryProxy,
+    images: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with WebhookSink() as sink:
+        fleet = fleet_factory("  shard_size: 1\n")
+        fleet.start_workers(2, sink.apprise_url())
+        svc = fleet.producer(sink.apprise_url(), monkeypatch)
+
+        def whole_check() -> list[Any]:
+            before = {t.id for t in fleet.tasks.list(limit=1000)}
+            tid = svc.runner.submit("check", Trigger("schedule", "due"))
+            fleet.wait_all([tid])
+            parts = [t for t in fleet.tasks.list(limit=1000) if t.id not in before | {tid}]
+            fleet.wait_all([t.id for t in parts])
+            summary = fleet.tasks.get(tid).detail
+            return [summary, *[fleet.tasks.get(t.id) for t in parts]]
+
+        summary, *parts = whole_check()
+        assert summary.startswith(f"{REPOS} references in {REPOS} repositories: {REPOS} check")
+        assert len(parts) == REPOS
+        assert {p.state for p in parts} == {TaskState.SUCCEEDED}
+        assert sorted(tuple(p.trigger["repositories"]) for p in parts) == [
+            (f"{proxy.host}/fleet/app{i}",) for i in range(REPOS)
+        ]
+        assert len(svc.fleet.fleet()) == REPOS
+        (fleet.repo / "svc3" / "Dockerfile").unlink()
+        summary, *parts = whole_check()
+        assert "1 gone references dropped" in summary and len(parts) == REPOS - 1
+        assert sorted(i.repository for i in svc.fleet.fleet()) == [
+            f"{proxy.host}/fleet/app{i}" for i in range(REPOS - 1)
+        ]
+        svc.store.close()

@@ -62,6 +62,13 @@ class QueueConfig(_Strict):
     retry_backoff: Duration = Field(
         timedelta(seconds=10), description="first retry delay; doubles per retry, at most 10m"
     )
+    shard_size: int = Field(
+        20,
+        ge=0,
+        le=100_000,
+        description="a whole-fleet check is queued as one task per this many repositories "
+        "(0: one task)",
+    )
     rate_limits: dict[str, RateLimit] = Field(
         default_factory=dict,
         description="registry host -> token bucket shared by serve and every worker",

@@ -4,7 +4,8 @@ Delivery settings, and why:
 
 - ``task_acks_late`` + ``task_reject_on_worker_lost``: a message is acknowledged only after its
   job ended, so a worker killed mid-job (SIGKILL, a lost machine) leaves it with the broker,
-  which hands it to another worker (after ``queue.visibility_timeout`` on Redis).
+  which hands it to another worker (after ``queue.visibility_timeout`` on Redis; kombu's sweep
+  for such messages runs every half visibility timeout, 1 to 10 seconds).
 - ``worker_prefetch_multiplier = 1``: a worker holds one message per pool slot, so the others
   take the rest (long jobs do not queue up behind one busy worker).
 - soft/hard time limits from ``queue.time_limit``: the soft one raises inside the job (a
@@ -55,6 +56,7 @@ def make_celery(cfg: QueueConfig, broker_url: str) -> Celery:
 
     app = Celery("patchwarden", broker=broker_url, set_as_current=False)
     limit = cfg.time_limit.total_seconds()
+    vis = cfg.visibility_timeout.total_seconds()
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -65,7 +67,13 @@ def make_celery(cfg: QueueConfig, broker_url: str) -> Celery:
         accept_content=["json"],
         task_soft_time_limit=limit,
         task_time_limit=limit * 1.1 + 5,
-        broker_transport_options={"visibility_timeout": cfg.visibility_timeout.total_seconds()},
+        broker_transport_options={
+            "visibility_timeout": vis,
+            # kombu looks for messages of lost workers every interval x throttle seconds
+            # (100 s by default): soon after they become visible again instead
+            "unacked_restore_interval": max(1, min(10, int(vis / 2))),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,

@@ -96,6 +96,13 @@ class Service:
             jobs=frozenset(self.handlers),
         )
         self.ctx.submit = self.runner.submit
+        if config.queue.shard_size and not isinstance(self.runner, JobRunner):
+            from patchwarden.service.fanout import FanOutCheck
+
+            check = CheckJob(self.ctx)
+            self.handlers[JobName.CHECK.value] = FanOutCheck(
+                self.ctx, check, config.queue.shard_size
+            )
         self._stop = threading.Event()
         self._engine_lock = threading.Lock()
         self._engine_client: Any = None
