@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_env import WebhookSink, wait_until
 from sqlalchemy import create_engine, func, select
 
 from patchwarden.config.schema import Config
@@ -28,6 +27,7 @@ from patchwarden.store import open_store
 from patchwarden.store.orm import JobRunRow
 from patchwarden.store.tasks import TaskState, TaskStore
 from testkit.fleet import WorkerProcess, postgres_or_fail, redis_or_fail
+from testkit.serve_env import WebhookSink, wait_until
 
 pytestmark = pytest.mark.integration
 REPOS = 4

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from serve_helpers import ADMIN, Served
-
 from patchwarden.queue.executor import merge_triggers
 from patchwarden.store.tasks import TaskState
+from testkit.serve_helpers import ADMIN, Served
 
 
 def _dead_task(served: Served) -> str:
