@@ -57,9 +57,13 @@ def make_celery(cfg: QueueConfig, broker_url: str) -> Celery:
     app = Celery("patchwarden", broker=broker_url, set_as_current=False)
     limit = cfg.time_limit.total_seconds()
     vis = cfg.visibility_timeout.total_seconds()
+    backoff = min(60.0, cfg.retry_backoff.total_seconds())
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # a hard time limit (or a crash) is not acknowledged: the job is delivered again and
+        # its task record counts the attempt (dead after queue.max_retries)
+        task_acks_on_failure_or_timeout=False,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         task_default_queue=QUEUE_NAME,
@@ -82,7 +86,10 @@ def make_celery(cfg: QueueConfig, broker_url: str) -> Celery:
 
     @app.task(bind=True, name=TASK_NAME, acks_late=True, max_retries=None)  # type: ignore[untyped-decorator]
     def run_job(self: Any, task_id: str) -> str:
-        d = _run(task_id)
+        try:
+            d = _run(task_id)
+        except Exception as exc:  # the state store is unreachable: keep the message, later
+            raise self.retry(exc=exc, countdown=backoff, max_retries=None) from None
         if d.verdict == Verdict.RETRY:
             raise self.retry(countdown=d.countdown, max_retries=None)
         return d.summary

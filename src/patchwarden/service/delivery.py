@@ -96,6 +96,14 @@ class Deliverer:
                 self.jobs.finish_run(
                     started.previous_run, "interrupted", "the worker running it was lost", 0.0
                 )
+            if task.attempts > self.cfg.max_retries + 1:  # earlier attempts never came back
+                why = (
+                    f"gave up after {task.attempts - 1} attempts that never finished "
+                    "(the worker was lost each time, or queue.time_limit stopped it)"
+                )
+                self.tasks.finish(task.id, self.owner, TaskState.DEAD, why)
+                log.error("task %s dead: %s", task.id, why)
+                return Delivery(Verdict.DONE, why)
             outcome, delivery, run = self._run(task, lease)
             return delivery
         finally:

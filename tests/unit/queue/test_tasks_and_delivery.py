@@ -173,3 +173,17 @@ def test_the_effect_ledger_runs_an_effect_once_and_asks_reality_when_in_doubt(
     assert ledger.claim("push:app:1.3@sha256:cc", "push", "w1") == Claim.NEW
     ran, _ = ledger.once("push:app:1.3@sha256:cc", "push", "w2", push, lambda: False)
     assert ran and done == ["push", "push"]
+
+
+def test_a_task_whose_attempts_never_came_back_ends_dead(store: Store) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    ran: list[Trigger] = []
+    d = _deliverer(store, ran.append)
+    d.tasks = TaskStore(store.engine, clock=lambda: now[0])
+    tid, _ = d.tasks.enqueue("check", _trig(["r"]), merge_triggers)
+    for n in range(3):  # max_retries 2: three workers lost mid-job (or killed by time limit)
+        assert d.tasks.begin(tid, f"lost{n}", timedelta(seconds=1)).outcome == Begin.RUN
+        now[0] += timedelta(seconds=5)
+    out = d(tid)
+    assert out.verdict == Verdict.DONE and "gave up after 3 attempts" in out.summary
+    assert ran == [] and d.tasks.get(tid).state == TaskState.DEAD  # type: ignore[union-attr]
