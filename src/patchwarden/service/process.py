@@ -108,6 +108,7 @@ class Service:
         self._engine_client: Any = None
         self._scan_pipeline: Any = None
         self._scheduler: threading.Thread | None = None
+        self._index_stamp = 0
         self.started = False
 
     # -- collaborators built on demand ----------------------------------------------------
@@ -173,6 +174,7 @@ class Service:
                 "every sign-in",
                 ADMIN_ENV,
             )
+        self._publish_index()
         settled = self.apply.settle() if self.config.serve.engine else []
         if settled:
             log.warning("settled updates interrupted by a restart: %s", ", ".join(settled))
@@ -183,6 +185,28 @@ class Service:
         )
         self._scheduler.start()
         self.started = True
+
+    def _publish_index(self) -> None:
+        """With workers: share this machine's advisory index (``db update`` runs here)."""
+        from patchwarden.queue.executor import CeleryExecutor
+
+        if not isinstance(self.runner, CeleryExecutor):
+            return
+        from patchwarden.advisories.index import resolve_db_path
+        from patchwarden.app.fleet import IndexSync
+        from patchwarden.store.shared import SharedContent
+
+        path = resolve_db_path(None, self.config.advisories.db_path)
+        files = (path, path.with_name(path.name + "-wal"))
+        stamp = max((p.stat().st_mtime_ns for p in files if p.exists()), default=0)
+        if stamp == 0 or stamp == self._index_stamp:  # none, or unchanged since last time
+            return
+        shared = SharedContent(self.store.engine, "advisory-index", 1 << 30)
+        try:
+            IndexSync(shared).publish(path)
+            self._index_stamp = stamp
+        except Exception as exc:  # workers keep the index they have
+            log.warning("advisory index not published: %s", exc)
 
     def stop(self, grace: float = 30.0) -> bool:
         self._stop.set()
@@ -278,6 +302,7 @@ class Service:
             ):
                 self.runner.submit("apply", Trigger("window", "maintenance window open"))
                 wake = min(wake, now + timedelta(seconds=60))
+            self._publish_index()  # after a `db update` here, the workers get it
             startup = False
             delay = max(0.2, min(30.0, (wake - datetime.now(UTC)).total_seconds()))
             self._stop.wait(delay)
