@@ -190,6 +190,30 @@ class Api:
     def jobs(self, request: Request, who: Principal) -> Response:
         return ok({"jobs": self.svc.jobs.states(), "runs": self.svc.jobs.runs(limit=50)})
 
+    def tasks(self, request: Request, who: Principal) -> Response:
+        from patchwarden.store.tasks import TaskState
+
+        raw = request.query_params.get("state")
+        try:
+            state = TaskState(raw) if raw else None
+        except ValueError:
+            return problem(400, f"unknown task state {raw!r}", f"use {', '.join(TaskState)}")
+        limit = _int(request.query_params.get("limit"), 100)
+        return ok({"counts": self.svc.tasks.counts(), "tasks": self.svc.tasks.list(state, limit)})
+
+    def retry_task(self, request: Request, who: Principal) -> Response:
+        from patchwarden.queue.executor import CeleryExecutor
+
+        tid = request.path_params["id"]
+        if not isinstance(self.svc.runner, CeleryExecutor):
+            return problem(409, "jobs run inside serve here (no queue.broker_url)")
+        task = self.svc.tasks.requeue(tid)
+        if task is None:
+            return problem(404, f"no dead task {tid!r}", "see GET /api/v1/tasks?state=dead")
+        self.svc.fleet.audit(who.name, "retry-task", tid, task.job)
+        self.svc.runner.send(tid)
+        return ok({"task": task}, 202)
+
     def audit(self, request: Request, who: Principal) -> Response:
         return ok({"audit": self.svc.fleet.audit_log(_int(request.query_params.get("limit"), 200))})
 
@@ -226,8 +250,8 @@ class Api:
 
     def run_job(self, request: Request, who: Principal) -> Response:
         name = request.path_params["name"]
-        if name not in self.svc.runner.handlers:
-            return problem(404, f"no job {name!r}", f"jobs: {', '.join(self.svc.runner.handlers)}")
+        if name not in self.svc.handlers:
+            return problem(404, f"no job {name!r}", f"jobs: {', '.join(self.svc.handlers)}")
         self.svc.fleet.audit(who.name, "run-job", name)
         self.svc.runner.submit(name, Trigger("api", f"by {who.name}"))
         return ok({"job": name, "queued": True}, 202)
@@ -270,6 +294,8 @@ class Api:
             Route("/api/v1/updates", g(Role.READ, self.updates), methods=["GET"]),
             Route("/api/v1/jobs", g(Role.READ, self.jobs), methods=["GET"]),
             Route("/api/v1/audit", g(Role.READ, self.audit), methods=["GET"]),
+            Route("/api/v1/tasks", g(Role.READ, self.tasks), methods=["GET"]),
+            Route("/api/v1/tasks/{id}/retry", g(Role.ADMIN, self.retry_task), methods=["POST"]),
             Route("/api/v1/scan", g(Role.READ, self.scan), methods=["GET"]),
             Route("/api/v1/findings", g(Role.READ, self.findings), methods=["GET"]),
             Route("/api/v1/tokens", g(Role.ADMIN, self.tokens), methods=["GET"]),

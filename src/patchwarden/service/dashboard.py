@@ -22,6 +22,7 @@ from patchwarden.service.api import client_of
 from patchwarden.service.auth import AuthError, Principal
 from patchwarden.service.fleetrows import fleet_rows, quote_part, short
 from patchwarden.store.fleet import DecisionError
+from patchwarden.store.tasks import TaskState
 from patchwarden.store.tokens import Role
 
 if TYPE_CHECKING:
@@ -102,7 +103,9 @@ class Dashboard:
             "overview.html",
             who=who,
             summary=summary,
-            jobs=self.svc.jobs.states(),
+            # per-scope leases of the worker fleet ("check:<hash>") are not jobs of their own
+            jobs=[j for j in self.svc.jobs.states() if ":" not in j.name],
+            dead=self.svc.tasks.list(TaskState.DEAD, limit=50),
             rows=fleet_rows(lines),
             pending=self.svc.fleet.pending("pending"),
             new_vulns=self.svc.image_findings(new_only=True),

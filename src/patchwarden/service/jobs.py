@@ -88,7 +88,7 @@ class Context:
     notifier: Notifier
     metrics: Metrics
     engine: Callable[[], EngineClient] | None = None
-    submit: Callable[[str, Trigger], None] | None = None
+    submit: Callable[[str, Trigger], object] | None = None
     state: str | None = None  # the state store's path or URL (check keeps tag drift there)
     sboms: SbomStore | None = None  # stored SBOMs (scan, advisory-refresh)
     scan_pipeline: Callable[[], ImagePipeline] | None = None  # one for the process

@@ -114,6 +114,18 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         )
     },
     "/api/v1/audit": {"get": _op("Audit log, newest first", auth="read", query=("limit",))},
+    "/api/v1/tasks": {
+        "get": _op(
+            "Jobs handed to workers (queue.broker_url); state=dead: the dead-letter list",
+            auth="read",
+            query=("state", "limit"),
+        )
+    },
+    "/api/v1/tasks/{id}/retry": {
+        "post": _op(
+            "Send a dead task to the workers again", auth="admin", ok="202", params=("id",)
+        )
+    },
     "/api/v1/tokens": {
         "get": _op("API tokens (names and roles; never the tokens)", auth="admin"),
         "post": _op(

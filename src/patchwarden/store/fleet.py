@@ -146,6 +146,17 @@ class FleetStore:
                 s.execute(insert(FleetRow), rows)
         return len(rows)
 
+    def prune(self, prefix: str, keep: Iterable[str]) -> int:
+        """Drop rows under ``prefix`` whose key is not in ``keep`` (references gone from the
+        files, when the check itself runs in parts); the number dropped."""
+        wanted = set(keep)
+        stmt = select(FleetRow.key).where(FleetRow.key.startswith(prefix, autoescape=True))
+        with self._session("write to") as s:
+            gone = [k for k in s.scalars(stmt) if k not in wanted]
+            for chunk in range(0, len(gone), 500):
+                s.execute(delete(FleetRow).where(FleetRow.key.in_(gone[chunk : chunk + 500])))
+        return len(gone)
+
     def fleet(self, *, limit: int = 10_000, offset: int = 0) -> list[FleetItem]:
         cols = [getattr(FleetRow, f) for f in _FLEET_FIELDS]
         stmt = select(*cols).order_by(FleetRow.image, FleetRow.key).limit(limit).offset(offset)

@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -273,3 +284,50 @@ class SbomRow(Base):
     new_findings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())
     matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TaskRow(Base):
+    """One job handed to the workers (queue.broker_url): its delivery state, the lease of the
+    worker running it, attempts, and why it ended in the dead-letter list."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_job_state", "job", "state"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))  # queued running succeeded retrying dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class EffectRow(Base):
+    """A side effect (a pushed tag, an updated container, an opened PR, a notification) claimed
+    before it is carried out, so a retried or re-delivered job never repeats it."""
+
+    __tablename__ = "effects"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # claimed done
+    owner: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str] = mapped_column(Text, default="")
+
+
+class SharedContentRow(Base):
+    """Content-addressed work shared by every worker: a scan per image digest and advisory
+    index version, layer facts per layer digest, the advisory index per version."""
+
+    __tablename__ = "shared_content"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
