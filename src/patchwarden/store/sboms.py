@@ -108,15 +108,18 @@ class SbomStore:
             last = rows[-1].digest
 
     def save_matches(self, matches: Mapping[str, tuple[dict[str, Any], dict[str, Any]]]) -> None:
-        """Record ``digest -> (findings, new findings)`` of a re-match, in one transaction."""
+        """Record ``digest -> (findings, new findings)`` of a re-match (only the images whose
+        findings changed need be given) and the match time of every SBOM, in one
+        transaction."""
         now = datetime.now(UTC)
+        rows = [
+            {"digest": d, "findings": f, "new_findings": n, "matched_at": now}
+            for d, (f, n) in matches.items()
+        ]
         with self._session("write to") as s:
-            for digest, (findings, new) in matches.items():
-                s.execute(
-                    update(SbomRow)
-                    .where(SbomRow.digest == digest)
-                    .values(findings=findings, new_findings=new, matched_at=now)
-                )
+            if rows:  # one executemany by primary key
+                s.execute(update(SbomRow), rows)
+            s.execute(update(SbomRow).values(matched_at=now))
 
     def findings(self, digests: Iterable[str] | None = None) -> list[SbomFindings]:
         cols = (

@@ -34,29 +34,46 @@ class ImageMatch:
     findings: dict[str, dict[str, Any]]
     added: tuple[str, ...] = ()
     new_findings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changed: bool = False  # differs from what the store holds (only these are written)
 
     def severity(self, vid: str) -> Severity:
         return Severity(self.findings[vid]["severity"])
 
 
-def brief(findings: Iterable[Finding]) -> dict[str, dict[str, Any]]:
-    """Findings as the state store keeps them: one entry per vulnerability id."""
+_RANK = {sev: sev.rank for sev in Severity}
+_Part = tuple[str, Severity, str, str]  # (id, severity, summary, "package version (fix)")
+
+
+def _part(f: Finding) -> _Part:
+    pkg = f"{f.package.name} {f.installed_version}"
+    if f.fixed_version:
+        pkg += f" (fixed in {f.fixed_version})"
+    return f.id, f.severity, f.summary[:200], pkg
+
+
+def merge_parts(parts: Iterable[_Part]) -> dict[str, dict[str, Any]]:
+    """Finding parts as the state store keeps them: one entry per vulnerability id (the
+    highest severity, the first summary, the affected packages sorted)."""
     out: dict[str, dict[str, Any]] = {}
-    for f in findings:
-        entry = out.setdefault(
-            f.id,
-            {"severity": f.severity.value, "summary": f.summary[:200], "packages": []},
-        )
-        if f.severity.rank > Severity(entry["severity"]).rank:
-            entry["severity"] = f.severity.value
-        pkg = f"{f.package.name} {f.installed_version}"
-        if f.fixed_version:
-            pkg += f" (fixed in {f.fixed_version})"
+    ranks: dict[str, int] = {}
+    for vid, sev, summary, pkg in parts:
+        entry = out.get(vid)
+        if entry is None:
+            out[vid] = {"severity": sev.value, "summary": summary, "packages": [pkg]}
+            ranks[vid] = _RANK[sev]
+            continue
+        if _RANK[sev] > ranks[vid]:
+            entry["severity"], ranks[vid] = sev.value, _RANK[sev]
         if pkg not in entry["packages"]:
             entry["packages"].append(pkg)
     for entry in out.values():
         entry["packages"].sort()
     return out
+
+
+def brief(findings: Iterable[Finding]) -> dict[str, dict[str, Any]]:
+    """Findings as the state store keeps them: one entry per vulnerability id."""
+    return merge_parts(_part(f) for f in findings)
 
 
 def _os_key(doc: dict[str, Any] | None) -> tuple[str, str, str]:
@@ -84,20 +101,21 @@ def rematch(index: AdvisoryIndex, sboms: Iterable[StoredSbom]) -> list[ImageMatc
             for row in sb.packages:
                 unique.setdefault(package_key(row), row)
         packages = [decode_package(row) for row in unique.values()]
-        by_key: dict[PackageKey, list[Finding]] = defaultdict(list)
+        by_key: dict[PackageKey, list[_Part]] = defaultdict(list)
         for f in match(index, packages, decode_os(members[0].os)):
-            by_key[key_of(f.package)].append(f)
+            by_key[key_of(f.package)].append(_part(f))  # formatted once per unique package
         for sb in members:
-            hits = [f for row in sb.packages for f in by_key.get(package_key(row), ())]
-            out.append(_image(sb, brief(hits), now))
+            hits = [p for row in sb.packages for p in by_key.get(package_key(row), ())]
+            out.append(_image(sb, merge_parts(hits), now))
     return out
 
 
 def _image(sb: StoredSbom, findings: dict[str, dict[str, Any]], now: str) -> ImageMatch:
     if sb.findings is None:  # the first match of this image: a baseline, nothing is "new"
-        return ImageMatch(sb.digest, sb.image, findings)
+        return ImageMatch(sb.digest, sb.image, findings, changed=True)
     added = tuple(sorted(set(findings) - set(sb.findings)))
     new = {k: v for k, v in (sb.new_findings or {}).items() if k in findings}
     for vid in added:
         new[vid] = {"severity": findings[vid]["severity"], "since": now}
-    return ImageMatch(sb.digest, sb.image, findings, added, new)
+    changed = findings != sb.findings or new != (sb.new_findings or {})
+    return ImageMatch(sb.digest, sb.image, findings, added, new, changed)

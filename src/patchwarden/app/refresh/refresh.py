@@ -92,5 +92,5 @@ def refresh_and_rematch(
     updates = update(index) if update is not None else []
     t0 = time.perf_counter()
     images = rematch(index, store.iter_all())
-    store.save_matches({m.digest: (m.findings, m.new_findings) for m in images})
+    store.save_matches({m.digest: (m.findings, m.new_findings) for m in images if m.changed})
     return RefreshResult(updates, images, time.perf_counter() - t0)
