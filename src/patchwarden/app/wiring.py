@@ -287,20 +287,25 @@ def build_live_updater(
     keep_images: int | None = None,
     on_step: StepFn | None = None,
     check_writable: bool = True,
+    command: str = "engine update",
 ) -> LiveUpdater:
     """A live updater on the container engine at ``engine_url`` (connected and answering),
     recording into the state store ``state``. With ``check_writable`` the store is checked
     writable first, before the engine is even contacted: an update that could not be recorded
-    is never made."""
+    is never made. Containers are locked in the store while acted on (``command`` names
+    this run to the others)."""
     from patchwarden.app.live.updater import LiveUpdater
     from patchwarden.engine.client import connect
+    from patchwarden.store.locks import run_owner
 
     store = build_store(state)
     if check_writable:
         store.check_writable()
+    engine = connect(engine_url)
     return LiveUpdater(
-        connect(engine_url),
+        engine,
         store,
+        locks=store.container_locks(engine.identity, run_owner(command)),
         probes=probes,
         stop_timeout=stop_timeout,
         hook_timeout=hook_timeout,

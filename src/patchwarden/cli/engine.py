@@ -274,6 +274,7 @@ def rollback(
             stop_timeout=stop_timeout,
             hook_timeout=hook_timeout,
             on_step=_progress(format),
+            command="engine rollback",
         )
         results = [updater.rollback(name, to)]
         if format == OutputFormat.json:
