@@ -60,6 +60,24 @@ def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
         max_concurrency=rc.max_concurrency,
         password_env=rc.password_env,
         mirrors=tuple(rc.mirrors),
+        connect_timeout=_seconds(rc.timeout.connect) if rc.timeout else None,
+        read_timeout=_seconds(rc.timeout.read) if rc.timeout else None,
+        request_timeout=_seconds(rc.timeout.overall) if rc.timeout else None,
+    )
+
+
+def _seconds(limit: timedelta | None) -> float | None:
+    return None if limit is None else limit.total_seconds()
+
+
+def client_options(config: Config) -> ClientOptions:
+    """Options of every registry: the platform and the top-level ``timeout``."""
+    t, default = config.timeout, ClientOptions()
+    return ClientOptions(
+        default_platform=Platform.parse(config.platform),
+        connect_timeout=_seconds(t.connect) or default.connect_timeout,
+        read_timeout=_seconds(t.read) or default.read_timeout,
+        request_timeout=_seconds(t.overall) or default.request_timeout,
     )
 
 
@@ -71,8 +89,7 @@ def build_client(config: Config | None) -> RegistryClient:
     if config is None:
         return RegistryClient()
     hosts = {host: host_settings(host, rc) for host, rc in config.registries.items()}
-    options = ClientOptions(default_platform=Platform.parse(config.platform))
-    return RegistryClient(hosts, options=options)
+    return RegistryClient(hosts, options=client_options(config))
 
 
 def _cache_root(config: Config | None, cache_dir: Path | None, use_cache: bool) -> Path | None:

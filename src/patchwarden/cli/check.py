@@ -20,6 +20,7 @@ from patchwarden.cli.common import (
     OutputFormat,
     PathsArg,
     ProgressOpt,
+    TimeoutOpt,
     emit_json,
     err,
     escape,
@@ -121,6 +122,7 @@ def check(
         False, "--show-requests", help="Print registry requests by kind on stderr."
     ),
     progress: ProgressOpt = True,
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
@@ -128,7 +130,7 @@ def check(
         from patchwarden.app.wiring import build_checker
 
         roots = resolve_paths(paths)
-        cfg, _ = load_settings(config, roots)
+        cfg, _ = load_settings(config, roots, timeout=timeout)
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
         checker = build_checker(
             cfg, vulns=vulns, db=db, cache_dir=cache_dir, use_cache=not no_cache

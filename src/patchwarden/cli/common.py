@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 import typer
 
 from patchwarden.core.jsonfmt import pretty
-from patchwarden.errors import ExitCode, PatchwardenError
+from patchwarden.errors import ExitCode, PatchwardenError, UsageError
 
 if TYPE_CHECKING:  # loaded by the commands that need them (start-up time)
     from rich.console import Console
@@ -136,6 +136,52 @@ StateOpt = Annotated[
 ]
 
 
+TimeoutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--timeout",
+        metavar="DURATION",
+        envvar="PATCHWARDEN_TIMEOUT",
+        show_envvar=True,
+        help="Overall time limit of each registry request, e.g. 20s or 1m (a number is "
+        "seconds); replaces the top-level timeout.overall of patchwarden.yaml "
+        "(registries.HOST.timeout still rules its host). A registry that timed out is not "
+        "asked again in the same run.",
+    ),
+]
+
+
+def parse_timeout(text: str) -> float:
+    """``--timeout``: seconds, more than 0 and at most an hour."""
+    from patchwarden.core.durations import parse_duration
+
+    try:
+        seconds = float(text) if text.strip().replace(".", "", 1).isdigit() else None
+        if seconds is None:
+            seconds = parse_duration(text).total_seconds()
+    except ValueError:
+        raise UsageError(
+            f"--timeout {text!r} is not a duration",
+            "give a duration such as 20s, 1m or 1m30s, or a number of seconds (0.5)",
+        ) from None
+    if not 0 < seconds <= 3600:
+        raise UsageError(
+            f"--timeout {text!r} is out of range: it must be more than 0s and at most 1h",
+            "give e.g. --timeout 20s",
+        )
+    return seconds
+
+
+def with_timeout(cfg: Config, timeout: str | None) -> Config:
+    """``cfg`` with ``--timeout`` as its top-level ``timeout.overall``."""
+    if timeout is None:
+        return cfg
+    from datetime import timedelta
+
+    overall = timedelta(seconds=parse_timeout(timeout))
+    return cfg.model_copy(update={"timeout": cfg.timeout.model_copy(update={"overall": overall})})
+
+
 def resolve_paths(paths: Sequence[Path] | None) -> list[Path]:
     paths = list(paths or [Path(".")])
     for p in paths:
@@ -157,11 +203,14 @@ def find_settings(config: Path | None, paths: Sequence[Path]) -> Path | None:
     return find_config(config, dirs)
 
 
-def load_settings(config: Path | None, paths: Sequence[Path]) -> tuple[Config, Path | None]:
+def load_settings(
+    config: Path | None, paths: Sequence[Path], *, timeout: str | None = None
+) -> tuple[Config, Path | None]:
+    """The configuration (and its file, None: built-in defaults), with ``--timeout`` applied."""
     from patchwarden.config.loader import load_config
 
     path = find_settings(config, paths)
-    cfg = load_config(path)
+    cfg = with_timeout(load_config(path), timeout)
     cfg._source = path
     return cfg, path
 

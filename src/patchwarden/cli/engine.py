@@ -16,6 +16,7 @@ from patchwarden.cli.common import (
     FormatOpt,
     OutputFormat,
     StateOpt,
+    TimeoutOpt,
     emit_json,
     err,
     escape,
@@ -203,6 +204,7 @@ def update(
     no_cache: bool = typer.Option(
         False, "--no-cache", envvar="PATCHWARDEN_NO_CACHE", help="Do not use the on-disk cache."
     ),
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Update running containers to the image their policy allows, gated by health, with
@@ -213,7 +215,7 @@ def update(
         from patchwarden.app.live import Selection, policy_candidates
         from patchwarden.app.wiring import build_checker, build_live_updater
 
-        cfg, _ = load_settings(config, [Path.cwd()])
+        cfg, _ = load_settings(config, [Path.cwd()], timeout=timeout)
         updater = build_live_updater(
             engine_url=engine,
             state=state,

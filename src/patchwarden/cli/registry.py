@@ -14,6 +14,7 @@ from patchwarden.cli.common import (
     DebugOpt,
     FormatOpt,
     OutputFormat,
+    TimeoutOpt,
     emit_json,
     err,
     escape,
@@ -159,6 +160,7 @@ def tags(
     all_tags: bool = typer.Option(False, "--all", help="Include cosign signature tags."),
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
@@ -167,7 +169,7 @@ def tags(
         from patchwarden.app.wiring import build_client
         from patchwarden.core.ref import parse_reference
 
-        cfg, _ = load_settings(config, [Path.cwd()])
+        cfg, _ = load_settings(config, [Path.cwd()], timeout=timeout)
         ref = parse_reference(repo)
         with build_client(cfg) as client:
             infos = list_tags(

@@ -12,6 +12,7 @@ from patchwarden.cli.common import (
     DebugOpt,
     FormatOpt,
     OutputFormat,
+    TimeoutOpt,
     emit_json,
     err,
     escape,
@@ -81,6 +82,7 @@ def retain(
     ),
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
@@ -88,7 +90,7 @@ def retain(
         from patchwarden.app.retain.run import retain_repos
         from patchwarden.app.serialize.registry import retain_dict
 
-        cfg, _ = load_settings(config, [Path.cwd()])
+        cfg, _ = load_settings(config, [Path.cwd()], timeout=timeout)
         plans = retain_repos(
             cfg,
             repos,

@@ -27,12 +27,14 @@ from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
     ProgressOpt,
+    TimeoutOpt,
     err,
     escape,
     find_settings,
     out,
     real_console,
     user_errors,
+    with_timeout,
 )
 from patchwarden.core import files
 from patchwarden.errors import UsageError
@@ -198,6 +200,7 @@ def scan(
         metavar="FILE",
         help="Write the report to FILE (atomically) instead of stdout.",
     ),
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
@@ -229,7 +232,7 @@ def scan(
         )
         from patchwarden.app.wiring import build_scan_pipeline
 
-        settings = _config(config)
+        settings = _config(config, timeout)
         pipeline = build_scan_pipeline(settings, cache_dir=cache_dir, use_cache=not no_cache)
         with _layer_progress(progress) as tick:
             outcome = run_scan(pipeline, options, progress=tick)
@@ -249,15 +252,15 @@ def scan(
         raise typer.Exit(int(exit_code(outcome.report, fail_on, unknown)))
 
 
-def _config(explicit: Path | None) -> Config | None:
-    """The config file's settings; None when there is no file (built-in defaults, without
-    loading pydantic and ruamel.yaml: a warm scan is ~0.1 s of work)."""
+def _config(explicit: Path | None, timeout: str | None = None) -> Config | None:
+    """The config file's settings; None when there is no file and no ``--timeout`` (built-in
+    defaults, without loading pydantic and ruamel.yaml: a warm scan is ~0.1 s of work)."""
     path = find_settings(explicit, [])
-    if path is None:
+    if path is None and timeout is None:
         return None
     from patchwarden.config.loader import load_config
 
-    return load_config(path)
+    return with_timeout(load_config(path), timeout)
 
 
 def _ignore_file(explicit: Path | None, sbom_only: bool) -> IgnoreFile | None:

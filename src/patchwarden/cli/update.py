@@ -16,6 +16,7 @@ from patchwarden.cli.common import (
     FormatOpt,
     OutputFormat,
     ProgressOpt,
+    TimeoutOpt,
     emit_json,
     err,
     escape,
@@ -137,6 +138,7 @@ def update(
         False, "--no-cache", envvar="PATCHWARDEN_NO_CACHE", help="Do not use the on-disk cache."
     ),
     progress: ProgressOpt = True,
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug, json_output=format == OutputFormat.json):
@@ -146,7 +148,7 @@ def update(
         from patchwarden.app.wiring import build_checker, build_forge, build_updater
 
         roots = resolve_paths([path])
-        cfg, _ = load_settings(config, roots)
+        cfg, _ = load_settings(config, roots, timeout=timeout)
         push = push or pull_request
         commit = commit or push
         window_note = None

@@ -11,6 +11,7 @@ from patchwarden.cli.common import (
     DebugOpt,
     FormatOpt,
     OutputFormat,
+    TimeoutOpt,
     emit_json,
     escape,
     load_settings,
@@ -91,6 +92,7 @@ def verify(
     ),
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
@@ -104,7 +106,7 @@ def verify(
                 "not supported yet",
                 "verify with the signer's public key (--key) or OpenPGP key (--gpg-key)",
             )
-        cfg, _ = load_settings(config, [Path.cwd()])
+        cfg, _ = load_settings(config, [Path.cwd()], timeout=timeout)
         expected = expected_from_flags(key or [], gpg_key or [], lookaside, require)
         with build_client(cfg) as client:
             results = run_verify(images, expected, cfg, build_verifier(cfg, client))
