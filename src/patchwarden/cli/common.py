@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -21,12 +22,33 @@ if TYPE_CHECKING:  # loaded by the commands that need them (start-up time)
     from patchwarden.config.schema import Config
 
 
+_TRAILING = re.compile(r"[ \t]+(?=\n)")
+PIPE_WIDTH = 100_000  # piped stdout: lines are never wrapped (grep, awk and less see them whole)
+
+
+class _PipedStdout:
+    """``sys.stdout`` (looked up on each write) without the trailing spaces rich pads lines
+    with: what a pipe gets."""
+
+    def write(self, text: str) -> int:
+        sys.stdout.write(_TRAILING.sub("", text))
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
 class _LazyConsole:
     """A rich Console made on first use: importing rich.console costs ~15 ms of every start,
-    and a JSON run to a pipe never prints through it."""
+    and a JSON run to a pipe never prints through it. With ``piped``, a stdout that is not a
+    terminal gets lines that are never wrapped and have no trailing spaces."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, piped: bool = False, **options: Any) -> None:
         self._options = options
+        self._piped = piped
         self._console: Console | None = None
 
     @property
@@ -34,7 +56,11 @@ class _LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(**self._options)
+            options = dict(self._options)
+            isatty = getattr(sys.stdout, "isatty", None)
+            if self._piped and not (isatty is not None and isatty()):
+                options.update(file=_PipedStdout(), width=PIPE_WIDTH)
+            self._console = Console(**options)
         return self._console
 
     def __getattr__(self, name: str) -> Any:
@@ -46,7 +72,7 @@ def real_console(c: Console) -> Console:
     return c.console if isinstance(c, _LazyConsole) else c
 
 
-out = cast("Console", _LazyConsole(highlight=False, soft_wrap=False))
+out = cast("Console", _LazyConsole(piped=True, highlight=False, soft_wrap=False))
 err = cast("Console", _LazyConsole(stderr=True, highlight=False))
 
 F = TypeVar("F", bound=Callable[..., Any])

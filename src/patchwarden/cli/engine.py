@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from patchwarden.app.serialize.live import history_dict, live_results_dict
 from patchwarden.cli.common import (
@@ -19,16 +18,18 @@ from patchwarden.cli.common import (
     TimeoutOpt,
     emit_json,
     err,
-    escape,
     load_settings,
     out,
     user_errors,
 )
+from patchwarden.cli.rows import print_rows
 from patchwarden.core.digest import short_hex
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.errors import ExitCode
 
 if TYPE_CHECKING:  # loaded by the command being run (start-up time)
+    from rich.text import Text
+
     from patchwarden.app.live import LiveResult, Probes
 
 engine_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
@@ -58,22 +59,27 @@ def _short(digest: str | None) -> str:
     return short_hex(digest) if digest else "-"
 
 
+def _outcome(outcome: str) -> Text:
+    from rich.text import Text
+
+    return Text(outcome, style=_STYLE.get(LiveOutcome(outcome), ""))
+
+
 def _render(results: Sequence[LiveResult]) -> None:
+    """One line per container, its reason under it (see :mod:`patchwarden.cli.rows`)."""
     if not results:
         out.print("no containers selected")
         return
-    table = Table(box=None, pad_edge=False)
-    for col in ("CONTAINER", "FROM", "TO", "OUTCOME", "REASON"):
-        table.add_column(col, overflow="fold")
-    for r in results:
-        table.add_row(
-            escape(r.container),
-            escape(f"{r.from_image}@{_short(r.from_digest)}"),
-            escape(f"{r.to_image}@{_short(r.to_digest)}"),
-            f"[{_STYLE.get(r.outcome, '')}]{r.outcome}[/]",
-            escape(r.reason),
-        )
-    out.print(table)
+    rows: list[list[str | Text]] = [
+        [
+            r.container,
+            f"{r.from_image}@{_short(r.from_digest)}",
+            f"{r.to_image}@{_short(r.to_digest)}",
+            _outcome(r.outcome),
+        ]
+        for r in results
+    ]
+    print_rows(("CONTAINER", "FROM", "TO", "OUTCOME"), rows, [r.reason for r in results])
 
 
 def _exit(results: Sequence[LiveResult]) -> None:
@@ -308,20 +314,19 @@ def history(
         if not records:
             err.print("no records")
             return
-        table = Table(box=None, pad_edge=False)
-        for col in ("TIME", "CONTAINER", "ACTION", "FROM", "TO", "OUTCOME", "REASON"):
-            table.add_column(col, overflow="fold")
-        for r in records:
-            table.add_row(
+        rows: list[list[str | Text]] = [
+            [
                 r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                escape(r.container),
-                escape(r.action),
-                escape(f"{r.from_image}@{_short(r.from_digest)}"),
-                escape(f"{r.to_image}@{_short(r.to_digest)}"),
-                f"[{_STYLE[LiveOutcome(r.outcome)]}]{r.outcome}[/]",
-                escape(r.reason),
-            )
-        out.print(table)
+                r.container,
+                r.action,
+                f"{r.from_image}@{_short(r.from_digest)}",
+                f"{r.to_image}@{_short(r.to_digest)}",
+                _outcome(r.outcome),
+            ]
+            for r in records
+        ]
+        headers = ("TIME", "CONTAINER", "ACTION", "FROM", "TO", "OUTCOME")
+        print_rows(headers, rows, [r.reason for r in records])
 
 
 def register(app: typer.Typer) -> None:

@@ -237,20 +237,21 @@ def list_(
         if not rows:
             err.print("no rollouts")
             return
-        from rich.table import Table
+        from rich.text import Text
 
-        table = Table(box=None, pad_edge=False)
-        for col in ("ID", "CREATED", "IMAGE", "DIGEST", "STATUS"):
-            table.add_column(col, overflow="fold")
-        for row in rows:
-            table.add_row(
+        from patchwarden.cli.rows import print_rows
+
+        cells: list[list[str | Text]] = [
+            [
                 str(row["id"]),
                 str(row["created_at"])[:19],
-                escape(str(row["image"])),
+                str(row["image"]),
                 str(row["digest"])[:19],
-                _style(str(row["status"])),
-            )
-        out.print(table)
+                Text.from_markup(_style(str(row["status"]))),
+            ]
+            for row in rows
+        ]
+        print_rows(("ID", "CREATED", "IMAGE", "DIGEST", "STATUS"), cells)
 
 
 def register(app: typer.Typer) -> None:
