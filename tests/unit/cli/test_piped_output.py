@@ -24,8 +24,7 @@ def _piped(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "patchwarden.cli.main", *args],
         cwd=cwd,
         env={**env, "NO_COLOR": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,  # stdout is a pipe, as in `patchwarden ... | grep`
         text=True,
         timeout=120,
         check=False,
