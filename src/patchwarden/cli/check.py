@@ -16,6 +16,7 @@ from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
     ExcludeOpt,
+    ExitCodeOpt,
     FormatOpt,
     OutputFormat,
     PathsArg,
@@ -24,6 +25,7 @@ from patchwarden.cli.common import (
     emit_json,
     err,
     escape,
+    findings_code,
     load_settings,
     out,
     progress_bar,
@@ -31,6 +33,7 @@ from patchwarden.cli.common import (
     user_errors,
     warn_vulns,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.core.digest import short_hex
 from patchwarden.core.text import printable
 from patchwarden.core.words import plural
@@ -82,10 +85,12 @@ _STATUS_STYLE = {
 }
 
 
+@reporting()
 def check(
     paths: PathsArg = None,
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
+    exit_code_: ExitCodeOpt = None,
     fail_on: FailOn | None = typer.Option(
         None,
         "--fail-on",
@@ -151,7 +156,7 @@ def check(
                 "registry requests: "
                 + ", ".join(f"{k}={v}" for k, v in sorted(report.requests.items()))
             )
-        raise typer.Exit(int(exit_code(report, fail_on)))
+        raise typer.Exit(findings_code(exit_code(report, fail_on), exit_code_))
 
 
 def exit_code(report: CheckReport, fail_on: FailOn | None) -> ExitCode:

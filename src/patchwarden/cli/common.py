@@ -50,6 +50,11 @@ class _LazyConsole:
         self._options = options
         self._piped = piped
         self._console: Console | None = None
+        self.quiet = False  # --quiet (set_quiet): print() does nothing; errors use real_console
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        if not self.quiet:
+            self.console.print(*args, **kwargs)
 
     @property
     def console(self) -> Console:
@@ -76,6 +81,25 @@ out = cast("Console", _LazyConsole(piped=True, highlight=False, soft_wrap=False)
 err = cast("Console", _LazyConsole(stderr=True, highlight=False))
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def set_quiet(quiet: bool) -> bool:
+    """``--quiet``: stderr's ``print`` does nothing (errors still show); the previous value."""
+    lazy = cast(_LazyConsole, err)
+    previous, lazy.quiet = lazy.quiet, quiet
+    return previous
+
+
+def is_quiet() -> bool:
+    return cast(_LazyConsole, err).quiet
+
+
+def swap_out(console: Console | None) -> Console | None:
+    """Replace stdout's console (None: a new one on next use, for another ``sys.stdout``)."""
+    lazy = cast(_LazyConsole, out)
+    previous = lazy._console
+    lazy._console = console
+    return previous
 
 
 def escape(text: str) -> str:
@@ -162,6 +186,26 @@ StateOpt = Annotated[
 ]
 
 
+ExitCodeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--exit-code",
+        metavar="N",
+        min=0,
+        max=125,
+        envvar="PATCHWARDEN_EXIT_CODE",
+        show_envvar=True,
+        help="Exit with N (0-125) instead of 1 when --fail-on finds something (0: report only, "
+        "never fail). Errors keep their own codes.",
+    ),
+]
+
+
+def findings_code(code: int, exit_code: int | None) -> int:
+    """``code``, with ``--exit-code N`` in place of 1 (findings at the --fail-on threshold)."""
+    return exit_code if code == ExitCode.FINDINGS and exit_code is not None else code
+
+
 TimeoutOpt = Annotated[
     str | None,
     typer.Option(
@@ -223,10 +267,14 @@ def resolve_paths(paths: Sequence[Path] | None) -> list[Path]:
 def find_settings(config: Path | None, paths: Sequence[Path]) -> Path | None:
     """The config file to use: --config, $PATCHWARDEN_CONFIG, or one found in the current
     directory or the first PATH; None when there is none."""
+    from patchwarden.cli.context import note_config
     from patchwarden.config.locate import find_config
 
     dirs = [Path.cwd()] + [p for p in paths[:1] if p.is_dir()]
-    return find_config(config, dirs)
+    found = find_config(config, dirs)
+    searched = " and ".join(str(d) for d in dict.fromkeys(dirs))
+    note_config(found, f"searched {searched} and their parents up to the repository root")
+    return found
 
 
 def load_settings(
@@ -242,15 +290,20 @@ def load_settings(
 
 
 def emit_json(data: Any) -> None:
+    """``data`` as JSON on stdout, secrets masked; a mapping also names the config file used
+    (``"config"``: its path, or null for built-in defaults) when the command read one."""
+    from patchwarden.cli.context import config_for_json
     from patchwarden.net.redact import redact_known
 
+    if isinstance(data, dict) and "config" not in data:
+        data = {**data, **config_for_json()}
     sys.stdout.write(redact_known(pretty(data)))
     sys.stdout.flush()
 
 
 @contextmanager
 def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], None]]:
-    if not (enabled and err.is_terminal):
+    if not (enabled and err.is_terminal) or is_quiet():
         yield lambda done, total: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -275,9 +328,11 @@ def fail(exc: PatchwardenError) -> typer.Exit:
     from patchwarden.net.redact import redact_known
 
     message = redact_known(exc.message)
-    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+    console = real_console(err)  # shown even with --quiet
+    console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     if exc.hint:
-        err.print(f"[bold]hint:[/] {escape(redact_known(exc.hint))}", markup=True, highlight=False)
+        hint = escape(redact_known(exc.hint))
+        console.print(f"[bold]hint:[/] {hint}", markup=True, highlight=False)
     return typer.Exit(int(exc.exit_code))
 
 
@@ -306,10 +361,11 @@ def user_errors(debug: bool = False, *, json_output: bool = False) -> Iterator[N
         from patchwarden.net.redact import redact_known
 
         text = redact_known(str(exc))
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(text)}", markup=True)
-        err.print("This is a bug in patchwarden. Re-run with --debug and report the traceback.")
+        console = real_console(err)  # shown even with --quiet
+        console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(text)}")
+        console.print("This is a bug in patchwarden. Re-run with --debug and report the traceback.")
         if debug:
-            err.print(redact_known(traceback.format_exc()), markup=False)
+            console.print(redact_known(traceback.format_exc()), markup=False)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 

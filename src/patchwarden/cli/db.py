@@ -21,6 +21,7 @@ from patchwarden.cli.common import (
     progress_bar,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.config.schema import Config
 from patchwarden.errors import ExitCode
 
@@ -216,6 +217,7 @@ Exit codes: 0 shown; 2 there is no index yet (run `patchwarden db update`).
   patchwarden db status --format json | jq '.ecosystems[] | select(.age_seconds > 86400)'
 """,
 )
+@reporting()
 def status_cmd(
     db: DbOpt = None,
     format: FormatOpt = OutputFormat.table,

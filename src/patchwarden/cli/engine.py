@@ -22,6 +22,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.cli.rows import print_rows
 from patchwarden.core.digest import short_hex
 from patchwarden.core.live import LiveAction, LiveOutcome
@@ -161,6 +162,7 @@ HookTimeout = Annotated[
 
 
 @engine_app.command("update")
+@reporting()
 def update(
     names: Annotated[
         list[str] | None,
@@ -250,6 +252,7 @@ def update(
 
 
 @engine_app.command("rollback")
+@reporting()
 def rollback(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The container to roll back.")],
     to: str | None = typer.Option(
@@ -293,6 +296,7 @@ def rollback(
 
 
 @engine_app.command("history")
+@reporting()
 def history(
     name: Annotated[
         str | None, typer.Argument(metavar="[NAME]", help="Only this container.")

@@ -21,6 +21,7 @@ from patchwarden.cli.common import (
     resolve_paths,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.core.words import plural
 from patchwarden.refs.model import Inventory
 
@@ -41,6 +42,7 @@ Examples:
 """
 
 
+@reporting()
 def inventory(
     paths: PathsArg = None,
     format: FormatOpt = OutputFormat.table,

@@ -67,7 +67,7 @@ def build_app(names: Iterable[str] | None = None) -> typer.Typer:
         name="patchwarden",
         help=ROOT_HELP,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion, --show-completion (docs/completion.md)
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
         # Every option can also be set from the environment: PATCHWARDEN_<COMMAND>_<OPTION>
@@ -97,7 +97,9 @@ def requested_command(argv: Sequence[str]) -> str | None:
 
 def main() -> None:
     name = requested_command(sys.argv[1:])
-    build_app(None if name is None else [name])()
+    # the name in usage lines and of shell completion's variable, _PATCHWARDEN_COMPLETE,
+    # however the program was started (`python -m patchwarden.cli.main` included)
+    build_app(None if name is None else [name])(prog_name="patchwarden")
 
 
 def __getattr__(attr: str) -> Any:  # PEP 562: ``from patchwarden.cli.main import app``

@@ -22,6 +22,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 
 if TYPE_CHECKING:
     from patchwarden.app.trust.policy import TrustGate
@@ -81,6 +82,7 @@ def _actor() -> str:
 
 
 @registry_app.command("promote", help=PROMOTE_HELP)
+@reporting()
 def promote(
     src: str = typer.Argument(..., metavar="SRC"),
     dst: str = typer.Argument(..., metavar="DST"),
@@ -151,6 +153,7 @@ def _client_and_gate(config: Path | None) -> tuple[RegistryClient, TrustGate | N
 
 
 @registry_app.command("tags", help=TAGS_HELP)
+@reporting()
 def tags(
     repo: str = typer.Argument(..., metavar="REPO"),
     digests: bool = typer.Option(False, "--digests", help="Show each tag's digest."),

@@ -20,6 +20,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.errors import ExitCode
 
 RETAIN_HELP = """Delete old tags and manifests of each REPO, never what is deployed.
@@ -43,6 +44,7 @@ Examples:
 """
 
 
+@reporting()
 def retain(
     repos: list[str] = typer.Argument(..., metavar="REPO..."),
     keep_last: int = typer.Option(..., "--keep-last", metavar="N", help="Newest versions kept."),

@@ -22,6 +22,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 
 if TYPE_CHECKING:
     from patchwarden.app.rollout import Report, Rollouts
@@ -194,6 +195,7 @@ def rollback(
 
 
 @rollout_app.command("status")
+@reporting()
 def status(
     rollout_id: Annotated[
         int | None, typer.Argument(metavar="[ID]", help="Default: the newest rollout.")
@@ -210,6 +212,7 @@ def status(
 
 
 @rollout_app.command("list")
+@reporting()
 def list_(
     limit: int = typer.Option(20, "--limit", min=1, help="At most this many, newest first."),
     config: ConfigOpt = None,

@@ -26,16 +26,19 @@ from patchwarden.app.scan import (
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
+    ExitCodeOpt,
     ProgressOpt,
     TimeoutOpt,
     err,
     escape,
     find_settings,
+    findings_code,
     out,
     real_console,
     user_errors,
     with_timeout,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.core import files
 from patchwarden.errors import UsageError
 from patchwarden.registry.model import Platform
@@ -84,6 +87,7 @@ Examples:
 """
 
 
+@reporting(output=False)
 def scan(
     image: str | None = typer.Argument(
         None, metavar="[IMAGE]", help="Registry reference, e.g. nginx:1.25 or ghcr.io/o/a@sha256:…"
@@ -151,6 +155,7 @@ def scan(
         "--ignore-unfixed",
         help="Hide vulnerabilities with no fixed version (no-fix, will-not-fix).",
     ),
+    exit_code_: ExitCodeOpt = None,
     fail_on: Severity | None = typer.Option(
         None,
         "--fail-on",
@@ -249,7 +254,8 @@ def scan(
         unknown = unknown_severity or UnknownSeverity(
             settings.advisories.unknown_severity if settings else "block"
         )
-        raise typer.Exit(int(exit_code(outcome.report, fail_on, unknown)))
+        code = exit_code(outcome.report, fail_on, unknown)
+        raise typer.Exit(findings_code(code, exit_code_))
 
 
 def _config(explicit: Path | None, timeout: str | None = None) -> Config | None:

@@ -27,6 +27,7 @@ from patchwarden.cli.common import (
     user_errors,
     warn_vulns,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.core.digest import short_hex
 from patchwarden.errors import ExitCode
 
@@ -77,6 +78,7 @@ Examples:
 """
 
 
+@reporting()
 def update(
     path: Path = typer.Argument(
         Path("."), metavar="[PATH]", help="Directory to update (default: .)."

@@ -18,6 +18,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.errors import ExitCode, UsageError
 
 HELP = """Verify the signatures of images, by digest. Fails closed.
@@ -51,6 +52,7 @@ Examples:
 """
 
 
+@reporting()
 def verify(
     images: list[str] = typer.Argument(..., metavar="IMAGE...", help="Images to verify."),
     key: list[Path] | None = typer.Option(

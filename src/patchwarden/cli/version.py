@@ -21,6 +21,7 @@ from patchwarden.cli.common import (
     user_errors,
 )
 from patchwarden.cli.db import DbOpt, _human, _settings
+from patchwarden.cli.report import reporting
 
 HELP = """Print the patchwarden version, the Python it runs on, and the advisory index in use:
 its path, age (time since its last import or update), sources and record counts.
@@ -33,6 +34,7 @@ Exit codes: 0 printed (also when there is no index yet: it says so); 2 a bad con
 """
 
 
+@reporting()
 def version_cmd(
     db: DbOpt = None,
     format: FormatOpt = OutputFormat.table,
