@@ -66,7 +66,9 @@ def _held_elsewhere_then_killed(url: str) -> None:
                 assert holder.startswith(f"pid {child.pid} (engine update) on "), holder
             with locks.hold("db") as other:  # another container of the same engine: free
                 assert other is None
-            with store.container_locks("tcp://other:2375", "x").hold("web") as other_engine:
+            elsewhere = store.container_locks("tcp://other:2375", "x")
+            assert elsewhere is not None
+            with elsewhere.hold("web") as other_engine:
                 assert other_engine is None, "the same name on another engine is another lock"
             os.kill(child.pid, signal.SIGKILL)
             child.wait(10)
