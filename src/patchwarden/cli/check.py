@@ -213,7 +213,7 @@ def render_check(report: CheckReport) -> None:
             line.append(printable(_change(r)))
             if r.update:
                 line.append(f"  {r.update}", style=style)
-            out.print(line, overflow="fold")
+            out.print(line, soft_wrap=True)  # a reference is never split by a wrap
             out.print(Padding(Text(printable(r.reason), style="dim"), (0, 0, 0, 4), expand=False))
             if r.vulns is not None:
                 out.print(

@@ -23,6 +23,7 @@ from patchwarden.cli.common import (
 )
 from patchwarden.cli.report import reporting
 from patchwarden.config.schema import Config
+from patchwarden.core.words import plural
 from patchwarden.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -247,7 +248,7 @@ def status_cmd(
             for row in rows
         ]
         headers = ("ecosystem", "records", "last update", "age", "source")
-        print_rows(headers, cells, title=f"{path} ({total} records)")
+        print_rows(headers, cells, title=f"{path} ({plural(total, 'record')})")
 
 
 def register(app: typer.Typer) -> None:

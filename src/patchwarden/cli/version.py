@@ -22,6 +22,7 @@ from patchwarden.cli.common import (
 )
 from patchwarden.cli.db import DbOpt, _human, _settings
 from patchwarden.cli.report import reporting
+from patchwarden.core.words import plural
 
 HELP = """Print the patchwarden version, the Python it runs on, and the advisory index in use:
 its path, age (time since its last import or update), sources and record counts.
@@ -75,10 +76,12 @@ def version_cmd(
             lines.append(f"advisory index: none at {path} (run `patchwarden db update`)")
         else:
             age = _human(index["age_seconds"])
-            lines.append(f"advisory index: {path}, {index['records']} records, updated {age}")
+            lines.append(
+                f"advisory index: {path}, {plural(index['records'], 'record')}, updated {age}"
+            )
             for s in index["sources"]:
                 lines.append(
-                    f"  {s['ecosystem']}: {s['records']} records, updated "
+                    f"  {s['ecosystem']}: {plural(s['records'], 'record')}, updated "
                     f"{_human(age_seconds(s['last_update']))}, from {s['source'] or '-'}"
                 )
         out.print("\n".join(lines), markup=False, highlight=False)
