@@ -9,15 +9,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from patchwarden.devtools.postgres_server import PostgresServer, PostgresServerError, pg_bindir
+from patchwarden.devtools.postgres_server import PostgresServer
 from patchwarden.store import open_store
+from testkit.postgres import pg
 
 pytestmark = pytest.mark.integration
+__all__ = ["pg"]  # the fixture (testkit/postgres.py), used by name
 SCOPE = "unix://host/run/podman.sock"
 CHILD = """
 import sys, time
@@ -29,20 +31,6 @@ with store.container_locks(sys.argv[2], run_owner("engine update")).hold("web") 
     print("held", flush=True)
     time.sleep(120)
 """
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    if pg_bindir() is None:
-        msg = "PostgreSQL is not installed (Debian: postgresql; scripts/install-system-deps.sh)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
-    try:
-        with PostgresServer() as server:
-            yield server
-    except PostgresServerError as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 def _eventually(probe: Callable[[], str | None], seconds: float = 15.0) -> str | None:

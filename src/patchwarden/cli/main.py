@@ -58,7 +58,9 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    pass
+    from patchwarden.cli import context
+
+    context.start(verbose=False)  # nothing carried over from an earlier command in-process
 
 
 def build_app(names: Iterable[str] | None = None) -> typer.Typer:
