@@ -18,6 +18,7 @@ from patchwarden.cli.common import (
     TimeoutOpt,
     emit_json,
     err,
+    is_quiet,
     load_settings,
     out,
     user_errors,
@@ -101,7 +102,7 @@ def _exit(results: Sequence[LiveResult]) -> None:
 def _progress(format: OutputFormat) -> Callable[[str, str], None] | None:
     """Each step of each container, on stderr, as it happens (not with --format json to a
     pipe: a machine reading the JSON does not want it)."""
-    if format == OutputFormat.json and not err.is_terminal:
+    if (format == OutputFormat.json and not err.is_terminal) or is_quiet():
         return None
 
     def step(container: str, text: str) -> None:

@@ -33,6 +33,7 @@ from patchwarden.cli.common import (
     escape,
     find_settings,
     findings_code,
+    is_quiet,
     out,
     real_console,
     user_errors,
@@ -301,7 +302,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 @contextmanager
 def _layer_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    if not (enabled and err.is_terminal):
+    if not (enabled and err.is_terminal) or is_quiet():
         yield None
         return
     from rich.progress import (
