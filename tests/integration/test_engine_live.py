@@ -620,6 +620,39 @@ def test_kill_between_stop_and_start_then_a_recovering_run(
     assert actions == ["update", "recover"]
 
 
+class _GateSwitch:
+    """A health endpoint the test controls: 503 until ``open()``, then 200. The first run's
+    health gate waits on it, so the first run is inside its gate for exactly as long as the
+    test needs (no timing guesses on a loaded machine)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.opened = threading.Event()
+        switch = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200 if switch.opened.is_set() else 503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
+
+    def open(self) -> None:
+        self.opened.set()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_two_concurrent_runs_never_act_on_the_same_container(
     engine: EngineClient,
     engine_url: str,
@@ -646,30 +679,37 @@ def test_two_concurrent_runs_never_act_on_the_same_container(
     state = ["--engine", engine_url, "--state", str(tmp_path / "state.db")]
     base = [sys.executable, "-m", "patchwarden.cli.main", "engine"]
     update = [*base, "update", name, *state, "--config", str(cfg_file), "--no-cache"]
-    update += ["--probe-http", f"http://127.0.0.1:{port}/health", "--stop-timeout", str(STOP)]
+    update += ["--stop-timeout", str(STOP), "--grace", "1", "-f", "json"]
+    switch = _GateSwitch()
     first = subprocess.Popen(
-        [*update, "--grace", "8", "-f", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [*update, "--probe-http", switch.url, "--health-timeout", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not any(c.name.startswith(name + OLD_MARK) for c in engine.list_containers()):
             assert first.poll() is None, first.communicate()
             assert time.monotonic() < deadline, "the first run never renamed the old container"
             time.sleep(0.05)
+        probe = f"http://127.0.0.1:{port}/health"
         second = subprocess.run(
-            [*update, "--grace", "1", "-f", "json"], capture_output=True, text=True, timeout=120
+            [*update, "--probe-http", probe], capture_output=True, text=True, timeout=300
         )
         rollback = subprocess.run(
             [*base, "rollback", name, *state, "-f", "json"],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
         )
-        assert first.poll() is None, "the first run was still in its gate during the others"
-        out, errs = first.communicate(timeout=120)
+        assert first.poll() is None, "the first run waits in its gate until the switch opens"
+        switch.open()
+        out, errs = first.communicate(timeout=300)
     finally:
+        switch.close()
         if first.poll() is None:
             first.kill()
+            first.wait(10)
     holder = f"pid {first.pid} (engine update) on "
     assert second.returncode == 0, second.stderr
     results = json.loads(second.stdout)["results"]
