@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from patchwarden.devtools.hostile_registry import HostileRegistry
+from patchwarden.devtools.hostile_registry import BlackHole, HostileRegistry
 from patchwarden.devtools.oci_builder import sha256
 from testkit.hostile_helpers import (
     Run,
@@ -241,6 +241,86 @@ def test_huge_manifest(tmp_path: Path, bound: float) -> None:
     assert run.code == 3, run.stderr
     assert "limit" in run.stderr
     _within(run, bound)
+
+
+def _many_refs(work: Path, host: str, count: int = 6) -> None:
+    (work / "Dockerfile").write_text("".join(f"FROM {host}/app{i}:1.0.0\n" for i in range(count)))
+
+
+@pytest.mark.parametrize("where", ["flag", "env", "config", "host-config"])
+def test_black_hole_registry_costs_one_timeout_per_run(
+    tmp_path: Path, bound: float, where: str
+) -> None:
+    """A registry that accepts connections and never answers: the time limit comes from
+    --timeout, PATCHWARDEN_TIMEOUT, the top-level timeout or registries.HOST.timeout, and the
+    host is asked once in the run (one connection), not once per reference."""
+    with BlackHole() as hole:
+        _many_refs(tmp_path, hole.host)
+        args, env = ["check", ".", "-f", "json", "--no-cache"], {}
+        if where == "flag":
+            args += ["--timeout", "1s"]
+        elif where == "env":
+            env["PATCHWARDEN_TIMEOUT"] = "0.8"
+        elif where == "config":
+            (tmp_path / "patchwarden.yaml").write_text("timeout: 1s\n")
+        else:
+            (tmp_path / "patchwarden.yaml").write_text(
+                f"registries:\n  '{hole.host}':\n    timeout: {{connect: 1s, overall: 1s}}\n"
+            )
+        run = run_cli(*args, cwd=tmp_path, env=env, timeout=60)
+        connections = hole.connections
+    assert run.code == 3, run.stderr
+    results = run.json()["results"]
+    assert len(results) == 6 and all(r["status"] == "error" for r in results), results
+    reasons = [r["reason"] for r in results]
+    assert sum("not asked again" in r for r in reasons) == 5, reasons
+    assert all("timeout" in r for r in reasons), reasons  # the hint names the settings
+    assert connections == 1, f"{connections} connections: the dead host was asked again"
+    _within(run, bound)
+
+
+def test_dripping_registry_costs_one_deadline_per_run(tmp_path: Path, bound: float) -> None:
+    """One byte every 0.2 s: within the read timeout, cut off by --timeout's overall limit;
+    the other references are not asked for."""
+    with HostileRegistry("drip-headers", drip=0.2, max_seconds=30) as drip:
+        _many_refs(tmp_path, drip.host, 4)
+        run = run_cli("check", ".", "-f", "json", "--no-cache", "--timeout", "1s", cwd=tmp_path)
+        asked = [path for _, path in drip.requests if path.rstrip("/") != "/v2"]
+    assert run.code == 3, run.stderr
+    reasons = [r["reason"] for r in run.json()["results"]]
+    assert sum("deadline" in r for r in reasons) == 4, reasons
+    assert sum("not asked again" in r for r in reasons) == 3, reasons
+    assert len(asked) == 1, asked
+    _within(run, bound)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("timeout: 0s", "overall must be more than 0s"),
+        ("timeout: {connect: 30s, overall: 10s}", "connect (0:00:30) is longer than overall"),
+        ("timeout: 2h", "overall may be at most 1h"),
+        ("timeout: {overal: 5s}", "overal"),
+        ("timeout: soon", "invalid duration 'soon'"),
+    ],
+)
+def test_timeout_settings_are_validated(tmp_path: Path, setting: str, message: str) -> None:
+    (tmp_path / "patchwarden.yaml").write_text(f"registries:\n  r.example:\n    {setting}\n")
+    (tmp_path / "Dockerfile").write_text("FROM r.example/app:1\n")
+    run = run_cli("check", ".", "--no-cache", cwd=tmp_path)
+    assert run.code == 2, run.stderr
+    assert message in run.stderr and "registries.r.example.timeout" in run.stderr, run.stderr
+    assert "patchwarden.yaml:3" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0", "is out of range"), ("2h", "is out of range"), ("fast", "is not a duration")],
+)
+def test_timeout_flag_is_validated(tmp_path: Path, value: str, message: str) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM r.example/app:1\n")
+    run = run_cli("check", ".", "--timeout", value, cwd=tmp_path)
+    assert run.code == 2 and f"--timeout {value!r} {message}" in run.stderr, run.stderr
 
 
 @pytest.mark.parametrize("fmt", ["table", "json"])

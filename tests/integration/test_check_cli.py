@@ -143,6 +143,21 @@ def test_fail_on_and_exit_codes(
     assert cli("check", ".", *cache, cwd=tmp_path).returncode == 0
     assert cli("check", ".", *cache, "--fail-on", "minor", cwd=tmp_path).returncode == 1
     assert cli("check", ".", *cache, "--fail-on", "major", cwd=tmp_path).returncode == 0
+    # --exit-code N: the code for findings at the threshold (Trivy's convention)
+    assert (
+        cli("check", ".", *cache, "--fail-on", "minor", "--exit-code", "9", cwd=tmp_path).returncode
+        == 9
+    )
+    assert (
+        cli("check", ".", *cache, "--fail-on", "minor", "--exit-code", "0", cwd=tmp_path).returncode
+        == 0
+    )
+    env = {"PATCHWARDEN_EXIT_CODE": "7", "PATCHWARDEN_FAIL_ON": "minor"}
+    assert cli("check", ".", *cache, cwd=tmp_path, env=env).returncode == 7
+    assert (
+        cli("check", ".", *cache, "--fail-on", "major", "--exit-code", "9", cwd=tmp_path).returncode
+        == 0
+    )
     table = cli("check", ".", *cache, cwd=tmp_path).stdout
     assert "1.1.0" in table and "minor" in table and "1 outdated" in table
 

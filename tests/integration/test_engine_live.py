@@ -620,6 +620,116 @@ def test_kill_between_stop_and_start_then_a_recovering_run(
     assert actions == ["update", "recover"]
 
 
+class _GateSwitch:
+    """A health endpoint the test controls: 503 until ``open()``, then 200. The first run's
+    health gate waits on it, so the first run is inside its gate for exactly as long as the
+    test needs (no timing guesses on a loaded machine)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.opened = threading.Event()
+        switch = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200 if switch.opened.is_set() else 503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
+
+    def open(self) -> None:
+        self.opened.set()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_two_concurrent_runs_never_act_on_the_same_container(
+    engine: EngineClient,
+    engine_url: str,
+    plain_registry: RegistryServer,
+    layouts: Path,
+    names: Any,
+    tmp_path: Path,
+) -> None:
+    """Two real `engine update` processes on one state store: while the first is inside its
+    health gate (old container renamed aside, candidate running under the name), the second
+    run's recovery and update, and an `engine rollback`, leave the container alone and name
+    the run holding its lock; the first run completes its update."""
+    import subprocess
+    import sys
+    import time
+
+    repo = _repo("lock")
+    push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
+    d2 = push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
+    name, port = names("web"), free_port()
+    _run(engine, f"{plain_registry.host}/{repo}:1.0.0", name, port)
+    cfg_file = tmp_path / "patchwarden.yaml"
+    cfg_file.write_text(f"registries:\n  '{plain_registry.host}':\n    insecure: true\n")
+    state = ["--engine", engine_url, "--state", str(tmp_path / "state.db")]
+    base = [sys.executable, "-m", "patchwarden.cli.main", "engine"]
+    update = [*base, "update", name, *state, "--config", str(cfg_file), "--no-cache"]
+    update += ["--stop-timeout", str(STOP), "--grace", "1", "-f", "json"]
+    switch = _GateSwitch()
+    first = subprocess.Popen(
+        [*update, "--probe-http", switch.url, "--health-timeout", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(c.name.startswith(name + OLD_MARK) for c in engine.list_containers()):
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first run never renamed the old container"
+            time.sleep(0.05)
+        probe = f"http://127.0.0.1:{port}/health"
+        second = subprocess.run(
+            [*update, "--probe-http", probe], capture_output=True, text=True, timeout=300
+        )
+        rollback = subprocess.run(
+            [*base, "rollback", name, *state, "-f", "json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert first.poll() is None, "the first run waits in its gate until the switch opens"
+        switch.open()
+        out, errs = first.communicate(timeout=300)
+    finally:
+        switch.close()
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
+    holder = f"pid {first.pid} (engine update) on "
+    assert second.returncode == 0, second.stderr
+    results = json.loads(second.stdout)["results"]
+    assert [(r["container"], r["outcome"]) for r in results] == [
+        (name, "skipped"),  # the recovery did not touch the first run's update in progress
+        (name, "skipped"),  # nor did the update
+    ], results
+    assert all(holder in r["reason"] for r in results), results
+    assert rollback.returncode == 0, rollback.stderr
+    (rb,) = json.loads(rollback.stdout)["results"]
+    assert rb["outcome"] == "skipped" and holder in rb["reason"], rb
+    assert first.returncode == 0, errs
+    (done,) = json.loads(out)["results"]
+    assert (done["outcome"], done["to_digest"]) == ("updated", d2), done
+    assert _wait_http(port) == "v2"
+    assert [c.name for c in engine.list_containers() if c.name.startswith(name)] == [name]
+    actions = [(r.action, r.outcome) for r in open_store(str(tmp_path / "state.db")).history()]
+    assert actions == [("update", "updated")], "the skipping runs recorded nothing"
+
+
 def test_depends_on_label_orders_the_updates(
     engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:

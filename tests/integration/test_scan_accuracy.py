@@ -490,6 +490,8 @@ def test_fail_on_and_severity_filters(built: Built) -> None:
     # four high findings (lodash x2, axios, urllib3): --fail-on high fails
     high = scan(built, *base, "--fail-on", "high", expect_rc=1)
     assert {f["severity"] for f in high["vulnerabilities"]} >= {"high"}
+    scan(built, *base, "--fail-on", "high", "--exit-code", "13", expect_rc=13)
+    scan(built, *base, "--fail-on", "critical", "--exit-code", "13", expect_rc=0)
     # nothing is critical
     scan(built, *base, "--fail-on", "critical", expect_rc=0)
     # --severity hides the high ones: they no longer count for --fail-on

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
-import os
 import signal
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,31 +17,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from patchwarden.devtools.postgres_server import PostgresServer, PostgresServerError, pg_bindir
+from patchwarden.devtools.postgres_server import PostgresServer
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.devtools.skopeo import Pusher
 from patchwarden.store import db as store_db
 from patchwarden.store import open_store
 from patchwarden.store.jobs import JobStore
 from patchwarden.store.orm import Base
+from testkit.postgres import pg
 from testkit.serve_env import ServeProcess, wait_until
 
 pytestmark = pytest.mark.integration
+__all__ = ["pg"]  # the fixture (testkit/postgres.py), used by name
 ADMIN = "pw-pg-admin-" + "1" * 32
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    if pg_bindir() is None:
-        msg = "PostgreSQL is not installed (Debian: postgresql; scripts/install-system-deps.sh)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
-    try:
-        with PostgresServer() as server:
-            yield server
-    except PostgresServerError as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 def test_migrations_on_postgresql(pg: PostgresServer) -> None:

@@ -64,6 +64,24 @@ def host_settings(host: str, rc: RegistryConfig) -> HostSettings:
         max_concurrency=rc.max_concurrency,
         password_env=rc.password_env,
         mirrors=tuple(rc.mirrors),
+        connect_timeout=_seconds(rc.timeout.connect) if rc.timeout else None,
+        read_timeout=_seconds(rc.timeout.read) if rc.timeout else None,
+        request_timeout=_seconds(rc.timeout.overall) if rc.timeout else None,
+    )
+
+
+def _seconds(limit: timedelta | None) -> float | None:
+    return None if limit is None else limit.total_seconds()
+
+
+def client_options(config: Config) -> ClientOptions:
+    """Options of every registry: the platform and the top-level ``timeout``."""
+    t, default = config.timeout, ClientOptions()
+    return ClientOptions(
+        default_platform=Platform.parse(config.platform),
+        connect_timeout=_seconds(t.connect) or default.connect_timeout,
+        read_timeout=_seconds(t.read) or default.read_timeout,
+        request_timeout=_seconds(t.overall) or default.request_timeout,
     )
 
 
@@ -75,8 +93,7 @@ def build_client(config: Config | None) -> RegistryClient:
     if config is None:
         return RegistryClient()
     hosts = {host: host_settings(host, rc) for host, rc in config.registries.items()}
-    options = ClientOptions(default_platform=Platform.parse(config.platform))
-    return RegistryClient(hosts, options=options, limiter=build_rate_limiter(config))
+    return RegistryClient(hosts, options=client_options(config), limiter=build_rate_limiter(config))
 
 
 def _cache_root(config: Config | None, cache_dir: Path | None, use_cache: bool) -> Path | None:
@@ -300,20 +317,25 @@ def build_live_updater(
     keep_images: int | None = None,
     on_step: StepFn | None = None,
     check_writable: bool = True,
+    command: str = "engine update",
 ) -> LiveUpdater:
     """A live updater on the container engine at ``engine_url`` (connected and answering),
     recording into the state store ``state``. With ``check_writable`` the store is checked
     writable first, before the engine is even contacted: an update that could not be recorded
-    is never made."""
+    is never made. Containers are locked in the store while acted on (``command`` names
+    this run to the others)."""
     from patchwarden.app.live.updater import LiveUpdater
     from patchwarden.engine.client import connect
+    from patchwarden.store.locks import run_owner
 
     store = build_store(state)
     if check_writable:
         store.check_writable()
+    engine = connect(engine_url)
     return LiveUpdater(
-        connect(engine_url),
+        engine,
         store,
+        locks=store.container_locks(engine.identity, run_owner(command)),
         probes=probes,
         stop_timeout=stop_timeout,
         hook_timeout=hook_timeout,

@@ -16,13 +16,16 @@ from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
     ExcludeOpt,
+    ExitCodeOpt,
     FormatOpt,
     OutputFormat,
     PathsArg,
     ProgressOpt,
+    TimeoutOpt,
     emit_json,
     err,
     escape,
+    findings_code,
     load_settings,
     out,
     progress_bar,
@@ -30,6 +33,7 @@ from patchwarden.cli.common import (
     user_errors,
     warn_vulns,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.core.digest import short_hex
 from patchwarden.core.text import printable
 from patchwarden.core.words import plural
@@ -81,10 +85,12 @@ _STATUS_STYLE = {
 }
 
 
+@reporting()
 def check(
     paths: PathsArg = None,
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
+    exit_code_: ExitCodeOpt = None,
     fail_on: FailOn | None = typer.Option(
         None,
         "--fail-on",
@@ -121,6 +127,7 @@ def check(
         False, "--show-requests", help="Print registry requests by kind on stderr."
     ),
     progress: ProgressOpt = True,
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
@@ -128,7 +135,7 @@ def check(
         from patchwarden.app.wiring import build_checker
 
         roots = resolve_paths(paths)
-        cfg, _ = load_settings(config, roots)
+        cfg, _ = load_settings(config, roots, timeout=timeout)
         inv = run_inventory(roots, cfg, extra_excludes=exclude or [])
         checker = build_checker(
             cfg, vulns=vulns, db=db, cache_dir=cache_dir, use_cache=not no_cache
@@ -149,7 +156,7 @@ def check(
                 "registry requests: "
                 + ", ".join(f"{k}={v}" for k, v in sorted(report.requests.items()))
             )
-        raise typer.Exit(int(exit_code(report, fail_on)))
+        raise typer.Exit(findings_code(exit_code(report, fail_on), exit_code_))
 
 
 def exit_code(report: CheckReport, fail_on: FailOn | None) -> ExitCode:
@@ -206,7 +213,7 @@ def render_check(report: CheckReport) -> None:
             line.append(printable(_change(r)))
             if r.update:
                 line.append(f"  {r.update}", style=style)
-            out.print(line, overflow="fold")
+            out.print(line, soft_wrap=True)  # a reference is never split by a wrap
             out.print(Padding(Text(printable(r.reason), style="dim"), (0, 0, 0, 4), expand=False))
             if r.vulns is not None:
                 out.print(

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from patchwarden.app.serialize.db import age_seconds, import_dict, status_dict, update_dict
 from patchwarden.cli.common import (
@@ -22,7 +21,9 @@ from patchwarden.cli.common import (
     progress_bar,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.config.schema import Config
+from patchwarden.core.words import plural
 from patchwarden.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -217,6 +218,7 @@ Exit codes: 0 shown; 2 there is no index yet (run `patchwarden db update`).
   patchwarden db status --format json | jq '.ecosystems[] | select(.age_seconds > 86400)'
 """,
 )
+@reporting()
 def status_cmd(
     db: DbOpt = None,
     format: FormatOpt = OutputFormat.table,
@@ -233,18 +235,20 @@ def status_cmd(
         if format == OutputFormat.json:
             emit_json(status_dict(path, total, rows))
             return
-        table = Table(title=f"{path} ({total} records)", title_justify="left")
-        for col in ("ecosystem", "records", "last update", "age", "source"):
-            table.add_column(col, justify="right" if col == "records" else "left")
-        for row in rows:
-            table.add_row(
+        from patchwarden.cli.rows import print_rows
+
+        cells = [
+            [
                 row.ecosystem,
                 str(row.record_count),
                 row.imported_at or "-",
                 _human(age_seconds(row.imported_at)),
                 row.source_url or "-",
-            )
-        out.print(table)
+            ]
+            for row in rows
+        ]
+        headers = ("ecosystem", "records", "last update", "age", "source")
+        print_rows(headers, cells, title=f"{path} ({plural(total, 'record')})")
 
 
 def register(app: typer.Typer) -> None:

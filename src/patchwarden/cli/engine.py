@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from patchwarden.app.serialize.live import history_dict, live_results_dict
 from patchwarden.cli.common import (
@@ -16,18 +15,23 @@ from patchwarden.cli.common import (
     FormatOpt,
     OutputFormat,
     StateOpt,
+    TimeoutOpt,
     emit_json,
     err,
-    escape,
+    is_quiet,
     load_settings,
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
+from patchwarden.cli.rows import print_rows
 from patchwarden.core.digest import short_hex
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.errors import ExitCode
 
 if TYPE_CHECKING:  # loaded by the command being run (start-up time)
+    from rich.text import Text
+
     from patchwarden.app.live import LiveResult, Probes
 
 engine_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
@@ -57,22 +61,27 @@ def _short(digest: str | None) -> str:
     return short_hex(digest) if digest else "-"
 
 
+def _outcome(outcome: str) -> Text:
+    from rich.text import Text
+
+    return Text(outcome, style=_STYLE.get(LiveOutcome(outcome), ""))
+
+
 def _render(results: Sequence[LiveResult]) -> None:
+    """One line per container, its reason under it (see :mod:`patchwarden.cli.rows`)."""
     if not results:
         out.print("no containers selected")
         return
-    table = Table(box=None, pad_edge=False)
-    for col in ("CONTAINER", "FROM", "TO", "OUTCOME", "REASON"):
-        table.add_column(col, overflow="fold")
-    for r in results:
-        table.add_row(
-            escape(r.container),
-            escape(f"{r.from_image}@{_short(r.from_digest)}"),
-            escape(f"{r.to_image}@{_short(r.to_digest)}"),
-            f"[{_STYLE.get(r.outcome, '')}]{r.outcome}[/]",
-            escape(r.reason),
-        )
-    out.print(table)
+    rows: list[list[str | Text]] = [
+        [
+            r.container,
+            f"{r.from_image}@{_short(r.from_digest)}",
+            f"{r.to_image}@{_short(r.to_digest)}",
+            _outcome(r.outcome),
+        ]
+        for r in results
+    ]
+    print_rows(("CONTAINER", "FROM", "TO", "OUTCOME"), rows, [r.reason for r in results])
 
 
 def _exit(results: Sequence[LiveResult]) -> None:
@@ -93,7 +102,7 @@ def _exit(results: Sequence[LiveResult]) -> None:
 def _progress(format: OutputFormat) -> Callable[[str, str], None] | None:
     """Each step of each container, on stderr, as it happens (not with --format json to a
     pipe: a machine reading the JSON does not want it)."""
-    if format == OutputFormat.json and not err.is_terminal:
+    if (format == OutputFormat.json and not err.is_terminal) or is_quiet():
         return None
 
     def step(container: str, text: str) -> None:
@@ -154,6 +163,7 @@ HookTimeout = Annotated[
 
 
 @engine_app.command("update")
+@reporting()
 def update(
     names: Annotated[
         list[str] | None,
@@ -203,6 +213,7 @@ def update(
     no_cache: bool = typer.Option(
         False, "--no-cache", envvar="PATCHWARDEN_NO_CACHE", help="Do not use the on-disk cache."
     ),
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Update running containers to the image their policy allows, gated by health, with
@@ -213,7 +224,7 @@ def update(
         from patchwarden.app.live import Selection, policy_candidates
         from patchwarden.app.wiring import build_checker, build_live_updater
 
-        cfg, _ = load_settings(config, [Path.cwd()])
+        cfg, _ = load_settings(config, [Path.cwd()], timeout=timeout)
         updater = build_live_updater(
             engine_url=engine,
             state=state,
@@ -242,6 +253,7 @@ def update(
 
 
 @engine_app.command("rollback")
+@reporting()
 def rollback(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The container to roll back.")],
     to: str | None = typer.Option(
@@ -274,6 +286,7 @@ def rollback(
             stop_timeout=stop_timeout,
             hook_timeout=hook_timeout,
             on_step=_progress(format),
+            command="engine rollback",
         )
         results = [updater.rollback(name, to)]
         if format == OutputFormat.json:
@@ -284,6 +297,7 @@ def rollback(
 
 
 @engine_app.command("history")
+@reporting()
 def history(
     name: Annotated[
         str | None, typer.Argument(metavar="[NAME]", help="Only this container.")
@@ -305,20 +319,19 @@ def history(
         if not records:
             err.print("no records")
             return
-        table = Table(box=None, pad_edge=False)
-        for col in ("TIME", "CONTAINER", "ACTION", "FROM", "TO", "OUTCOME", "REASON"):
-            table.add_column(col, overflow="fold")
-        for r in records:
-            table.add_row(
+        rows: list[list[str | Text]] = [
+            [
                 r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                escape(r.container),
-                escape(r.action),
-                escape(f"{r.from_image}@{_short(r.from_digest)}"),
-                escape(f"{r.to_image}@{_short(r.to_digest)}"),
-                f"[{_STYLE[LiveOutcome(r.outcome)]}]{r.outcome}[/]",
-                escape(r.reason),
-            )
-        out.print(table)
+                r.container,
+                r.action,
+                f"{r.from_image}@{_short(r.from_digest)}",
+                f"{r.to_image}@{_short(r.to_digest)}",
+                _outcome(r.outcome),
+            ]
+            for r in records
+        ]
+        headers = ("TIME", "CONTAINER", "ACTION", "FROM", "TO", "OUTCOME")
+        print_rows(headers, rows, [r.reason for r in records])
 
 
 def register(app: typer.Typer) -> None:

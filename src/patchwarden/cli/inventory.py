@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from patchwarden.app.inventory import run_inventory
 from patchwarden.app.serialize.check import inventory_dict
@@ -17,12 +16,12 @@ from patchwarden.cli.common import (
     OutputFormat,
     PathsArg,
     emit_json,
-    escape,
     load_settings,
     out,
     resolve_paths,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.core.words import plural
 from patchwarden.refs.model import Inventory
 
@@ -43,6 +42,7 @@ Examples:
 """
 
 
+@reporting()
 def inventory(
     paths: PathsArg = None,
     format: FormatOpt = OutputFormat.table,
@@ -61,21 +61,21 @@ def inventory(
 
 
 def render_inventory(inv: Inventory) -> None:
-    table = Table(title=f"{plural(len(inv.references), 'image reference')}", title_justify="left")
-    for col in ("file:line", "kind", "image as written", "normalized"):
-        table.add_column(col, overflow="fold")
-    for r in inv.references:
-        table.add_row(
-            escape(f"{r.file}:{r.line}"), r.kind.value, escape(r.image), escape(str(r.ref))
-        )
-    out.print(table)
+    from patchwarden.cli.rows import print_rows
+
+    print_rows(
+        ("file:line", "kind", "image as written", "normalized"),
+        [[f"{r.file}:{r.line}", r.kind.value, r.image, str(r.ref)] for r in inv.references],
+        title=plural(len(inv.references), "image reference"),
+    )
     if inv.skipped:
-        skipped = Table(title=f"{len(inv.skipped)} skipped", title_justify="left")
-        for col in ("file:line", "text", "reason"):
-            skipped.add_column(col, overflow="fold")
-        for s in inv.skipped:
-            skipped.add_row(escape(f"{s.file}:{s.line}"), escape(s.text), escape(s.reason))
-        out.print(skipped)
+        out.print()
+        print_rows(
+            ("file:line", "text"),
+            [[f"{s.file}:{s.line}", s.text] for s in inv.skipped],
+            [s.reason for s in inv.skipped],
+            title=f"{len(inv.skipped)} skipped",
+        )
 
 
 __all__ = ["HELP", "Path", "inventory"]

@@ -59,7 +59,9 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    pass
+    from patchwarden.cli import context
+
+    context.start(verbose=False)  # nothing carried over from an earlier command in-process
 
 
 def build_app(names: Iterable[str] | None = None) -> typer.Typer:
@@ -68,7 +70,7 @@ def build_app(names: Iterable[str] | None = None) -> typer.Typer:
         name="patchwarden",
         help=ROOT_HELP,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion, --show-completion (docs/completion.md)
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
         # Every option can also be set from the environment: PATCHWARDEN_<COMMAND>_<OPTION>
@@ -98,7 +100,9 @@ def requested_command(argv: Sequence[str]) -> str | None:
 
 def main() -> None:
     name = requested_command(sys.argv[1:])
-    build_app(None if name is None else [name])()
+    # the name in usage lines and of shell completion's variable, _PATCHWARDEN_COMPLETE,
+    # however the program was started (`python -m patchwarden.cli.main` included)
+    build_app(None if name is None else [name])(prog_name="patchwarden")
 
 
 def __getattr__(attr: str) -> Any:  # PEP 562: ``from patchwarden.cli.main import app``

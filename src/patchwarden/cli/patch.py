@@ -18,6 +18,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ Examples:
 """
 
 
+@reporting()
 def patch(
     image: str = typer.Argument(
         ..., metavar="IMAGE", help="Registry reference, e.g. host/repo:tag."

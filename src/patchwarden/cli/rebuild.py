@@ -22,6 +22,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ StateOpt = Annotated[
 ]
 
 
+@reporting()
 def rebuild(
     path: Path | None = typer.Argument(
         None,

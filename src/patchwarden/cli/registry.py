@@ -14,6 +14,7 @@ from patchwarden.cli.common import (
     DebugOpt,
     FormatOpt,
     OutputFormat,
+    TimeoutOpt,
     emit_json,
     err,
     escape,
@@ -21,6 +22,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 
 if TYPE_CHECKING:
     from patchwarden.app.trust.policy import TrustGate
@@ -80,6 +82,7 @@ def _actor() -> str:
 
 
 @registry_app.command("promote", help=PROMOTE_HELP)
+@reporting()
 def promote(
     src: str = typer.Argument(..., metavar="SRC"),
     dst: str = typer.Argument(..., metavar="DST"),
@@ -150,6 +153,7 @@ def _client_and_gate(config: Path | None) -> tuple[RegistryClient, TrustGate | N
 
 
 @registry_app.command("tags", help=TAGS_HELP)
+@reporting()
 def tags(
     repo: str = typer.Argument(..., metavar="REPO"),
     digests: bool = typer.Option(False, "--digests", help="Show each tag's digest."),
@@ -159,6 +163,7 @@ def tags(
     all_tags: bool = typer.Option(False, "--all", help="Include cosign signature tags."),
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
@@ -167,7 +172,7 @@ def tags(
         from patchwarden.app.wiring import build_client
         from patchwarden.core.ref import parse_reference
 
-        cfg, _ = load_settings(config, [Path.cwd()])
+        cfg, _ = load_settings(config, [Path.cwd()], timeout=timeout)
         ref = parse_reference(repo)
         with build_client(cfg) as client:
             infos = list_tags(

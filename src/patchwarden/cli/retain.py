@@ -12,6 +12,7 @@ from patchwarden.cli.common import (
     DebugOpt,
     FormatOpt,
     OutputFormat,
+    TimeoutOpt,
     emit_json,
     err,
     escape,
@@ -19,6 +20,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.errors import ExitCode
 
 RETAIN_HELP = """Delete old tags and manifests of each REPO, never what is deployed.
@@ -42,6 +44,7 @@ Examples:
 """
 
 
+@reporting()
 def retain(
     repos: list[str] = typer.Argument(..., metavar="REPO..."),
     keep_last: int = typer.Option(..., "--keep-last", metavar="N", help="Newest versions kept."),
@@ -81,6 +84,7 @@ def retain(
     ),
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
@@ -88,7 +92,7 @@ def retain(
         from patchwarden.app.retain.run import retain_repos
         from patchwarden.app.serialize.registry import retain_dict
 
-        cfg, _ = load_settings(config, [Path.cwd()])
+        cfg, _ = load_settings(config, [Path.cwd()], timeout=timeout)
         plans = retain_repos(
             cfg,
             repos,

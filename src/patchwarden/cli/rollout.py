@@ -22,6 +22,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 
 if TYPE_CHECKING:
     from patchwarden.app.rollout import Report, Rollouts
@@ -194,6 +195,7 @@ def rollback(
 
 
 @rollout_app.command("status")
+@reporting()
 def status(
     rollout_id: Annotated[
         int | None, typer.Argument(metavar="[ID]", help="Default: the newest rollout.")
@@ -210,6 +212,7 @@ def status(
 
 
 @rollout_app.command("list")
+@reporting()
 def list_(
     limit: int = typer.Option(20, "--limit", min=1, help="At most this many, newest first."),
     config: ConfigOpt = None,
@@ -237,20 +240,21 @@ def list_(
         if not rows:
             err.print("no rollouts")
             return
-        from rich.table import Table
+        from rich.text import Text
 
-        table = Table(box=None, pad_edge=False)
-        for col in ("ID", "CREATED", "IMAGE", "DIGEST", "STATUS"):
-            table.add_column(col, overflow="fold")
-        for row in rows:
-            table.add_row(
+        from patchwarden.cli.rows import print_rows
+
+        cells: list[list[str | Text]] = [
+            [
                 str(row["id"]),
                 str(row["created_at"])[:19],
-                escape(str(row["image"])),
+                str(row["image"]),
                 str(row["digest"])[:19],
-                _style(str(row["status"])),
-            )
-        out.print(table)
+                Text.from_markup(_style(str(row["status"]))),
+            ]
+            for row in rows
+        ]
+        print_rows(("ID", "CREATED", "IMAGE", "DIGEST", "STATUS"), cells)
 
 
 def register(app: typer.Typer) -> None:

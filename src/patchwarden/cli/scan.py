@@ -26,14 +26,20 @@ from patchwarden.app.scan import (
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
+    ExitCodeOpt,
     ProgressOpt,
+    TimeoutOpt,
     err,
     escape,
     find_settings,
+    findings_code,
+    is_quiet,
     out,
     real_console,
     user_errors,
+    with_timeout,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.core import files
 from patchwarden.errors import UsageError
 from patchwarden.registry.model import Platform
@@ -82,6 +88,7 @@ Examples:
 """
 
 
+@reporting(output=False)
 def scan(
     image: str | None = typer.Argument(
         None, metavar="[IMAGE]", help="Registry reference, e.g. nginx:1.25 or ghcr.io/o/a@sha256:…"
@@ -149,6 +156,7 @@ def scan(
         "--ignore-unfixed",
         help="Hide vulnerabilities with no fixed version (no-fix, will-not-fix).",
     ),
+    exit_code_: ExitCodeOpt = None,
     fail_on: Severity | None = typer.Option(
         None,
         "--fail-on",
@@ -198,6 +206,7 @@ def scan(
         metavar="FILE",
         help="Write the report to FILE (atomically) instead of stdout.",
     ),
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
@@ -229,7 +238,7 @@ def scan(
         )
         from patchwarden.app.wiring import build_scan_pipeline
 
-        settings = _config(config)
+        settings = _config(config, timeout)
         pipeline = build_scan_pipeline(settings, cache_dir=cache_dir, use_cache=not no_cache)
         with _layer_progress(progress) as tick:
             outcome = run_scan(pipeline, options, progress=tick)
@@ -246,18 +255,19 @@ def scan(
         unknown = unknown_severity or UnknownSeverity(
             settings.advisories.unknown_severity if settings else "block"
         )
-        raise typer.Exit(int(exit_code(outcome.report, fail_on, unknown)))
+        code = exit_code(outcome.report, fail_on, unknown)
+        raise typer.Exit(findings_code(code, exit_code_))
 
 
-def _config(explicit: Path | None) -> Config | None:
-    """The config file's settings; None when there is no file (built-in defaults, without
-    loading pydantic and ruamel.yaml: a warm scan is ~0.1 s of work)."""
+def _config(explicit: Path | None, timeout: str | None = None) -> Config | None:
+    """The config file's settings; None when there is no file and no ``--timeout`` (built-in
+    defaults, without loading pydantic and ruamel.yaml: a warm scan is ~0.1 s of work)."""
     path = find_settings(explicit, [])
-    if path is None:
+    if path is None and timeout is None:
         return None
     from patchwarden.config.loader import load_config
 
-    return load_config(path)
+    return with_timeout(load_config(path), timeout)
 
 
 def _ignore_file(explicit: Path | None, sbom_only: bool) -> IgnoreFile | None:
@@ -292,7 +302,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 @contextmanager
 def _layer_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    if not (enabled and err.is_terminal):
+    if not (enabled and err.is_terminal) or is_quiet():
         yield None
         return
     from rich.progress import (

@@ -16,6 +16,7 @@ from patchwarden.cli.common import (
     FormatOpt,
     OutputFormat,
     ProgressOpt,
+    TimeoutOpt,
     emit_json,
     err,
     escape,
@@ -26,6 +27,7 @@ from patchwarden.cli.common import (
     user_errors,
     warn_vulns,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.core.digest import short_hex
 from patchwarden.errors import ExitCode
 
@@ -76,6 +78,7 @@ Examples:
 """
 
 
+@reporting()
 def update(
     path: Path = typer.Argument(
         Path("."), metavar="[PATH]", help="Directory to update (default: .)."
@@ -137,6 +140,7 @@ def update(
         False, "--no-cache", envvar="PATCHWARDEN_NO_CACHE", help="Do not use the on-disk cache."
     ),
     progress: ProgressOpt = True,
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug, json_output=format == OutputFormat.json):
@@ -146,7 +150,7 @@ def update(
         from patchwarden.app.wiring import build_checker, build_forge, build_updater
 
         roots = resolve_paths([path])
-        cfg, _ = load_settings(config, roots)
+        cfg, _ = load_settings(config, roots, timeout=timeout)
         push = push or pull_request
         commit = commit or push
         window_note = None

@@ -11,12 +11,14 @@ from patchwarden.cli.common import (
     DebugOpt,
     FormatOpt,
     OutputFormat,
+    TimeoutOpt,
     emit_json,
     escape,
     load_settings,
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.errors import ExitCode, UsageError
 
 HELP = """Verify the signatures of images, by digest. Fails closed.
@@ -50,6 +52,7 @@ Examples:
 """
 
 
+@reporting()
 def verify(
     images: list[str] = typer.Argument(..., metavar="IMAGE...", help="Images to verify."),
     key: list[Path] | None = typer.Option(
@@ -91,6 +94,7 @@ def verify(
     ),
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
@@ -104,7 +108,7 @@ def verify(
                 "not supported yet",
                 "verify with the signer's public key (--key) or OpenPGP key (--gpg-key)",
             )
-        cfg, _ = load_settings(config, [Path.cwd()])
+        cfg, _ = load_settings(config, [Path.cwd()], timeout=timeout)
         expected = expected_from_flags(key or [], gpg_key or [], lookaside, require)
         with build_client(cfg) as client:
             results = run_verify(images, expected, cfg, build_verifier(cfg, client))

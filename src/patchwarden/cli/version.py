@@ -21,6 +21,8 @@ from patchwarden.cli.common import (
     user_errors,
 )
 from patchwarden.cli.db import DbOpt, _human, _settings
+from patchwarden.cli.report import reporting
+from patchwarden.core.words import plural
 
 HELP = """Print the patchwarden version, the Python it runs on, and the advisory index in use:
 its path, age (time since its last import or update), sources and record counts.
@@ -33,6 +35,7 @@ Exit codes: 0 printed (also when there is no index yet: it says so); 2 a bad con
 """
 
 
+@reporting()
 def version_cmd(
     db: DbOpt = None,
     format: FormatOpt = OutputFormat.table,
@@ -73,10 +76,12 @@ def version_cmd(
             lines.append(f"advisory index: none at {path} (run `patchwarden db update`)")
         else:
             age = _human(index["age_seconds"])
-            lines.append(f"advisory index: {path}, {index['records']} records, updated {age}")
+            lines.append(
+                f"advisory index: {path}, {plural(index['records'], 'record')}, updated {age}"
+            )
             for s in index["sources"]:
                 lines.append(
-                    f"  {s['ecosystem']}: {s['records']} records, updated "
+                    f"  {s['ecosystem']}: {plural(s['records'], 'record')}, updated "
                     f"{_human(age_seconds(s['last_update']))}, from {s['source'] or '-'}"
                 )
         out.print("\n".join(lines), markup=False, highlight=False)

@@ -89,6 +89,45 @@ class ImageRule(PolicyFields):
     )
 
 
+MAX_TIMEOUT = timedelta(hours=1)
+
+
+class TimeoutConfig(_Strict):
+    """Network time limits of registry requests. A bare duration (``timeout: 20s``) is the
+    overall limit; ``connect`` and ``read`` never exceed it."""
+
+    connect: Duration | None = Field(None, description="to open a connection (TCP and TLS)")
+    read: Duration | None = Field(None, description="between two reads (restarts on each byte)")
+    overall: Duration | None = Field(
+        None, description="per request attempt, headers and body, whatever the server's pace"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, data: Any) -> Any:
+        return data if isinstance(data, dict) else {"overall": data}
+
+    @field_validator("connect", "read", "overall")
+    @classmethod
+    def _bounds(cls, v: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        if v is not None and v <= timedelta(0):
+            raise ValueError(f"{info.field_name} must be more than 0s (e.g. 10s), not {v}")
+        if v is not None and v > MAX_TIMEOUT:
+            raise ValueError(f"{info.field_name} may be at most 1h, not {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _within_overall(self) -> TimeoutConfig:
+        for name in ("connect", "read"):
+            part = getattr(self, name)
+            if part is not None and self.overall is not None and part > self.overall:
+                raise ValueError(
+                    f"{name} ({part}) is longer than overall ({self.overall}): "
+                    f"a request ends at overall; lower {name} or raise overall"
+                )
+        return self
+
+
 class RegistryConfig(_Strict):
     insecure: bool = False
     tls_verify: bool = True
@@ -97,6 +136,9 @@ class RegistryConfig(_Strict):
     password: SecretStr | None = None
     password_env: str | None = None
     max_concurrency: int = Field(8, ge=1, le=64)
+    timeout: TimeoutConfig | None = Field(
+        None, description="this registry's time limits (else the top-level timeout)"
+    )
     mirrors: list[str] = Field(
         default_factory=list,
         description="pull-through mirrors (host[:port][/prefix]) read before this registry; "
@@ -334,6 +376,10 @@ class Config(_Strict):
     git: GitConfig = Field(default_factory=GitConfig)
     platform: str = Field("linux/amd64", description="default platform for multi-arch images")
     concurrency: int = Field(8, ge=1, le=64, description="repositories checked at once")
+    timeout: TimeoutConfig = Field(
+        default_factory=TimeoutConfig,
+        description="registry time limits for every registry (--timeout sets overall)",
+    )
     advisories: AdvisoriesConfig = Field(default_factory=AdvisoriesConfig)
     schedule: ScheduleConfig | None = Field(
         None, description="when `update` may change files, commit, push or open PRs"

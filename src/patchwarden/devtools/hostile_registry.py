@@ -133,3 +133,43 @@ def _handler(reg: HostileRegistry) -> type[BaseHTTPRequestHandler]:
             self._json(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"no"}]}')
 
     return Handler
+
+
+class BlackHole:
+    """A TCP port on loopback that accepts connections and never answers nor closes them
+    (a registry behind a broken load balancer). ``connections`` counts what was accepted."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._held: list[Any] = []
+        self._stop = False
+        self.connections = 0
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._held.append(conn)  # kept open, never read from nor written to
+
+    def __enter__(self) -> BlackHole:
+        import threading
+
+        self._sock.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        self._sock.close()
+        for conn in self._held:
+            conn.close()

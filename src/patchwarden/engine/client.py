@@ -173,6 +173,20 @@ class EngineClient:
         return info
 
     @property
+    def identity(self) -> str:
+        """Which engine this is, the same for every spelling of its address on this host: a
+        unix socket is its real path on this host's name; a remote engine its URL without
+        user info (what per-container locks are scoped to)."""
+        parts = urlsplit(self.url)
+        if parts.scheme in ("unix", "http+unix", "") or self.url.startswith("/"):
+            import socket
+
+            path = os.path.realpath(parts.path or self.url)
+            return f"unix://{socket.gethostname()}{path}"
+        host = parts.hostname or ""
+        return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+    @property
     def is_podman(self) -> bool:
         if getattr(self, "_is_podman", None) is None:
             comps = self.version().get("Components") or []

@@ -96,7 +96,8 @@ def send_with_retry(
         try:
             with deadline.deadline_at(until):
                 response = client.send(request, stream=True, follow_redirects=follow_redirects)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+        except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:  # not ConnectTimeout: a
+            # host that does not even accept connections is not tried again and again
             if not policy.should_retry_error(attempt):
                 raise map_transport_error(exc, host, what=what) from exc
             reason = type(exc).__name__

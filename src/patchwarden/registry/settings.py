@@ -23,16 +23,38 @@ class HostSettings:
     # for credentials: a registry no reference uses never needs it set.
     password_env: str | None = None
     mirrors: tuple[str, ...] = ()  # pull-through mirrors, host[:port][/prefix], read first
+    # This host's time limits in seconds (None: the client's, ClientOptions).
+    connect_timeout: float | None = None
+    read_timeout: float | None = None
+    request_timeout: float | None = None
 
     def __repr__(self) -> str:
         pw = None if self.password is None else "***"
         return (
             f"HostSettings(insecure={self.insecure!r}, tls_verify={self.tls_verify!r}, "
             f"ca_file={self.ca_file!r}, username={self.username!r}, password={pw!r}, "
-            f"max_concurrency={self.max_concurrency!r}, password_env={self.password_env!r})"
+            f"max_concurrency={self.max_concurrency!r}, password_env={self.password_env!r}, "
+            f"timeouts={(self.connect_timeout, self.read_timeout, self.request_timeout)!r})"
         )
 
     __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """The time limits a host's requests run under, in seconds."""
+
+    connect: float
+    read: float
+    overall: float
+
+    @classmethod
+    def of(cls, settings: HostSettings, opts: ClientOptions) -> Timeouts:
+        """The host's own limits, else the client's; connect and read never exceed overall."""
+        overall = settings.request_timeout or opts.request_timeout
+        connect = settings.connect_timeout or opts.connect_timeout
+        read = settings.read_timeout or opts.read_timeout
+        return cls(min(connect, overall), min(read, overall), overall)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,12 +27,14 @@ from patchwarden.registry.auth import (
 from patchwarden.registry.challenge import Challenge, pick_challenge
 from patchwarden.registry.credentials import CredentialProvider, Credentials, normalize_host
 from patchwarden.registry.ratelimit import RateLimiter
-from patchwarden.registry.settings import ClientOptions, HostSettings
+from patchwarden.registry.settings import ClientOptions, HostSettings, Timeouts
 from patchwarden.registry.stats import RequestStats
 
 DOCKER_HUB_API = "registry-1.docker.io"
 Body = bytes | Iterator[bytes] | None
 _UNSET = object()
+# A host that failed this way is not asked again in the run: a black hole costs one timeout.
+DEAD = frozenset({NetworkFailure.TIMEOUT, NetworkFailure.UNREACHABLE})
 
 
 def registry_network_error(exc: NetworkError, host: str) -> RegistryError:
@@ -43,7 +45,8 @@ def registry_network_error(exc: NetworkError, host: str) -> RegistryError:
         f"plain HTTP set {config}.insecure: true in patchwarden.yaml",
         NetworkFailure.UNREACHABLE: "check the host name, your network and proxy settings; "
         f"for a registry without TLS set {config}.insecure: true in patchwarden.yaml",
-        NetworkFailure.TIMEOUT: "the registry may be slow or overloaded; try again later, or "
+        NetworkFailure.TIMEOUT: "the registry may be slow, overloaded or not answering; try "
+        f"again later, raise {config}.timeout (or the top-level timeout, or --timeout), or "
         f"lower {config}.max_concurrency",
     }.get(exc.failure, exc.hint)
     return RegistryError(exc.message, hint, transient=exc.transient)
@@ -85,9 +88,10 @@ class HostState:
         verify: bool | str = settings.ca_file or settings.tls_verify
         if self.plain_ok:
             verify = False  # as Docker does for insecure and loopback registries
+        self.timeouts = Timeouts.of(settings, opts)
         self.client = make_client(
-            connect_timeout=opts.connect_timeout,
-            read_timeout=opts.read_timeout,
+            connect_timeout=self.timeouts.connect,
+            read_timeout=self.timeouts.read,
             verify=verify,
             max_connections=max(1, settings.max_concurrency) + 2,
             transport=http_transport,
@@ -98,6 +102,20 @@ class HostState:
         self.challenge: Challenge | None = None
         self.creds: Credentials | object | None = _UNSET
         self.lock = threading.Lock()
+        # Set when the host timed out or could not be reached: later requests fail at once.
+        self.dead: RegistryError | None = None
+        self.dead_failure: NetworkFailure | None = None
+        self.answered = False  # a request to it got an HTTP answer in this run
+
+    def mark_dead(self, exc: NetworkError, error: RegistryError) -> None:
+        if exc.failure in DEAD and self.dead is None:
+            self.dead_failure = exc.failure
+            self.dead = RegistryError(
+                f"{error.message} (earlier in this run; {self.name} is not asked again "
+                "until the next run)",
+                error.hint,
+                transient=True,
+            )
 
 
 class Transport:
@@ -178,6 +196,8 @@ class Transport:
             request.headers.setdefault("User-Agent", h.client.headers["User-Agent"])
             return request
 
+        if h.dead is not None:  # a fresh error per request: threads share the host
+            raise RegistryError(h.dead.message, h.dead.hint, transient=True)
         kw = {} if self._sleep is None else {"sleep": self._sleep}
         try:
             return send_with_retry(
@@ -187,13 +207,15 @@ class Transport:
                 host=h.name,
                 what="registry",
                 follow_redirects=follow,
-                request_timeout=self.options.request_timeout,
+                request_timeout=h.timeouts.overall,
                 on_retry=lambda _a, reason: self._count_retry(reason),
                 on_response=None if self._limiter is None else self._on_response(h),
                 **kw,
             )
         except NetworkError as exc:
-            raise registry_network_error(exc, h.name) from exc
+            error = registry_network_error(exc, h.name)
+            h.mark_dead(exc, error)
+            raise error from exc
 
     def _on_response(self, h: HostState) -> Callable[[httpx.Response], None]:
         limiter = self._limiter
@@ -229,19 +251,37 @@ class Transport:
 
             return build
 
-        if h.scheme is None:
+        if not h.answered:  # the first request to a host goes alone: a dead host costs one
             with h.probe_lock:
-                if h.scheme is None:
-                    try:
-                        probe = replace(self._policy, max_attempts=1)
-                        resp = self._send_once(h, builder("https"), kind, probe, follow)
-                    except RegistryError:
-                        h.scheme = "http"  # Docker's fallback for insecure/loopback hosts
-                        self.stats.incr(kind, -1)
-                        self.stats.incr("probe")
-                    else:
-                        h.scheme = "https"
-                        return resp
+                if not h.answered:
+                    resp = self._first(h, builder, kind, follow)
+                    h.answered = True
+                    return resp
+        return self._send_once(h, builder(None), kind, self._policy, follow)
+
+    def _first(
+        self,
+        h: HostState,
+        builder: Callable[[str | None], Callable[[], httpx.Request]],
+        kind: str,
+        follow: bool,
+    ) -> httpx.Response:
+        """The first request to ``h``; an insecure or loopback host is tried on HTTPS, then
+        (refused, not a timeout) on plain HTTP."""
+        if h.scheme is None:
+            try:
+                probe = replace(self._policy, max_attempts=1)
+                resp = self._send_once(h, builder("https"), kind, probe, follow)
+            except RegistryError:
+                if h.dead is not None and h.dead_failure == NetworkFailure.TIMEOUT:
+                    raise  # not answering at all: plain HTTP would wait as long
+                h.dead = h.dead_failure = None  # refused on https: HTTP may answer
+                h.scheme = "http"  # Docker's fallback for insecure/loopback hosts
+                self.stats.incr(kind, -1)
+                self.stats.incr("probe")
+            else:
+                h.scheme = "https"
+                return resp
         return self._send_once(h, builder(None), kind, self._policy, follow)
 
     # -- auth ----------------------------------------------------------------------------

@@ -129,9 +129,13 @@ class Service:
             return self._engine_client
 
     def _updater(self) -> Any:
+        """A live updater taking the same per-container locks as ``engine update``."""
         from patchwarden.app.live import LiveUpdater
+        from patchwarden.store.locks import run_owner
 
-        return LiveUpdater(self._engine(), self.store)
+        engine = self._engine()
+        locks = self.store.container_locks(engine.identity, run_owner("serve"))
+        return LiveUpdater(engine, self.store, locks=locks)
 
     def scan(self, image: str, *, sbom_only: bool = False) -> Any:
         """``scan IMAGE`` (a registry reference) in this process: warm caches (layers, the

@@ -39,6 +39,7 @@ from patchwarden.store.orm import BuildRow, UpdateRow
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from patchwarden.store.locks import AdvisoryLocks, FileLocks
     from patchwarden.store.rollouts import RolloutStore
 
 ENV_VAR: Final = "PATCHWARDEN_STATE"
@@ -283,6 +284,20 @@ class Store:
         from patchwarden.store.rollouts import RolloutStore
 
         return RolloutStore(self._engine, wrap_error)
+
+    def container_locks(self, scope: str, owner: str) -> FileLocks | AdvisoryLocks | None:
+        """Locks per container of the engine ``scope``, held as ``owner`` (see
+        :mod:`patchwarden.store.locks`); None for a store that cannot hold them across
+        processes (an in-memory database)."""
+        from patchwarden.store import locks
+
+        url = self._engine.url
+        path = _sqlite_file(url)
+        if path is not None and hasattr(os, "pwrite"):
+            return locks.FileLocks(path.with_name(path.name + ".locks"), scope, owner)
+        if url.get_backend_name() == "postgresql":
+            return locks.AdvisoryLocks(self._engine, scope, owner)
+        return None
 
     def record(self, rec: UpdateRecord) -> UpdateRecord:
         """Store ``rec`` (whose ``id`` must be None); return it with its new id, times in UTC."""

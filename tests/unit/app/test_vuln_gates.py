@@ -71,3 +71,9 @@ def test_a_tie_keeps_the_policy_choice_and_says_so() -> None:
         assert "fix the same number of known vulnerabilities (2" in out.reason
         assert "keeping the policy's choice 2.0" in out.reason
         assert out.vulns is not None and out.vulns.recommended is newest
+
+
+def test_one_known_vulnerability_is_singular() -> None:
+    newest, smaller = option("2.0", 0), option("1.1", 1)
+    out = _choose(_result("2.0"), Assessment((), (newest, smaller), smaller), Policy())
+    assert "1.1 would fix 1 known vulnerability (2.0 fixes 0)" in out.reason

@@ -8,6 +8,7 @@ from dataclasses import replace
 from patchwarden.app.check.results import CheckResult, Status, Version
 from patchwarden.app.check.vulns import Assessment, Option, VulnAssessor
 from patchwarden.core.ref import ImageRef
+from patchwarden.core.words import plural
 from patchwarden.errors import PatchwardenError
 from patchwarden.policy.model import Policy, UpdateLevel
 from patchwarden.policy.select import TagDecision
@@ -82,9 +83,9 @@ def _choose(result: CheckResult, a: Assessment, policy: Policy) -> CheckResult:
         if best and plain_option and best.tag != plain:
             if len(best.fixed) > len(plain_option.fixed):
                 reason += (
-                    f"; {best.tag} would fix {len(best.fixed)} known vulnerabilities ({plain} "
-                    f"fixes {len(plain_option.fixed)}): add a vulnerability rule (require or "
-                    "max_severity) to the policy to prefer it"
+                    f"; {best.tag} would fix {plural(len(best.fixed), 'known vulnerability')} "
+                    f"({plain} fixes {len(plain_option.fixed)}): add a vulnerability rule "
+                    "(require or max_severity) to the policy to prefer it"
                 )
             else:
                 reason += "; " + _tie(plain_option, best)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,6 +22,45 @@ class RecordStore(Protocol):
 
     def record(self, rec: UpdateRecord) -> UpdateRecord: ...
     def history(self, container: str | None = None, limit: int = 100) -> list[UpdateRecord]: ...
+
+
+class ContainerLocks(Protocol):
+    """One lock per container of one engine (:mod:`patchwarden.store.locks`): ``hold(name)``
+    yields None once the lock is held (released on exit), or, without waiting, a description
+    of the run that holds it."""
+
+    def hold(self, name: str) -> AbstractContextManager[str | None]: ...
+
+
+class LocalLocks:
+    """Locks within this process only: what an updater has when its store offers none."""
+
+    def __init__(self, owner: str = "another update in this process") -> None:
+        self.owner = owner
+        self._held: set[str] = set()
+        self._mutex = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self, name: str) -> Iterator[str | None]:
+        with self._mutex:
+            busy = name in self._held
+            self._held.add(name)
+        if busy:
+            yield self.owner
+            return
+        try:
+            yield None
+        finally:
+            with self._mutex:
+                self._held.discard(name)
+
+
+def busy_reason(holder: str) -> str:
+    """Why a container was left alone: another run holds its lock."""
+    return (
+        f"another patchwarden run is acting on it: {holder}; skipped (not waited for), "
+        "run again once that run is over"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,43 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from patchwarden.app.live.gate import GateResult
 from patchwarden.app.live.history import History
-from patchwarden.app.live.model import LiveResult, StepFn, StepLog
+from patchwarden.app.live.model import (
+    ContainerLocks,
+    LiveResult,
+    LocalLocks,
+    StepFn,
+    StepLog,
+    busy_reason,
+    untouched,
+)
 from patchwarden.app.live.select import LABEL_UPDATE_OF, NEW_MARK, OLD_MARK
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.engine.api import EngineApi
 from patchwarden.engine.client import ContainerInfo, EngineError
+
+
+def _leftovers(
+    containers: Sequence[ContainerInfo],
+) -> list[tuple[ContainerInfo, str, list[ContainerInfo]]]:
+    """(old container, original name, its candidates) of every half-done update."""
+    found = []
+    by_id = {c.id: c for c in containers}
+    for old in containers:
+        if OLD_MARK not in old.name:
+            continue
+        original = old.name.rpartition(OLD_MARK)[0]
+        cands = [c for c in containers if c.labels.get(LABEL_UPDATE_OF) == old.id]
+        found.append((old, original, cands))
+    for new in containers:  # crashed before the old one was renamed
+        of = new.labels.get(LABEL_UPDATE_OF)
+        old_c = by_id.get(of) if of else None
+        if NEW_MARK in new.name and old_c is not None and OLD_MARK not in old_c.name:
+            found.append((old_c, old_c.name, [new]))
+    return found
 
 
 def restore(
@@ -63,23 +91,32 @@ class Recovery:
     stop_timeout: int
     grace: float
     on_step: StepFn | None = None
+    locks: ContainerLocks = field(default_factory=LocalLocks)
 
     def run(self) -> list[LiveResult]:
-        """Complete or undo every half-done update; an orphan candidate is left alone."""
+        """Complete or undo every half-done update; an orphan candidate is left alone. A
+        container whose lock another run holds is left alone too (its leftovers may be that
+        run's update in progress): reported ``skipped`` with the holder."""
         results: list[LiveResult] = []
-        containers = self.engine.list_containers(all=True)
-        by_id = {c.id: c for c in containers}
-        for old in containers:
-            if OLD_MARK not in old.name:
-                continue
-            original = old.name.rpartition(OLD_MARK)[0]
-            cands = [c for c in containers if c.labels.get(LABEL_UPDATE_OF) == old.id]
-            results.append(self._one(old, original, cands))
-        for new in containers:  # crashed before the old one was renamed
-            of = new.labels.get(LABEL_UPDATE_OF)
-            old_c = by_id.get(of) if of else None
-            if NEW_MARK in new.name and old_c is not None and OLD_MARK not in old_c.name:
-                results.append(self._one(old_c, old_c.name, [new]))
+        for old, original, _ in _leftovers(self.engine.list_containers(all=True)):
+            with self.locks.hold(original) as holder:
+                if holder is not None:
+                    results.append(
+                        untouched(
+                            original,
+                            old.image,
+                            old.digest,
+                            LiveOutcome.SKIPPED,
+                            busy_reason(holder),
+                            LiveAction.RECOVER,
+                        )
+                    )
+                    continue
+                # looked at again under the lock: the run that held it may have finished
+                now = _leftovers(self.engine.list_containers(all=True))
+                group = next((g for g in now if g[0].id == old.id), None)
+                if group is not None:
+                    results.append(self._one(*group))
         return results
 
     def _one(self, old: ContainerInfo, original: str, cands: Sequence[ContainerInfo]) -> LiveResult:

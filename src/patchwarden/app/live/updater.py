@@ -44,11 +44,14 @@ from patchwarden.app.live.hooks import Hooks
 from patchwarden.app.live.images import LocalImages
 from patchwarden.app.live.model import (
     CandidateFn,
+    ContainerLocks,
     HookResult,
     LiveResult,
+    LocalLocks,
     RecordStore,
     StepFn,
     StepLog,
+    busy_reason,
     untouched,
 )
 from patchwarden.app.live.order import run_in_order
@@ -87,6 +90,7 @@ class LiveUpdater:
         keep_images: int | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_step: StepFn | None = None,
+        locks: ContainerLocks | None = None,
     ) -> None:
         if concurrency < 1:
             raise UsageError(f"concurrency must be at least 1, not {concurrency}")
@@ -101,6 +105,7 @@ class LiveUpdater:
         self.keep_images = keep_images
         self.clock = clock
         self.on_step = on_step
+        self.locks: ContainerLocks = locks or LocalLocks()
         self._candidate_lock = threading.Lock()
         self._history = History(store, clock)
         self._images = LocalImages(engine, keep_images, self._history.records)
@@ -149,6 +154,22 @@ class LiveUpdater:
             )
         if selection.opt_in and enable != "true" and info.name not in selection.names:
             return None
+        if monitor_only:  # changes nothing: no lock needed
+            return self._decide(info, candidate_for, monitor_only)
+        with self.locks.hold(info.name) as holder:
+            if holder is not None:
+                return untouched(
+                    info.name, info.image, info.digest, LiveOutcome.SKIPPED, busy_reason(holder)
+                )
+            try:  # as it is now: the run that held the lock may have replaced it
+                info = self.engine.info(info.name)
+            except EngineError as exc:
+                return untouched(info.name, info.image, info.digest, LiveOutcome.FAILED, str(exc))
+            return self._decide(info, candidate_for, monitor_only)
+
+    def _decide(
+        self, info: ContainerInfo, candidate_for: CandidateFn, monitor_only: bool
+    ) -> LiveResult:
         ref = info.image_ref()
         if ref is None:
             return untouched(
@@ -314,6 +335,20 @@ class LiveUpdater:
         if to_digest is not None:
             to_digest = str(Digest.parse(to_digest))  # a malformed digest never reaches the engine
         info = self.engine.info(name)
+        with self.locks.hold(name) as holder:
+            if holder is not None:
+                return untouched(
+                    name,
+                    info.image,
+                    info.digest,
+                    LiveOutcome.SKIPPED,
+                    busy_reason(holder),
+                    action=LiveAction.ROLLBACK,
+                )
+            return self._rollback(self.engine.info(name), to_digest)
+
+    def _rollback(self, info: ContainerInfo, to_digest: str | None) -> LiveResult:
+        name = info.name
         ref = info.image_ref()
         if ref is None:
             raise UsageError(f"container {name} runs an image ID: nothing to roll back to")
@@ -343,6 +378,7 @@ class LiveUpdater:
             self.stop_timeout,
             self.probes.grace,
             self.on_step,
+            self.locks,
         )
         return recovery.run()
 

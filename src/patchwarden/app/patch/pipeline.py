@@ -25,6 +25,7 @@ from patchwarden.app.rebuild.scanning import IndexScanner
 from patchwarden.app.rebuild.tools import Publisher, verify_tls
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.core.ref import ImageRef
+from patchwarden.core.words import plural
 from patchwarden.errors import UsageError
 from patchwarden.scan.model import Finding
 
@@ -184,7 +185,7 @@ class Patcher:
             )
         return PatchResult(
             outcome="patched",
-            reason=f"pushed {dest}: {len(base['fixed'])} findings fixed",  # type: ignore[arg-type]
+            reason=f"pushed {dest}: {plural(len(base['fixed']), 'finding')} fixed",  # type: ignore[arg-type]
             pushed=dest,
             vex=vex,
             duration_s=time.monotonic() - t0,

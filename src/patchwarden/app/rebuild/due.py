@@ -23,6 +23,7 @@ from patchwarden.app.rebuild.model import (
 )
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.core.ref import ImageRef, parse_reference
+from patchwarden.core.words import plural
 from patchwarden.errors import NotFoundError, PatchwardenError
 from patchwarden.refs.model import Inventory, Reference, RefKind
 from patchwarden.registry.model import Platform
@@ -170,7 +171,7 @@ class DueChecker:
             reasons.append(
                 DueReason(
                     Reason.FIXABLE_PACKAGES,
-                    f"the last build's scan found {fixable} vulnerabilities with a fixed "
+                    f"the last build's scan found {plural(fixable, 'vulnerability')} with a fixed "
                     "package version in the distribution",
                 )
             )

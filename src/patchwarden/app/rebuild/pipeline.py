@@ -42,6 +42,7 @@ from patchwarden.app.rebuild.tools import (
 )
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.core.ref import ImageRef
+from patchwarden.core.words import plural
 from patchwarden.errors import NotFoundError, PatchwardenError
 from patchwarden.scan.model import Finding
 from patchwarden.store.builds import BuildRecord
@@ -316,8 +317,8 @@ def _short(digest: str) -> str:
 
 def _scan_text(d: ScanDiff) -> str:
     return (
-        f"{len(d.findings)} findings ({d.fixable} fixable); compared with {d.compared_with}: "
-        f"{len(d.fixed)} fixed, {len(d.introduced)} introduced"
+        f"{plural(len(d.findings), 'finding')} ({d.fixable} fixable); "
+        f"compared with {d.compared_with}: {len(d.fixed)} fixed, {len(d.introduced)} introduced"
     )
 
 
