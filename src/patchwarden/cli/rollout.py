@@ -41,7 +41,8 @@ _STYLE = {
 }
 EXIT_DOC = (
     "Exit 0 when every environment took the digest, 3 when a gate stopped the rollout "
-    "(the environment, wave and gate are shown), 7 when it waits for `rollout approve`, "
+    "(the environment, wave and gate are shown), 6 when the trust gate of a registry "
+    "environment refused the digest, 7 when it waits for `rollout approve`, "
     "2 for bad usage or configuration."
 )
 
@@ -50,7 +51,16 @@ def _service(config: Path | None, state: str | None) -> Rollouts:
     from patchwarden.app.wiring import build_rollouts
 
     cfg, path = load_settings(config, [Path.cwd()])
-    return build_rollouts(cfg, state=state, workdir=path.parent if path else Path.cwd())
+    workdir = path.parent if path else Path.cwd()
+    return build_rollouts(cfg, state=state, workdir=workdir, actor=_login())
+
+
+def _login() -> str:
+    """Who runs the command (recorded with promotions and approvals)."""
+    try:
+        return os.environ.get("PATCHWARDEN_ACTOR") or os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _style(word: str) -> str:
@@ -93,6 +103,13 @@ def _table(doc: dict[str, Any]) -> None:
         for c in env["containers"]:
             digest = c["digest"] or "unknown"
             out.print(f"      {escape(c['name'])}: {_style(c['where'])} ({digest})")
+        reg = env.get("registry")
+        if reg:
+            before = reg["before"] or "no such tag"
+            out.print(
+                f"      {escape(reg['destination'])}: {_style(reg['state'])} "
+                f"(from {escape(reg['source'])}; before: {before})"
+            )
 
 
 def _finish(report: Report, fmt: OutputFormat, *, undoing: bool = False) -> None:

@@ -73,6 +73,7 @@ class GateName(StrEnum):
     SOAK = "soak"
     METRICS = "metrics"
     APPROVAL = "approval"
+    TRUST = "trust"  # the trust gate of a registry promotion (signatures, allowed registries)
 
 
 @dataclass
@@ -124,7 +125,7 @@ class WaveState:
 @dataclass
 class EnvState:
     name: str
-    kind: str  # engine | gitops
+    kind: str  # engine | gitops | registry
     status: str = EnvStatus.PENDING
     started_at: str | None = None
     finished_at: str | None = None
@@ -132,6 +133,7 @@ class EnvState:
     containers: dict[str, ContainerState] = field(default_factory=dict)
     waves: list[WaveState] = field(default_factory=list)
     gitops: dict[str, Any] | None = None  # {"commit": ..., "files": [...]}
+    registry: dict[str, Any] | None = None  # {"source", "destination", "before", "state", ...}
 
     def touched(self) -> list[ContainerState]:
         """Containers the rollout may have moved (on the new digest or possibly so)."""

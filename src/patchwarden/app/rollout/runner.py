@@ -35,6 +35,8 @@ from patchwarden.app.rollout.model import (
     Where,
 )
 from patchwarden.app.rollout.prometheus import MetricsSource
+from patchwarden.app.rollout.registry_flow import registry_env
+from patchwarden.app.rollout.registry_target import Promotions
 from patchwarden.app.rollout.undo import Undo
 from patchwarden.app.rollout.waves import plan_waves
 from patchwarden.config.rollout import Environment
@@ -44,6 +46,7 @@ from patchwarden.errors import PatchwardenError
 from patchwarden.store.rollouts import RolloutStore
 
 EngineFactory = Callable[[str | None], EngineClient]
+PromotionsFactory = Callable[[], Promotions]
 
 
 def _iso(t: datetime) -> str:
@@ -69,6 +72,7 @@ class Run:
         metrics: MetricsSource,
         clock: Callable[[], datetime],
         workdir: str | None,
+        promotions: PromotionsFactory | None = None,
     ) -> None:
         self.store = store
         self.history = history
@@ -82,6 +86,8 @@ class Run:
         self.envs = [Environment.model_validate(doc) for doc in state.config]
         self._lock = threading.RLock()
         self._targets: dict[str, EngineTarget] = {}
+        self._promotions_factory = promotions
+        self._promotions: Promotions | None = None
 
     @property
     def lock(self) -> threading.RLock:
@@ -129,8 +135,21 @@ class Run:
             self._targets[env.name] = EngineTarget(self.engines(env.engine), env, self.history)
         return self._targets[env.name]
 
+    def promotions(self) -> Promotions:
+        """The central registry (built on first use: only registry environments need it)."""
+        if self._promotions is None:
+            if self._promotions_factory is None:
+                raise PatchwardenError("registry environments are not available here")
+            self._promotions = self._promotions_factory()
+        return self._promotions
+
     def undo(self) -> Undo:
         return Undo(self)
+
+    def close(self) -> None:
+        for target in self._targets.values():
+            target.close()
+        self._targets.clear()
 
     # -- forward ------------------------------------------------------------------------
     def forward(self) -> None:
@@ -145,7 +164,12 @@ class Run:
                 now = self.clock()
                 self.step("approval", "manual", "waiting", now, env=env.name)
                 return
-            ok = gitops_env(self, env, es) if env.kind == "gitops" else self.engine_env(env, es)
+            if env.kind == "gitops":
+                ok = gitops_env(self, env, es)
+            elif env.kind == "registry":
+                ok = registry_env(self, env, es)
+            else:
+                ok = self.engine_env(env, es)
             if not ok:
                 return
             es.status, es.finished_at = EnvStatus.SUCCEEDED, _iso(self.clock())

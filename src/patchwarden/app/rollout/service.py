@@ -25,7 +25,7 @@ from patchwarden.app.rollout.model import (
 )
 from patchwarden.app.rollout.prometheus import MetricsSource
 from patchwarden.app.rollout.report import Report, build_report
-from patchwarden.app.rollout.runner import EngineFactory, Run, runner_id
+from patchwarden.app.rollout.runner import EngineFactory, PromotionsFactory, Run, runner_id
 from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import parse_reference
 from patchwarden.errors import UsageError
@@ -52,6 +52,7 @@ class Rollouts:
         metrics: MetricsSource,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         workdir: str | None = None,
+        promotions: PromotionsFactory | None = None,
     ) -> None:
         self.store = store
         self.history = history
@@ -60,6 +61,7 @@ class Rollouts:
         self.metrics = metrics
         self.clock = clock
         self.workdir = workdir
+        self.promotions = promotions
 
     # -- commands -----------------------------------------------------------------------
     def start(self, image: str) -> Report:
@@ -168,6 +170,7 @@ class Rollouts:
                 metrics=self.metrics,
                 clock=self.clock,
                 workdir=self.workdir,
+                promotions=self.promotions,
             )
             if what == "forward" and run.status == RolloutStatus.STOPPING:
                 what = "finish-stop"
@@ -175,25 +178,33 @@ class Rollouts:
                 what = "abort"
             elif what == "forward" and run.status == RolloutStatus.ROLLING_BACK:
                 what = "rollback"
-            started = self.clock()
-            if rec.status != RolloutStatus.PENDING or what != "forward":
-                run.step("rollout", what, "started", started, detail={"was": rec.status})
-            if what == "forward":
-                run.forward()
-            elif what == "finish-stop":
-                assert run.state.stopped is not None  # noqa: S101 - an invariant the caller establishes
-                run.undo().environments([run.state.stopped.environment])
-                run.save(RolloutStatus.FAILED)
-            else:
-                status = RolloutStatus.ABORTING if what == "abort" else RolloutStatus.ROLLING_BACK
-                run.save(status)
-                names = [e.name for e in run.state.environments if e.containers or e.gitops]
-                back = run.undo().environments(names)
-                done = RolloutStatus.ABORTED if what == "abort" else RolloutStatus.ROLLED_BACK
-                run.state.note = "" if back else "some containers could not be rolled back"
-                run.save(done)
-            run.step("rollout", "finish", run.status, started, detail=_where_summary(run.state))
+            try:
+                self._run(run, rec, what)
+            finally:
+                run.close()
         return self.status(rec.id)
+
+    def _run(self, run: Run, rec: RolloutRecord, what: str) -> None:
+        started = self.clock()
+        if rec.status != RolloutStatus.PENDING or what != "forward":
+            run.step("rollout", what, "started", started, detail={"was": rec.status})
+        if what == "forward":
+            run.forward()
+        elif what == "finish-stop":
+            assert run.state.stopped is not None  # noqa: S101 - an invariant the caller establishes
+            run.undo().environments([run.state.stopped.environment])
+            run.save(RolloutStatus.FAILED)
+        else:
+            status = RolloutStatus.ABORTING if what == "abort" else RolloutStatus.ROLLING_BACK
+            run.save(status)
+            names = [
+                e.name for e in run.state.environments if e.containers or e.gitops or e.registry
+            ]
+            back = run.undo().environments(names)
+            done = RolloutStatus.ABORTED if what == "abort" else RolloutStatus.ROLLED_BACK
+            run.state.note = "" if back else "some containers could not be rolled back"
+            run.save(done)
+        run.step("rollout", "finish", run.status, started, detail=_where_summary(run.state))
 
     @contextlib.contextmanager
     def _hold(self, rec: RolloutRecord) -> Iterator[None]:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from patchwarden.app.rollout.gitops_flow import undo_gitops
 from patchwarden.app.rollout.model import ContainerState, EnvState, EnvStatus, Where
+from patchwarden.app.rollout.registry_flow import undo_registry
 from patchwarden.app.rollout.turn import RolloutTurn
 from patchwarden.app.serialize.live import live_result_dict
 from patchwarden.config.rollout import Environment
@@ -53,6 +54,8 @@ class Undo:
         for env, es in reversed(pairs):
             if env.kind == "gitops":
                 ok = undo_gitops(run, env, es) and ok
+            elif env.kind == "registry":
+                ok = undo_registry(run, env, es) and ok
             elif es.containers:
                 ok = self.environment(env, es) and ok
         return ok
