@@ -485,6 +485,7 @@ def build_rollouts(
     """``rollout``: the state store, one engine client per environment URL, Prometheus, and
     for registry environments ``registry promote`` (built on first use)."""
     from patchwarden.app.rollout import Prometheus, Rollouts
+    from patchwarden.app.rollout.candidate import choose
     from patchwarden.engine.client import EngineClient, connect
     from patchwarden.store import open_store
 
@@ -515,6 +516,7 @@ def build_rollouts(
         metrics=Prometheus(),
         workdir=str(workdir) if workdir else None,
         promotions=promotions,
+        candidates=lambda image: choose(build_checker(config, state=state), image),
     )
 
 

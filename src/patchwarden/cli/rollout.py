@@ -42,7 +42,9 @@ _STYLE = {
 EXIT_DOC = (
     "Exit 0 when every environment took the digest, 3 when a gate stopped the rollout "
     "(the environment, wave and gate are shown), 6 when the trust gate of a registry "
-    "environment refused the digest, 7 when it waits for `rollout approve`, "
+    "environment refused the digest (or the candidate of `start IMAGE:TAG`), 5 when "
+    "`start IMAGE:TAG` finds no candidate (nothing started), 7 when it waits for "
+    "`rollout approve`, "
     "2 for bad usage or configuration."
 )
 
@@ -120,7 +122,12 @@ def _finish(report: Report, fmt: OutputFormat, *, undoing: bool = False) -> None
 @rollout_app.command("start", epilog=EXIT_DOC)
 def start(
     image: Annotated[
-        str, typer.Argument(metavar="IMAGE@DIGEST", help="The exact image to roll out.")
+        str,
+        typer.Argument(
+            metavar="IMAGE[:TAG][@DIGEST]",
+            help="The exact image to roll out (IMAGE@DIGEST), or IMAGE:TAG as it runs now: "
+            "then the candidate `check` chooses for it under its policy is rolled out.",
+        ),
     ],
     config: ConfigOpt = None,
     state: StateOpt = None,
@@ -129,10 +136,22 @@ def start(
 ) -> None:
     """Carry IMAGE@DIGEST through the environments of patchwarden.yaml, in order: in each,
     deploy in waves (canary first), run the gates (health, tests, soak, metrics), wait for a
-    manual approval where configured, and roll the environment back when a gate fails."""
+    manual approval where configured, and roll the environment back when a gate fails.
+
+    Given IMAGE:TAG without a digest, the rollout takes the candidate `check` chooses for it
+    (same policy rules and trust gate), resolved to a digest once and recorded with the reason;
+    with no candidate (up to date, or skipped by policy) nothing starts and it exits 5."""
     with user_errors(debug):
-        report = _service(config, state).start(image)
+        report = _service(config, state).start(image, on_chosen=_announce)
         _finish(report, format)
+
+
+def _announce(chosen: dict[str, Any]) -> None:
+    update = f" ({chosen['update']} update)" if chosen["update"] else ""
+    err.print(
+        f"rolling out {escape(chosen['image'])}@{chosen['digest']}, the candidate "
+        f"`check` chose for {escape(chosen['given'])}{update}: {escape(chosen['reason'])}"
+    )
 
 
 @rollout_app.command("resume", epilog=EXIT_DOC)

@@ -156,6 +156,7 @@ class RolloutState:
     config: list[dict[str, Any]]  # the environments as configured when the rollout started
     stopped: Stopped | None = None
     note: str = ""
+    chosen: dict[str, Any] | None = None  # rollout start IMAGE: the candidate check chose, why
 
     def env(self, name: str) -> EnvState:
         return next(e for e in self.environments if e.name == name)
@@ -185,4 +186,5 @@ class RolloutState:
             config=list(doc.get("config", [])),
             stopped=Stopped(**stopped) if stopped else None,
             note=str(doc.get("note", "")),
+            chosen=doc.get("chosen"),
         )

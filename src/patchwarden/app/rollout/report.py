@@ -137,6 +137,7 @@ def build_report(rec: RolloutRecord, steps: list[StepRecord]) -> Report:
             else None
         ),
         "note": state.note,
+        "chosen": state.chosen,
         "environments": envs,
         "steps": [
             {

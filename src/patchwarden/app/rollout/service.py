@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from patchwarden.app.live.model import RecordStore
+from patchwarden.app.rollout.candidate import ChooseCandidate
 from patchwarden.app.rollout.model import (
     EnvState,
     EnvStatus,
@@ -53,6 +54,7 @@ class Rollouts:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         workdir: str | None = None,
         promotions: PromotionsFactory | None = None,
+        candidates: ChooseCandidate | None = None,
     ) -> None:
         self.store = store
         self.history = history
@@ -62,26 +64,40 @@ class Rollouts:
         self.clock = clock
         self.workdir = workdir
         self.promotions = promotions
+        self.candidates = candidates
 
     # -- commands -----------------------------------------------------------------------
-    def start(self, image: str) -> Report:
+    def start(
+        self, image: str, on_chosen: Callable[[dict[str, Any]], None] | None = None
+    ) -> Report:
+        """Roll out IMAGE@DIGEST, or for IMAGE:TAG the candidate ``check`` chooses (resolved
+        to a digest here, once, recorded with why it was chosen, and told to ``on_chosen``
+        before the rollout begins)."""
         ref = parse_reference(image)
-        if ref.digest is None:
-            raise UsageError(
-                f"{image} names no digest: a rollout carries one exact digest",
-                "pass IMAGE@sha256:... (e.g. the digest `patchwarden check` chose)",
-            )
         if not self.environments:
             raise UsageError(
                 "no environments are configured",
                 "add environments: to patchwarden.yaml (see docs/commands/rollout.md)",
             )
+        chosen = None
+        if ref.digest is None:
+            if self.candidates is None:
+                raise UsageError(
+                    f"{image} names no digest: a rollout carries one exact digest",
+                    "pass IMAGE@sha256:... (e.g. the digest `patchwarden check` chose)",
+                )
+            chosen = self.candidates(ref)
+            ref = parse_reference(chosen.image).with_digest(chosen.digest)
+            if on_chosen is not None:
+                on_chosen(chosen.as_dict())
+        assert ref.digest is not None  # noqa: S101 - given, or chosen just now
         text = f"{ref.name}:{ref.tag}" if ref.tag else ref.name
         state = RolloutState(
             image=text,
             digest=ref.digest,
             environments=[EnvState(e.name, e.kind) for e in self.environments],
             config=[e.model_dump(mode="json") for e in self.environments],
+            chosen=chosen.as_dict() if chosen else None,
         )
         now = self.clock()
         rid = self.store.create(text, ref.digest, state.to_dict(), now)
@@ -95,6 +111,7 @@ class Rollouts:
             detail={
                 "image": f"{text}@{ref.digest}",
                 "environments": [e.name for e in self.environments],
+                **({"chosen": state.chosen} if state.chosen else {}),
             },
         )
         return self._go(self._get(rid), "forward")
