@@ -73,11 +73,7 @@ def run(args: argparse.Namespace, work: Path, reg: RegistryServer, url: str) -> 
         body = {
             "Image": f"{reg.host}/bench/web:1.0.0",
             "Labels": {"bench.env": "prod"},
-            "HostConfig": {
-                "PortBindings": {
-                    "8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(free_port())}]
-                }
-            },
+            "HostConfig": _published(str(free_port())),
         }
         engine.api.start(engine.api.create_container_from_config(body, name=name)["Id"])
         names.append(name)
@@ -161,18 +157,25 @@ def run(args: argparse.Namespace, work: Path, reg: RegistryServer, url: str) -> 
 
 def engine_floor(engine: EngineClient, host: str, width: int) -> float:
     """Seconds the engine itself takes to replace ``width`` containers in parallel (create
-    from the new image, stop the old, rename both, start the new, remove the old), without
-    patchwarden: the mean of two rounds (to the new image and back)."""
-    names = []
+    from the new image with the same published port, stop the old, rename both, start the
+    new, remove the old), without patchwarden: the mean of two rounds (to the new image and
+    back)."""
+    names, ports = [], {}
     for i in range(width):
         name = f"bench-floor-{i:02d}"
-        body = {"Image": f"{host}/bench/web:1.0.0", "Labels": {"bench.env": "floor"}}
+        ports[name] = str(free_port())
+        body = {
+            "Image": f"{host}/bench/web:1.0.0",
+            "Labels": {"bench.env": "floor"},
+            "HostConfig": _published(ports[name]),
+        }
         engine.api.start(engine.api.create_container_from_config(body, name=name)["Id"])
         names.append(name)
     engine.api.pull(f"{host}/bench/web", tag="1.0.1")
 
     def replace(name: str, image: str) -> None:
-        new = engine.api.create_container_from_config({"Image": image}, name=f"{name}-new")
+        body = {"Image": image, "HostConfig": _published(ports[name])}
+        new = engine.api.create_container_from_config(body, name=f"{name}-new")
         engine.api.stop(name, timeout=5)
         engine.api.rename(name, f"{name}-old")
         engine.api.rename(new["Id"], name)
@@ -189,6 +192,10 @@ def engine_floor(engine: EngineClient, host: str, width: int) -> float:
     for n in names:
         engine.remove(n, force=True)
     return sum(rounds) / len(rounds)
+
+
+def _published(port: str) -> dict[str, object]:
+    return {"PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": port}]}}
 
 
 if __name__ == "__main__":

@@ -15,12 +15,11 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.app.live.model import RecordStore
 from patchwarden.app.rollout.engine_target import EngineTarget, target_ref
 from patchwarden.app.rollout.gates import Outcome, check_metrics, run_tests, soak
-from patchwarden.app.rollout.gitops_flow import gitops_env
 from patchwarden.app.rollout.model import (
     ContainerState,
     EnvState,
@@ -35,8 +34,6 @@ from patchwarden.app.rollout.model import (
     Where,
 )
 from patchwarden.app.rollout.prometheus import MetricsSource
-from patchwarden.app.rollout.registry_flow import registry_env
-from patchwarden.app.rollout.registry_target import Promotions
 from patchwarden.app.rollout.undo import Undo
 from patchwarden.app.rollout.waves import plan_waves
 from patchwarden.config.rollout import Environment
@@ -45,8 +42,11 @@ from patchwarden.engine.client import EngineClient
 from patchwarden.errors import PatchwardenError
 from patchwarden.store.rollouts import RolloutStore
 
+if TYPE_CHECKING:
+    from patchwarden.app.rollout.registry_target import Promotions
+
 EngineFactory = Callable[[str | None], EngineClient]
-PromotionsFactory = Callable[[], Promotions]
+PromotionsFactory = Callable[[], "Promotions"]
 
 
 def _iso(t: datetime) -> str:
@@ -164,9 +164,15 @@ class Run:
                 now = self.clock()
                 self.step("approval", "manual", "waiting", now, env=env.name)
                 return
+            # git and registry code is imported only for the environments that need it
+            # (start-up is part of every rollout's cost)
             if env.kind == "gitops":
+                from patchwarden.app.rollout.gitops_flow import gitops_env
+
                 ok = gitops_env(self, env, es)
             elif env.kind == "registry":
+                from patchwarden.app.rollout.registry_flow import registry_env
+
                 ok = registry_env(self, env, es)
             else:
                 ok = self.engine_env(env, es)
