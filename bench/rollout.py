@@ -28,13 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "integration"))  # the Podman and image helpers
-sys.path.append(str(ROOT / "tests"))  # testkit, which they use
-
-from podman import podman_service, push_web_image  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))  # testkit: the Podman and image helpers
 
 from patchwarden.devtools.registry_server import RegistryServer, free_port  # noqa: E402
 from patchwarden.engine.client import EngineClient  # noqa: E402
+from testkit.podman import podman_service, push_web_image  # noqa: E402
 
 # httpd under a shell that stops at once on SIGTERM (busybox httpd as PID 1 ignores it, and
 # the engine's stop timeout is not a gate)

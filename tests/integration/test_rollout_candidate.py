@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_setup import cli, env_doc
 
 from patchwarden.devtools import skopeo
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
 from patchwarden.store import open_store
+from testkit.rollout_setup import cli, env_doc
 
 pytestmark = pytest.mark.integration
 

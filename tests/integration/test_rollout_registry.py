@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_setup import cli, cli_process, env_doc
 
 from patchwarden.core.ref import parse_reference
 from patchwarden.devtools import skopeo
@@ -28,6 +27,7 @@ from patchwarden.registry.writer import RegistryWriter
 from patchwarden.store import open_store
 from patchwarden.store.promotions import PromotionLog
 from patchwarden.trust.simple_signing import cosign_tag
+from testkit.rollout_setup import cli, cli_process, env_doc
 
 pytestmark = pytest.mark.integration
 
@@ -179,7 +179,9 @@ def _record(state: Path) -> dict[str, Any] | None:
 def _check_tags(state: Path, digests: dict[str, str | None]) -> None:
     """A tag the record calls old/new names that digest (in flight: either)."""
     rec = _record(state)
-    for env in rec["environments"] if rec else []:
+    if rec is None:
+        return
+    for env in rec["environments"]:
         reg = env.get("registry")
         if reg and reg["state"] in ("old", "new"):
             want = reg["before"] if reg["state"] == "old" else rec["digest"]

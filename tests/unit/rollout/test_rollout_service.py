@@ -123,7 +123,10 @@ def test_user_errors(tmp_path: Path) -> None:
     svc = _service(tmp_path, [])
     with pytest.raises(UsageError, match="no environments are configured"):
         svc.start(f"{IMAGE}@{D2}")
-    prod = {"name": "prod", "gitops": {"repo": str(_bare(tmp_path, "prod")), "files": ["a"]}}
+    prod: dict[str, object] = {
+        "name": "prod",
+        "gitops": {"repo": str(_bare(tmp_path, "prod")), "files": ["a"]},
+    }
     with pytest.raises(UsageError, match="names no digest"):  # no candidate chooser here
         _service(tmp_path, [prod]).start(f"{IMAGE}:1.5")
     with pytest.raises(UsageError, match="no rollout is unfinished"):
