@@ -190,3 +190,15 @@ def test_cli_table_and_json(tmp_path: Path) -> None:
     assert doc["status"] == "succeeded" and doc["environments"][0]["gitops"]["state"] == "new"
     res = runner.invoke(app, ["rollout", "start", IMAGE, *common])
     assert res.exit_code == 2 and "names neither a tag nor a digest" in res.stderr
+
+
+def test_a_registry_environment_needs_a_tag_before_anything_starts(tmp_path: Path) -> None:
+    central: dict[str, object] = {
+        "name": "central",
+        "registry": {"repository": "registry.example.com/prod/web"},
+    }
+    svc = _service(tmp_path, [central])
+    with pytest.raises(UsageError, match="sets none") as info:
+        svc.start(f"{IMAGE}@{D2}")
+    assert info.value.hint is not None and "registry.tag" in info.value.hint
+    assert svc.store.latest() is None  # no record was created

@@ -91,6 +91,12 @@ class Rollouts:
             if on_chosen is not None:
                 on_chosen(chosen.as_dict())
         assert ref.digest is not None  # noqa: S101 - given, or chosen just now
+        untagged = [e.name for e in self.environments if e.registry and not e.registry.tag]
+        if untagged and not ref.tag:
+            raise UsageError(
+                f"{image} names no tag, and registry environment {untagged[0]} sets none",
+                f"start with IMAGE:TAG@DIGEST, or set registry.tag for {untagged[0]}",
+            )
         text = f"{ref.name}:{ref.tag}" if ref.tag else ref.name
         state = RolloutState(
             image=text,
