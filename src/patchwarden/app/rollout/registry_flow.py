@@ -21,15 +21,13 @@ from patchwarden.app.promote import PromotionRefused
 from patchwarden.app.rollout.gates import Outcome
 from patchwarden.app.rollout.model import EnvState, EnvStatus, GateName, WaveState, WaveStatus
 from patchwarden.app.rollout.registry_target import Promotions
+from patchwarden.app.rollout.turn import RolloutTurn
 from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.errors import PatchwardenError
 
-# the rollout in progress (runner.Run; typed loosely here: runner imports this module)
-Run = Any
 
-
-def destination(run: Run, env: Environment) -> ImageRef:
+def destination(run: RolloutTurn, env: Environment) -> ImageRef:
     assert env.registry is not None  # noqa: S101 - an invariant the caller establishes
     tag = env.registry.tag or parse_reference(run.state.image).tag
     if tag is None:
@@ -40,7 +38,7 @@ def destination(run: Run, env: Environment) -> ImageRef:
     return parse_reference(env.registry.repository).with_tag(tag)
 
 
-def _source(run: Run, env: Environment) -> str:
+def _source(run: RolloutTurn, env: Environment) -> str:
     """The previous registry environment's destination, else the rollout's image (by digest)."""
     source = parse_reference(run.state.image).with_tag(None)
     for e, es in zip(run.envs, run.state.environments, strict=True):
@@ -51,7 +49,7 @@ def _source(run: Run, env: Environment) -> str:
     return str(source.with_digest(run.state.digest))
 
 
-def registry_env(run: Run, env: Environment, es: EnvState) -> bool:
+def registry_env(run: RolloutTurn, env: Environment, es: EnvState) -> bool:
     promotions: Promotions = run.promotions()
     t0 = run.clock()
     gate = GateName.DEPLOY
@@ -104,7 +102,7 @@ def registry_env(run: Run, env: Environment, es: EnvState) -> bool:
     return bool(run.gates_after(env, es, es.waves[0], lambda: None))
 
 
-def _plan(run: Run, env: Environment, es: EnvState, promotions: Promotions) -> bool:
+def _plan(run: RolloutTurn, env: Environment, es: EnvState, promotions: Promotions) -> bool:
     started = run.clock()
     es.started_at = es.started_at or started.isoformat()
     dst = destination(run, env)
@@ -125,7 +123,7 @@ def _plan(run: Run, env: Environment, es: EnvState, promotions: Promotions) -> b
     return True
 
 
-def reconcile(run: Run, es: EnvState, promotions: Promotions) -> None:
+def reconcile(run: RolloutTurn, es: EnvState, promotions: Promotions) -> None:
     """Record which digest the tag names now (after a crash, or before a rollback)."""
     reg = es.registry
     assert reg is not None  # noqa: S101 - an invariant the caller establishes
@@ -141,7 +139,7 @@ def reconcile(run: Run, es: EnvState, promotions: Promotions) -> None:
         run.save()
 
 
-def undo_registry(run: Run, env: Environment, es: EnvState) -> bool:
+def undo_registry(run: RolloutTurn, env: Environment, es: EnvState) -> bool:
     """Point the tag back at the digest it named before the rollout; True when it does."""
     reg = es.registry
     if reg is None or reg["before"] == run.state.digest:
