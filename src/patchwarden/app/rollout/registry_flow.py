@@ -22,6 +22,7 @@ from patchwarden.app.rollout.gates import Outcome
 from patchwarden.app.rollout.model import EnvState, EnvStatus, GateName, WaveState, WaveStatus
 from patchwarden.app.rollout.registry_target import Promotions
 from patchwarden.app.rollout.turn import RolloutTurn
+from patchwarden.app.serialize.registry import promote_dict
 from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.errors import PatchwardenError
@@ -79,8 +80,9 @@ def registry_env(run: RolloutTurn, env: Environment, es: EnvState) -> bool:
             gate = GateName.TRUST
             result = promotions.promote(src, dst, immutable=env.registry.immutable)
             gate = GateName.DEPLOY
-            reg.update(state="new", outcome=result.outcome, copy=result.stats)
-            reg["verification"] = result.verification
+            done = promote_dict(result)  # the JSON shape of `registry promote`
+            reg.update(state="new", outcome=done["outcome"], copy=done["copy"])
+            reg["verification"] = done["verification"]
             run.save()
         out = Outcome(
             True,
