@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from patchwarden.app.patch import Patcher
     from patchwarden.app.rebuild import DueChecker, Rebuilder
     from patchwarden.app.rebuild.scanning import IndexScanner
+    from patchwarden.app.rollout.registry_target import Promotions
     from patchwarden.app.rollout.service import Rollouts
     from patchwarden.app.scan.ignore import IgnoreRule
     from patchwarden.app.scan.pipeline import ImagePipeline
@@ -497,14 +498,31 @@ def build_patcher(
 
 
 def build_rollouts(
-    config: Config, *, state: str | None = None, workdir: Path | None = None
+    config: Config,
+    *,
+    state: str | None = None,
+    workdir: Path | None = None,
+    actor: str = "unknown",
 ) -> Rollouts:
-    """``rollout``: the state store, one engine client per environment URL, Prometheus."""
+    """``rollout``: the state store, one engine client per environment URL, Prometheus, and
+    for registry environments ``registry promote`` (built on first use)."""
     from patchwarden.app.rollout import Prometheus, Rollouts
+    from patchwarden.app.rollout.candidate import choose
     from patchwarden.engine.client import EngineClient, connect
     from patchwarden.store import open_store
 
     store = open_store(state)
+
+    def promotions() -> Promotions:
+        from patchwarden.app.promote import Promoter
+        from patchwarden.app.rollout.registry_target import RegistryPromotions
+        from patchwarden.store.promotions import PromotionLog
+
+        client = build_client(config)
+        gate = build_trust_gate(config, client)
+        promoter = Promoter(client, gate=gate, log=PromotionLog(store), actor=actor)
+        return RegistryPromotions(client, promoter)
+
     engines: dict[str | None, EngineClient] = {}
 
     def engine(url: str | None) -> EngineClient:
@@ -519,6 +537,8 @@ def build_rollouts(
         engines=engine,
         metrics=Prometheus(),
         workdir=str(workdir) if workdir else None,
+        promotions=promotions,
+        candidates=lambda image: choose(build_checker(config, state=state), image),
     )
 
 

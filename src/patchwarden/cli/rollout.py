@@ -42,7 +42,10 @@ _STYLE = {
 }
 EXIT_DOC = (
     "Exit 0 when every environment took the digest, 3 when a gate stopped the rollout "
-    "(the environment, wave and gate are shown), 7 when it waits for `rollout approve`, "
+    "(the environment, wave and gate are shown), 6 when the trust gate of a registry "
+    "environment refused the digest (or the candidate of `start IMAGE:TAG`), 5 when "
+    "`start IMAGE:TAG` finds no candidate (nothing started), 7 when it waits for "
+    "`rollout approve`, "
     "2 for bad usage or configuration."
 )
 
@@ -51,7 +54,16 @@ def _service(config: Path | None, state: str | None) -> Rollouts:
     from patchwarden.app.wiring import build_rollouts
 
     cfg, path = load_settings(config, [Path.cwd()])
-    return build_rollouts(cfg, state=state, workdir=path.parent if path else Path.cwd())
+    workdir = path.parent if path else Path.cwd()
+    return build_rollouts(cfg, state=state, workdir=workdir, actor=_login())
+
+
+def _login() -> str:
+    """Who runs the command (recorded with promotions and approvals)."""
+    try:
+        return os.environ.get("PATCHWARDEN_ACTOR") or os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _style(word: str) -> str:
@@ -94,6 +106,13 @@ def _table(doc: dict[str, Any]) -> None:
         for c in env["containers"]:
             digest = c["digest"] or "unknown"
             out.print(f"      {escape(c['name'])}: {_style(c['where'])} ({digest})")
+        reg = env.get("registry")
+        if reg:
+            before = reg["before"] or "no such tag"
+            out.print(
+                f"      {escape(reg['destination'])}: {_style(reg['state'])} "
+                f"(from {escape(reg['source'])}; before: {before})"
+            )
 
 
 def _finish(report: Report, fmt: OutputFormat, *, undoing: bool = False) -> None:
@@ -104,7 +123,12 @@ def _finish(report: Report, fmt: OutputFormat, *, undoing: bool = False) -> None
 @rollout_app.command("start", epilog=EXIT_DOC)
 def start(
     image: Annotated[
-        str, typer.Argument(metavar="IMAGE@DIGEST", help="The exact image to roll out.")
+        str,
+        typer.Argument(
+            metavar="IMAGE[:TAG][@DIGEST]",
+            help="The exact image to roll out (IMAGE@DIGEST), or IMAGE:TAG as it runs now: "
+            "then the candidate `check` chooses for it under its policy is rolled out.",
+        ),
     ],
     config: ConfigOpt = None,
     state: StateOpt = None,
@@ -113,10 +137,22 @@ def start(
 ) -> None:
     """Carry IMAGE@DIGEST through the environments of patchwarden.yaml, in order: in each,
     deploy in waves (canary first), run the gates (health, tests, soak, metrics), wait for a
-    manual approval where configured, and roll the environment back when a gate fails."""
+    manual approval where configured, and roll the environment back when a gate fails.
+
+    Given IMAGE:TAG without a digest, the rollout takes the candidate `check` chooses for it
+    (same policy rules and trust gate), resolved to a digest once and recorded with the reason;
+    with no candidate (up to date, or skipped by policy) nothing starts and it exits 5."""
     with user_errors(debug):
-        report = _service(config, state).start(image)
+        report = _service(config, state).start(image, on_chosen=_announce)
         _finish(report, format)
+
+
+def _announce(chosen: dict[str, Any]) -> None:
+    update = f" ({chosen['update']} update)" if chosen["update"] else ""
+    err.print(
+        f"rolling out {escape(chosen['image'])}@{chosen['digest']}, the candidate "
+        f"`check` chose for {escape(chosen['given'])}{update}: {escape(chosen['reason'])}"
+    )
 
 
 @rollout_app.command("resume", epilog=EXIT_DOC)

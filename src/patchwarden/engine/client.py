@@ -163,14 +163,17 @@ class EngineClient:
     def version(self) -> dict[str, Any]:
         with _errors("engine version"):
             info: dict[str, Any] = self.api.version()
-        api = str(info.get("ApiVersion", "0.0"))
-        major, _, minor = api.partition(".")
-        if (int(major or 0), int(minor or 0)) < MIN_API:
-            raise EngineError(
-                f"engine API {api} is too old (need {MIN_API[0]}.{MIN_API[1]} or later)",
-                "upgrade Docker (>= 19.03) or Podman (>= 3)",
-            )
+        _check_api(str(info.get("ApiVersion", "0.0")))
         return info
+
+    def check_api(self) -> None:
+        """The engine answers and its API is new enough: the version the SDK asked for when
+        it connected (``version="auto"``), without asking again."""
+        negotiated = getattr(self.api, "api_version", None)
+        if not isinstance(negotiated, str):
+            self.version()
+            return
+        _check_api(negotiated)
 
     @property
     def identity(self) -> str:
@@ -422,7 +425,18 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.5) -> bool:
         time.sleep(interval)
 
 
+def _check_api(api: str) -> None:
+    major, _, minor = api.partition(".")
+    if (int(major or 0), int(minor or 0)) < MIN_API:
+        raise EngineError(
+            f"engine API {api} is too old (need {MIN_API[0]}.{MIN_API[1]} or later)",
+            "upgrade Docker (>= 19.03) or Podman (>= 3)",
+        )
+
+
 def connect(url: str | None = None, **kw: Any) -> EngineClient:
+    """A client of the engine at ``url``, which answered (one request: the SDK's version
+    negotiation)."""
     client = EngineClient(url, **kw)
-    client.version()
+    client.check_api()
     return client

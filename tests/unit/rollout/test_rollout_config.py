@@ -121,3 +121,36 @@ def test_waves_canary_then_batches() -> None:
         ("batch", ["c0", "c1", "c2"]),
         ("batch", ["c3"]),
     ]
+
+
+def test_registry_environment_loads_and_bad_ones_are_refused(tmp_path: Path) -> None:
+    cfg = _load(
+        tmp_path,
+        "environments:\n"
+        "  - name: central\n"
+        "    registry: {repository: registry.example.com/prod/app, tag: stable}\n"
+        "    gates: {soak: 5m}\n",
+    )
+    (central,) = cfg.environments
+    assert central.kind == "registry" and central.registry is not None
+    assert (central.registry.repository, central.registry.tag) == (
+        "registry.example.com/prod/app",
+        "stable",
+    )
+    assert central.registry.immutable is False
+    bad = [
+        ("{repository: registry.example.com/prod/app:1.0}", "give the repository only"),
+        ("{repository: 'Not A Repo'}", "invalid repository"),
+        ("{repository: r.example.com/app, tag: 'a b'}", "invalid tag"),
+        ("{repository: r.example.com/app, tagg: x}", "unknown key 'tagg'"),
+    ]
+    for value, needle in bad:
+        with pytest.raises(ConfigError) as info:
+            _load(tmp_path, f"environments:\n  - name: c\n    registry: {value}\n")
+        assert needle in info.value.message and "environments[0].registry" in info.value.message
+    with pytest.raises(ConfigError, match="one target"):
+        _load(
+            tmp_path,
+            "environments:\n  - name: c\n    registry: {repository: r.example.com/app}\n"
+            "    gitops: {repo: ., files: [a.yaml]}\n",
+        )

@@ -121,10 +121,14 @@ def test_approve_records_who_and_continues(tmp_path: Path) -> None:
 
 def test_user_errors(tmp_path: Path) -> None:
     svc = _service(tmp_path, [])
-    with pytest.raises(UsageError, match="names no digest"):
-        svc.start(f"{IMAGE}:1.5")
     with pytest.raises(UsageError, match="no environments are configured"):
         svc.start(f"{IMAGE}@{D2}")
+    prod: dict[str, object] = {
+        "name": "prod",
+        "gitops": {"repo": str(_bare(tmp_path, "prod")), "files": ["a"]},
+    }
+    with pytest.raises(UsageError, match="names no digest"):  # no candidate chooser here
+        _service(tmp_path, [prod]).start(f"{IMAGE}:1.5")
     with pytest.raises(UsageError, match="no rollout is unfinished"):
         svc.resume()
     with pytest.raises(UsageError, match="there is no rollout 42"):
@@ -184,5 +188,17 @@ def test_cli_table_and_json(tmp_path: Path) -> None:
     res = runner.invoke(app, ["rollout", "status", "--format", "json", *common])
     doc = json.loads(res.stdout)
     assert doc["status"] == "succeeded" and doc["environments"][0]["gitops"]["state"] == "new"
-    res = runner.invoke(app, ["rollout", "start", f"{IMAGE}:1.5", *common])
-    assert res.exit_code == 2 and "names no digest" in res.stderr
+    res = runner.invoke(app, ["rollout", "start", IMAGE, *common])
+    assert res.exit_code == 2 and "names neither a tag nor a digest" in res.stderr
+
+
+def test_a_registry_environment_needs_a_tag_before_anything_starts(tmp_path: Path) -> None:
+    central: dict[str, object] = {
+        "name": "central",
+        "registry": {"repository": "registry.example.com/prod/web"},
+    }
+    svc = _service(tmp_path, [central])
+    with pytest.raises(UsageError, match="sets none") as info:
+        svc.start(f"{IMAGE}@{D2}")
+    assert info.value.hint is not None and "registry.tag" in info.value.hint
+    assert svc.store.latest() is None  # no record was created

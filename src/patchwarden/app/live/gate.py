@@ -45,12 +45,12 @@ def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
     info = engine.info(container)
     if info.health is not None:
         return _engine_health(engine, container, probes, deadline, checks)
-    # grace: must keep running
-    while time.monotonic() < start + probes.grace:
+    # grace: must keep running (polled every interval; the last wait ends when the grace does)
+    while (left := start + probes.grace - time.monotonic()) > 0:
         info = engine.info(container)
         if not info.running:
             return _exited(engine, container, checks)
-        time.sleep(probes.interval)
+        time.sleep(min(probes.interval, max(0.0, left)))
     checks["running"] = "ok"
     pending = []
     if probes.http_url:

@@ -220,14 +220,21 @@ class LiveUpdater:
 
     # -- the procedure ------------------------------------------------------------------
     def replace(
-        self, info: ContainerInfo, target: ImageRef, *, action: LiveAction, why: str = ""
+        self,
+        info: ContainerInfo,
+        target: ImageRef,
+        *,
+        action: LiveAction,
+        why: str = "",
+        pulled: bool = False,
     ) -> LiveResult:
-        """Move ``info`` to ``target`` (repository[:tag]@digest), gated; record the outcome."""
+        """Move ``info`` to ``target`` (repository[:tag]@digest), gated; record the outcome.
+        ``pulled``: the caller pulled ``target`` by digest in this run (no pull per container)."""
         with self._images.moving_to(target.digest or ""):
-            return self._replace(info, target, action=action, why=why)
+            return self._replace(info, target, action=action, why=why, pulled=pulled)
 
     def _replace(
-        self, info: ContainerInfo, target: ImageRef, *, action: LiveAction, why: str
+        self, info: ContainerInfo, target: ImageRef, *, action: LiveAction, why: str, pulled: bool
     ) -> LiveResult:
         started, t0 = self.clock(), time.monotonic()
         steps = StepLog(info.name, self.on_step)
@@ -261,8 +268,9 @@ class LiveUpdater:
         try:
             old_doc = self.engine.inspect(info.id)
             old_image = self.engine.inspect_image(info.image_id) if info.image_id else {}
-            self.engine.pull(target)
-            steps.append(f"pulled {target}")
+            if not pulled:
+                self.engine.pull(target)
+                steps.append(f"pulled {target}")
             image = self._images.local_name(target)
             body = create_config(
                 old_doc,

@@ -8,6 +8,7 @@ container; recorded in the update history as well.
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class EngineTarget:
         self.selector = env.containers
         self.history = history
         self._http = make_client(connect_timeout=3.0, read_timeout=3.0, max_connections=8)
+        self._pulled: set[str] = set()  # digests pulled by this process (once, not per move)
+        self._pull_lock = threading.Lock()
+        self._soak_pool: ThreadPoolExecutor | None = None
 
     # -- which containers ---------------------------------------------------------------
     def select(self, image: ImageRef) -> Selected:
@@ -87,7 +91,18 @@ class EngineTarget:
     def move(self, name: str, target: ImageRef, *, action: str, why: str) -> LiveResult:
         """Replace container ``name`` by one on ``target`` (gated; restored when it fails)."""
         live = LiveAction(action)
-        return self._updater().replace(self.engine.info(name), target, action=live, why=why)
+        self._pull_once(target)
+        info = self.engine.info(name)
+        return self._updater().replace(info, target, action=live, why=why, pulled=True)
+
+    def _pull_once(self, target: ImageRef) -> None:
+        """Pull ``target`` by digest the first time a move needs it (a wave's containers
+        wait for one pull instead of each asking the registry)."""
+        key = f"{target.name}@{target.digest}"
+        with self._pull_lock:
+            if key not in self._pulled:
+                self.engine.pull(target)
+                self._pulled.add(key)
 
     def _updater(self) -> LiveUpdater:
         h = self.env.gates.health
@@ -127,9 +142,16 @@ class EngineTarget:
         problem, or None. ``restarts`` holds the restart counts seen first."""
         if len(names) <= 1:
             return next((p for n in names if (p := self.check(n, restarts))), None)
-        with ThreadPoolExecutor(min(8, len(names)), thread_name_prefix="pw-soak") as pool:
-            problems = list(pool.map(lambda n: self.check(n, restarts), names))
+        if self._soak_pool is None:  # one pool for every check of the run (not one per check)
+            self._soak_pool = ThreadPoolExecutor(8, thread_name_prefix="pw-soak")
+        problems = list(self._soak_pool.map(lambda n: self.check(n, restarts), names))
         return next((p for p in problems if p), None)
+
+    def close(self) -> None:
+        if self._soak_pool is not None:
+            self._soak_pool.shutdown()
+            self._soak_pool = None
+        self._http.close()
 
     def check(self, name: str, restarts: dict[str, int]) -> str | None:
         """One soak check of container ``name``: None when well, else what is wrong.

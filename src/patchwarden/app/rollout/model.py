@@ -73,6 +73,7 @@ class GateName(StrEnum):
     SOAK = "soak"
     METRICS = "metrics"
     APPROVAL = "approval"
+    TRUST = "trust"  # the trust gate of a registry promotion (signatures, allowed registries)
 
 
 @dataclass
@@ -124,7 +125,7 @@ class WaveState:
 @dataclass
 class EnvState:
     name: str
-    kind: str  # engine | gitops
+    kind: str  # engine | gitops | registry
     status: str = EnvStatus.PENDING
     started_at: str | None = None
     finished_at: str | None = None
@@ -132,6 +133,7 @@ class EnvState:
     containers: dict[str, ContainerState] = field(default_factory=dict)
     waves: list[WaveState] = field(default_factory=list)
     gitops: dict[str, Any] | None = None  # {"commit": ..., "files": [...]}
+    registry: dict[str, Any] | None = None  # {"source", "destination", "before", "state", ...}
 
     def touched(self) -> list[ContainerState]:
         """Containers the rollout may have moved (on the new digest or possibly so)."""
@@ -154,6 +156,7 @@ class RolloutState:
     config: list[dict[str, Any]]  # the environments as configured when the rollout started
     stopped: Stopped | None = None
     note: str = ""
+    chosen: dict[str, Any] | None = None  # rollout start IMAGE: the candidate check chose, why
 
     def env(self, name: str) -> EnvState:
         return next(e for e in self.environments if e.name == name)
@@ -183,4 +186,5 @@ class RolloutState:
             config=list(doc.get("config", [])),
             stopped=Stopped(**stopped) if stopped else None,
             note=str(doc.get("note", "")),
+            chosen=doc.get("chosen"),
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from patchwarden.app.rollout.model import RolloutState, RolloutStatus, Where
+from patchwarden.app.rollout.model import GateName, RolloutState, RolloutStatus, Where
 from patchwarden.errors import ExitCode
 from patchwarden.store.rollouts import RolloutRecord, StepRecord
 
@@ -20,18 +20,30 @@ class Report:
 
     @property
     def all_old(self) -> bool:
-        """Every container the rollout selected runs its old digest."""
-        return all(
+        """Every container the rollout selected runs its old digest, and every file and
+        registry tag it moved names the old one again."""
+        containers = all(
             c["where"] == Where.OLD or c["from_digest"] == c["to_digest"]
             for env in self.doc["environments"]
             for c in env["containers"]
         )
+        moved = [
+            env[kind]
+            for env in self.doc["environments"]
+            for kind in ("gitops", "registry")
+            if env.get(kind) and env[kind].get("before") != self.doc["digest"]
+        ]
+        return containers and all(m.get("state") == "old" for m in moved)
 
     def exit_code(self, undoing: bool = False) -> ExitCode:
         """0 when every environment took the digest (``undoing``: when everything is back on
-        the old digest), 5 when waiting for an approval, 3 otherwise."""
+        the old digest), 7 when waiting for an approval, 6 when the trust gate of a registry
+        promotion refused the digest, 3 otherwise."""
         if self.status in (RolloutStatus.WAITING_APPROVAL, RolloutStatus.PENDING):
             return ExitCode.PENDING
+        stopped = self.doc.get("stopped") or {}
+        if not undoing and stopped.get("gate") == GateName.TRUST:
+            return ExitCode.UNTRUSTED
         if undoing:
             back = self.status in (RolloutStatus.ABORTED, RolloutStatus.ROLLED_BACK)
             return ExitCode.OK if back and self.all_old else ExitCode.ERRORS
@@ -60,6 +72,7 @@ def build_report(rec: RolloutRecord, steps: list[StepRecord]) -> Report:
                 "duration_s": _seconds(es.started_at, es.finished_at),
                 "approval": es.approval,
                 "gitops": es.gitops,
+                "registry": es.registry,
                 "waves": [
                     {
                         "index": w.index,
@@ -124,6 +137,7 @@ def build_report(rec: RolloutRecord, steps: list[StepRecord]) -> Report:
             else None
         ),
         "note": state.note,
+        "chosen": state.chosen,
         "environments": envs,
         "steps": [
             {

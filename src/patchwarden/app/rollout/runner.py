@@ -15,12 +15,11 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.app.live.model import RecordStore
 from patchwarden.app.rollout.engine_target import EngineTarget, target_ref
 from patchwarden.app.rollout.gates import Outcome, check_metrics, run_tests, soak
-from patchwarden.app.rollout.gitops_flow import gitops_env
 from patchwarden.app.rollout.model import (
     ContainerState,
     EnvState,
@@ -43,7 +42,11 @@ from patchwarden.engine.client import EngineClient
 from patchwarden.errors import PatchwardenError
 from patchwarden.store.rollouts import RolloutStore
 
+if TYPE_CHECKING:
+    from patchwarden.app.rollout.registry_target import Promotions
+
 EngineFactory = Callable[[str | None], EngineClient]
+PromotionsFactory = Callable[[], "Promotions"]
 
 
 def _iso(t: datetime) -> str:
@@ -69,6 +72,7 @@ class Run:
         metrics: MetricsSource,
         clock: Callable[[], datetime],
         workdir: str | None,
+        promotions: PromotionsFactory | None = None,
     ) -> None:
         self.store = store
         self.history = history
@@ -82,6 +86,8 @@ class Run:
         self.envs = [Environment.model_validate(doc) for doc in state.config]
         self._lock = threading.RLock()
         self._targets: dict[str, EngineTarget] = {}
+        self._promotions_factory = promotions
+        self._promotions: Promotions | None = None
 
     @property
     def lock(self) -> threading.RLock:
@@ -129,8 +135,21 @@ class Run:
             self._targets[env.name] = EngineTarget(self.engines(env.engine), env, self.history)
         return self._targets[env.name]
 
+    def promotions(self) -> Promotions:
+        """The central registry (built on first use: only registry environments need it)."""
+        if self._promotions is None:
+            if self._promotions_factory is None:
+                raise PatchwardenError("registry environments are not available here")
+            self._promotions = self._promotions_factory()
+        return self._promotions
+
     def undo(self) -> Undo:
         return Undo(self)
+
+    def close(self) -> None:
+        for target in self._targets.values():
+            target.close()
+        self._targets.clear()
 
     # -- forward ------------------------------------------------------------------------
     def forward(self) -> None:
@@ -145,7 +164,18 @@ class Run:
                 now = self.clock()
                 self.step("approval", "manual", "waiting", now, env=env.name)
                 return
-            ok = gitops_env(self, env, es) if env.kind == "gitops" else self.engine_env(env, es)
+            # git and registry code is imported only for the environments that need it
+            # (start-up is part of every rollout's cost)
+            if env.kind == "gitops":
+                from patchwarden.app.rollout.gitops_flow import gitops_env
+
+                ok = gitops_env(self, env, es)
+            elif env.kind == "registry":
+                from patchwarden.app.rollout.registry_flow import registry_env
+
+                ok = registry_env(self, env, es)
+            else:
+                ok = self.engine_env(env, es)
             if not ok:
                 return
             es.status, es.finished_at = EnvStatus.SUCCEEDED, _iso(self.clock())

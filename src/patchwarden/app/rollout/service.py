@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from patchwarden.app.live.model import RecordStore
+from patchwarden.app.rollout.candidate import ChooseCandidate
 from patchwarden.app.rollout.model import (
     EnvState,
     EnvStatus,
@@ -25,7 +26,7 @@ from patchwarden.app.rollout.model import (
 )
 from patchwarden.app.rollout.prometheus import MetricsSource
 from patchwarden.app.rollout.report import Report, build_report
-from patchwarden.app.rollout.runner import EngineFactory, Run, runner_id
+from patchwarden.app.rollout.runner import EngineFactory, PromotionsFactory, Run, runner_id
 from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import parse_reference
 from patchwarden.errors import UsageError
@@ -52,6 +53,8 @@ class Rollouts:
         metrics: MetricsSource,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         workdir: str | None = None,
+        promotions: PromotionsFactory | None = None,
+        candidates: ChooseCandidate | None = None,
     ) -> None:
         self.store = store
         self.history = history
@@ -60,19 +63,39 @@ class Rollouts:
         self.metrics = metrics
         self.clock = clock
         self.workdir = workdir
+        self.promotions = promotions
+        self.candidates = candidates
 
     # -- commands -----------------------------------------------------------------------
-    def start(self, image: str) -> Report:
+    def start(
+        self, image: str, on_chosen: Callable[[dict[str, Any]], None] | None = None
+    ) -> Report:
+        """Roll out IMAGE@DIGEST, or for IMAGE:TAG the candidate ``check`` chooses (resolved
+        to a digest here, once, recorded with why it was chosen, and told to ``on_chosen``
+        before the rollout begins)."""
         ref = parse_reference(image)
-        if ref.digest is None:
-            raise UsageError(
-                f"{image} names no digest: a rollout carries one exact digest",
-                "pass IMAGE@sha256:... (e.g. the digest `patchwarden check` chose)",
-            )
         if not self.environments:
             raise UsageError(
                 "no environments are configured",
                 "add environments: to patchwarden.yaml (see docs/commands/rollout.md)",
+            )
+        chosen = None
+        if ref.digest is None:
+            if self.candidates is None:
+                raise UsageError(
+                    f"{image} names no digest: a rollout carries one exact digest",
+                    "pass IMAGE@sha256:... (e.g. the digest `patchwarden check` chose)",
+                )
+            chosen = self.candidates(ref)
+            ref = parse_reference(chosen.image).with_digest(chosen.digest)
+            if on_chosen is not None:
+                on_chosen(chosen.as_dict())
+        assert ref.digest is not None  # noqa: S101 - given, or chosen just now
+        untagged = [e.name for e in self.environments if e.registry and not e.registry.tag]
+        if untagged and not ref.tag:
+            raise UsageError(
+                f"{image} names no tag, and registry environment {untagged[0]} sets none",
+                f"start with IMAGE:TAG@DIGEST, or set registry.tag for {untagged[0]}",
             )
         text = f"{ref.name}:{ref.tag}" if ref.tag else ref.name
         state = RolloutState(
@@ -80,6 +103,7 @@ class Rollouts:
             digest=ref.digest,
             environments=[EnvState(e.name, e.kind) for e in self.environments],
             config=[e.model_dump(mode="json") for e in self.environments],
+            chosen=chosen.as_dict() if chosen else None,
         )
         now = self.clock()
         rid = self.store.create(text, ref.digest, state.to_dict(), now)
@@ -93,6 +117,7 @@ class Rollouts:
             detail={
                 "image": f"{text}@{ref.digest}",
                 "environments": [e.name for e in self.environments],
+                **({"chosen": state.chosen} if state.chosen else {}),
             },
         )
         return self._go(self._get(rid), "forward")
@@ -168,6 +193,7 @@ class Rollouts:
                 metrics=self.metrics,
                 clock=self.clock,
                 workdir=self.workdir,
+                promotions=self.promotions,
             )
             if what == "forward" and run.status == RolloutStatus.STOPPING:
                 what = "finish-stop"
@@ -175,25 +201,33 @@ class Rollouts:
                 what = "abort"
             elif what == "forward" and run.status == RolloutStatus.ROLLING_BACK:
                 what = "rollback"
-            started = self.clock()
-            if rec.status != RolloutStatus.PENDING or what != "forward":
-                run.step("rollout", what, "started", started, detail={"was": rec.status})
-            if what == "forward":
-                run.forward()
-            elif what == "finish-stop":
-                assert run.state.stopped is not None  # noqa: S101 - an invariant the caller establishes
-                run.undo().environments([run.state.stopped.environment])
-                run.save(RolloutStatus.FAILED)
-            else:
-                status = RolloutStatus.ABORTING if what == "abort" else RolloutStatus.ROLLING_BACK
-                run.save(status)
-                names = [e.name for e in run.state.environments if e.containers or e.gitops]
-                back = run.undo().environments(names)
-                done = RolloutStatus.ABORTED if what == "abort" else RolloutStatus.ROLLED_BACK
-                run.state.note = "" if back else "some containers could not be rolled back"
-                run.save(done)
-            run.step("rollout", "finish", run.status, started, detail=_where_summary(run.state))
+            try:
+                self._run(run, rec, what)
+            finally:
+                run.close()
         return self.status(rec.id)
+
+    def _run(self, run: Run, rec: RolloutRecord, what: str) -> None:
+        started = self.clock()
+        if rec.status != RolloutStatus.PENDING or what != "forward":
+            run.step("rollout", what, "started", started, detail={"was": rec.status})
+        if what == "forward":
+            run.forward()
+        elif what == "finish-stop":
+            assert run.state.stopped is not None  # noqa: S101 - an invariant the caller establishes
+            run.undo().environments([run.state.stopped.environment])
+            run.save(RolloutStatus.FAILED)
+        else:
+            status = RolloutStatus.ABORTING if what == "abort" else RolloutStatus.ROLLING_BACK
+            run.save(status)
+            names = [
+                e.name for e in run.state.environments if e.containers or e.gitops or e.registry
+            ]
+            back = run.undo().environments(names)
+            done = RolloutStatus.ABORTED if what == "abort" else RolloutStatus.ROLLED_BACK
+            run.state.note = "" if back else "some containers could not be rolled back"
+            run.save(done)
+        run.step("rollout", "finish", run.status, started, detail=_where_summary(run.state))
 
     @contextlib.contextmanager
     def _hold(self, rec: RolloutRecord) -> Iterator[None]:

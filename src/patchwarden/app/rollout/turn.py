@@ -1,4 +1,5 @@
-"""What the gitops flow and the undo steps ask of the rollout in progress (``runner.Run``).
+"""What the gitops and registry flows and the undo steps ask of the rollout in progress
+(``runner.Run``).
 
 A Protocol here, below the runner: the runner imports those helpers, so they cannot import it.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from patchwarden.app.rollout.engine_target import EngineTarget
 from patchwarden.app.rollout.gates import Outcome
@@ -20,6 +21,9 @@ from patchwarden.app.rollout.model import (
     WaveState,
 )
 from patchwarden.config.rollout import Environment
+
+if TYPE_CHECKING:  # the registry client is imported only for registry environments
+    from patchwarden.app.rollout.registry_target import Promotions
 
 
 class RolloutTurn(Protocol):
@@ -50,6 +54,10 @@ class RolloutTurn(Protocol):
     ) -> None: ...
 
     def target(self, env: Environment) -> EngineTarget: ...
+
+    def promotions(self) -> Promotions:
+        """The central registry, for registry environments."""
+        ...
 
     def gate(
         self, es: EnvState, wave: WaveState, name: GateName, out: Outcome, t0: datetime

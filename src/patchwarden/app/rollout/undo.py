@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from patchwarden.app.rollout.gitops_flow import undo_gitops
 from patchwarden.app.rollout.model import ContainerState, EnvState, EnvStatus, Where
 from patchwarden.app.rollout.turn import RolloutTurn
 from patchwarden.app.serialize.live import live_result_dict
@@ -52,7 +51,13 @@ class Undo:
         ]
         for env, es in reversed(pairs):
             if env.kind == "gitops":
+                from patchwarden.app.rollout.gitops_flow import undo_gitops
+
                 ok = undo_gitops(run, env, es) and ok
+            elif env.kind == "registry":
+                from patchwarden.app.rollout.registry_flow import undo_registry
+
+                ok = undo_registry(run, env, es) and ok
             elif es.containers:
                 ok = self.environment(env, es) and ok
         return ok
