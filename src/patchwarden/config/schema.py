@@ -25,6 +25,7 @@ from pydantic import (
 from patchwarden.config.queue import QueueConfig, StateConfig
 from patchwarden.config.rollout import Environment, unique_names
 from patchwarden.config.serve import ServeConfig, cron_expression, time_zone
+from patchwarden.config.trust import KeylessIdentity
 from patchwarden.core.durations import parse_duration
 
 
@@ -136,16 +137,29 @@ class TrustRule(_Strict):
     require: Literal["any", "all"] = Field(
         "any", description="any: one listed signer suffices; all: every one must have signed"
     )
+    identities: list[KeylessIdentity] = Field(
+        default_factory=list, description="keyless signers: sigstore bundle certificate identities"
+    )
+    trusted_root: str = Field(
+        "public-good", description="sigstore trusted_root.json for identities, or public-good"
+    )
 
     @field_validator("keys", "gpg_keys")
     @classmethod
     def _sources(cls, v: list[str], info: ValidationInfo) -> list[str]:
         return [_key_source(k, info) for k in v]
 
+    @field_validator("trusted_root")
+    @classmethod
+    def _root(cls, v: str, info: ValidationInfo) -> str:
+        return v if v == "public-good" else _key_source(v, info)
+
     @model_validator(mode="after")
     def _someone(self) -> TrustRule:
-        if not self.keys and not self.gpg_keys:
-            raise ValueError(f"trust rule {self.match!r} names no keys: add keys or gpg_keys")
+        if not self.keys and not self.gpg_keys and not self.identities:
+            raise ValueError(
+                f"trust rule {self.match!r} names no signer: add keys, gpg_keys or identities"
+            )
         if self.gpg_keys and not self.lookaside:
             raise ValueError(
                 f"trust rule {self.match!r} has gpg_keys but no lookaside to read signatures from"
