@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-from urllib.parse import quote
 
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import NotFoundError, RegistryError
@@ -71,9 +70,9 @@ def list_referrers(
     """Referrers of ``digest`` in ``image``'s repository, and how they were found. Filtered
     by ``artifact_type`` (a prefix) here whether or not the registry applied the filter."""
     host, repo = image.registry, image.repository
+    # No ?artifactType= filter: servers match it exactly, and callers ask for a prefix (every
+    # version of a media type); the filter is applied here instead.
     path = f"/v2/{repo}/referrers/{digest}"
-    if artifact_type:
-        path += f"?artifactType={quote(artifact_type, safe='')}"
     headers = {"Accept": MEDIA_OCI_INDEX}
     t = client.transport
     with t.request(host, repo, "referrers", "GET", path, headers) as r:

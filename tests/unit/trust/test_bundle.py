@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from patchwarden.errors import UsageError
+from patchwarden.trust.bundle import (
+    PUBLIC_GOOD,
+    BundleResult,
+    Identity,
+    load_trusted_root,
+    verify_bundle,
+)
 from testkit.sigstore_bundles import (
     PROD_ISSUER,
     PROD_SUBJECT,
@@ -23,15 +32,6 @@ from testkit.sigstore_bundles import (
     Assets,
     sigstore_assets,
     staging_root,
-)
-
-from patchwarden.errors import UsageError
-from patchwarden.trust.bundle import (
-    PUBLIC_GOOD,
-    BundleResult,
-    Identity,
-    load_trusted_root,
-    verify_bundle,
 )
 
 PUBLISH = frozenset({PYPI_PUBLISH})
