@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from patchwarden.config.queue import QueueConfig, StateConfig
+from patchwarden.config.retention import RetentionRule
 from patchwarden.config.rollout import Environment, unique_names
 from patchwarden.config.serve import ServeConfig, cron_expression, time_zone
 from patchwarden.config.trust import KeylessIdentity
@@ -357,6 +358,9 @@ class Config(_Strict):
     )
     allowed_registries: list[str] | None = Field(
         None, description="written as registries.allowed: globs on normalized image names"
+    )
+    retention: list[RetentionRule] = Field(
+        default_factory=list, description="what `registry retain` keeps, per repository pattern"
     )
 
     @model_validator(mode="before")
