@@ -1,7 +1,8 @@
 """The ``environments:`` section of ``patchwarden.yaml``: where ``rollout`` carries a digest.
 
 Environments are taken in the order written. Each has one target: a container engine
-(``engine`` + ``containers``) or a git repository (``gitops``). Every key is documented in
+(``engine`` + ``containers``), a git repository (``gitops``) or a tag in the central registry
+(``registry``). Every key is documented in
 docs/configuration.md (section ``environments``).
 """
 
@@ -22,8 +23,11 @@ from pydantic import (
 )
 
 from patchwarden.core.durations import parse_duration
+from patchwarden.core.ref import parse_reference
+from patchwarden.errors import ReferenceFormatError
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _PORT = re.compile(r"\{port:(\d{1,5})(?:/(tcp|udp))?\}")
 
 
@@ -144,11 +148,39 @@ class GitOpsTarget(_Strict):
     push: bool = Field(False, description="push the branch to its upstream after the commit")
 
 
+class RegistryTarget(_Strict):
+    """A tag in the central registry, moved by ``registry promote`` (copy by digest,
+    signatures along, the tag last, the trust gate first)."""
+
+    repository: str = Field(description="destination repository (registry/path, no tag)")
+    tag: str | None = Field(None, description="destination tag (default: the rollout image's)")
+    immutable: bool = Field(False, description="never move an existing tag to another digest")
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, v: str) -> str:
+        try:
+            ref = parse_reference(v)
+        except ReferenceFormatError as exc:
+            raise ValueError(f"invalid repository {v!r}: {exc.message}") from None
+        if ref.tag or ref.digest:
+            raise ValueError(f"{v!r}: give the repository only; the tag goes in registry.tag")
+        return v
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, v: str | None) -> str | None:
+        if v is not None and not _TAG.fullmatch(v):
+            raise ValueError(f"invalid tag {v!r}: letters, digits, '_', '.', '-' (128 at most)")
+        return v
+
+
 class Environment(_Strict):
     name: str
     engine: str | None = Field(None, description="Docker API URL (unix://, tcp://)")
     containers: ContainerSelector | None = None
     gitops: GitOpsTarget | None = None
+    registry: RegistryTarget | None = None
     waves: Waves = Field(default_factory=Waves)
     gates: Gates = Field(default_factory=Gates)
     approval: Literal["manual"] | None = None
@@ -166,17 +198,22 @@ class Environment(_Strict):
     @model_validator(mode="after")
     def _target(self) -> Environment:
         engine = self.engine is not None or self.containers is not None
-        if engine and self.gitops is not None:
-            raise ValueError("an environment has one target: engine + containers, or gitops")
-        if not engine and self.gitops is None:
-            raise ValueError("give a target: engine + containers, or gitops")
+        targets = sum((engine, self.gitops is not None, self.registry is not None))
+        if targets > 1:
+            raise ValueError(
+                "an environment has one target: engine + containers, gitops, or registry"
+            )
+        if targets == 0:
+            raise ValueError("give a target: engine + containers, gitops, or registry")
         if engine and self.containers is None:
             raise ValueError("an engine environment needs containers: {label: ...}")
         return self
 
     @property
     def kind(self) -> str:
-        return "gitops" if self.gitops is not None else "engine"
+        if self.gitops is not None:
+            return "gitops"
+        return "registry" if self.registry is not None else "engine"
 
 
 def unique_names(envs: list[Environment]) -> list[Environment]:
