@@ -3,9 +3,9 @@ pattern. Documented in docs/configuration.md (section ``retention``)."""
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from patchwarden.config.regexes import check_regexes
 
 
 class RetentionRule(BaseModel):
@@ -29,11 +29,7 @@ class RetentionRule(BaseModel):
     @field_validator("keep_tags")
     @classmethod
     def _regexes(cls, v: list[str]) -> list[str]:
-        for pattern in v:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        check_regexes(v)
         return v
 
     @field_validator("paths")

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from patchwarden.config.queue import QueueConfig, StateConfig
+from patchwarden.config.regexes import check_regexes
 from patchwarden.config.retention import RetentionRule
 from patchwarden.config.rollout import Environment, unique_names
 from patchwarden.config.serve import ServeConfig, cron_expression, time_zone
@@ -67,11 +68,7 @@ class PolicyFields(_Strict):
     @field_validator("include", "exclude")
     @classmethod
     def _regexes(cls, v: list[str] | None) -> list[str] | None:
-        for pattern in v or []:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        check_regexes(v or [])
         return v
 
     @field_validator("platform")

@@ -4,9 +4,9 @@ docs/configuration.md (section ``trust``)."""
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from patchwarden.config.regexes import check_regexes
 
 
 class KeylessIdentity(BaseModel):
@@ -23,10 +23,5 @@ class KeylessIdentity(BaseModel):
             raise ValueError("give exactly one of issuer, issuer_regex")
         if (self.subject is None) == (self.subject_regex is None):
             raise ValueError("give exactly one of subject, subject_regex")
-        for rx in (self.issuer_regex, self.subject_regex):
-            if rx is not None:
-                try:
-                    re.compile(rx)
-                except re.error as exc:
-                    raise ValueError(f"invalid regular expression {rx!r}: {exc}") from None
+        check_regexes((self.issuer_regex, self.subject_regex))
         return self
