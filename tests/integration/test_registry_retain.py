@@ -17,8 +17,10 @@ from patchwarden.core.ref import parse_reference
 from patchwarden.devtools import skopeo
 from patchwarden.devtools.cosign import Signer
 from patchwarden.devtools.registry_server import RegistryServer
+from patchwarden.devtools.sigstore_bundle import TestInstance, attach_bundle
 from patchwarden.devtools.skopeo import Pusher
 from patchwarden.registry import RegistryClient
+from patchwarden.registry.model import MEDIA_OCI_MANIFEST
 from patchwarden.registry.writer import RegistryWriter
 from patchwarden.store import UpdateRecord, open_store
 from patchwarden.trust.simple_signing import cosign_tag
@@ -153,6 +155,14 @@ def test_retention_rules_from_config(
         )
         for i, t in enumerate(tags)
     }
+    with RegistryClient() as c:  # a keyless signature (an OCI referrer) on a version that goes
+        attach_bundle(
+            RegistryWriter(c),
+            parse_reference(f"{R}/{repo}:1.0"),
+            d["1.0"],
+            MEDIA_OCI_MANIFEST,
+            TestInstance().sign_digest(d["1.0"], subject="a@example.org", issuer="https://i"),
+        )
     (tmp_path / "deploy").mkdir()
     (tmp_path / "deploy" / "compose.yaml").write_text(
         f"services:\n  a:\n    image: {R}/{repo}:1.1\n"
@@ -186,6 +196,7 @@ def test_retention_rules_from_config(
     )
     assert dry.returncode == 0, dry.stderr
     plan = json.loads(dry.stdout)["repositories"][0]
+    assert f"sha256-{d['1.0'][7:]}" in skopeo.list_tags(f"{R}/{repo}")
     gone = {v["tags"][0]: " | ".join(v["deleted_because"]) for v in plan["deleted"]}
     kept = {v["tags"][0]: " | ".join(v["kept_because"]) for v in plan["kept"]}
     assert sorted(gone) == ["1.0", "1.2"]
@@ -202,6 +213,7 @@ def test_retention_rules_from_config(
 
     done = cli("registry", "retain", f"{R}/{repo}", *state, "--format", "json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    # the referrers tag-schema index went with its version
     assert sorted(skopeo.list_tags(f"{R}/{repo}")) == ["1.1", "2.0", "lts-1"]
 
     none = cli("registry", "retain", f"{R}/other/app", *state, "--dry-run", cwd=tmp_path)

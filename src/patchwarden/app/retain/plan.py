@@ -18,6 +18,7 @@ from patchwarden.app.retain.tags import TagInfo, is_artifact_tag
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import NotFoundError, RegistryError, UsageError
 from patchwarden.registry.client import RegistryClient
+from patchwarden.registry.referrers import list_referrers, schema_tag
 from patchwarden.registry.writer import RegistryWriter
 from patchwarden.trust.simple_signing import cosign_tag
 
@@ -152,12 +153,31 @@ def execute(client: RegistryClient, repo: ImageRef, p: RetainPlan) -> None:
                 except NotFoundError:
                     continue
                 writer.delete_manifest(base, art.digest)
+            _delete_referrers(client, writer, base, v.digest)
             writer.delete_manifest(base, v.digest)
             for child in sorted(children):
                 writer.delete_manifest(base, child)
         except RegistryError as exc:
             p.errors.append(f"deleting {v.digest}: {exc.message}")
     p.dry_run = False
+
+
+def _delete_referrers(
+    client: RegistryClient, writer: RegistryWriter, base: ImageRef, digest: str
+) -> None:
+    """OCI referrers of a deleted version (sigstore bundles, attestations): each artifact
+    manifest, then the referrers tag-schema index that lists them."""
+    refs, _ = list_referrers(client, base, digest)
+    for r in refs:
+        try:
+            writer.delete_manifest(base, r.digest)
+        except NotFoundError:
+            continue
+    try:
+        index = client.head_manifest(base.with_tag(schema_tag(digest)))
+    except NotFoundError:
+        return
+    writer.delete_manifest(base, index.digest)
 
 
 def _children(client: RegistryClient, base: ImageRef, digest: str) -> set[str]:
