@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cli_process import cli
 
 from patchwarden.app.trust.bundles import BundleChecker
 from patchwarden.app.trust.model import Expected
@@ -25,6 +24,7 @@ from patchwarden.registry import RegistryClient
 from patchwarden.registry.model import MEDIA_OCI_MANIFEST
 from patchwarden.registry.writer import RegistryWriter
 from patchwarden.trust.bundle import Identity
+from testkit.cli_process import cli
 
 pytestmark = pytest.mark.integration
 ISSUER = "https://token.actions.githubusercontent.com"

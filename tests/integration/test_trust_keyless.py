@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_process import cli
 
 from patchwarden.app.trust.bundles import BundleChecker
 from patchwarden.app.trust.model import Expected
@@ -41,6 +40,7 @@ from patchwarden.registry.model import MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST
 from patchwarden.registry.referrers import ReferrersVia, list_referrers
 from patchwarden.registry.writer import RegistryWriter
 from patchwarden.trust.bundle import PUBLIC_GOOD, Identity
+from testkit.cli_process import cli
 from testkit.sigstore_bundles import PROD_ISSUER, PROD_SUBJECT, sigstore_assets
 
 pytestmark = pytest.mark.integration
