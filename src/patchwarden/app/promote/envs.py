@@ -70,7 +70,8 @@ def resolve(
         )
         raise UsageError(
             f"registry promote with {flags} takes {usage}, got {n} argument(s)",
-            "see patchwarden registry promote --help",
+            "with --from-env and --to-env give at most one TAG or @DIGEST; with --to-env "
+            "alone, SRC; with --from-env alone, [TAG|@DIGEST] DST",
         )
     rest = list(args)
     dst_text = rest.pop() if to_env is None else None  # DST is always last
