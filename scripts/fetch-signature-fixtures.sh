@@ -3,6 +3,7 @@
 # (Apache-2.0), as Debian ships them in golang-github-containers-image-dev. Only the files are
 # unpacked (dpkg -x), without the package's ~300 Go source dependencies. Idempotent.
 set -euo pipefail
+bash "$(dirname "$0")/fetch-sigstore-fixtures.sh"
 DEST="${PATCHWARDEN_SIGNATURE_FIXTURES_ROOT:-/usr/local/share/patchwarden/containers-image}"
 REL=usr/share/gocode/src/github.com/containers/image/signature/fixtures
 if [ -f "/$REL/cosign.pub" ] || [ -f "$DEST/$REL/cosign.pub" ]; then exit 0; fi

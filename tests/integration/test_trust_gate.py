@@ -113,7 +113,7 @@ def test_bad_trust_config_is_a_usage_error(project: dict[str, Any]) -> None:
     (d / "patchwarden.yaml").write_text("trust:\n  - match: 'x/*'\n")
     proc = cli("check", "--no-cache", cwd=d)
     assert proc.returncode == 2
-    assert "names no keys" in proc.stderr
+    assert "names no signer" in proc.stderr
     (d / "patchwarden.yaml").write_text(
         f"registries:\n  {project['R']}:\n    insecure: true\n"
         f"trust:\n  - match: '*'\n    keys: [keys/missing.pub]\n"

@@ -88,8 +88,17 @@ def test_cli_verify_json_and_exit_codes(cosign_image: ImageRef, fx: Path, tmp_pa
     assert "NOT VERIFIED" in bad.stdout and "not signed by any expected key" in bad.stdout
     missing = cli("verify", str(cosign_image), "--key", str(tmp_path / "nope.pub"), cwd=tmp_path)
     assert missing.returncode == 2 and "cannot read public key" in missing.stderr
-    keyless = cli("verify", str(cosign_image), "--certificate-identity", "a@b", cwd=tmp_path)
-    assert keyless.returncode == 2 and "not supported yet" in keyless.stderr
+    keyless = cli(
+        "verify",
+        str(cosign_image),
+        "--certificate-identity",
+        "a@b",
+        "--certificate-oidc-issuer",
+        "https://accounts.google.com",
+        cwd=tmp_path,
+    )
+    # signed with a key only: no sigstore bundle among its referrers
+    assert keyless.returncode == 6 and "found no signature" in keyless.stdout
 
 
 def test_real_signature_by_unknown_key_refused(

@@ -351,10 +351,12 @@ def build_live_updater(
 
 def build_verifier(config: Config, client: RegistryClient | None = None) -> Verifier:
     """Signature checks read through an uncached client: signature tags are never cached."""
+    from patchwarden.app.trust.bundles import BundleChecker
     from patchwarden.app.trust.gpg import lookaside_check
     from patchwarden.app.trust.verifier import Verifier
 
-    return Verifier(client or build_client(config), gpg=lookaside_check)
+    client = client or build_client(config)
+    return Verifier(client, gpg=lookaside_check, bundles=BundleChecker(client))
 
 
 def build_trust_gate(config: Config, client: RegistryClient | None = None) -> TrustGate | None:

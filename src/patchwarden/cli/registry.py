@@ -43,6 +43,11 @@ so an interrupted promotion leaves no tag; running it again resumes and is idemp
 With trust: rules in patchwarden.yaml the source must verify (fail closed), and both sides
 must be inside registries.allowed. Each promotion is recorded in the state store.
 
+Environments: --from-env ENV replaces SRC with the repository of ENV's registry target in
+patchwarden.yaml (environments: - name: ENV, registry: {repository, tag, immutable}), with its
+tag, or the TAG / @DIGEST you give; --to-env ENV replaces DST (ENV's tag, else the source's;
+immutable: true there acts as --immutable).
+
 Exit codes: 0 promoted (or already there); 2 bad usage; 3 registry error or a tag that
 --immutable protects; 6 refused by the trust policy.
 
@@ -52,6 +57,7 @@ Examples:
   patchwarden registry promote ghcr.io/acme/app:1.4.2 registry.example.com/prod/app
   patchwarden registry promote reg.example.com/dev/app@sha256:... \\
       reg.example.com/prod/app:1.4.2 --immutable
+  patchwarden registry promote --from-env staging --to-env prod 1.4.2
 """
 
 TAGS_HELP = """List the tags of REPO (cosign signature tags left out unless --all).
@@ -84,8 +90,23 @@ def _actor() -> str:
 @registry_app.command("promote", help=PROMOTE_HELP)
 @reporting()
 def promote(
-    src: str = typer.Argument(..., metavar="SRC"),
-    dst: str = typer.Argument(..., metavar="DST"),
+    args: list[str] | None = typer.Argument(
+        None, metavar="SRC DST", help="Source and destination (see --from-env/--to-env)."
+    ),
+    from_env: str | None = typer.Option(
+        None,
+        "--from-env",
+        metavar="ENV",
+        envvar="PATCHWARDEN_REGISTRY_PROMOTE_FROM_ENV",
+        help="Source: the registry of this environment of patchwarden.yaml (replaces SRC).",
+    ),
+    to_env: str | None = typer.Option(
+        None,
+        "--to-env",
+        metavar="ENV",
+        envvar="PATCHWARDEN_REGISTRY_PROMOTE_TO_ENV",
+        help="Destination: the registry of this environment (replaces DST).",
+    ),
     immutable: bool = typer.Option(
         False,
         "--immutable",
@@ -105,7 +126,15 @@ def promote(
         from patchwarden.app.serialize.registry import promote_dict
         from patchwarden.core.ref import parse_reference
 
-        source, dest = parse_reference(src), parse_reference(dst)
+        if from_env is None and to_env is None and len(args or []) == 2:
+            source, dest = (parse_reference(a) for a in args or [])
+        else:
+            from patchwarden.app.promote.envs import resolve
+
+            cfg, _ = load_settings(config, [Path.cwd()])
+            ends = resolve(cfg, args or [], from_env, to_env)
+            source, dest = ends.source, ends.destination
+            immutable = immutable or ends.immutable
         store, log = None, None
         if not no_record:  # SQLAlchemy + Alembic: ~0.3 s of start-up, only when recording
             from patchwarden.store import open_store

@@ -33,12 +33,18 @@ container in the state store (what engine rollback goes back to). cosign signatu
 their image. Everything else is deleted through the distribution API (the registry must allow
 deletes). Then run the registry's garbage collection to reclaim storage (the command says how).
 
+Rules can live in patchwarden.yaml (retention:, per repository pattern: keep_last, keep_days,
+keep_tags, keep_rollback, paths, engine). Every rule matching REPO applies, and the flags add
+one more: a version is kept when any of them keeps it. --dry-run lists what would be deleted
+and why, and why each survivor stays.
+
 Exit codes: 0 done (or --dry-run); 2 bad usage; 3 some tag or delete failed (the rest is done).
 
 Examples:
 
 \b
   patchwarden registry retain reg.example.com/team/app --keep-last 10 --keep-days 30 --dry-run
+  patchwarden registry retain reg.example.com/team/app --dry-run     # rules from patchwarden.yaml
   patchwarden registry retain reg.example.com/team/app --keep-last 5 --paths deploy/ \\
       --engine unix:///run/podman/podman.sock --keep-tags '^v?[0-9]+$'
 """
@@ -47,7 +53,12 @@ Examples:
 @reporting()
 def retain(
     repos: list[str] = typer.Argument(..., metavar="REPO..."),
-    keep_last: int = typer.Option(..., "--keep-last", metavar="N", help="Newest versions kept."),
+    keep_last: int | None = typer.Option(
+        None,
+        "--keep-last",
+        metavar="N",
+        help="Newest versions kept (needed unless a retention: rule matches REPO).",
+    ),
     keep_days: float | None = typer.Option(
         None, "--keep-days", metavar="D", help="Keep versions created within D days."
     ),
@@ -79,8 +90,11 @@ def retain(
         envvar="PATCHWARDEN_STATE",
         help="State store whose rollback versions are kept (default: see docs/state-store.md).",
     ),
-    keep_rollback: int = typer.Option(
-        3, "--keep-rollback", metavar="K", help="Rollback versions kept per container."
+    keep_rollback: int | None = typer.Option(
+        None,
+        "--keep-rollback",
+        metavar="K",
+        help="Rollback versions kept per container (default 3, or the rules' largest).",
     ),
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
@@ -89,22 +103,12 @@ def retain(
 ) -> None:
     with user_errors(debug):
         from patchwarden.app.retain.plan import GC_HINT
-        from patchwarden.app.retain.run import retain_repos
+        from patchwarden.app.retain.run import CliRetention, retain_repos
         from patchwarden.app.serialize.registry import retain_dict
 
         cfg, _ = load_settings(config, [Path.cwd()], timeout=timeout)
-        plans = retain_repos(
-            cfg,
-            repos,
-            keep_last=keep_last,
-            keep_days=keep_days,
-            keep_tags=keep_tags,
-            dry_run=dry_run,
-            paths=paths or [],
-            engine=engine,
-            state=state,
-            keep_rollback=keep_rollback,
-        )
+        flags = CliRetention(keep_last, keep_days, keep_tags, paths or [], engine, keep_rollback)
+        plans = retain_repos(cfg, repos, flags, dry_run=dry_run, state=state)
         if format == OutputFormat.json:
             emit_json(retain_dict(plans, GC_HINT))
         else:
@@ -114,9 +118,9 @@ def retain(
                     f"[bold]{escape(p.repository)}[/]: {verb} {len(p.deleted)}, kept {len(p.kept)}"
                 )
                 for v in p.deleted:
-                    out.print(
-                        f"  [red]{verb}[/] {v.digest[:19]} {escape(', '.join(sorted(v.tags)))}"
-                    )
+                    names = escape(", ".join(sorted(v.tags)))
+                    why = escape("; ".join(v.drop))
+                    out.print(f"  [red]{verb}[/] {v.digest[:19]} {names}: {why}")
                 for v in p.kept:
                     why = escape("; ".join(v.keep))
                     names = escape(", ".join(sorted(v.tags)))

@@ -19,7 +19,7 @@ from patchwarden.cli.common import (
     user_errors,
 )
 from patchwarden.cli.report import reporting
-from patchwarden.errors import ExitCode, UsageError
+from patchwarden.errors import ExitCode
 
 HELP = """Verify the signatures of images, by digest. Fails closed.
 
@@ -31,9 +31,15 @@ digest, and the signatures attached to that digest are checked against the signe
                    read from the tag sha256-<hex>.sig, as cosign, skopeo and podman write them
   --gpg-key FILE   OpenPGP public key; "simple signing" signatures are read from --lookaside
                    (a directory or URL laid out as skopeo's lookaside-staging writes it)
+  --certificate-identity SUBJECT --certificate-oidc-issuer URL   (or their -regexp forms)
+                   keyless: sigstore bundles attached as cosign 2.x/3.x attaches them (OCI
+                   referrers API, else the referrers tag schema); the Fulcio certificate must
+                   chain to --trusted-root, carry a valid SCT and name this subject and
+                   issuer; the Rekor inclusion proof and checkpoint are checked offline; the
+                   signed statement's subject must be the image digest
 
-Several signers: --require any (default: one of them is enough) or all. Without --key and
---gpg-key the trust: rules of patchwarden.yaml that match each image are used.
+Several signers: --require any (default: one of them is enough) or all. Without a signer
+flag the trust: rules of patchwarden.yaml that match each image are used.
 
 A signature on a multi-arch index covers every platform of it; the result says which.
 An image is "not verified" when no acceptable signature is found, when a signature is for
@@ -49,6 +55,9 @@ Examples:
   patchwarden verify registry.example.com/team/app:1.4 --key cosign.pub
   patchwarden verify app@sha256:... --key a.pub --key b.pub --require all --format json
   patchwarden verify app:1.4 --gpg-key release.asc --lookaside /var/lib/sigstore
+  patchwarden verify app:1.4 \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
+      --certificate-identity-regexp 'https://github.com/acme/app/.*'
 """
 
 
@@ -84,13 +93,37 @@ def verify(
         None,
         "--certificate-identity",
         metavar="SUBJECT",
-        help="Keyless (Fulcio certificate) subject. Not supported yet: exits 2.",
+        envvar="PATCHWARDEN_VERIFY_CERTIFICATE_IDENTITY",
+        help="Keyless: the signing certificate's subject (e-mail or URI), exact.",
+    ),
+    certificate_identity_regexp: str | None = typer.Option(
+        None,
+        "--certificate-identity-regexp",
+        metavar="REGEX",
+        envvar="PATCHWARDEN_VERIFY_CERTIFICATE_IDENTITY_REGEXP",
+        help="Keyless: the certificate's subject, a regular expression (full match).",
     ),
     certificate_oidc_issuer: str | None = typer.Option(
         None,
         "--certificate-oidc-issuer",
         metavar="URL",
-        help="Keyless (Fulcio certificate) OIDC issuer. Not supported yet: exits 2.",
+        envvar="PATCHWARDEN_VERIFY_CERTIFICATE_OIDC_ISSUER",
+        help="Keyless: the OIDC issuer recorded in the certificate, exact.",
+    ),
+    certificate_oidc_issuer_regexp: str | None = typer.Option(
+        None,
+        "--certificate-oidc-issuer-regexp",
+        metavar="REGEX",
+        envvar="PATCHWARDEN_VERIFY_CERTIFICATE_OIDC_ISSUER_REGEXP",
+        help="Keyless: the OIDC issuer, a regular expression (full match).",
+    ),
+    trusted_root: str | None = typer.Option(
+        None,
+        "--trusted-root",
+        metavar="FILE|public-good",
+        envvar="PATCHWARDEN_VERIFY_TRUSTED_ROOT",
+        help="Keyless: sigstore trusted_root.json (default public-good: the Sigstore root "
+        "shipped with sigstore-python; no network).",
     ),
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
@@ -99,17 +132,23 @@ def verify(
 ) -> None:
     with user_errors(debug):
         from patchwarden.app.serialize.trust import verify_dict
-        from patchwarden.app.trust.run import expected_from_flags, run_verify
+        from patchwarden.app.trust.run import (
+            expected_from_flags,
+            identity_from_flags,
+            run_verify,
+        )
         from patchwarden.app.wiring import build_client, build_verifier
 
-        if certificate_identity or certificate_oidc_issuer:
-            raise UsageError(
-                "keyless verification (--certificate-identity/--certificate-oidc-issuer) is "
-                "not supported yet",
-                "verify with the signer's public key (--key) or OpenPGP key (--gpg-key)",
-            )
+        identity = identity_from_flags(
+            certificate_identity,
+            certificate_identity_regexp,
+            certificate_oidc_issuer,
+            certificate_oidc_issuer_regexp,
+        )
         cfg, _ = load_settings(config, [Path.cwd()], timeout=timeout)
-        expected = expected_from_flags(key or [], gpg_key or [], lookaside, require)
+        expected = expected_from_flags(
+            key or [], gpg_key or [], lookaside, require, identity, trusted_root
+        )
         with build_client(cfg) as client:
             results = run_verify(images, expected, cfg, build_verifier(cfg, client))
         ok = all(r.verified for r in results)

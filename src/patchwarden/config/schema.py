@@ -23,8 +23,11 @@ from pydantic import (
 )
 
 from patchwarden.config.queue import QueueConfig, StateConfig
+from patchwarden.config.regexes import check_regexes
+from patchwarden.config.retention import RetentionRule
 from patchwarden.config.rollout import Environment, unique_names
 from patchwarden.config.serve import ServeConfig, cron_expression, time_zone
+from patchwarden.config.trust import KeylessIdentity
 from patchwarden.core.durations import parse_duration
 
 
@@ -65,11 +68,7 @@ class PolicyFields(_Strict):
     @field_validator("include", "exclude")
     @classmethod
     def _regexes(cls, v: list[str] | None) -> list[str] | None:
-        for pattern in v or []:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        check_regexes(v or [])
         return v
 
     @field_validator("platform")
@@ -178,16 +177,29 @@ class TrustRule(_Strict):
     require: Literal["any", "all"] = Field(
         "any", description="any: one listed signer suffices; all: every one must have signed"
     )
+    identities: list[KeylessIdentity] = Field(
+        default_factory=list, description="keyless signers: sigstore bundle certificate identities"
+    )
+    trusted_root: str = Field(
+        "public-good", description="sigstore trusted_root.json for identities, or public-good"
+    )
 
     @field_validator("keys", "gpg_keys")
     @classmethod
     def _sources(cls, v: list[str], info: ValidationInfo) -> list[str]:
         return [_key_source(k, info) for k in v]
 
+    @field_validator("trusted_root")
+    @classmethod
+    def _root(cls, v: str, info: ValidationInfo) -> str:
+        return v if v == "public-good" else _key_source(v, info)
+
     @model_validator(mode="after")
     def _someone(self) -> TrustRule:
-        if not self.keys and not self.gpg_keys:
-            raise ValueError(f"trust rule {self.match!r} names no keys: add keys or gpg_keys")
+        if not self.keys and not self.gpg_keys and not self.identities:
+            raise ValueError(
+                f"trust rule {self.match!r} names no signer: add keys, gpg_keys or identities"
+            )
         if self.gpg_keys and not self.lookaside:
             raise ValueError(
                 f"trust rule {self.match!r} has gpg_keys but no lookaside to read signatures from"
@@ -389,6 +401,9 @@ class Config(_Strict):
     )
     allowed_registries: list[str] | None = Field(
         None, description="written as registries.allowed: globs on normalized image names"
+    )
+    retention: list[RetentionRule] = Field(
+        default_factory=list, description="what `registry retain` keeps, per repository pattern"
     )
 
     @model_validator(mode="before")

@@ -7,19 +7,19 @@ the digest its manifest names) and by the registry when the upload is committed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import IO
 from urllib.parse import quote
 
 from patchwarden.core.digest import Digest
 from patchwarden.core.ref import ImageRef
-from patchwarden.errors import IntegrityError, NotFoundError, RegistryError
+from patchwarden.errors import IntegrityError, RegistryError
 from patchwarden.registry.auth import repo_scope
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.errors import map_http_error
 from patchwarden.registry.manifests import ACCEPT
-from patchwarden.registry.model import MEDIA_OCI_INDEX, Descriptor
+from patchwarden.registry.model import Descriptor
+from patchwarden.registry.referrers import list_referrers
 from patchwarden.registry.transport import read_capped
 
 CHUNK = 1 << 20
@@ -199,36 +199,7 @@ class RegistryWriter:
     def referrers(self, image: ImageRef, digest: str) -> list[Descriptor]:
         """Manifests whose ``subject`` is ``digest``: the referrers API when the registry has
         it, else the tag schema (``sha256-<hex>`` holding an index)."""
-        host, repo = image.registry, image.repository
-        path = f"/v2/{repo}/referrers/{digest}"
-        headers = {"Accept": MEDIA_OCI_INDEX}
-        with self._t.request(host, repo, "referrers", "GET", path, headers) as r:
-            body = read_capped(r, self.client.options.max_manifest_bytes, "referrers")
-            api = r.status_code == 200 and MEDIA_OCI_INDEX in r.headers.get("Content-Type", "")
-            if r.status_code not in (200, 404):
-                raise map_http_error(r.status_code, body, host=host, repository=repo)
-        if not api:
-            alg, _, hx = digest.partition(":")
-            try:
-                m = self.client.get_manifest(image.with_digest(None).with_tag(f"{alg}-{hx}"))
-            except NotFoundError:
-                return []
-            if not m.is_index:
-                return []
-            return list(m.manifests)
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise RegistryError(f"registry {host} sent an invalid referrers index") from exc
-        out = []
-        for d in data.get("manifests") or []:
-            if isinstance(d, dict) and isinstance(d.get("digest"), str):
-                out.append(
-                    Descriptor(
-                        str(d.get("mediaType", "")),
-                        d["digest"],
-                        int(d.get("size", -1)),
-                        annotations=dict(d.get("annotations") or {}),
-                    )
-                )
-        return out
+        found, _ = list_referrers(self.client, image, digest)
+        return [
+            Descriptor(r.media_type, r.digest, r.size, annotations=r.annotations) for r in found
+        ]

@@ -174,22 +174,24 @@ def run_rollout(ctx: Context, params: Params) -> JobResult:
 def run_retention(ctx: Context, params: Params) -> JobResult:
     """``registry retain`` of ``repositories`` (a parameter: which repositories, keep_last,
     keep_days, keep_tags), protecting what the paths, the engine and the history use."""
-    from patchwarden.app.retain.run import retain_repos
+    from patchwarden.app.retain.run import CliRetention, retain_repos
 
     repos = [str(r) for r in params.get("repositories", ())]
     if not repos:
         raise UsageError("retention: no repositories given", "set the job's repositories parameter")
-    plans = retain_repos(
-        ctx.config,
-        repos,
-        keep_last=int(params.get("keep_last", 10)),
+    keep_last = params.get("keep_last")
+    if keep_last is None and not ctx.config.retention:
+        keep_last = 10  # no retention: rules in patchwarden.yaml either
+    flags = CliRetention(
+        keep_last=None if keep_last is None else int(keep_last),
         keep_days=params.get("keep_days"),
         keep_tags=params.get("keep_tags"),
-        dry_run=bool(params.get("dry_run", False)),
         paths=list(ctx.paths),
         engine=ctx.config.serve.engine,
-        state=ctx.state,
         keep_rollback=int(params.get("keep_rollback", 2)),
+    )
+    plans = retain_repos(
+        ctx.config, repos, flags, dry_run=bool(params.get("dry_run", False)), state=ctx.state
     )
     deleted = sum(len(p.deleted) for p in plans if not p.dry_run)
     errors = [e for p in plans for e in p.errors]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from patchwarden.app.retain.plan import RetainRules, plan
 from patchwarden.app.retain.protect import from_history
+from patchwarden.app.retain.run import CliRetention, retention_for
 from patchwarden.app.retain.tags import TagInfo, is_artifact_tag
+from patchwarden.config.loader import load_config
 from patchwarden.core.ref import parse_reference
-from patchwarden.errors import UsageError
+from patchwarden.errors import ConfigError, UsageError
 from patchwarden.store import UpdateRecord
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -124,3 +127,50 @@ def test_artifact_tags() -> None:
     h = "b" * 64
     assert is_artifact_tag(f"sha256-{h}.sig") and is_artifact_tag(f"sha256-{h}")
     assert not is_artifact_tag("sha256-abc.sig") and not is_artifact_tag(f"sha256-{h}.tar")
+
+
+def test_several_rules_keep_the_union() -> None:
+    a = RetainRules(keep_last=1, source="retention[0] (match: reg.example.com/*)")
+    b = RetainRules(keep_last=0, keep_tags=r"^1\.1$")
+    p = plan(REPO, infos(), [a, b], {}, NOW)
+    kept = {v.digest: v.keep for v in p.kept}
+    assert "(#1; retention[0] (match: reg.example.com/*))" in kept[d(4)][0]
+    assert "matches --keep-tags" in kept[d(2)][0]
+    gone = {v.digest: v.drop for v in p.deleted}
+    assert set(gone) == {d(1), d(3)}
+    assert any("beyond keep_last of retention[0]" in w for w in gone[d(1)])
+    assert any("no tag matches --keep-tags" in w for w in gone[d(1)])
+
+
+def test_retention_from_config_and_flags(tmp_path: Path) -> None:
+    (tmp_path / "patchwarden.yaml").write_text(
+        "retention:\n"
+        "  - match: 'reg.example.com/team/*'\n    keep_last: 5\n    keep_tags: ['^v', 'lts']\n"
+        "    keep_rollback: 7\n    paths: [deploy]\n    engine: unix:///run/e.sock\n"
+        "  - match: 'other/*'\n    keep_last: 1\n"
+    )
+    cfg = load_config(tmp_path / "patchwarden.yaml")
+    r = retention_for(cfg, REPO, CliRetention(keep_last=2, keep_rollback=1))
+    assert [x.keep_last for x in r.rules] == [2, 5]
+    assert r.rules[1].keep_tags == "(?:^v)|(?:lts)"
+    assert r.paths == [tmp_path / "deploy"] and r.engines == ["unix:///run/e.sock"]
+    assert r.keep_rollback == 7  # the most protective
+    with pytest.raises(UsageError, match=r"no retention rule for reg\.example\.com/x"):
+        retention_for(cfg, parse_reference("reg.example.com/x"), CliRetention())
+    with pytest.raises(UsageError, match="need --keep-last"):
+        retention_for(cfg, REPO, CliRetention(keep_days=3))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("retention:\n  - match: x\n", "keep_last"),
+        ("retention:\n  - match: x\n    keep_last: -1\n", "greater than or equal"),
+        ("retention:\n  - match: x\n    keep_last: 1\n    keep_tags: ['(']\n", "invalid regular"),
+        ("retention:\n  - match: x\n    keep_last: 1\n    keep: 3\n", "keep"),
+    ],
+)
+def test_invalid_retention_config(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "patchwarden.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path / "patchwarden.yaml")

@@ -10,6 +10,7 @@ manifests; the registry's garbage collection then reclaims the blobs.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from patchwarden.app.retain.tags import TagInfo, is_artifact_tag
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import NotFoundError, RegistryError, UsageError
 from patchwarden.registry.client import RegistryClient
+from patchwarden.registry.referrers import list_referrers, schema_tag
 from patchwarden.registry.writer import RegistryWriter
 from patchwarden.trust.simple_signing import cosign_tag
 
@@ -34,6 +36,13 @@ class RetainRules:
     keep_last: int
     keep_days: float | None = None
     keep_tags: str | None = None
+    source: str = "command line"  # or the retention rule of patchwarden.yaml
+
+    def _by(self, key: str) -> str:
+        """How a rule's setting is named in reasons: the flag, or the key and its rule."""
+        if self.source == "command line":
+            return "--" + key.replace("_", "-")
+        return f"{key} of {self.source}"
 
     def __post_init__(self) -> None:
         if self.keep_last < 0:
@@ -53,6 +62,7 @@ class Version:
     tags: list[str]
     created: datetime | None
     keep: list[str] = field(default_factory=list)  # reasons; empty: deleted
+    drop: list[str] = field(default_factory=list)  # why no rule keeps it (when deleted)
 
 
 @dataclass
@@ -67,12 +77,15 @@ class RetainPlan:
 def plan(
     repo: ImageRef,
     infos: list[TagInfo],
-    rules: RetainRules,
+    rules: RetainRules | Sequence[RetainRules],
     protected: dict[str, list[str]],
     now: datetime | None = None,
 ) -> RetainPlan:
-    """Decide; ``protected`` maps digests (and ``tag:<name>``) to why they are deployed."""
+    """Decide; ``protected`` maps digests (and ``tag:<name>``) to why they are deployed.
+    With several rules a version is kept when any of them keeps it (retention only ever
+    keeps more)."""
     now = now or datetime.now(UTC)
+    all_rules = [rules] if isinstance(rules, RetainRules) else list(rules)
     errors = [f"{i.tag}: {i.error}" for i in infos if i.error]
     by_digest: dict[str, Version] = {}
     for i in infos:
@@ -85,27 +98,42 @@ def plan(
         key=lambda v: (v.created or datetime.min.replace(tzinfo=UTC), v.digest),
         reverse=True,
     )
-    pattern = re.compile(rules.keep_tags) if rules.keep_tags else None
-    cutoff = now - timedelta(days=rules.keep_days) if rules.keep_days is not None else None
     for n, v in enumerate(versions, start=1):
-        if n <= rules.keep_last:
-            v.keep.append(f"one of the last {rules.keep_last} versions (#{n})")
         if v.created is None:
             v.keep.append("creation date unknown: never deleted on a guess")
-        elif cutoff is not None and v.created >= cutoff:
-            v.keep.append(f"created {v.created:%Y-%m-%d}, within {rules.keep_days:g} days")
-        if pattern is not None:
-            hits = [t for t in v.tags if pattern.search(t)]
-            if hits:
-                v.keep.append(
-                    f"tag {', '.join(sorted(hits))} matches --keep-tags {rules.keep_tags}"
-                )
+        for r in all_rules:
+            _apply(r, n, v, now)
         v.keep += protected.get(v.digest, [])
         for t in v.tags:
             v.keep += protected.get(f"tag:{t}", [])
+        if not v.keep:
+            v.drop.append("not deployed, not a rollback version")
     kept = [v for v in versions if v.keep]
     deleted = [v for v in versions if not v.keep]
     return RetainPlan(repo.name, kept, deleted, errors)
+
+
+def _apply(r: RetainRules, n: int, v: Version, now: datetime) -> None:
+    """Add ``r``'s reasons to keep version #``n`` (newest first), or why it does not."""
+    if n <= r.keep_last:
+        by = "" if r.source == "command line" else f"; {r.source}"
+        v.keep.append(f"one of the last {r.keep_last} versions (#{n}{by})")
+    else:
+        v.drop.append(f"#{n} newest, beyond {r._by('keep_last')} {r.keep_last}")
+    if r.keep_days is not None and v.created is not None:
+        if v.created >= now - timedelta(days=r.keep_days):
+            by = "" if r.source == "command line" else f" ({r.source})"
+            v.keep.append(f"created {v.created:%Y-%m-%d}, within {r.keep_days:g} days{by}")
+        else:
+            v.drop.append(f"created {v.created:%Y-%m-%d}, over {r.keep_days:g} days ago")
+    if r.keep_tags is not None:
+        hits = [t for t in v.tags if re.search(r.keep_tags, t)]
+        if hits:
+            v.keep.append(
+                f"tag {', '.join(sorted(hits))} matches {r._by('keep_tags')} {r.keep_tags}"
+            )
+        else:
+            v.drop.append(f"no tag matches {r._by('keep_tags')} {r.keep_tags}")
 
 
 def execute(client: RegistryClient, repo: ImageRef, p: RetainPlan) -> None:
@@ -125,12 +153,31 @@ def execute(client: RegistryClient, repo: ImageRef, p: RetainPlan) -> None:
                 except NotFoundError:
                     continue
                 writer.delete_manifest(base, art.digest)
+            _delete_referrers(client, writer, base, v.digest)
             writer.delete_manifest(base, v.digest)
             for child in sorted(children):
                 writer.delete_manifest(base, child)
         except RegistryError as exc:
             p.errors.append(f"deleting {v.digest}: {exc.message}")
     p.dry_run = False
+
+
+def _delete_referrers(
+    client: RegistryClient, writer: RegistryWriter, base: ImageRef, digest: str
+) -> None:
+    """OCI referrers of a deleted version (sigstore bundles, attestations): each artifact
+    manifest, then the referrers tag-schema index that lists them."""
+    refs, _ = list_referrers(client, base, digest)
+    for r in refs:
+        try:
+            writer.delete_manifest(base, r.digest)
+        except NotFoundError:
+            continue
+    try:
+        index = client.head_manifest(base.with_tag(schema_tag(digest)))
+    except NotFoundError:
+        return
+    writer.delete_manifest(base, index.digest)
 
 
 def _children(client: RegistryClient, base: ImageRef, digest: str) -> set[str]:

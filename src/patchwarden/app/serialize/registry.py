@@ -56,12 +56,15 @@ def tags_dict(repository: str, tags: Sequence[TagInfo]) -> dict[str, Any]:
 
 
 def version_dict(v: Version) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "digest": v.digest,
         "tags": sorted(v.tags),
         "created": v.created.isoformat() if v.created else None,
         "kept_because": list(v.keep),
     }
+    if not v.keep:
+        out["deleted_because"] = list(v.drop)  # why no rule keeps it
+    return out
 
 
 def retain_plan_dict(p: RetainPlan, garbage_collect: str) -> dict[str, Any]:

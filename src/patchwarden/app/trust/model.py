@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from patchwarden.trust.bundle import PUBLIC_GOOD, Identity
 from patchwarden.trust.keys import VerifyingKey
 
 
@@ -29,12 +30,20 @@ class Expected:
     require: Require = Require.any
     source: str = "command line"
     lookaside: str | None = None  # where OpenPGP signatures are read (directory or URL)
+    identities: tuple[Identity, ...] = ()  # keyless (sigstore bundle) signers
+    trusted_root: str = PUBLIC_GOOD  # trusted_root.json for keyless bundles
+
+    @property
+    def keyless(self) -> bool:
+        return bool(self.identities)
 
     @property
     def signers(self) -> list[str]:
-        return [f"{k.name} ({k.kind}, id {k.key_id})" for k in self.keys] + [
-            gpg_name(g) for g in self.gpg_keys
-        ]
+        return (
+            [f"{k.name} ({k.kind}, id {k.key_id})" for k in self.keys]
+            + [gpg_name(g) for g in self.gpg_keys]
+            + [i.describe() for i in self.identities]
+        )
 
     def describe(self) -> str:
         who = self.signers
@@ -49,7 +58,7 @@ class Expected:
 class Found:
     """One signature looked at: who made it (if anyone we know) and why it counts or not."""
 
-    kind: str  # cosign | gpg
+    kind: str  # cosign | gpg | sigstore-bundle
     where: str  # the tag or lookaside location it came from
     signer: str | None  # the expected signer that verified it, None if none did
     valid: bool

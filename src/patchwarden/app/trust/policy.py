@@ -15,6 +15,7 @@ from patchwarden.app.trust.model import Expected, Require, Verification
 from patchwarden.app.trust.verifier import Verifier
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import ConfigError, UsageError
+from patchwarden.trust.bundle import Identity, load_trusted_root
 from patchwarden.trust.keys import VerifyingKey, load_public_key, parse_public_key
 
 if TYPE_CHECKING:  # pydantic is not needed to apply rules (start-up time)
@@ -57,7 +58,12 @@ class TrustPolicy:
         """Read every rule's keys now: a missing key is a configuration error at start, not a
         per-image failure later."""
         for i, rule in enumerate(self.rules):
-            self._rule_expected(i, rule)
+            exp = self._rule_expected(i, rule)
+            if exp.keyless:
+                try:
+                    load_trusted_root(exp.trusted_root)
+                except UsageError as exc:
+                    raise ConfigError(f"{exp.source}: {exc.message}", exc.hint) from None
         return self
 
     @property
@@ -89,6 +95,11 @@ class TrustPolicy:
                     require=Require(rule.require),
                     source=where,
                     lookaside=rule.lookaside,
+                    identities=tuple(
+                        Identity(i.issuer, i.issuer_regex, i.subject, i.subject_regex)
+                        for i in rule.identities
+                    ),
+                    trusted_root=rule.trusted_root,
                 )
                 self._expected[i] = hit
             return hit

@@ -24,7 +24,8 @@ from patchwarden.trust.simple_signing import (
 )
 
 MAX_SIGNATURES = 32
-GpgCheck = Callable[[ImageRef, str, Expected], list[Found]]
+SignatureCheck = Callable[[ImageRef, str, Expected], list[Found]]
+GpgCheck = SignatureCheck
 
 
 class SignatureSource(Protocol):
@@ -44,9 +45,16 @@ class SignatureFetchError(Exception):
 class Verifier:
     """Checks signatures through a registry client (``get_manifest``/``get_blob``/``head``)."""
 
-    def __init__(self, client: SignatureSource, *, gpg: GpgCheck | None = None) -> None:
+    def __init__(
+        self,
+        client: SignatureSource,
+        *,
+        gpg: GpgCheck | None = None,
+        bundles: SignatureCheck | None = None,
+    ) -> None:
         self.client = client
         self.gpg = gpg
+        self.bundles = bundles  # keyless: sigstore bundles among the referrers
 
     def verify(self, image: ImageRef, expected: Expected) -> Verification:
         c = self.client
@@ -63,6 +71,8 @@ class Verifier:
             found = self._cosign(pinned, digest, expected)
             if expected.gpg_keys and self.gpg is not None:
                 found += self.gpg(pinned, digest, expected)
+            if expected.keyless and self.bundles is not None:
+                found += self.bundles(pinned, digest, expected)
         except SignatureFetchError as exc:
             return Verification(
                 shown,
