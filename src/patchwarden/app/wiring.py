@@ -10,7 +10,7 @@ needs them: start-up is part of every command's cost.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,10 +35,12 @@ if TYPE_CHECKING:
     from patchwarden.app.scan.pipeline import ImagePipeline
     from patchwarden.app.trust.gate import CheckGate
     from patchwarden.app.trust.policy import TrustGate
+    from patchwarden.app.trust.signer import KeySigners
     from patchwarden.app.trust.verifier import Verifier
     from patchwarden.app.update.updater import UpdateOptions, Updater
     from patchwarden.apply.forge.model import Forge
     from patchwarden.config.schema import Config, RegistryConfig
+    from patchwarden.core.ref import ImageRef
     from patchwarden.registry.client import RegistryClient
     from patchwarden.scan.layer_cache import LayerCache
     from patchwarden.scan.scanner import Scanner
@@ -330,6 +332,17 @@ def build_trust_gate(config: Config, client: RegistryClient | None = None) -> Tr
     return TrustGate(policy.load(), build_verifier(config, client))
 
 
+def build_signers(config: Config, client: RegistryClient | None = None) -> KeySigners:
+    """cosign-format signing: keys read on first use, password from
+    ``PATCHWARDEN_SIGNING_PASSWORD`` or ``COSIGN_PASSWORD``; every signature is verified back."""
+    from patchwarden.app.trust.signer import KeySigners
+    from patchwarden.registry.writer import RegistryWriter
+    from patchwarden.trust.signing import password_from_env
+
+    c = client or build_client(config)
+    return KeySigners(RegistryWriter(c), build_verifier(config, c), password_from_env())
+
+
 def build_check_gate(config: Config) -> CheckGate | None:
     """The trust gate as ``check``, ``update`` and ``engine update`` apply it to candidates."""
     from patchwarden.app.trust.gate import CheckGate
@@ -356,6 +369,7 @@ def build_rebuild(
     from patchwarden.app.rebuild import DueChecker, Rebuilder, Tools
     from patchwarden.app.rebuild.tools import Buildah, Podman, Skopeo, auth_file
     from patchwarden.config.policies import PolicyResolver
+    from patchwarden.registry.client import RegistryClient
     from patchwarden.store import open_store
 
     registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
@@ -376,6 +390,9 @@ def build_rebuild(
             scanner = build_index_scanner(
                 config, registry, db=db, cache_dir=cache_dir, use_cache=use_cache
             )
+        client = registry.inner
+        if not isinstance(client, RegistryClient):
+            raise TypeError("build the registry with build_registry()")
         with auth_file(creds) as authfile:
             tools = Tools(
                 builder=Buildah(authfile),
@@ -383,8 +400,20 @@ def build_rebuild(
                 publisher=Skopeo(authfile, insecure),
                 probe=http_status,
                 insecure_hosts=insecure,
+                signers=build_signers(config, client),
+                discard=_discarder(client),
             )
             yield due, Rebuilder(registry, tools, scanner, store)
+
+
+def _discarder(client: RegistryClient) -> Callable[[ImageRef, str], bool]:
+    from patchwarden.registry.writer import RegistryWriter
+
+    def discard(repo: ImageRef, digest: str) -> bool:
+        RegistryWriter(client).delete_manifest(repo, digest)
+        return True
+
+    return discard
 
 
 def build_index_scanner(

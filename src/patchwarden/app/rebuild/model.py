@@ -123,4 +123,5 @@ class BuildResult:
     introduced: tuple[str, ...] = ()
     duration_s: float = 0.0
     record_id: int | None = None
+    signature: str | None = None  # the cosign signature tag, when signed
     gaps: tuple[str, ...] = field(default=())

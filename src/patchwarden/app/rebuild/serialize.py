@@ -30,6 +30,7 @@ def result_json(r: BuildResult) -> dict[str, Any]:
         "due": due_json(r.due) if r.due else None,
         "digest": r.digest,
         "tags": list(r.tags),
+        "signature": r.signature,
         "base_digest": r.base_digest,
         "steps": [
             {
