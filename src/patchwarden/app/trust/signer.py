@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,7 +24,7 @@ from patchwarden.app.trust.verifier import Verifier
 from patchwarden.core.digest import short_digest
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import NotFoundError, PatchwardenError, RegistryError
-from patchwarden.registry.model import MEDIA_OCI_MANIFEST, Descriptor, Manifest
+from patchwarden.registry.model import MEDIA_OCI_MANIFEST, Descriptor, Manifest, ManifestHead
 from patchwarden.trust.signing import SigningKey
 from patchwarden.trust.simple_signing import (
     SIGNATURE_ANNOTATION,
@@ -160,8 +161,6 @@ class ImageSigner:
         )
 
 
-
-
 class KeySigners:
     """One :class:`ImageSigner` per key file; each key is read (and decrypted) once."""
 
@@ -180,4 +179,31 @@ class KeySigners:
         return self._signers[path]
 
 
-__all__ = ["ImageSigner", "KeySigners", "Signed", "SigningError", "attach_signature"]
+class DigestSource(Protocol):
+    def head_manifest(self, image: ImageRef) -> ManifestHead: ...
+
+
+def sign_images(
+    images: Sequence[str], key_path: str, signers: KeySigners, registry: DigestSource
+) -> list[Signed]:
+    """``patchwarden sign``: each image resolved to its digest (a HEAD, unless given), signed.
+    The key is read before any registry call; the first failure stops the run."""
+    from patchwarden.core.ref import parse_reference
+
+    refs = [parse_reference(i) for i in images]
+    signer = signers.for_key(key_path)
+    out: list[Signed] = []
+    for ref in refs:
+        digest = ref.digest or registry.head_manifest(ref).digest
+        out.append(signer.sign(ref, digest))
+    return out
+
+
+__all__ = [
+    "ImageSigner",
+    "KeySigners",
+    "Signed",
+    "SigningError",
+    "attach_signature",
+    "sign_images",
+]
