@@ -153,7 +153,6 @@ def build_vuln_assessor(
     from patchwarden.advisories.match import match
     from patchwarden.app.check.vulns import VulnAssessor
     from patchwarden.app.scan.ignore import apply_ignores
-    from patchwarden.core.ref import ImageRef
     from patchwarden.scan.model import Finding, UnknownSeverity
     from patchwarden.scan.sources import open_source
 
@@ -414,6 +413,29 @@ def _discarder(client: RegistryClient) -> Callable[[ImageRef, str], bool]:
         return True
 
     return discard
+
+
+def build_rebuild_updater(
+    config: Config, root: Path, mode: str, *, cache_dir: Path | None, use_cache: bool
+) -> tuple[Updater, Callable[[ImageRef], object]]:
+    """``rebuild --then update``: ``update``'s updater for the rebuild's directory, as far as
+    ``mode`` goes (write, commit, push, pull-request; the forge from the remote ``origin``),
+    and the manifest reader that verifies pins."""
+    from patchwarden.app.update.updater import UpdateOptions, Updater, registry_facts
+
+    registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
+    pr = mode == "pull-request"
+    options = UpdateOptions(
+        commit=mode != "write",
+        push=mode in ("push", "pull-request"),
+        pull_request=pr,
+        author=config.git.author,
+    )
+    forge = (
+        build_forge(root, remote="origin", url=None, kind=None, api_url=None) if pr else None
+    )
+    facts = registry_facts(registry, Platform.parse(config.platform))
+    return Updater(root, options, facts=facts, forge=forge), registry.get_manifest
 
 
 def build_index_scanner(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,6 +27,9 @@ from patchwarden.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from patchwarden.app.rebuild import BuildResult, DueDecision
+    from patchwarden.app.rebuild.handover import Handover, Then
+    from patchwarden.app.rollout import Rollouts
+    from patchwarden.config.schema import Config
 
 HELP = """Rebuild your own images when a rebuild is due: build, test, scan, push.
 
@@ -43,8 +47,17 @@ scanned and compared with the previous build (gate: no new vulnerabilities at or
 high by default), then pushed under an immutable tag ({version}-{date}.{n}) and the moving
 tag, and recorded in the state store. A failing test or gate leaves the registry unchanged.
 
-Exit codes: 0 every due build pushed (or nothing due; --check: decided); 1 a test or gate
-stopped a build; 2 bad usage or configuration; 3 a build or a check failed with an error.
+With a signing_key, each build is pushed by digest, signed in cosign's format (the
+signature verified back), and only then tagged.
+
+--then hands each pushed digest on: `update` pins it where the image is referenced under
+PATH (a PR by default; --update-mode write|commit|push|pull-request), `rollout` runs
+`rollout start REPO@DIGEST` through the configured environments. Both may be given.
+
+Exit codes: 0 every due build pushed (or nothing due; --check: decided) and handed over;
+1 a test or gate stopped a build; 2 bad usage or configuration; 3 a build, a check or a
+hand-over failed; 5 --then update skipped some references; 6 never from rebuild itself;
+7 a --then rollout waits for approval. When several apply: 3, then 1, then 7, then 5.
 
 Examples:
 
@@ -53,6 +66,8 @@ Examples:
   patchwarden rebuild --check --format json | jq '.builds[] | select(.due)'
   patchwarden rebuild                             # rebuild what is due
   patchwarden rebuild ./app --to registry.example.com/team/app
+  patchwarden rebuild --then update               # and open PRs pinning the new digests
+  patchwarden rebuild --then rollout              # and roll the new digests out
 """
 
 StateOpt = Annotated[
@@ -88,6 +103,18 @@ def rebuild(
         None, "--build", "-b", metavar="NAME", help="Only this build (repeatable)."
     ),
     force: bool = typer.Option(False, "--force", help="Build even when nothing is due."),
+    then: list[str] | None = typer.Option(
+        None,
+        "--then",
+        metavar="update|rollout",
+        help="Hand each pushed digest to update (pin it) or rollout (start one); repeatable.",
+    ),
+    update_mode: str = typer.Option(
+        "pull-request",
+        "--update-mode",
+        metavar="write|commit|push|pull-request",
+        help="How far --then update goes (as update's --commit/--push/--pull-request).",
+    ),
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
     state: StateOpt = None,
@@ -103,6 +130,7 @@ def rebuild(
 ) -> None:
     with user_errors(debug):
         from patchwarden.app.rebuild import forced, from_directory, specs
+        from patchwarden.app.rebuild.handover import combined_exit
         from patchwarden.app.wiring import build_rebuild
 
         root = path or Path(".")
@@ -127,6 +155,7 @@ def rebuild(
                     f"builds: {', '.join(s.name for s in todo)}",
                 )
             todo = [s for s in todo if s.name in build]
+        steps = _then(then or [], update_mode, check, cfg)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # kill tools, push nothing
         with build_rebuild(
             cfg,
@@ -154,8 +183,78 @@ def rebuild(
                 if format == OutputFormat.table:
                     err.print(f"building {spec.name} ...")
                 results.append(rebuilder.run(spec, decision))
-        _show_results(results, format)
-        raise typer.Exit(int(_exit(results)))
+        handovers = _hand_over(steps, results, cfg, cfg_path, root, update_mode, state, cache_dir)
+        _show_results(results, handovers, format)
+        raise typer.Exit(int(combined_exit(results, handovers)))
+
+
+def _then(names: list[str], update_mode: str, check: bool, cfg: Config) -> list[Then]:
+    from patchwarden.app.rebuild.handover import Then, UpdateMode
+
+    try:
+        steps = [Then(n) for n in names]
+        UpdateMode(update_mode)
+    except ValueError as exc:
+        raise UsageError(
+            f"{exc}",
+            "--then takes update or rollout; --update-mode write, commit, push or pull-request",
+        ) from None
+    if steps and check:
+        raise UsageError("--then hands over pushed builds; --check builds nothing", "drop --then")
+    if Then.rollout in steps and not cfg.environments:
+        raise UsageError(
+            "--then rollout: no environments are configured",
+            "add environments: to patchwarden.yaml (docs/commands/rollout.md)",
+        )
+    return steps
+
+
+def _hand_over(
+    steps: list[Then],
+    results: list[BuildResult],
+    cfg: Config,
+    cfg_path: Path | None,
+    root: Path,
+    update_mode: str,
+    state: str | None,
+    cache_dir: Path | None,
+) -> list[Handover]:
+    from patchwarden.app.rebuild.handover import (
+        Then,
+        pushed_builds,
+        run_update,
+        start_rollouts,
+    )
+
+    pushed = pushed_builds(results)
+    out: list[Handover] = []
+    if not pushed:
+        return out
+    for step in steps:
+        if step == Then.update:
+            from patchwarden.app.inventory import run_inventory
+            from patchwarden.app.wiring import build_rebuild_updater
+
+            updater, get_manifest = build_rebuild_updater(
+                cfg, root.resolve(), update_mode, cache_dir=cache_dir, use_cache=True
+            )
+            out.append(run_update(pushed, run_inventory([root], cfg), updater, get_manifest))
+        else:
+            from patchwarden.app.wiring import build_rollouts
+
+            service = build_rollouts(
+                cfg, state=state, workdir=cfg_path.parent if cfg_path else root
+            )
+            out.extend(start_rollouts(pushed, _starter(service)))
+    return out
+
+
+def _starter(service: Rollouts) -> Callable[[str], tuple[ExitCode, dict[str, Any]]]:
+    def start(image: str) -> tuple[ExitCode, dict[str, Any]]:
+        report = service.start(image)
+        return report.exit_code(), report.doc
+
+    return start
 
 
 def _requests(show: bool, stats: dict[str, int]) -> None:
@@ -173,16 +272,6 @@ def _not_built(decision: DueDecision) -> BuildResult:
     return BuildResult(
         decision.name, decision.destination, Outcome.NOT_DUE, "not due", due=decision
     )
-
-
-def _exit(results: list) -> ExitCode:  # type: ignore[type-arg]
-    from patchwarden.app.rebuild import Outcome
-
-    if any(r.outcome == Outcome.FAILED for r in results):
-        return ExitCode.ERRORS
-    if any(r.outcome == Outcome.STOPPED for r in results):
-        return ExitCode.FINDINGS
-    return ExitCode.OK
 
 
 def _show_check(
@@ -212,11 +301,18 @@ def _show_check(
 _STYLE = {"pushed": "green", "stopped": "yellow", "failed": "red", "not-due": "dim"}
 
 
-def _show_results(results: list, format: OutputFormat) -> None:  # type: ignore[type-arg]
-    from patchwarden.app.rebuild.serialize import result_json
+def _show_results(
+    results: list[BuildResult], handovers: list[Handover], format: OutputFormat
+) -> None:
+    from patchwarden.app.rebuild.serialize import handover_json, result_json
 
     if format == OutputFormat.json:
-        emit_json({"builds": [result_json(r) for r in results]})
+        emit_json(
+            {
+                "builds": [result_json(r) for r in results],
+                "then": [handover_json(h) for h in handovers],
+            }
+        )
         return
     for r in results:
         style = _STYLE.get(r.outcome.value, "")
@@ -233,8 +329,14 @@ def _show_results(results: list, format: OutputFormat) -> None:  # type: ignore[
                 out.print(escape(s.output.rstrip()), style="dim")
         if r.digest:
             out.print(f"    image: {escape(r.destination)}@{r.digest}  tags: {', '.join(r.tags)}")
+        if r.signature:
+            out.print(f"    signature: {escape(r.signature)}")
         if r.fixed or r.introduced:
             out.print(f"    fixed: {len(r.fixed)}, introduced: {len(r.introduced)}")
+    for h in handovers:
+        style = "green" if h.ok else "red"
+        who = f" {escape(h.build)}" if h.build else ""
+        out.print(f"[bold {style}]then {h.kind.value}[/]{who}: {escape(h.detail)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -41,7 +41,6 @@ from patchwarden.app.rebuild.model import (
     Step,
 )
 from patchwarden.app.rebuild.tags import immutable_tag
-from patchwarden.app.trust.signer import Signed
 from patchwarden.app.rebuild.tools import (
     Builder,
     BuildRequest,
@@ -49,6 +48,7 @@ from patchwarden.app.rebuild.tools import (
     Runner,
     verify_tls,
 )
+from patchwarden.app.trust.signer import Signed
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import NotFoundError, PatchwardenError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from patchwarden.app.rebuild.handover import Handover
 from patchwarden.app.rebuild.model import BuildResult, DueDecision
 
 
@@ -46,4 +47,15 @@ def result_json(r: BuildResult) -> dict[str, Any]:
         "introduced": list(r.introduced),
         "duration_s": round(r.duration_s, 3),
         "record_id": r.record_id,
+    }
+
+
+def handover_json(h: Handover) -> dict[str, Any]:
+    return {
+        "kind": h.kind.value,
+        "build": h.build or None,
+        "ok": h.ok,
+        "detail": h.detail,
+        "exit_code": int(h.exit_code),
+        **({"update": h.data} if h.kind.value == "update" else {"rollout": h.data}),
     }

@@ -1,0 +1,148 @@
+"""`rebuild --then update` and `--then rollout` against real parts: the project is a real git
+clone of a bare repository (its `origin`), the build is real (buildah, loopback registry).
+
+- update: the compose file's `:latest` reference gains the new digest, the Kubernetes
+  manifest's older immutable tag moves to the new one; committed on update's branch and pushed
+  to the bare remote; the working tree is left alone.
+- rollout: a GitOps environment (a second bare repository) gets the new digest committed to
+  its kustomize overlay by `rollout start REPO@DIGEST`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from patchwarden.devtools.registry_server import RegistryServer
+from testkit.podman import push_web_image
+from testkit.rebuild_setup import WEB, as_json, cli, env, ns
+
+pytestmark = pytest.mark.integration
+__all__ = ["env", "ns"]  # fixtures
+NO_GATE = "    gates: {new_vulnerabilities: off}\n"
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+
+
+def repo_with(tmp: Path, name: str, files: dict[str, str]) -> tuple[Path, Path]:
+    """A bare repository holding ``files`` on main, and a clone of it: (bare, clone)."""
+    bare = tmp / f"{name}.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare), cwd=tmp)
+    work = tmp / name
+    git("clone", "--quiet", str(bare), str(work), cwd=tmp)
+    for rel, text in files.items():
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(text)
+    git("add", ".", cwd=work)
+    git("commit", "--quiet", "-m", "initial", cwd=work)
+    git("push", "--quiet", "origin", "main", cwd=work)
+    git("config", "user.name", "rebuild test", cwd=work)
+    git("config", "user.email", "rebuild@localhost", cwd=work)
+    return bare, work
+
+
+def test_then_update_pins_the_new_digest_on_a_pushed_branch(
+    env: dict[str, str], plain_registry: RegistryServer, tmp_path: Path, ns: str
+) -> None:
+    host = plain_registry.host
+    push_web_image(tmp_path / "l1", host, f"{ns}/base", "1", version="v1")
+    dest = f"{host}/{ns}/app"
+    compose = f"services:\n  web:\n    image: {dest}:latest  # the app\n"
+    k8s = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n"
+        f"    - name: web\n      image: {dest}:1.0-20200101.1\n"
+    )
+    config = f"version: 1\nbuilds:\n  - name: app\n    destination: {dest}\n"
+    config += '    version: "1.0"\n' + NO_GATE
+    bare, work = repo_with(
+        tmp_path,
+        "project",
+        {
+            "Containerfile": WEB.format(base=f"{host}/{ns}/base:1"),
+            "patchwarden.yaml": config,
+            "deploy/compose.yaml": compose,
+            "k8s/pod.yaml": k8s,
+        },
+    )
+    run = cli(env, str(work), "--then", "update", "--update-mode", "push", "--format", "json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    doc = as_json(run)
+    built = doc["builds"][0]
+    digest, immutable = built["digest"], built["tags"][0]
+    (then,) = doc["then"]
+    assert then["kind"] == "update" and then["ok"] is True, then
+    (group,) = then["update"]["groups"]
+    assert group["pushed"] is True and group["commit"]
+    branch = group["branch"]
+    assert git("ls-remote", "--heads", str(bare), branch, cwd=tmp_path), "branch not pushed"
+    assert git("show", f"{branch}:deploy/compose.yaml", cwd=work) + "\n" == compose.replace(
+        f"{dest}:latest", f"{dest}:latest@{digest}"
+    )
+    assert f"image: {dest}:{immutable}@{digest}" in git("show", f"{branch}:k8s/pod.yaml", cwd=work)
+    assert (work / "deploy" / "compose.yaml").read_text() == compose, "working tree untouched"
+
+    again = as_json(cli(env, str(work), "--force", "--then", "update", "--update-mode", "write",
+                        "--format", "json"))  # fmt: skip
+    assert again["then"][0]["ok"] is True
+    text = (work / "deploy" / "compose.yaml").read_text()
+    assert f"{dest}:latest@{again['builds'][0]['digest']}" in text, text
+
+
+def test_then_rollout_starts_a_rollout_of_the_new_digest(
+    env: dict[str, str], plain_registry: RegistryServer, tmp_path: Path, ns: str
+) -> None:
+    host = plain_registry.host
+    push_web_image(tmp_path / "l1", host, f"{ns}/base", "1", version="v1")
+    dest = f"{host}/{ns}/app"
+    overlay = "overlays/prod/kustomization.yaml"
+    ops, _ = repo_with(
+        tmp_path,
+        "ops",
+        {
+            overlay: (
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                f"images:\n  - name: {dest}\n    newTag: latest\n"
+            )
+        },
+    )
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "Containerfile").write_text(WEB.format(base=f"{host}/{ns}/base:1"))
+    (proj / "patchwarden.yaml").write_text(
+        f"version: 1\nbuilds:\n  - name: app\n    destination: {dest}\n{NO_GATE}"
+        f"environments:\n  - name: prod\n    gitops:\n      repo: {ops}\n"
+        f"      files: [{overlay}]\n"
+    )
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "Containerfile").write_text(WEB.format(base=f"{host}/{ns}/base:1"))
+    no_env = cli(env, str(plain), "--to", dest, "--then", "rollout")
+    assert no_env.returncode == 2 and "no environments are configured" in no_env.stderr
+
+    run = cli(env, str(proj), "--then", "rollout", "--format", "json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    doc = as_json(run)
+    digest = doc["builds"][0]["digest"]
+    (then,) = doc["then"]
+    assert then["kind"] == "rollout" and then["ok"] is True, then
+    assert then["rollout"]["digest"] == digest and then["rollout"]["status"] == "succeeded"
+    assert (
+        f"digest: {digest}"
+        in subprocess.run(
+            ["git", "--git-dir", str(ops), "show", f"main:{overlay}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
