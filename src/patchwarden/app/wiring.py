@@ -365,10 +365,8 @@ def build_rebuild(
     """``rebuild``'s collaborators: the due checker, and (unless ``check_only``) the pipeline
     on buildah, podman and skopeo with a temporary auth file for the configured registries."""
     from patchwarden.app.check.checker import Checker
-    from patchwarden.app.rebuild import DueChecker, Rebuilder, Tools
-    from patchwarden.app.rebuild.tools import Buildah, Podman, Skopeo, auth_file
+    from patchwarden.app.rebuild.due import DueChecker
     from patchwarden.config.policies import PolicyResolver
-    from patchwarden.registry.client import RegistryClient
     from patchwarden.store import open_store
 
     registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
@@ -383,6 +381,10 @@ def build_rebuild(
         if check_only:
             yield due, None
             return
+        from patchwarden.app.rebuild.pipeline import Rebuilder, Tools
+        from patchwarden.app.rebuild.tools import Buildah, Podman, Skopeo, auth_file
+        from patchwarden.registry.client import RegistryClient
+
         creds, insecure = tool_access(config)
         scanner = None
         if scan_gate:

@@ -129,8 +129,8 @@ def rebuild(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
-        from patchwarden.app.rebuild import forced, from_directory, specs
-        from patchwarden.app.rebuild.handover import combined_exit
+        from patchwarden.app.rebuild.due import forced
+        from patchwarden.app.rebuild.spec import from_directory, specs
         from patchwarden.app.wiring import build_rebuild
 
         root = path or Path(".")
@@ -155,7 +155,7 @@ def rebuild(
                     f"builds: {', '.join(s.name for s in todo)}",
                 )
             todo = [s for s in todo if s.name in build]
-        steps = _then(then or [], update_mode, check, cfg)
+        steps = _then(then, update_mode, check, cfg) if then else []
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # kill tools, push nothing
         with build_rebuild(
             cfg,
@@ -173,6 +173,8 @@ def rebuild(
                 _requests(show_requests, requests)
                 code = ExitCode.ERRORS if any(d.error for d in decisions) else ExitCode.OK
                 raise typer.Exit(int(code))
+            from patchwarden.app.rebuild.handover import combined_exit
+
             results = []
             for spec, decision in zip(todo, decisions, strict=True):
                 if decision.error or not (decision.due or force):
