@@ -348,6 +348,8 @@ def build_check_gate(config: Config) -> CheckGate | None:
 
     gate = build_trust_gate(config)
     return None if gate is None else CheckGate(gate)
+
+
 # -- rebuild ------------------------------------------------------------------------------
 
 
@@ -361,9 +363,11 @@ def build_rebuild(
     use_cache: bool,
     check_only: bool,
     scan_gate: bool = True,
+    engine: str | None = None,
 ) -> Iterator[tuple[DueChecker, Rebuilder | None]]:
     """``rebuild``'s collaborators: the due checker, and (unless ``check_only``) the pipeline
-    on buildah, podman and skopeo with a temporary auth file for the configured registries."""
+    on buildah, podman and skopeo with a temporary auth file for the configured registries;
+    with ``engine``, builds and test containers go through that Docker Engine API instead."""
     from patchwarden.app.check.checker import Checker
     from patchwarden.app.rebuild.due import DueChecker
     from patchwarden.config.policies import PolicyResolver
@@ -382,7 +386,15 @@ def build_rebuild(
             yield due, None
             return
         from patchwarden.app.rebuild.pipeline import Rebuilder, Tools
-        from patchwarden.app.rebuild.tools import Buildah, Podman, Skopeo, auth_file
+        from patchwarden.app.rebuild.tools import (
+            BUILD_TIMEOUT_S,
+            Buildah,
+            Builder,
+            Podman,
+            Runner,
+            Skopeo,
+            auth_file,
+        )
         from patchwarden.registry.client import RegistryClient
 
         creds, insecure = tool_access(config)
@@ -395,9 +407,18 @@ def build_rebuild(
         if not isinstance(client, RegistryClient):
             raise TypeError("build the registry with build_registry()")
         with auth_file(creds) as authfile:
+            builder: Builder = Buildah(authfile)
+            runner: Runner = Podman()
+            if engine is not None:
+                from patchwarden.app.rebuild.engine_tools import EngineBuilder, EngineRunner
+                from patchwarden.engine.build import EngineBuilds
+                from patchwarden.engine.client import connect
+
+                builds = EngineBuilds(connect(engine, timeout=BUILD_TIMEOUT_S))
+                builder, runner = EngineBuilder(builds), EngineRunner(builds)
             tools = Tools(
-                builder=Buildah(authfile),
-                runner=Podman(),
+                builder=builder,
+                runner=runner,
                 publisher=Skopeo(authfile, insecure),
                 probe=http_status,
                 insecure_hosts=insecure,
@@ -433,9 +454,7 @@ def build_rebuild_updater(
         pull_request=pr,
         author=config.git.author,
     )
-    forge = (
-        build_forge(root, remote="origin", url=None, kind=None, api_url=None) if pr else None
-    )
+    forge = build_forge(root, remote="origin", url=None, kind=None, api_url=None) if pr else None
     facts = registry_facts(registry, Platform.parse(config.platform))
     return Updater(root, options, facts=facts, forge=forge), registry.get_manifest
 
@@ -509,6 +528,8 @@ def build_patcher(
             insecure_hosts=insecure,
             authfile=authfile,
         )
+
+
 def build_rollouts(
     config: Config, *, state: str | None = None, workdir: Path | None = None
 ) -> Rollouts:

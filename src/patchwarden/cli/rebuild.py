@@ -109,6 +109,14 @@ def rebuild(
         metavar="update|rollout",
         help="Hand each pushed digest to update (pin it) or rollout (start one); repeatable.",
     ),
+    engine: str | None = typer.Option(
+        None,
+        "--engine",
+        metavar="URL",
+        envvar="PATCHWARDEN_REBUILD_ENGINE",
+        help="Build and test through this Docker Engine API (Docker, or Podman's service) "
+        "instead of buildah and podman.",
+    ),
     update_mode: str = typer.Option(
         "pull-request",
         "--update-mode",
@@ -165,6 +173,7 @@ def rebuild(
             use_cache=not no_cache,
             check_only=check,
             scan_gate=any(s.gate != "off" for s in todo),
+            engine=engine,
         ) as (due_checker, rebuilder):
             decisions = due_checker.decide_all(todo)
             requests = due_checker.requests()
