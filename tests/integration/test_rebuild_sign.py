@@ -21,30 +21,13 @@ import pytest
 
 from patchwarden.devtools.proxies import RegistryProxy
 from patchwarden.devtools.registry_server import RegistryServer
-from patchwarden.trust.signing import encrypt_cosign_key
 from patchwarden.trust.simple_signing import COSIGN_TYPE, cosign_tag
 from testkit.podman import push_web_image
-from testkit.rebuild_setup import WEB, as_json, cli, env, ns, project, tags
+from testkit.rebuild_setup import PASSWORD, WEB, as_json, cli, env, keypair, ns, project, tags
 
 pytestmark = pytest.mark.integration
 __all__ = ["env", "ns"]  # fixtures
-PASSWORD = "correct horse battery staple"
 NO_GATE = "    gates: {new_vulnerabilities: off}\n"
-
-
-def keypair(tmp: Path) -> tuple[Path, Path]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "cosign.key").write_bytes(encrypt_cosign_key(key, PASSWORD.encode()))
-    (tmp / "cosign.pub").write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return tmp / "cosign.key", tmp / "cosign.pub"
 
 
 def signed_project(tmp: Path, host: str, ns: str, dest_host: str | None = None) -> Path:

@@ -16,6 +16,7 @@ import pytest
 
 from patchwarden.devtools import skopeo
 from patchwarden.devtools.skopeo import SkopeoError
+from patchwarden.trust.signing import encrypt_cosign_key
 from testkit.cli_process import import_advisories
 from testkit.podman import env_ci, find_busybox, podman_ready, session_config
 from testkit.tools import image_config, require_tool
@@ -101,3 +102,21 @@ WEB_TESTS = """    version: "1.0"
     health: {port: 8080, path: /health, timeout: 30s}
     gates: {new_vulnerabilities: any}
 """
+
+
+PASSWORD = "correct horse battery staple"  # of the test signing keys
+
+
+def keypair(tmp: Path) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "cosign.key").write_bytes(encrypt_cosign_key(key, PASSWORD.encode()))
+    (tmp / "cosign.pub").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return tmp / "cosign.key", tmp / "cosign.pub"

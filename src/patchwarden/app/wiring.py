@@ -439,11 +439,17 @@ def _discarder(client: RegistryClient) -> Callable[[ImageRef, str], bool]:
 
 
 def build_rebuild_updater(
-    config: Config, root: Path, mode: str, *, cache_dir: Path | None, use_cache: bool
+    config: Config,
+    root: Path,
+    mode: str,
+    *,
+    forge: tuple[str | None, str | None, str | None] = (None, None, None),
+    cache_dir: Path | None,
+    use_cache: bool,
 ) -> tuple[Updater, Callable[[ImageRef], object]]:
     """``rebuild --then update``: ``update``'s updater for the rebuild's directory, as far as
     ``mode`` goes (write, commit, push, pull-request; the forge from the remote ``origin``),
-    and the manifest reader that verifies pins."""
+    and the manifest reader that verifies pins. ``forge``: kind, repository URL, API URL."""
     from patchwarden.app.update.updater import UpdateOptions, Updater, registry_facts
 
     registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
@@ -454,9 +460,10 @@ def build_rebuild_updater(
         pull_request=pr,
         author=config.git.author,
     )
-    forge = build_forge(root, remote="origin", url=None, kind=None, api_url=None) if pr else None
+    kind, url, api = forge
+    client = build_forge(root, remote="origin", url=url, kind=kind, api_url=api) if pr else None
     facts = registry_facts(registry, Platform.parse(config.platform))
-    return Updater(root, options, facts=facts, forge=forge), registry.get_manifest
+    return Updater(root, options, facts=facts, forge=client), registry.get_manifest
 
 
 def build_index_scanner(

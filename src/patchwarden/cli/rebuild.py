@@ -27,9 +27,10 @@ from patchwarden.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from patchwarden.app.rebuild import BuildResult, DueDecision
-    from patchwarden.app.rebuild.handover import Handover, Then
-    from patchwarden.app.rollout import Rollouts
+    from patchwarden.app.rebuild.handover import HandOff, Then
+    from patchwarden.app.update.updater import Updater
     from patchwarden.config.schema import Config
+    from patchwarden.core.ref import ImageRef
 
 HELP = """Rebuild your own images when a rebuild is due: build, test, scan, push.
 
@@ -117,6 +118,18 @@ def rebuild(
         help="Build and test through this Docker Engine API (Docker, or Podman's service) "
         "instead of buildah and podman.",
     ),
+    forge: str | None = typer.Option(
+        None, "--forge", help="--then update: github, gitlab or gitea (default: from origin)."
+    ),
+    forge_url: str | None = typer.Option(
+        None,
+        "--forge-url",
+        metavar="URL",
+        help="--then update: the repository's web URL when origin's URL does not name it.",
+    ),
+    forge_api: str | None = typer.Option(
+        None, "--forge-api", metavar="URL", help="--then update: API base URL (self-hosted)."
+    ),
     update_mode: str = typer.Option(
         "pull-request",
         "--update-mode",
@@ -184,6 +197,10 @@ def rebuild(
                 raise typer.Exit(int(code))
             from patchwarden.app.rebuild.handover import combined_exit
 
+            forge_opts = (forge, forge_url, forge_api)
+            then_step = _hand_off(
+                steps, cfg, cfg_path, root, update_mode, forge_opts, state, cache_dir
+            )
             results = []
             for spec, decision in zip(todo, decisions, strict=True):
                 if decision.error or not (decision.due or force):
@@ -193,10 +210,9 @@ def rebuild(
                     decision = forced(decision)
                 if format == OutputFormat.table:
                     err.print(f"building {spec.name} ...")
-                results.append(rebuilder.run(spec, decision))
-        handovers = _hand_over(steps, results, cfg, cfg_path, root, update_mode, state, cache_dir)
-        _show_results(results, handovers, format)
-        raise typer.Exit(int(combined_exit(results, handovers)))
+                results.append(rebuilder.run(spec, decision, then=then_step))
+        _show_results(results, format)
+        raise typer.Exit(int(combined_exit(results)))
 
 
 def _then(names: list[str], update_mode: str, check: bool, cfg: Config) -> list[Then]:
@@ -220,52 +236,40 @@ def _then(names: list[str], update_mode: str, check: bool, cfg: Config) -> list[
     return steps
 
 
-def _hand_over(
+def _hand_off(
     steps: list[Then],
-    results: list[BuildResult],
     cfg: Config,
     cfg_path: Path | None,
     root: Path,
     update_mode: str,
+    forge: tuple[str | None, str | None, str | None],
     state: str | None,
     cache_dir: Path | None,
-) -> list[Handover]:
-    from patchwarden.app.rebuild.handover import (
-        Then,
-        pushed_builds,
-        run_update,
-        start_rollouts,
+) -> HandOff | None:
+    """The ``--then`` steps, each made through wiring on first use."""
+    if not steps:
+        return None
+    from patchwarden.app.inventory import run_inventory
+    from patchwarden.app.rebuild.handover import HandOff
+    from patchwarden.app.wiring import build_rebuild_updater, build_rollouts
+
+    def updater() -> tuple[Updater, Callable[[ImageRef], object]]:
+        return build_rebuild_updater(
+            cfg, root.resolve(), update_mode, forge=forge, cache_dir=cache_dir, use_cache=True
+        )
+
+    def rollouts() -> Callable[[str], tuple[ExitCode, dict[str, Any]]]:
+        service = build_rollouts(cfg, state=state, workdir=cfg_path.parent if cfg_path else root)
+
+        def start(image: str) -> tuple[ExitCode, dict[str, Any]]:
+            report = service.start(image)
+            return report.exit_code(), report.doc
+
+        return start
+
+    return HandOff(
+        steps, updater=updater, inventory=lambda: run_inventory([root], cfg), rollouts=rollouts
     )
-
-    pushed = pushed_builds(results)
-    out: list[Handover] = []
-    if not pushed:
-        return out
-    for step in steps:
-        if step == Then.update:
-            from patchwarden.app.inventory import run_inventory
-            from patchwarden.app.wiring import build_rebuild_updater
-
-            updater, get_manifest = build_rebuild_updater(
-                cfg, root.resolve(), update_mode, cache_dir=cache_dir, use_cache=True
-            )
-            out.append(run_update(pushed, run_inventory([root], cfg), updater, get_manifest))
-        else:
-            from patchwarden.app.wiring import build_rollouts
-
-            service = build_rollouts(
-                cfg, state=state, workdir=cfg_path.parent if cfg_path else root
-            )
-            out.extend(start_rollouts(pushed, _starter(service)))
-    return out
-
-
-def _starter(service: Rollouts) -> Callable[[str], tuple[ExitCode, dict[str, Any]]]:
-    def start(image: str) -> tuple[ExitCode, dict[str, Any]]:
-        report = service.start(image)
-        return report.exit_code(), report.doc
-
-    return start
 
 
 def _requests(show: bool, stats: dict[str, int]) -> None:
@@ -312,18 +316,11 @@ def _show_check(
 _STYLE = {"pushed": "green", "stopped": "yellow", "failed": "red", "not-due": "dim"}
 
 
-def _show_results(
-    results: list[BuildResult], handovers: list[Handover], format: OutputFormat
-) -> None:
-    from patchwarden.app.rebuild.serialize import handover_json, result_json
+def _show_results(results: list[BuildResult], format: OutputFormat) -> None:
+    from patchwarden.app.rebuild.serialize import result_json
 
     if format == OutputFormat.json:
-        emit_json(
-            {
-                "builds": [result_json(r) for r in results],
-                "then": [handover_json(h) for h in handovers],
-            }
-        )
+        emit_json({"builds": [result_json(r) for r in results]})
         return
     for r in results:
         style = _STYLE.get(r.outcome.value, "")
@@ -344,10 +341,6 @@ def _show_results(
             out.print(f"    signature: {escape(r.signature)}")
         if r.fixed or r.introduced:
             out.print(f"    fixed: {len(r.fixed)}, introduced: {len(r.introduced)}")
-    for h in handovers:
-        style = "green" if h.ok else "red"
-        who = f" {escape(h.build)}" if h.build else ""
-        out.print(f"[bold {style}]then {h.kind.value}[/]{who}: {escape(h.detail)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from patchwarden.app.rebuild.handover import (
@@ -83,4 +85,5 @@ def test_exit_codes_combine_errors_first(
     outcomes: list[Outcome], codes: list[ExitCode], expected: ExitCode
 ) -> None:
     results = [_built(o, f"b{i}") for i, o in enumerate(outcomes)]
-    assert combined_exit(results, [_h(c) for c in codes]) == expected
+    results[0] = replace(results[0], then=tuple(_h(c) for c in codes))
+    assert combined_exit(results) == expected

@@ -16,13 +16,13 @@ references ``update`` skipped (5).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from patchwarden.app.check.results import CheckResult, Status, Version
-from patchwarden.app.rebuild.model import BuildResult, Outcome
+from patchwarden.app.rebuild.model import BuildResult, Handover, Outcome, Then
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.errors import ExitCode
 from patchwarden.policy.model import UpdateLevel
@@ -32,23 +32,7 @@ if TYPE_CHECKING:
     from patchwarden.app.update.updater import Updater
 
 
-class Then(StrEnum):
-    """What ``--then`` hands the new digest to (closed set)."""
-
-    update = "update"
-    rollout = "rollout"
-
-
-@dataclass(frozen=True, slots=True)
-class Handover:
-    """One hand-over step as the report shows it."""
-
-    kind: Then
-    build: str  # the build's name ("" for a step over every build, as update)
-    ok: bool
-    detail: str
-    exit_code: ExitCode = ExitCode.OK
-    data: dict[str, Any] = field(default_factory=dict)
+Starter = Callable[[str], tuple[ExitCode, dict[str, Any]]]
 
 
 def pin_results(inventory: Inventory, pushed: Sequence[BuildResult]) -> list[CheckResult]:
@@ -85,8 +69,8 @@ def pushed_builds(results: Sequence[BuildResult]) -> list[BuildResult]:
     return [r for r in results if r.outcome == Outcome.PUSHED and r.digest]
 
 
-def combined_exit(results: Sequence[BuildResult], handovers: Sequence[Handover]) -> ExitCode:
-    codes = {h.exit_code for h in handovers}
+def combined_exit(results: Sequence[BuildResult]) -> ExitCode:
+    codes = {h.exit_code for r in results for h in r.then}
     if ExitCode.ERRORS in codes or any(r.outcome == Outcome.FAILED for r in results):
         return ExitCode.ERRORS
     if any(r.outcome == Outcome.STOPPED for r in results):
@@ -114,6 +98,8 @@ def run_update(
     get_manifest: Callable[[ImageRef], object],
 ) -> Handover:
     """Pin the new digests where the built images are referenced, through ``update``."""
+    name = ", ".join(r.name for r in pushed)
+    t0 = time.monotonic()
     from patchwarden.app.update.action import UpdateAction
     from patchwarden.app.update.plan import Grouping, plan_groups, verify_pins
 
@@ -158,25 +144,26 @@ def run_update(
     moves = sum(len(o.group.moves) for o in outcomes)
     if failed or unverified:
         why = "; ".join([*(o.error or "files left out" for o in failed), *errors])
-        return Handover(Then.update, "", False, f"update failed: {why}", ExitCode.ERRORS, data)
+        return Handover(
+            Then.update, name, False, f"update failed: {why}", ExitCode.ERRORS, data, _since(t0)
+        )
     if not outcomes:
-        detail = "no reference to the rebuilt images needs a new pin"
-        return Handover(Then.update, "", True, detail, ExitCode.OK, data)
+        detail = "no reference to the rebuilt image needs a new pin"
+        return Handover(Then.update, name, True, detail, ExitCode.OK, data, _since(t0))
     prs = [o.pull_request for o in outcomes if o.pull_request]
     detail = f"{moves} reference(s) pinned in {len(outcomes)} group(s)" + (
         f": {', '.join(prs)}" if prs else ""
     )
     code = ExitCode.SKIPPED if skipped else ExitCode.OK
-    return Handover(Then.update, "", True, detail, code, data)
+    return Handover(Then.update, name, True, detail, code, data, _since(t0))
 
 
-def start_rollouts(
-    pushed: Sequence[BuildResult], start: Callable[[str], tuple[ExitCode, dict[str, Any]]]
-) -> list[Handover]:
+def start_rollouts(pushed: Sequence[BuildResult], start: Starter) -> list[Handover]:
     """``rollout start REPO@DIGEST`` per pushed build; ``start`` returns (exit code, report)."""
     out: list[Handover] = []
     for r in pushed:
         image = f"{r.destination}@{r.digest}"
+        t0 = time.monotonic()
         code, doc = start(image)
         status = str(doc.get("status", ""))
         stopped = doc.get("stopped")
@@ -186,11 +173,53 @@ def start_rollouts(
                 f" (stopped in {stopped.get('environment')} by the {stopped.get('gate')} gate: "
                 f"{stopped.get('reason')})"
             )
-        out.append(Handover(Then.rollout, r.name, code == ExitCode.OK, detail, code, doc))
+        ok = code == ExitCode.OK
+        out.append(Handover(Then.rollout, r.name, ok, detail, code, doc, _since(t0)))
     return out
 
 
+class HandOff:
+    """The ``--then`` steps for one pushed build at a time (the ``then`` of
+    :meth:`~patchwarden.app.rebuild.pipeline.Rebuilder.run`). What each step needs (the
+    updater and the inventory, the rollout service) is made on first use, by the factories
+    the composition root gives."""
+
+    def __init__(
+        self,
+        steps: Sequence[Then],
+        *,
+        updater: Callable[[], tuple[Updater, Callable[[ImageRef], object]]],
+        inventory: Callable[[], Inventory],
+        rollouts: Callable[[], Starter],
+    ) -> None:
+        self.steps = list(steps)
+        self._updater_factory, self._inventory_factory = updater, inventory
+        self._rollouts_factory = rollouts
+        self._update: tuple[Updater, Callable[[ImageRef], object], Inventory] | None = None
+        self._start: Starter | None = None
+
+    def __call__(self, result: BuildResult) -> list[Handover]:
+        out: list[Handover] = []
+        for step in self.steps:
+            if step == Then.update:
+                if self._update is None:
+                    updater, get_manifest = self._updater_factory()
+                    self._update = (updater, get_manifest, self._inventory_factory())
+                updater, get_manifest, inventory = self._update
+                out.append(run_update([result], inventory, updater, get_manifest))
+            else:
+                if self._start is None:
+                    self._start = self._rollouts_factory()
+                out.extend(start_rollouts([result], self._start))
+        return out
+
+
+def _since(t: float) -> float:
+    return time.monotonic() - t
+
+
 __all__ = [
+    "HandOff",
     "Handover",
     "Then",
     "UpdateMode",

@@ -37,6 +37,7 @@ from patchwarden.app.rebuild.model import (
     BuildResult,
     BuildSpec,
     DueDecision,
+    Handover,
     Outcome,
     Step,
 )
@@ -128,7 +129,14 @@ class Rebuilder:
         self.store = store
         self.now = now
 
-    def run(self, spec: BuildSpec, due: DueDecision | None = None) -> BuildResult:
+    def run(
+        self,
+        spec: BuildSpec,
+        due: DueDecision | None = None,
+        then: Callable[[BuildResult], list[Handover]] | None = None,
+    ) -> BuildResult:
+        """Build, test, scan, push, sign; then (for a pushed build) the ``then`` hand-over;
+        record everything, hand-over steps included."""
         started, t0 = self.now(), time.monotonic()
         state = _State()
         with tempfile.TemporaryDirectory(prefix="patchwarden-rebuild-") as tmp:
@@ -160,6 +168,8 @@ class Rebuilder:
             ),
             duration_s=time.monotonic() - t0,
         )
+        if then is not None and outcome == Outcome.PUSHED:
+            result = _handed_over(result, then(result))
         return self._record(spec, result, started, state)
 
     def _pipeline(self, spec: BuildSpec, due: DueDecision | None, tmp: Path, st: _State) -> None:
@@ -370,6 +380,13 @@ class _State:
         self.scan: ScanDiff | None = None
         self.tags: list[str] = []
         self.signature: str | None = None
+
+
+def _handed_over(result: BuildResult, handovers: list[Handover]) -> BuildResult:
+    from dataclasses import replace
+
+    steps = [Step(f"then {h.kind.value}", h.ok, h.detail, h.duration_s) for h in handovers]
+    return replace(result, steps=(*result.steps, *steps), then=tuple(handovers))
 
 
 def _since(t: float) -> float:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from patchwarden.app.rebuild.handover import Handover
-from patchwarden.app.rebuild.model import BuildResult, DueDecision
+from patchwarden.app.rebuild.model import BuildResult, DueDecision, Handover
 
 
 def due_json(d: DueDecision) -> dict[str, Any]:
@@ -47,13 +46,14 @@ def result_json(r: BuildResult) -> dict[str, Any]:
         "introduced": list(r.introduced),
         "duration_s": round(r.duration_s, 3),
         "record_id": r.record_id,
+        "then": [handover_json(h) for h in r.then],
     }
 
 
 def handover_json(h: Handover) -> dict[str, Any]:
     return {
         "kind": h.kind.value,
-        "build": h.build or None,
+        "duration_s": round(h.duration_s, 3),
         "ok": h.ok,
         "detail": h.detail,
         "exit_code": int(h.exit_code),
