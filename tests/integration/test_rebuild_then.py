@@ -19,40 +19,13 @@ import pytest
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.store import open_store
 from testkit.fake_forge import FakeForge
+from testkit.gitrepo import git, repo_with
 from testkit.podman import push_web_image
 from testkit.rebuild_setup import PASSWORD, WEB, WEB_TESTS, as_json, cli, env, keypair, ns
 
 pytestmark = pytest.mark.integration
 __all__ = ["env", "ns"]  # fixtures
 NO_GATE = "    gates: {new_vulnerabilities: off}\n"
-
-
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout.strip()
-
-
-def repo_with(tmp: Path, name: str, files: dict[str, str]) -> tuple[Path, Path]:
-    """A bare repository holding ``files`` on main, and a clone of it: (bare, clone)."""
-    bare = tmp / f"{name}.git"
-    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare), cwd=tmp)
-    work = tmp / name
-    git("clone", "--quiet", str(bare), str(work), cwd=tmp)
-    for rel, text in files.items():
-        (work / rel).parent.mkdir(parents=True, exist_ok=True)
-        (work / rel).write_text(text)
-    git("add", ".", cwd=work)
-    git("commit", "--quiet", "-m", "initial", cwd=work)
-    git("push", "--quiet", "origin", "main", cwd=work)
-    git("config", "user.name", "rebuild test", cwd=work)
-    git("config", "user.email", "rebuild@localhost", cwd=work)
-    return bare, work
 
 
 def test_then_update_pins_the_new_digest_on_a_pushed_branch(
