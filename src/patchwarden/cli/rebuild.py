@@ -57,8 +57,8 @@ PATH (a PR by default; --update-mode write|commit|push|pull-request), `rollout` 
 
 Exit codes: 0 every due build pushed (or nothing due; --check: decided) and handed over;
 1 a test or gate stopped a build; 2 bad usage or configuration; 3 a build, a check or a
-hand-over failed; 5 --then update skipped some references; 6 never from rebuild itself;
-7 a --then rollout waits for approval. When several apply: 3, then 1, then 7, then 5.
+hand-over failed; 5 --then update skipped some references; 7 a --then rollout waits for
+approval. When several apply: 3, then 1, then 7, then 5.
 
 Examples:
 

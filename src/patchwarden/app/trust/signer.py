@@ -25,7 +25,7 @@ from patchwarden.core.digest import short_digest
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import NotFoundError, PatchwardenError, RegistryError
 from patchwarden.registry.model import MEDIA_OCI_MANIFEST, Descriptor, Manifest, ManifestHead
-from patchwarden.trust.signing import SigningKey
+from patchwarden.trust.signing import SigningKey, load_signing_key
 from patchwarden.trust.simple_signing import (
     SIGNATURE_ANNOTATION,
     SIMPLESIGNING_MEDIA,
@@ -171,8 +171,6 @@ class KeySigners:
         self._signers: dict[str, ImageSigner] = {}
 
     def for_key(self, path: str) -> ImageSigner:
-        from patchwarden.trust.signing import load_signing_key
-
         if path not in self._signers:
             key = load_signing_key(path, self._password)
             self._signers[path] = ImageSigner(self.writer, self.verifier, key)
