@@ -1,8 +1,11 @@
-"""rebuild --then: which references get which pin, and how exit codes combine."""
+"""rebuild --then: which references get which pin, and how exit codes combine; the OCI
+annotations of an engine build."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +18,7 @@ from patchwarden.app.rebuild.handover import (
 )
 from patchwarden.app.rebuild.model import BuildResult, Outcome
 from patchwarden.core.ref import parse_reference
-from patchwarden.errors import ExitCode
+from patchwarden.errors import ExitCode, PatchwardenError
 from patchwarden.refs.model import Inventory, Reference, RefKind
 
 DEST = "registry.example.com/team/app"
@@ -87,3 +90,23 @@ def test_exit_codes_combine_errors_first(
     results = [_built(o, f"b{i}") for i, o in enumerate(outcomes)]
     results[0] = replace(results[0], then=tuple(_h(c) for c in codes))
     assert combined_exit(results) == expected
+
+
+def test_annotations_are_written_into_the_layout_manifest(tmp_path: Path) -> None:
+    """rebuild --engine: the classic build API sets labels only; the OCI annotations go into
+    the saved layout's manifest, and the index names the new digest."""
+    from patchwarden.app.rebuild.engine_tools import annotate_layout
+    from patchwarden.core.digest import Digest
+    from patchwarden.devtools.oci_builder import build_image
+
+    old = build_image(tmp_path, "build", files={"a": b"b"})
+    notes = {"org.opencontainers.image.base.name": "r.example/base:1"}
+    new = annotate_layout(tmp_path, "build", notes)
+    assert new != old
+    index = json.loads((tmp_path / "index.json").read_text())
+    (entry,) = [m for m in index["manifests"] if m["digest"] == new]
+    raw = (tmp_path / "blobs" / "sha256" / new.split(":")[1]).read_bytes()
+    assert str(Digest.of(raw)) == new and entry["size"] == len(raw)
+    assert json.loads(raw)["annotations"] == notes
+    with pytest.raises(PatchwardenError, match="no image tagged other"):
+        annotate_layout(tmp_path, "other", notes)
