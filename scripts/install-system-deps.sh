@@ -2,7 +2,7 @@
 # Installs the Debian packages patchwarden's tests and demo use. Idempotent; quiet when done.
 set -euo pipefail
 PKGS=(docker-registry skopeo buildah git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap gnupg prometheus
-      postgresql chromium openssl)
+      postgresql redis-server chromium openssl)
 # reference implementations for the version-ordering tests (tests/unit/versions/reference_tools.py)
 PKGS+=(python3-apt node-semver golang-golang-x-mod-dev libmaven3-core-java default-jre-headless)
 missing=()
@@ -26,6 +26,10 @@ $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends 
 # start their own on free loopback ports.
 if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
   $SUDO systemctl stop docker-registry || true
+fi
+# Likewise Redis on :6379 (the fleet tests start their own).
+if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+  $SUDO systemctl stop redis-server || true
 fi
 # Likewise Prometheus on :9090; the metrics-gate tests start their own on a free port.
 if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +32,17 @@ from patchwarden.cli.main import app
 from patchwarden.config.schema import Config
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.engine.client import EngineClient
-from patchwarden.store import open_store
+from patchwarden.store import Store, open_store
 from testkit.podman import engine, engine_url, push_web_image
 
 pytestmark = pytest.mark.integration
 __all__ = ["engine", "engine_url"]  # fixtures (tests/integration/podman.py) used by name
+Names = Callable[[str], str]  # a test's name -> a unique container name
 STOP = 1  # busybox httpd as PID 1 ignores SIGTERM: do not wait 10 s per stop
 
 
 @pytest.fixture()
-def names(engine: EngineClient) -> Iterator[Any]:
+def names(engine: EngineClient) -> Iterator[Names]:
     """Unique container names; every container whose name starts with one is removed after."""
     prefix = f"pwt-{uuid.uuid4().hex[:6]}"
     yield lambda n: f"{prefix}-{n}"
@@ -59,7 +60,7 @@ def layouts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Any:
+def store(tmp_path: Path) -> Store:
     return open_store(str(tmp_path / "state.db"))
 
 
@@ -114,8 +115,8 @@ def test_healthy_update_preserves_configuration(
     engine: EngineClient,
     plain_registry: RegistryServer,
     layouts: Path,
-    names: Any,
-    store: Any,
+    names: Names,
+    store: Store,
     tmp_path: Path,
 ) -> None:
     repo = _repo("ok")
@@ -188,7 +189,7 @@ def test_healthy_update_preserves_configuration(
 
 
 def test_unhealthy_update_rolls_back_and_old_serves_again(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     repo = _repo("sick")
     d1 = push_web_image(layouts, plain_registry.host, repo, "2.0.0", version="v1")
@@ -212,7 +213,7 @@ def test_unhealthy_update_rolls_back_and_old_serves_again(
 
 
 def test_image_that_exits_at_once_is_rolled_back(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     repo = _repo("exit")
     push_web_image(layouts, plain_registry.host, repo, "3.0.0", version="v1")
@@ -232,7 +233,7 @@ def test_image_that_exits_at_once_is_rolled_back(
 
 
 def test_pull_that_fails_leaves_the_container_untouched(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     repo = _repo("pull")
     push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
@@ -249,7 +250,7 @@ def test_pull_that_fails_leaves_the_container_untouched(
 
 
 def test_monitor_only_reports_and_changes_nothing(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     repo = _repo("mon")
     push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
@@ -270,7 +271,7 @@ def test_monitor_only_reports_and_changes_nothing(
 
 
 def test_label_opt_out_opt_in_and_digest_pinned(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     repo = _repo("labels")
     d1 = push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
@@ -324,7 +325,7 @@ def test_engine_rollback_and_history_cli(
     engine_url: str,
     plain_registry: RegistryServer,
     layouts: Path,
-    names: Any,
+    names: Names,
     tmp_path: Path,
 ) -> None:
     repo = _repo("rb")
@@ -418,7 +419,7 @@ def test_engine_update_sees_a_tag_pushed_after_the_last_run(
     engine_url: str,
     plain_registry: RegistryServer,
     layouts: Path,
-    names: Any,
+    names: Names,
     tmp_path: Path,
 ) -> None:
     """Tag lists are cached on disk for `check` (cache.tag_ttl), but a live updater lists
@@ -449,7 +450,7 @@ def test_engine_update_sees_a_tag_pushed_after_the_last_run(
 
 
 def test_a_container_of_a_locally_built_image_is_skipped(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     """As after `docker compose build`: the image exists only on this host (no RepoDigests);
     no registry is asked about it and the container is left alone."""
@@ -470,7 +471,7 @@ def test_a_container_of_a_locally_built_image_is_skipped(
 
 
 def test_recovery_undoes_an_update_interrupted_after_stopping_the_old_container(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     """The state a crash leaves between "stop old" and "start new": recovery puts it back."""
     repo = _repo("crash")
@@ -523,7 +524,7 @@ HEALTHCHECK = {
 
 
 def test_engine_healthcheck_gates_the_update(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     """A container with a HEALTHCHECK is gated by the engine's status, not by the probes."""
     repo = _repo("hc")
@@ -549,7 +550,7 @@ def test_kill_between_stop_and_start_then_a_recovering_run(
     engine_url: str,
     plain_registry: RegistryServer,
     layouts: Path,
-    names: Any,
+    names: Names,
     tmp_path: Path,
 ) -> None:
     """SIGKILL the real CLI while the engine stops the old container; the next run recovers."""
@@ -620,7 +621,7 @@ def test_kill_between_stop_and_start_then_a_recovering_run(
 
 
 def test_depends_on_label_orders_the_updates(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     repo = _repo("dep")
     push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
@@ -640,11 +641,11 @@ def test_depends_on_label_orders_the_updates(
         (app_name, "updated"),
     ]
     db_rec, app_rec = store.history(db_name)[0], store.history(app_name)[0]
-    assert db_rec.finished_at <= app_rec.started_at
+    assert db_rec.finished_at is not None and db_rec.finished_at <= app_rec.started_at
 
 
 def test_failing_pre_update_hook_skips_the_update(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     """patchwarden.pre-update runs in the old container (busybox sh); exit 3 skips the update."""
     repo = _repo("prehook")
@@ -676,7 +677,7 @@ def test_failing_pre_update_hook_skips_the_update(
 
 
 def test_failing_post_update_hook_rolls_back(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     """A passing pre-update hook, then patchwarden.post-update fails in the new container."""
     repo = _repo("posthook")
@@ -713,7 +714,7 @@ def test_failing_post_update_hook_rolls_back(
 
 
 def test_keep_images_removes_unused_images_but_not_the_previous_one(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     repo = _repo("keep")
     # contents of their own: an image ID shared with another test's repository is never removed
@@ -742,7 +743,7 @@ def test_keep_images_removes_unused_images_but_not_the_previous_one(
 
 
 def test_concurrent_updates_of_independent_containers(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     repo = _repo("conc")
     push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
@@ -760,6 +761,7 @@ def test_concurrent_updates_of_independent_containers(
     assert [(r.container, r.outcome) for r in results] == [(a, "updated"), (b, "updated")]
     assert _wait_http(pa) == "v2" and _wait_http(pb) == "v2"
     ra, rb = store.history(a)[0], store.history(b)[0]
+    assert ra.finished_at is not None and rb.finished_at is not None
     assert ra.started_at < rb.finished_at and rb.started_at < ra.finished_at  # overlapped
 
 
@@ -829,7 +831,7 @@ def test_scan_an_image_from_the_engine_store(
 
 
 def test_trust_gate_refuses_unsigned_candidate_then_updates_signed(
-    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Any, store: Any
+    engine: EngineClient, plain_registry: RegistryServer, layouts: Path, names: Names, store: Store
 ) -> None:
     """`trust:` in engine update: the unsigned candidate is refused (container untouched, the
     reason names the expected key); once signed, the same candidate is deployed."""

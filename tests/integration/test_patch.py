@@ -141,7 +141,9 @@ def older_status(status: str) -> tuple[str, int]:
         name = re.search(r"^Package: (\S+)", para, re.M)
         if name and name.group(1) in OLDER:
             para = re.sub(r"^Version: .*$", f"Version: {OLDER[name.group(1)]}", para, flags=re.M)
-            size += int(re.search(r"^Installed-Size: (\d+)", para, re.M).group(1))  # type: ignore[union-attr]
+            installed = re.search(r"^Installed-Size: (\d+)", para, re.M)
+            assert installed is not None, para
+            size += int(installed.group(1))
         out.append(para)
     return "\n\n".join(out) + "\n", size
 
@@ -159,7 +161,9 @@ def push_debian(tar_path: Path, work: Path, dest: str) -> int:
             if member.name in ("", "."):
                 continue
             if member.name == "var/lib/dpkg/status":
-                text, size = older_status(src.extractfile(member).read().decode())  # type: ignore[union-attr]
+                status = src.extractfile(member)
+                assert status is not None
+                text, size = older_status(status.read().decode())
                 data = text.encode()
                 member.size = len(data)
                 dst.addfile(member, io.BytesIO(data))

@@ -52,9 +52,9 @@ def test_same_registry_promotion_mounts_multiarch_with_signature(
         signer.sign_image(RegistryWriter(c), src, digest)
         res = Promoter(c).promote(src, parse_reference(f"{R}/{ns}/prod/app"))
     assert res.outcome == "promoted" and res.digest == digest
-    assert res.stats["blobs_uploaded"] == 0 and res.stats["blobs_mounted"] >= 4
+    assert res.stats.blobs_uploaded == 0 and res.stats.blobs_mounted >= 4
     assert res.platforms == ("linux/amd64", "linux/arm64")
-    assert cosign_tag(digest) in res.stats["referrers"]
+    assert cosign_tag(digest) in res.stats.referrers
     assert skopeo.inspect_digest(f"{R}/{ns}/prod/app:1.0") == digest
     out = tmp_path / "copy"
     skopeo._run(
@@ -73,7 +73,7 @@ def test_same_registry_promotion_mounts_multiarch_with_signature(
         assert v.verified, v.reason
         again = Promoter(c).promote(src, parse_reference(f"{R}/{ns}/prod/app"))
     assert again.outcome == "unchanged"
-    assert again.stats["blobs_uploaded"] == 0 and again.stats["blobs_mounted"] == 0
+    assert again.stats.blobs_uploaded == 0 and again.stats.blobs_mounted == 0
 
 
 def test_cross_registry_promotion_to_token_registry_recorded(

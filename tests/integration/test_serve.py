@@ -14,7 +14,8 @@ import pytest
 
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.devtools.skopeo import Pusher
-from testkit.serve_env import ServeProcess, SmtpSink, WebhookSink, wait_until
+from testkit.receiver import WebhookSink
+from testkit.serve_env import ServeProcess, SmtpSink, wait_until
 from testkit.tools import require_tool
 
 pytestmark = pytest.mark.integration

@@ -325,3 +325,49 @@ def test_killed_during_an_update_then_restarted_never_repeats_a_side_effect(
             ]
         finally:
             assert again.stop(signal.SIGTERM) == 0
+
+
+def test_engine_update_kind_without_approvals_then_scan_of_the_running_image(
+    engine_url: str, tmp_path: Path
+) -> None:
+    """The ``engine-update`` kind with ``serve.approvals: false`` is ``engine update``: the
+    container moves to the pushed patch release, health-gated, recorded, announced once;
+    then the ``scan`` kind stores the SBOM of the image the container now runs."""
+    from patchwarden.config.schema import Config
+    from patchwarden.config.serve import JobName
+    from patchwarden.service.kinds import run_kind
+    from patchwarden.service.process import Service
+
+    with scene(engine_url, tmp_path) as sc:
+        d2 = push_web_image(sc.layouts, sc.reg.host, sc.repo, "1.0.1", version="v2")
+        cfg = Config.model_validate(
+            {
+                "registries": {sc.reg.host: {"insecure": True}},
+                "cache": {"dir": str(tmp_path / "cache")},
+                "serve": {
+                    "engine": engine_url,
+                    "approvals": False,
+                    "notify": [{"url_env": "PW_E2E_MAIL", "events": ["job-changed"]}],
+                },
+            }
+        )
+        env = {"PATCHWARDEN_API_TOKEN": ADMIN, "PW_E2E_MAIL": sc.smtp.apprise_url()}
+        svc = Service(cfg, [sc.work], state=str(sc.state), env=env)
+        try:
+            res = run_kind(JobName.ENGINE_UPDATE, svc.ctx, {"containers": [sc.name]})
+            assert res.changes == 1, res
+            assert [r["outcome"] for r in res.data["results"]] == ["updated"], res.data
+            assert _wait_http(sc.app_port) == "v2" and sc.engine.info(sc.name).digest == d2
+            assert [h.outcome for h in svc.store.history(sc.name)][:1] == ["updated"]
+            wait_until("the job-changed mail", lambda: sc.smtp.messages)
+            assert "job engine-update: 1 change(s)" in _subjects(sc.smtp)[0]
+            again = run_kind(JobName.ENGINE_UPDATE, svc.ctx, {"containers": [sc.name]})
+            assert again.changes == 0 and len(sc.smtp.messages) == 1
+            # the running image becomes a known image, and its SBOM is stored once
+            run_kind(JobName.CHECK, svc.ctx, {})
+            scanned = run_kind(JobName.SCAN, svc.ctx, {})
+            assert scanned.data["scanned"] == [f"{sc.reg.host}/{sc.repo}@{d2}"], scanned
+            assert svc.sboms.known([d2]) == {d2}
+            assert run_kind(JobName.SCAN, svc.ctx, {}).data["scanned"] == []
+        finally:
+            svc.stop(1)

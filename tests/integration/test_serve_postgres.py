@@ -117,6 +117,7 @@ def test_two_serve_processes_share_one_database(
         # meanwhile, requests to both processes at once: they queue behind the lease
         for p in procs * 2:
             assert httpx.post(f"{p.url}/api/v1/jobs/check/run", headers=admin).status_code == 202
+
         def settled() -> bool:
             runs = httpx.get(f"{procs[1].url}/api/v1/jobs", headers=admin).json()["runs"]
             return (

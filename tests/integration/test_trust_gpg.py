@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,18 @@ def new_key(home: Path, name: str) -> str:
     return next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
 
 
+@dataclass(frozen=True)
+class Signed:
+    tmp: Path
+    pub: Path  # the release key (armored)
+    lookaside: Path  # where skopeo wrote the signatures
+    repo: str
+    digests: dict[str, str]  # tag ("signed", "unsigned") -> manifest digest
+    host: str
+
+
 @pytest.fixture(scope="module")
-def signed(
-    plain_registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, object]:
+def signed(plain_registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory) -> Signed:
     if shutil.which("gpg") is None:  # Debian: gnupg (scripts/install-system-deps.sh)
         msg = "gpg is not installed; OpenPGP signature tests cannot run"
         if os.environ.get("CI", "").lower() == "true":
@@ -69,7 +78,7 @@ def signed(
         f"docker:\n  {plain_registry.host}:\n    lookaside-staging: file://{lookaside}\n"
     )
     repo = f"gpg/app{uuid.uuid4().hex[:6]}"
-    digests = {}
+    digests: dict[str, str] = {}
     for tag in ("signed", "unsigned"):
         layout = tmp / f"layout-{tag}"
         build_image(layout, tag, salt=f"{repo}{tag}")
@@ -103,55 +112,45 @@ def signed(
     assert (lookaside / f"{repo}@sha256={hx}" / "signature-1").is_file(), (
         "skopeo wrote the signature"
     )
-    return {
-        "tmp": tmp,
-        "pub": pub,
-        "lookaside": lookaside,
-        "repo": repo,
-        "digests": digests,
-        "host": plain_registry.host,
-    }
+    return Signed(tmp, pub, lookaside, repo, digests, plain_registry.host)
 
 
-def test_skopeo_gpg_signature_verifies(signed: dict[str, object]) -> None:
-    tmp = signed["tmp"]
-    assert isinstance(tmp, Path)
-    image = f"{signed['host']}/{signed['repo']}:signed"
+def test_skopeo_gpg_signature_verifies(signed: Signed) -> None:
+    tmp = signed.tmp
+    image = f"{signed.host}/{signed.repo}:signed"
     proc = cli(
         "verify",
         image,
         "--gpg-key",
-        str(signed["pub"]),
+        str(signed.pub),
         "--lookaside",
-        str(signed["lookaside"]),
+        str(signed.lookaside),
         "--format",
         "json",
         cwd=tmp,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (res,) = json.loads(proc.stdout)["results"]
-    assert res["verified"] and res["digest"] == signed["digests"]["signed"]  # type: ignore[index]
+    assert res["verified"] and res["digest"] == signed.digests["signed"]
     assert res["signatures"][0]["kind"] == "gpg" and "release.asc (OpenPGP)" in res["signed_by"][0]
 
 
-def test_gpg_tamper_cases(signed: dict[str, object]) -> None:
-    tmp, lookaside, repo = signed["tmp"], signed["lookaside"], signed["repo"]
-    assert isinstance(tmp, Path) and isinstance(lookaside, Path)
-    host = signed["host"]
+def test_gpg_tamper_cases(signed: Signed) -> None:
+    tmp, lookaside, repo = signed.tmp, signed.lookaside, signed.repo
+    host = signed.host
     # missing: the unsigned image has no lookaside entry
     proc = cli(
         "verify",
         f"{host}/{repo}:unsigned",
         "--gpg-key",
-        str(signed["pub"]),
+        str(signed.pub),
         "--lookaside",
         str(lookaside),
         cwd=tmp,
     )
     assert proc.returncode == 6 and "found no signature" in proc.stdout
     # a genuine signature of the signed image copied to the unsigned one
-    d = signed["digests"]
-    assert isinstance(d, dict)
+    d = signed.digests
     src = lookaside / f"{repo}@sha256={d['signed'].split(':')[1]}"
     dst = lookaside / f"{repo}@sha256={d['unsigned'].split(':')[1]}"
     shutil.copytree(src, dst)
@@ -159,7 +158,7 @@ def test_gpg_tamper_cases(signed: dict[str, object]) -> None:
         "verify",
         f"{host}/{repo}:unsigned",
         "--gpg-key",
-        str(signed["pub"]),
+        str(signed.pub),
         "--lookaside",
         str(lookaside),
         cwd=tmp,
@@ -191,7 +190,7 @@ def test_gpg_tamper_cases(signed: dict[str, object]) -> None:
         "verify",
         f"{host}/{repo}:signed",
         "--gpg-key",
-        str(signed["pub"]),
+        str(signed.pub),
         "--lookaside",
         str(tmp / "bad-lookaside"),
         cwd=tmp,

@@ -12,7 +12,7 @@ import pytest
 from patchwarden.app.trust.model import Expected, Require
 from patchwarden.app.trust.verifier import Verifier
 from patchwarden.core.ref import ImageRef, parse_reference
-from patchwarden.devtools.cosign import Signer, attach_signature
+from patchwarden.devtools.cosign import KeyKind, Signer, attach_signature
 from patchwarden.devtools.proxies import RegistryProxy
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
@@ -200,11 +200,11 @@ def test_registry_failure_on_signature_fetch_fails_closed(
 
 @pytest.mark.parametrize("kind", ["ecdsa", "rsa", "ed25519"])
 def test_own_signer_key_kinds(
-    kind: str, plain_registry: RegistryServer, pusher: Pusher, client: RegistryClient
+    kind: KeyKind, plain_registry: RegistryServer, pusher: Pusher, client: RegistryClient
 ) -> None:
     digest = pusher.image(plain_registry, f"own/{kind}", "1.0", salt=kind)
     image = parse_reference(f"{plain_registry.host}/own/{kind}:1.0")
-    signer = Signer(kind)  # type: ignore[arg-type]
+    signer = Signer(kind)
     signer.sign_image(RegistryWriter(client), image, digest)
     key = parse_public_key(signer.public_pem(), f"{kind}.pub")
     assert Verifier(client).verify(image, Expected(keys=(key,))).verified

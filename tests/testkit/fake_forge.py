@@ -93,8 +93,8 @@ class FakeForge:
         self.readonly = False  # the token may read but not write (403 on writes)
         self.stale_list = False  # list endpoints lag behind writes, as GitHub's can
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.forge = self  # type: ignore[attr-defined]
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.forge = self
         threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
 
     @property
@@ -318,6 +318,10 @@ class FakeForge:
         }
 
 
+class _Server(ThreadingHTTPServer):
+    forge: FakeForge
+
+
 class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -325,7 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {k.lower(): v for k, v in self.headers.items()}
-        forge: FakeForge = self.server.forge  # type: ignore[attr-defined]
+        assert isinstance(self.server, _Server)
+        forge = self.server.forge
         status, obj, extra = forge.handle(self.command, self.path, headers, data)
         out = json.dumps(obj).encode()
         self.send_response(status)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from patchwarden.devtools.oci_builder import OCILayout, sha256
 
@@ -39,8 +40,9 @@ class Run:
     peak_mib: float
     seconds: float
 
-    def json(self) -> dict:  # type: ignore[type-arg]
-        return json.loads(self.stdout)  # type: ignore[no-any-return]
+    def json(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.stdout)
+        return data
 
 
 def _guard() -> None:

@@ -39,10 +39,10 @@ def missing(what: str) -> None:
     pytest.skip(f"{what} not installed")
 
 
-def _run(cmd: list[str], stdin: str, **kw: object) -> str:
+def _run(cmd: list[str], stdin: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
-        cmd, input=stdin, capture_output=True, text=True, timeout=300, check=False, **kw
-    )  # type: ignore[call-overload]
+        cmd, input=stdin, capture_output=True, text=True, timeout=300, check=False, env=env
+    )
     if done.returncode != 0:
         raise AssertionError(f"{cmd[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
     return str(done.stdout)

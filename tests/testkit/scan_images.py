@@ -108,7 +108,9 @@ def dpkg_status() -> bytes:
     paras = HOST_STATUS.read_text(encoding="utf-8").strip("\n").split("\n\n")
     out = []
     for para in paras:
-        name = re.match(r"Package: (\S+)", para).group(1)  # type: ignore[union-attr]
+        package = re.match(r"Package: (\S+)", para)
+        assert package is not None, para
+        name = package.group(1)
         if name in DEB_VERSIONS:
             para = re.sub(r"(?m)^Version: .*$", f"Version: {DEB_VERSIONS[name]}", para)
             assert not re.search(r"(?m)^Source: \S+ \(", para)  # no binNMU version to fix up

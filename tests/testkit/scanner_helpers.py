@@ -1,4 +1,4 @@
-"""Shared helpers for the engine tests: in-memory layers, tiny catalogers, counting sources."""
+"""Shared helpers for the scanner tests: in-memory layers, tiny catalogers, counting sources."""
 
 from __future__ import annotations
 

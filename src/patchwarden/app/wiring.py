@@ -22,6 +22,9 @@ from patchwarden.registry.model import Platform
 from patchwarden.registry.settings import ClientOptions, HostSettings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from patchwarden.advisories.index import AdvisoryIndex
     from patchwarden.app.check.checker import Checker
     from patchwarden.app.check.vulns import VulnAssessor
     from patchwarden.app.live.gate import Probes
@@ -41,8 +44,10 @@ if TYPE_CHECKING:
     from patchwarden.apply.forge.model import Forge
     from patchwarden.config.schema import Config, RegistryConfig
     from patchwarden.core.ref import ImageRef
+    from patchwarden.queue.model import Executor
     from patchwarden.registry.client import RegistryClient
-    from patchwarden.scan.layer_cache import LayerCache
+    from patchwarden.registry.ratelimit import RateLimiter
+    from patchwarden.scan.layer_cache import LayerCache, SharedBlobs
     from patchwarden.scan.scanner import Scanner
     from patchwarden.store.db import Store
 
@@ -73,7 +78,7 @@ def build_client(config: Config | None) -> RegistryClient:
         return RegistryClient()
     hosts = {host: host_settings(host, rc) for host, rc in config.registries.items()}
     options = ClientOptions(default_platform=Platform.parse(config.platform))
-    return RegistryClient(hosts, options=options)
+    return RegistryClient(hosts, options=options, limiter=build_rate_limiter(config))
 
 
 def _cache_root(config: Config | None, cache_dir: Path | None, use_cache: bool) -> Path | None:
@@ -104,22 +109,31 @@ def build_registry(
 
 # -- scanning ----------------------------------------------------------------------------------
 def _layer_cache(
-    config: Config | None, cache_dir: Path | None, use_cache: bool
+    config: Config | None,
+    cache_dir: Path | None,
+    use_cache: bool,
+    shared: SharedBlobs | None = None,
 ) -> LayerCache | None:
     from patchwarden.scan.layer_cache import LayerCache
 
     root = _cache_root(config, cache_dir, use_cache)
-    return LayerCache(root / "layers") if root is not None else None
+    return LayerCache(root / "layers", shared) if root is not None else None
 
 
 def build_scanner(
-    config: Config | None, *, cache_dir: Path | None = None, use_cache: bool = True
+    config: Config | None,
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    shared: SharedBlobs | None = None,
 ) -> Scanner:
+    """``shared``: the fleet's layer facts (``store.shared.SharedContent``) behind the local
+    cache."""
     from patchwarden.scan.catalogers import CATALOGERS
     from patchwarden.scan.limits import Limits
     from patchwarden.scan.scanner import Scanner
 
-    cache = _layer_cache(config, cache_dir, use_cache)
+    cache = _layer_cache(config, cache_dir, use_cache, shared)
     return Scanner(CATALOGERS, cache=cache, limits=Limits.from_env())
 
 
@@ -561,3 +575,98 @@ def build_rollouts(
         metrics=Prometheus(),
         workdir=str(workdir) if workdir else None,
     )
+
+
+# -- advisory index for serve's scan and advisory-refresh jobs ---------------------------------
+def build_advisory_index(config: Config, *, create: bool = False) -> AdvisoryIndex | None:
+    """The configured advisory index; None when it does not exist and ``create`` is False."""
+    from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+
+    path = resolve_db_path(None, config.advisories.db_path)
+    if not create and not path.is_file():
+        return None
+    return AdvisoryIndex(path, create=create)
+
+
+def build_index_update(
+    config: Config,
+) -> Callable[[AdvisoryIndex], list[tuple[str, str, str | None]]]:
+    """``db update`` of the configured ecosystems, as one call on an open index."""
+    from patchwarden.advisories.update import update
+
+    def run(index: AdvisoryIndex) -> list[tuple[str, str, str | None]]:
+        results = update(
+            index,
+            config.advisories.ecosystems,
+            base_url=config.advisories.base_url,
+            max_bytes=config.advisories.max_download_mb * 1024 * 1024,
+        )
+        return [(r.ecosystem, r.mode, r.error.message if r.error else None) for r in results]
+
+    return run
+
+
+# -- the worker fleet (queue.broker_url) ---------------------------------------------------------
+_redis_clients: dict[str, object] = {}
+_redis_lock = threading.Lock()
+
+
+def broker_url(config: Config) -> str | None:
+    """``$PATCHWARDEN_BROKER_URL``, else ``queue.broker_url``; None: jobs run in process."""
+    import os
+
+    from patchwarden.config.queue import BROKER_ENV
+
+    return os.environ.get(BROKER_ENV) or config.queue.broker_url
+
+
+def state_url(config: Config, explicit: str | None = None) -> str | None:
+    """``--state``, ``$PATCHWARDEN_STATE_URL``, ``state.url``, ``serve.state``; None: the
+    store's own default (``$PATCHWARDEN_STATE``, then the user data directory)."""
+    import os
+
+    from patchwarden.config.queue import STATE_ENV
+
+    return explicit or os.environ.get(STATE_ENV) or config.state.url or config.serve.state
+
+
+def _redis(url: str) -> object:
+    with _redis_lock:
+        if url not in _redis_clients:
+            import redis
+
+            _redis_clients[url] = redis.Redis.from_url(
+                url, socket_timeout=10, socket_connect_timeout=5
+            )
+        return _redis_clients[url]
+
+
+def build_rate_limiter(config: Config) -> RateLimiter | None:
+    """With a broker: the buckets in its Redis, shared by the fleet (429s included); without
+    one, ``queue.rate_limits`` paces this process alone; neither: no limiter."""
+    limits = {h: (r.rate, r.capacity) for h, r in config.queue.rate_limits.items()}
+    url = broker_url(config)
+    if url is not None:
+        from patchwarden.queue.ratelimit import RedisTokenBucket
+
+        return RedisTokenBucket(_redis(url), limits)
+    if limits:
+        from patchwarden.registry.ratelimit import LocalTokenBucket
+
+        return LocalTokenBucket(limits)
+    return None
+
+
+def build_executor(
+    config: Config, *, local: Callable[[], Executor], engine: Engine, jobs: frozenset[str]
+) -> Executor:
+    """Where ``serve`` sends job requests: its own threads (``local()``, the default), or the
+    worker fleet when a broker is configured. The job code is the same."""
+    url = broker_url(config)
+    if url is None:
+        return local()
+    from patchwarden.queue.celery_app import make_celery
+    from patchwarden.queue.executor import CeleryExecutor
+    from patchwarden.store.tasks import TaskStore
+
+    return CeleryExecutor(make_celery(config.queue, url), TaskStore(engine), jobs)

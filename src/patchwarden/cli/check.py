@@ -11,7 +11,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from patchwarden.app.check import CheckReport, CheckResult, Status
-from patchwarden.app.serialize import check_dict
+from patchwarden.app.serialize.check import check_dict
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,

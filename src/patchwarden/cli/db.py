@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from patchwarden.app.serialize.db import age_seconds, import_dict, status_dict, update_dict
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -67,17 +67,6 @@ def _settings(config: Path | None, db: Path | None) -> tuple[Config, Path]:
     return cfg, resolve_db_path(db, cfg.advisories.db_path)
 
 
-def _report_dict(report: ImportReport) -> dict[str, Any]:
-    return {
-        "added": report.added,
-        "replaced": report.replaced,
-        "unchanged": report.unchanged,
-        "malformed": [{"where": w, "reason": r} for w, r in report.malformed],
-        "ecosystems": sorted(report.ecosystems),
-        "cve_scores": report.cve_scores,
-    }
-
-
 def _warn_malformed(report: ImportReport) -> None:
     for where, reason in report.malformed[:20]:
         err.print(f"warning: skipped {where}: {reason}", markup=False)
@@ -132,7 +121,7 @@ def import_cmd(
             )
         _warn_malformed(report)
         if format == OutputFormat.json:
-            emit_json({"db": str(path), **_report_dict(report)})
+            emit_json(import_dict(path, report))
         else:
             out.print(
                 f"imported into {path}: {report.added} new, {report.replaced} updated, "
@@ -193,20 +182,7 @@ def update_cmd(
             )
         failed = [r for r in results if r.error]
         if format == OutputFormat.json:
-            emit_json(
-                {
-                    "db": str(path),
-                    "ecosystems": [
-                        {
-                            "ecosystem": r.ecosystem,
-                            "mode": r.mode,
-                            **_report_dict(r.report),
-                            "error": str(r.error) if r.error else None,
-                        }
-                        for r in results
-                    ],
-                }
-            )
+            emit_json(update_dict(path, results))
         for r in results:
             if r.error:
                 err.print(f"error: {r.ecosystem}: {r.error}", markup=False)
@@ -218,16 +194,6 @@ def update_cmd(
                 )
             _warn_malformed(r.report)
         raise typer.Exit(int(ExitCode.ERRORS if failed else ExitCode.OK))
-
-
-def _age(stamp: str | None) -> float | None:
-    if not stamp:
-        return None
-    try:
-        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return round((datetime.now(UTC) - then).total_seconds())
 
 
 def _human(seconds: float | None) -> str:
@@ -264,30 +230,19 @@ def status_cmd(
         with AdvisoryIndex(path) as index:
             rows = index.status()
             total = index.record_count()
-        items = [
-            {
-                "ecosystem": s.ecosystem,
-                "records": s.record_count,
-                "last_update": s.imported_at,
-                "age_seconds": _age(s.imported_at),
-                "source": s.source_url,
-                "cursor": s.cursor,
-            }
-            for s in rows
-        ]
         if format == OutputFormat.json:
-            emit_json({"db": str(path), "records": total, "ecosystems": items})
+            emit_json(status_dict(path, total, rows))
             return
         table = Table(title=f"{path} ({total} records)", title_justify="left")
         for col in ("ecosystem", "records", "last update", "age", "source"):
             table.add_column(col, justify="right" if col == "records" else "left")
-        for item in items:
+        for row in rows:
             table.add_row(
-                str(item["ecosystem"]),
-                str(item["records"]),
-                str(item["last_update"] or "-"),
-                _human(item["age_seconds"]),  # type: ignore[arg-type]
-                str(item["source"] or "-"),
+                row.ecosystem,
+                str(row.record_count),
+                row.imported_at or "-",
+                _human(age_seconds(row.imported_at)),
+                row.source_url or "-",
             )
         out.print(table)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from patchwarden.app.serialize.live import history_dict, live_results_dict
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -25,6 +26,9 @@ from patchwarden.cli.common import (
 from patchwarden.core.digest import short_hex
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.errors import ExitCode
+
+if TYPE_CHECKING:  # loaded by the command being run (start-up time)
+    from patchwarden.app.live import LiveResult, Probes
 
 engine_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -53,7 +57,7 @@ def _short(digest: str | None) -> str:
     return short_hex(digest) if digest else "-"
 
 
-def _render(results: list) -> None:  # type: ignore[type-arg]
+def _render(results: Sequence[LiveResult]) -> None:
     if not results:
         out.print("no containers selected")
         return
@@ -71,7 +75,7 @@ def _render(results: list) -> None:  # type: ignore[type-arg]
     out.print(table)
 
 
-def _exit(results: list) -> None:  # type: ignore[type-arg]
+def _exit(results: Sequence[LiveResult]) -> None:
     """3 when an update or rollback failed or was rolled back (undoing an update that an
     earlier run left half done is recovery working, not a failure of this run); else 1 when
     ``--monitor-only`` found updates available; else 0."""
@@ -98,7 +102,9 @@ def _progress(format: OutputFormat) -> Callable[[str, str], None] | None:
     return step
 
 
-def _probes(http: str | None, status: int, tcp: str | None, grace: float, timeout: float):  # type: ignore[no-untyped-def]
+def _probes(
+    http: str | None, status: int, tcp: str | None, grace: float, timeout: float
+) -> Probes:
     from patchwarden.app.live import Probes
 
     return Probes(http_url=http, http_status=status, tcp=tcp, grace=grace, timeout=timeout)
@@ -229,7 +235,7 @@ def update(
             monitor_only=monitor_only,
         )
         if format == OutputFormat.json:
-            emit_json({"results": [r.as_dict() for r in results]})
+            emit_json(live_results_dict(results))
         else:
             _render(results)
         _exit(results)
@@ -271,7 +277,7 @@ def rollback(
         )
         results = [updater.rollback(name, to)]
         if format == OutputFormat.json:
-            emit_json({"results": [r.as_dict() for r in results]})
+            emit_json(live_results_dict(results))
         else:
             _render(results)
         _exit(results)
@@ -294,7 +300,7 @@ def history(
         store = existing_store(state)
         records = [] if store is None else store.history(name, limit=limit)
         if format == OutputFormat.json:
-            emit_json({"records": [_record_dict(r) for r in records]})
+            emit_json(history_dict(records))
             return
         if not records:
             err.print("no records")
@@ -313,24 +319,6 @@ def history(
                 escape(r.reason),
             )
         out.print(table)
-
-
-def _record_dict(r) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return {
-        "id": r.id,
-        "started_at": r.started_at.isoformat(),
-        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-        "container": r.container,
-        "action": r.action,
-        "from_image": r.from_image,
-        "from_digest": r.from_digest,
-        "to_image": r.to_image,
-        "to_digest": r.to_digest,
-        "outcome": r.outcome,
-        "reason": r.reason,
-        "gates": r.gates,
-        "duration_s": r.duration_s,
-    }
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from patchwarden.app.inventory import run_inventory
-from patchwarden.app.serialize import inventory_dict
+from patchwarden.app.serialize.check import inventory_dict
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,

@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "patch": "patchwarden.cli.patch",
     "rollout": "patchwarden.cli.rollout",
     "serve": "patchwarden.cli.serve",
+    "worker": "patchwarden.cli.worker",
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -82,38 +82,13 @@ def patch(
 
             write_atomic(vex, pretty(result.vex))
         if format == OutputFormat.json:
-            emit_json(as_json(result))
+            from patchwarden.app.serialize.rebuild import patch_dict
+
+            emit_json(patch_dict(result))
         else:
             render(result)
         code = ExitCode.ERRORS if result.outcome == "failed" else ExitCode.OK
         raise typer.Exit(int(code))
-
-
-def as_json(r: PatchResult) -> dict[str, Any]:
-    return {
-        "image": r.image,
-        "outcome": r.outcome,
-        "reason": r.reason,
-        "digest_before": r.digest_before,
-        "digest_after": r.digest_after,
-        "pushed": r.pushed,
-        "upgrades": [
-            {
-                "package": u.package,
-                "installed": u.installed,
-                "fixed": u.fixed,
-                "now": r.installed_now.get(u.package),
-                "vulnerabilities": list(u.vulnerabilities),
-            }
-            for u in r.upgrades
-        ],
-        "fixed": list(r.fixed),
-        "remaining": list(r.remaining),
-        "layer_bytes": r.layer_bytes,
-        "vex": r.vex,  # the OpenVEX document itself
-        "output": r.output,
-        "duration_s": round(r.duration_s, 3),
-    }
 
 
 def render(r: PatchResult) -> None:

@@ -294,7 +294,7 @@ def _show_check(
     format: OutputFormat,
     requests: dict[str, int],
 ) -> None:
-    from patchwarden.app.rebuild.serialize import due_json
+    from patchwarden.app.serialize.rebuild import due_json
 
     if format == OutputFormat.json:
         emit_json({"builds": [due_json(d) for d in decisions], "requests": requests})
@@ -317,7 +317,7 @@ _STYLE = {"pushed": "green", "stopped": "yellow", "failed": "red", "not-due": "d
 
 
 def _show_results(results: list[BuildResult], format: OutputFormat) -> None:
-    from patchwarden.app.rebuild.serialize import result_json
+    from patchwarden.app.serialize.rebuild import result_json
 
     if format == OutputFormat.json:
         emit_json({"builds": [result_json(r) for r in results]})

@@ -99,6 +99,7 @@ def promote(
 ) -> None:
     with user_errors(debug):
         from patchwarden.app.promote import Promoter
+        from patchwarden.app.serialize.registry import promote_dict
         from patchwarden.core.ref import parse_reference
 
         source, dest = parse_reference(src), parse_reference(dst)
@@ -118,34 +119,31 @@ def promote(
             if store is not None:
                 store.close()
         if format == OutputFormat.json:
-            emit_json(result.as_dict())
+            emit_json(promote_dict(result))
             return
         s = result.stats
         out.print(f"[bold green]{result.outcome}[/] {escape(result.reason)}")
         if result.platforms:
             out.print(f"  platforms: {', '.join(result.platforms)}")
         out.print(
-            f"  blobs: {s['blobs_uploaded']} uploaded ({s['bytes_uploaded']} bytes), "
-            f"{s['blobs_mounted']} mounted, {s['blobs_present']} already there; "
-            f"manifests: {s['manifests_written']} written, {s['manifests_present']} already there"
+            f"  blobs: {s.blobs_uploaded} uploaded ({s.bytes_uploaded} bytes), "
+            f"{s.blobs_mounted} mounted, {s.blobs_present} already there; "
+            f"manifests: {s.manifests} written, {s.manifests_present} already there"
         )
-        if s["referrers"]:
-            out.print(f"  signatures/referrers: {len(s['referrers'])} copied")
+        if s.referrers:
+            out.print(f"  signatures/referrers: {len(s.referrers)} copied")
         if result.verification:
-            out.print(f"  trust: {escape(result.verification['reason'])}")
+            out.print(f"  trust: {escape(result.verification.reason)}")
 
 
 def _client_and_gate(config: Path | None) -> tuple[RegistryClient, TrustGate | None]:
     """Without a config file: a plain client and no gate, without loading pydantic (start-up
     time is part of every promotion's cost)."""
+    from patchwarden.app.wiring import build_client, build_trust_gate
     from patchwarden.cli.common import find_settings
 
     if find_settings(config, [Path.cwd()]) is None:
-        from patchwarden.registry.client import RegistryClient
-
-        return RegistryClient(), None
-    from patchwarden.app.wiring import build_client, build_trust_gate
-
+        return build_client(None), None
     cfg, _ = load_settings(config, [Path.cwd()])
     client = build_client(cfg)
     return client, build_trust_gate(cfg, client)
@@ -165,6 +163,7 @@ def tags(
 ) -> None:
     with user_errors(debug):
         from patchwarden.app.retain.tags import list_tags
+        from patchwarden.app.serialize.registry import tags_dict
         from patchwarden.app.wiring import build_client
         from patchwarden.core.ref import parse_reference
 
@@ -175,7 +174,7 @@ def tags(
                 client, ref, digests=digests or created, created=created, artifacts=all_tags
             )
         if format == OutputFormat.json:
-            emit_json({"repository": ref.name, "tags": [i.as_dict() for i in infos]})
+            emit_json(tags_dict(ref.name, infos))
             return
         for i in infos:
             cols = [i.tag]

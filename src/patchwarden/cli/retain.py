@@ -84,7 +84,9 @@ def retain(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
+        from patchwarden.app.retain.plan import GC_HINT
         from patchwarden.app.retain.run import retain_repos
+        from patchwarden.app.serialize.registry import retain_dict
 
         cfg, _ = load_settings(config, [Path.cwd()])
         plans = retain_repos(
@@ -100,7 +102,7 @@ def retain(
             keep_rollback=keep_rollback,
         )
         if format == OutputFormat.json:
-            emit_json({"repositories": [p.as_dict() for p in plans]})
+            emit_json(retain_dict(plans, GC_HINT))
         else:
             for p in plans:
                 verb = "would delete" if p.dry_run else "deleted"
@@ -118,8 +120,6 @@ def retain(
                 for e in p.errors:
                     err.print(f"[red]error:[/] {escape(e)}")
             if any(p.deleted for p in plans) and not dry_run:
-                from patchwarden.app.retain.plan import GC_HINT
-
                 err.print(escape(GC_HINT))
         bad = any(p.errors for p in plans)
         raise typer.Exit(int(ExitCode.ERRORS if bad else ExitCode.OK))

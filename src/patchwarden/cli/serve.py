@@ -29,7 +29,8 @@ wait for an approval (API or dashboard) and are applied inside serve.maintenance
 
 Endpoints: GET /healthz, /readyz, /metrics (no auth); /api/v1/... (Bearer token; the admin
 token comes from PATCHWARDEN_API_TOKEN); /openapi.json; the dashboard at /.
-Configuration: the serve: section of patchwarden.yaml (docs/commands/serve.md).
+Configuration: the serve: section of patchwarden.yaml (docs/commands/serve.md). With a
+broker (queue.broker_url or PATCHWARDEN_BROKER_URL) jobs run on patchwarden worker processes.
 
 Exit codes: 0 stopped cleanly (SIGTERM/SIGINT); 2 bad usage or configuration (also when the
 listen address is taken); 3 the state store could not be opened.
@@ -56,7 +57,8 @@ def serve(
         "--state",
         metavar="PATH|URL",
         help="State store: SQLite file or postgresql+psycopg:// URL "
-        "(default: serve.state, $PATCHWARDEN_STATE, the user data dir).",
+        "(default: $PATCHWARDEN_STATE_URL, state.url, serve.state, $PATCHWARDEN_STATE, "
+        "the user data dir).",
     ),
     log_format: str | None = typer.Option(
         None,

@@ -141,6 +141,7 @@ def update(
 ) -> None:
     with user_errors(debug, json_output=format == OutputFormat.json):
         from patchwarden.app.inventory import run_inventory
+        from patchwarden.app.serialize.update import update_dict
         from patchwarden.app.update import Schedule, UpdateOptions
         from patchwarden.app.wiring import build_checker, build_forge, build_updater
 
@@ -192,9 +193,7 @@ def update(
         if format == OutputFormat.json:
             if window_note:
                 notes.insert(0, window_note)
-            data = _json(outcomes, notes, errors)
-            data["stale_branches"] = [{"branch": b, "action": a} for b, a in updater.stale]
-            emit_json(data)
+            emit_json(update_dict(outcomes, notes, errors, updater.stale))
         else:
             if window_note:
                 err.print(f"[yellow]{escape(window_note)}[/]")
@@ -214,50 +213,6 @@ def update(
             else ExitCode.OK
         )
         raise typer.Exit(int(code))
-
-
-def _json(outcomes: list[Outcome], notes: list[str], errors: list[Any]) -> dict[str, Any]:
-    return {
-        "groups": [
-            {
-                "branch": o.group.branch,
-                "title": o.group.title,
-                "action": o.action,
-                "files": o.group.files,
-                "changes": [
-                    {
-                        "file": m.change.reference.file,
-                        "line": m.change.reference.line,
-                        "image": m.change.reference.image,
-                        "to": str(m.change.expected),
-                        "update": m.result.update,
-                    }
-                    for m in o.group.moves
-                ],
-                "commit": o.commit,
-                "pushed": o.pushed,
-                "pull_request": o.pull_request,
-                "diff": o.diff,
-                "body": o.body,
-                "error": o.error,
-                "skipped": [
-                    {
-                        "file": sk.change.reference.file,
-                        "line": sk.change.reference.line,
-                        "image": sk.change.reference.image,
-                        "reason": sk.reason,
-                    }
-                    for sk in o.skipped
-                ],
-                "left_out": [{"file": f, "reason": why} for f, why in o.left_out],
-            }
-            for o in outcomes
-        ],
-        "notes": notes,
-        "errors": [
-            {"file": e.reference.file, "line": e.reference.line, "reason": e.reason} for e in errors
-        ],
-    }
 
 
 _STYLE = {

@@ -94,6 +94,7 @@ def verify(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
+        from patchwarden.app.serialize.trust import verify_dict
         from patchwarden.app.trust.run import expected_from_flags, run_verify
         from patchwarden.app.wiring import build_client, build_verifier
 
@@ -109,7 +110,7 @@ def verify(
             results = run_verify(images, expected, cfg, build_verifier(cfg, client))
         ok = all(r.verified for r in results)
         if format == OutputFormat.json:
-            emit_json({"verified": ok, "results": [r.as_dict() for r in results]})
+            emit_json(verify_dict(results))
         else:
             for r in results:
                 style = "green" if r.verified else "red"

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from patchwarden import __version__
+from patchwarden.app.serialize.db import age_seconds
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -19,7 +20,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
-from patchwarden.cli.db import DbOpt, _age, _human, _settings
+from patchwarden.cli.db import DbOpt, _human, _settings
 
 HELP = """Print the patchwarden version, the Python it runs on, and the advisory index in use:
 its path, age (time since its last import or update), sources and record counts.
@@ -49,7 +50,7 @@ def version_cmd(
                 last = last_update(idx)
                 index["records"] = idx.record_count()
                 index["last_update"] = last.strftime("%Y-%m-%dT%H:%M:%SZ") if last else None
-                index["age_seconds"] = _age(index["last_update"])
+                index["age_seconds"] = age_seconds(index["last_update"])
                 index["sources"] = [
                     {
                         "ecosystem": s.ecosystem,
@@ -76,7 +77,7 @@ def version_cmd(
             for s in index["sources"]:
                 lines.append(
                     f"  {s['ecosystem']}: {s['records']} records, updated "
-                    f"{_human(_age(s['last_update']))}, from {s['source'] or '-'}"
+                    f"{_human(age_seconds(s['last_update']))}, from {s['source'] or '-'}"
                 )
         out.print("\n".join(lines), markup=False, highlight=False)
 

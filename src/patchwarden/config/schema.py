@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from patchwarden.config.queue import QueueConfig, StateConfig
 from patchwarden.config.rollout import Environment, unique_names
 from patchwarden.config.serve import ServeConfig, cron_expression, time_zone
 from patchwarden.core.durations import parse_duration
@@ -377,3 +378,7 @@ class Config(_Strict):
     serve: ServeConfig = Field(
         default_factory=ServeConfig, description="`patchwarden serve`: jobs, hooks, notifications"
     )
+    queue: QueueConfig = Field(
+        default_factory=QueueConfig, description="workers: Celery broker, retries, rate limits"
+    )
+    state: StateConfig = Field(default_factory=StateConfig, description="the shared state store")

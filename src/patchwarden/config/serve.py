@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -20,11 +20,24 @@ class _Strict(BaseModel):
 
 
 class JobName(StrEnum):
-    """Jobs ``serve`` runs. ``check``: inventory and check of the paths (and the engine's
-    containers); ``apply``: carry out approved updates of containers."""
+    """Job kinds ``serve`` runs (each a function in ``service.kinds.KINDS``). ``check``:
+    inventory and check of the paths (and the engine's containers); ``apply``: carry out
+    approved updates of containers; ``scan``: store the SBOM of every known image not stored
+    yet; ``advisory-refresh``: update the advisory index and re-match the stored SBOMs;
+    ``update``: open pull requests for the paths' outdated references; ``engine-update``:
+    propose (or, without approvals, carry out) container updates; ``rebuild``: rebuild the
+    configured builds that are due; ``rollout``: advance the rollouts in progress;
+    ``retention``: apply the configured retention rules."""
 
     CHECK = "check"
     APPLY = "apply"
+    SCAN = "scan"
+    ADVISORY_REFRESH = "advisory-refresh"
+    UPDATE = "update"
+    ENGINE_UPDATE = "engine-update"
+    REBUILD = "rebuild"
+    ROLLOUT = "rollout"
+    RETENTION = "retention"
 
 
 class Event(StrEnum):
@@ -32,6 +45,29 @@ class Event(StrEnum):
     UPDATE_APPLIED = "update-applied"
     ROLLBACK = "rollback"
     JOB_FAILED = "job-failed"
+    NEW_VULNERABILITY = "new-vulnerability"  # an advisory refresh found one in a known image
+    JOB_CHANGED = "job-changed"  # a job made changes: PRs opened, images rebuilt, tags deleted
+
+
+# Variables a notification template may use ($name or ${name}), per event. Every event also has
+# $event, $title and $body (the default title and text).
+COMMON_VARIABLES = ("event", "title", "body")
+EVENT_VARIABLES: dict[Event, tuple[str, ...]] = {
+    Event.UPDATE_AVAILABLE: (
+        "image",
+        "where",
+        "current",
+        "candidate",
+        "kind",
+        "reason",
+        "update_id",
+    ),
+    Event.UPDATE_APPLIED: ("container", "image", "state", "result", "update_id"),
+    Event.ROLLBACK: ("container", "image", "state", "result", "update_id"),
+    Event.JOB_FAILED: ("job", "summary"),
+    Event.NEW_VULNERABILITY: ("image", "digest", "where", "ids", "count", "details"),
+    Event.JOB_CHANGED: ("job", "changes", "summary"),
+}
 
 
 def cron_expression(v: str) -> str:
@@ -74,6 +110,10 @@ class JobSchedule(_Strict):
         "run-once",
         description="runs missed while serve was down: run once at start-up, or skip them",
     )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="parameters of the job kind (docs/commands/serve.md lists them per kind)",
+    )
 
     _c = field_validator("cron")(classmethod(lambda cls, v: cron_expression(v)))
     _t = field_validator("timezone")(classmethod(lambda cls, v: time_zone(v)))
@@ -88,12 +128,55 @@ class Window(_Strict):
     _t = field_validator("timezone")(classmethod(lambda cls, v: time_zone(v)))
 
 
+class PolicySchedule(Window):
+    """When changes to matching images may happen: an approved container update, or a pull
+    request of the ``update`` job, of an image matching ``match`` waits until ``cron`` (in
+    ``timezone``) matches, on top of the maintenance windows."""
+
+    match: str = Field(description="glob on the normalized image name, e.g. docker.io/library/*")
+
+
 class HooksConfig(_Strict):
     token_env: str | None = Field(
         "PATCHWARDEN_HOOK_TOKEN",
         description="env var with the shared secret webhooks must present "
         "(Authorization: Bearer, or an X-Hub-Signature-256 HMAC of the body)",
     )
+    pull: bool = Field(
+        True,
+        description="on a git push webhook, fast-forward (git pull --ff-only) the watched "
+        "checkouts that are on the pushed branch before re-inventorying them",
+    )
+
+
+class MessageTemplate(_Strict):
+    """A notification's title and text for one event, in ``string.Template`` syntax
+    (``$image``, ``${image}``; ``$$`` is a dollar sign). Unset parts keep the default."""
+
+    title: str | None = None
+    body: str | None = None
+
+
+def check_template(event: Event, tpl: MessageTemplate) -> None:
+    """Raise ValueError when ``tpl`` is malformed or names a variable ``event`` lacks."""
+    from string import Template
+
+    allowed = set(COMMON_VARIABLES) | set(EVENT_VARIABLES[event])
+    for part in ("title", "body"):
+        text = getattr(tpl, part)
+        if text is None:
+            continue
+        t = Template(text)
+        if not t.is_valid():
+            raise ValueError(
+                f"{event.value}.{part}: malformed template (a lone $?): write $$ for a dollar"
+            )
+        unknown = sorted(set(t.get_identifiers()) - allowed)
+        if unknown:
+            raise ValueError(
+                f"{event.value}.{part}: unknown variable ${unknown[0]}; "
+                f"{event.value} has: {', '.join('$' + v for v in sorted(allowed))}"
+            )
 
 
 class NotifyRoute(_Strict):
@@ -114,16 +197,36 @@ class ServeConfig(_Strict):
     maintenance_windows: list[Window] = Field(
         default_factory=list, description="apply changes only inside one of these windows"
     )
+    schedules: list[PolicySchedule] = Field(
+        default_factory=list,
+        description="per image policy: when changes to matching images may happen",
+    )
     approvals: bool = Field(
         True, description="container updates wait for an approval through the API or dashboard"
     )
     hooks: HooksConfig = Field(default_factory=HooksConfig)
     notify: list[NotifyRoute] = Field(default_factory=list)
+    templates: dict[Event, MessageTemplate] = Field(
+        default_factory=dict,
+        description="per event: the notification's title and text (docs/commands/serve.md "
+        "lists each event's variables)",
+    )
     admin_token: SecretStr | None = Field(
         None, description="prefer PATCHWARDEN_API_TOKEN; a token in a file is a token in git"
     )
     auth_failures_per_minute: int = Field(10, ge=1, le=1000)
     log_format: Literal["text", "json"] = "text"
+    alert_severity: Literal["critical", "high", "medium", "low", "unknown"] = Field(
+        "high",
+        description="new-vulnerability alerts for findings at or above this severity",
+    )
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, v: dict[Event, MessageTemplate]) -> dict[Event, MessageTemplate]:
+        for event, tpl in v.items():
+            check_template(event, tpl)
+        return v
 
     @field_validator("listen")
     @classmethod

@@ -13,6 +13,7 @@ import http.client
 import json
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -56,6 +57,10 @@ class RegistryProxy(LoopbackServer):
         self._throttle: list[_Rule] = []
         self._corrupt: list[_Rule] = []
         self._lock = threading.Lock()
+        self.delay = 0.0  # seconds before forwarding each request (a slow registry)
+        self.window_limit: tuple[int, float] | None = None  # N requests per window, then 429
+        self.times: list[float] = []  # monotonic arrival time of every request
+        self.rejected = 0  # 429s answered by window_limit
 
     # -- configuration -------------------------------------------------------------------
 
@@ -71,6 +76,22 @@ class RegistryProxy(LoopbackServer):
         """Alter the body of matching GET answers (headers, digest included, unchanged)."""
         with self._lock:
             self._corrupt.append(_Rule(re.compile(pattern), count, "GET"))
+
+    def limit_window(self, requests: int, window: float, retry_after: str = "1") -> None:
+        """Answer 429 to requests past ``requests`` within any ``window`` seconds (a sliding
+        window, like a registry's per-client limit)."""
+        self.retry_after = retry_after
+        self.window_limit = (requests, window)
+
+    def _over_window(self, now: float) -> bool:
+        if self.window_limit is None:
+            return False
+        n, window = self.window_limit
+        recent = [t for t in self.times if now - t < window]
+        if len(recent) > n:  # this request (already recorded) is past the limit
+            self.rejected += 1
+            return True
+        return False
 
     def reset(self) -> None:
         with self._lock:
@@ -149,10 +170,15 @@ def _make_handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
             method, path = self.command, self.path
             with proxy._lock:
                 proxy.counts[f"{method} {request_kind(path)}"] += 1
+                now = time.monotonic()
+                proxy.times.append(now)
+                over = proxy._over_window(now)
+            if proxy.delay:
+                time.sleep(proxy.delay)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-            if proxy._match(proxy._throttle, method, path):
+            if over or proxy._match(proxy._throttle, method, path):
                 msg = b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}'
                 self._send(
                     429,

@@ -72,6 +72,7 @@ def send_with_retry(
     host: str,
     what: str = "server",
     on_retry: Callable[[int, str], None] | None = None,
+    on_response: Callable[[httpx.Response], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     follow_redirects: bool = False,
     request_timeout: float | None = None,
@@ -82,7 +83,8 @@ def send_with_retry(
     A retryable status on the last attempt is returned as is for the caller to map.
     Transport errors after the last attempt raise :class:`~patchwarden.errors.NetworkError`
     (``what`` names the other side in its message).
-    ``on_retry(attempt, reason)`` is called before each retry. ``request_timeout`` bounds each
+    ``on_retry(attempt, reason)`` is called before each retry; ``on_response(response)`` with
+    every response received (a rate limiter learns of 429s there). ``request_timeout`` bounds each
     attempt as a whole (headers and body, whatever the server's pace): the body's deadline
     travels with the response (read it with :func:`patchwarden.net.deadline.iter_body`).
     """
@@ -102,6 +104,8 @@ def send_with_retry(
         except httpx.HTTPError as exc:
             raise map_transport_error(exc, host, what=what) from exc
         else:
+            if on_response is not None:
+                on_response(response)
             if not policy.should_retry_status(response.status_code, attempt):
                 if until is not None:
                     response.extensions[deadline.EXTENSION] = until

@@ -34,6 +34,7 @@ from patchwarden.registry.manifests import (
     select_platform,
 )
 from patchwarden.registry.model import ImageConfig, Manifest, ManifestHead, Platform
+from patchwarden.registry.ratelimit import RateLimiter
 from patchwarden.registry.settings import ClientOptions, HostSettings
 from patchwarden.registry.stats import RequestStats
 from patchwarden.registry.transport import Transport, read_capped
@@ -129,13 +130,17 @@ class RegistryClient:
         options: ClientOptions | None = None,
         sleep: Callable[[float], None] | None = None,
         http_transport: httpx.BaseTransport | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
-        """``http_transport`` replaces the network (tests use ``httpx.MockTransport``)."""
+        """``http_transport`` replaces the network (tests use ``httpx.MockTransport``);
+        ``limiter`` paces requests per host (``queue.rate_limits``)."""
         self.options = options or ClientOptions()
         self.stats = RequestStats()
         hosts = dict(hosts or {})
         creds = credentials if credentials is not None else default_credentials(hosts)
-        self._t = Transport(hosts, creds, self.options, self.stats, sleep, http_transport)
+        self._t = Transport(
+            hosts, creds, self.options, self.stats, sleep, http_transport, limiter
+        )
         self._cache: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._cache_lock = threading.Lock()
 

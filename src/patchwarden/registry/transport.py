@@ -13,7 +13,7 @@ from patchwarden.errors import IntegrityError, NetworkError, NetworkFailure, Reg
 from patchwarden.net import http
 from patchwarden.net.errors import map_transport_error
 from patchwarden.net.http import make_client, send_with_retry
-from patchwarden.net.retry import RetryPolicy
+from patchwarden.net.retry import RetryPolicy, parse_retry_after
 from patchwarden.registry.auth import (
     Token,
     TokenCache,
@@ -26,6 +26,7 @@ from patchwarden.registry.auth import (
 )
 from patchwarden.registry.challenge import Challenge, pick_challenge
 from patchwarden.registry.credentials import CredentialProvider, Credentials, normalize_host
+from patchwarden.registry.ratelimit import RateLimiter
 from patchwarden.registry.settings import ClientOptions, HostSettings
 from patchwarden.registry.stats import RequestStats
 
@@ -108,8 +109,10 @@ class Transport:
         stats: RequestStats,
         sleep: Callable[[float], None] | None = None,
         http_transport: httpx.BaseTransport | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._http_transport = http_transport
+        self._limiter = limiter
         self._settings = {normalize_host(h): s for h, s in hosts.items()}
         self._credentials = credentials
         self.options = options
@@ -166,6 +169,8 @@ class Transport:
         follow: bool,
     ) -> httpx.Response:
         def counted() -> httpx.Request:
+            if self._limiter is not None:
+                self._limiter.acquire(h.api)
             self.stats.incr(kind)
             request = build()
             # Requests built by hand (httpx.Request) do not get the client's default headers;
@@ -184,10 +189,21 @@ class Transport:
                 follow_redirects=follow,
                 request_timeout=self.options.request_timeout,
                 on_retry=lambda _a, reason: self._count_retry(reason),
+                on_response=None if self._limiter is None else self._on_response(h),
                 **kw,
             )
         except NetworkError as exc:
             raise registry_network_error(exc, h.name) from exc
+
+    def _on_response(self, h: HostState) -> Callable[[httpx.Response], None]:
+        limiter = self._limiter
+
+        def seen(resp: httpx.Response) -> None:
+            if resp.status_code == 429 and limiter is not None:
+                wait = parse_retry_after(resp.headers.get("Retry-After"))
+                limiter.throttled(h.api, min(wait or 1.0, self.options.max_retry_after))
+
+        return seen
 
     def _count_retry(self, reason: str) -> None:
         self.stats.incr("retries")
@@ -291,6 +307,8 @@ class Transport:
         if h.scheme is None:
             raise RegistryError(f"internal: streamed upload to {h.name} before any request")
         url = target if "://" in target else f"{h.scheme}://{h.api}{target}"
+        if self._limiter is not None:
+            self._limiter.acquire(h.api)
         self.stats.incr(kind)
         req = httpx.Request(method, url, headers=dict(headers), content=content)
         try:

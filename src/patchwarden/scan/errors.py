@@ -1,4 +1,4 @@
-"""Errors of the image-reading engine. Messages say what, which layer, and what to do."""
+"""Errors of the scanner (reading images). Messages say what, which layer, and what to do."""
 
 from __future__ import annotations
 

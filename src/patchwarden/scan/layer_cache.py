@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from patchwarden.core.files import write_atomic
 from patchwarden.core.sealed import prune_stale_tmp, seal, unseal
@@ -22,7 +22,7 @@ from patchwarden.scan.model import (
 )
 
 log = logging.getLogger(__name__)
-ENGINE_VERSION = 3  # bump when the layer reader's output for the same input changes
+READER_VERSION = 3  # bump when the layer reader's output for the same input changes
 _PKG_OPTIONAL = ("source_name", "source_version", "arch", "namespace")
 
 
@@ -37,7 +37,7 @@ def cataloger_ids(catalogers: Sequence[Cataloger]) -> list[tuple[str, int]]:
 
 def cache_key(digest: str, catalogers: Sequence[Cataloger], max_file_bytes: int = 0) -> str:
     ident = {
-        "engine": ENGINE_VERSION,
+        "reader": READER_VERSION,
         "digest": digest,
         "catalogers": cataloger_ids(catalogers),
         "max_file_bytes": max_file_bytes,
@@ -132,21 +132,46 @@ def facts_from_json(d: dict[str, Any]) -> LayerFacts:
     )
 
 
-class LayerCache:
-    """A directory of ``<key[:2]>/<key>.json`` files. Corrupt entries read as misses."""
+class SharedBlobs(Protocol):
+    """A second tier shared by a fleet of workers (``store.shared.SharedContent``): entries
+    are sealed and content-addressed, so any process may use any other's."""
 
-    def __init__(self, root: Path) -> None:
+    def read(self, key: str) -> bytes | None: ...
+    def write(self, key: str, body: bytes) -> None: ...
+
+
+class LayerCache:
+    """A directory of ``<key[:2]>/<key>.json`` files. Corrupt entries read as misses. With
+    ``shared``, a local miss is looked up there (and kept locally), and every entry written
+    here is written there too: a base layer is catalogued once for the whole fleet."""
+
+    def __init__(self, root: Path, shared: SharedBlobs | None = None) -> None:
         self.root = Path(root)
+        self.shared = shared
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
+    def _read(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except OSError:
+            if self.shared is None:
+                raise
+        raw = self.shared.read(key)
+        if raw is None or unseal(raw) is None:
+            raise FileNotFoundError(path)
+        self._write_local(key, raw)
+        return raw
+
     def get(
         self, digest: str, catalogers: Sequence[Cataloger], max_file_bytes: int = 0
     ) -> LayerFacts | None:
-        path = self._path(cache_key(digest, catalogers, max_file_bytes))
+        key = cache_key(digest, catalogers, max_file_bytes)
+        path = self._path(key)
         try:
-            raw = path.read_bytes()
+            raw = self._read(key)
         except OSError:
             return None
         try:
@@ -170,9 +195,10 @@ class LayerCache:
     def get_image(
         self, layers: Sequence[str], catalogers: Sequence[Cataloger], max_file_bytes: int = 0
     ) -> tuple[OSInfo | None, tuple[Package, ...]] | None:
-        path = self._path(image_key(layers, catalogers, max_file_bytes))
+        key = image_key(layers, catalogers, max_file_bytes)
+        path = self._path(key)
         try:
-            payload = unseal(path.read_bytes())
+            payload = unseal(self._read(key))
             if payload is None:
                 raise ValueError("not a sealed patchwarden cache entry (truncated or edited)")
             d = json.loads(payload)
@@ -204,11 +230,17 @@ class LayerCache:
         self._write(key, json.dumps(data, separators=(",", ":")).encode())
 
     def _write(self, key: str, data: bytes) -> None:
+        sealed = seal(data)
+        self._write_local(key, sealed)
+        if self.shared is not None:
+            self.shared.write(key, sealed)
+
+    def _write_local(self, key: str, sealed: bytes) -> None:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             prune_stale_tmp(path.parent)  # left by a killed scan
-            write_atomic(path, seal(data), mode=0o600)
+            write_atomic(path, sealed, mode=0o600)
         except OSError as exc:  # a cache that cannot be written is not a failed scan
             log.warning("could not write layer cache entry %s: %s", path, exc)
 

@@ -73,7 +73,7 @@ class LayerFacts:
     whiteouts: tuple[str, ...] = ()  # paths deleted by this layer (.wh.NAME)
     opaque_dirs: tuple[str, ...] = ()  # dirs whose lower content this layer hides (.wh..wh..opq)
     entries: int = 0  # tar entries seen (for reporting)
-    warnings: tuple[str, ...] = ()  # skipped oversized files, cataloger failures (engine-added)
+    warnings: tuple[str, ...] = ()  # skipped oversized files, cataloger failures (scanner-added)
     # hard links to a catalogued file of the same layer: link path -> target path. The link's
     # own entry in ``files`` is empty (the same file is never catalogued twice); the merge hands
     # the target's facts to a surviving link when an upper layer removes the target.

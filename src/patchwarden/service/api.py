@@ -128,6 +128,48 @@ class Api:
             202,
         )
 
+    async def hook_git(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        from patchwarden.service.forgehooks import (
+            checkouts_of,
+            forge_of,
+            parse_push,
+            verify_forge,
+        )
+
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            kind, event = forge_of(headers)
+            verify_forge(self.svc.hook_secret, kind, headers, body)
+            push = parse_push(kind, event, body)
+        except HookError as exc:
+            self.svc.metrics.hook_events.labels("git", str(exc.status)).inc()
+            return problem(exc.status, exc.message, exc.hint)
+        self.svc.metrics.hook_events.labels(kind, "accepted").inc()
+        if push is None:
+            return ok({"ignored_event": event, "job": None}, 202)
+        paths = await run_in_threadpool(checkouts_of, list(self.svc.ctx.paths), push)
+        repo = f"{push.host}/{push.path}"
+        if paths:
+            pull = (
+                frozenset((str(p), push.branch) for p in paths)
+                if push.branch and self.svc.config.serve.hooks.pull
+                else frozenset()
+            )
+            detail = f"{kind} push to {repo} ({push.branch or 'not a branch'})"
+            self.svc.runner.submit("check", Trigger("git", detail, None, pull))
+        return ok(
+            {
+                "repository": repo,
+                "branch": push.branch,
+                "paths": [str(p) for p in paths],
+                "job": "check" if paths else None,
+            },
+            202,
+        )
+
     # -- read ---------------------------------------------------------------------------
     def references(self, request: Request, who: Principal) -> Response:
         limit = _int(request.query_params.get("limit"), 10_000)
@@ -148,8 +190,37 @@ class Api:
     def jobs(self, request: Request, who: Principal) -> Response:
         return ok({"jobs": self.svc.jobs.states(), "runs": self.svc.jobs.runs(limit=50)})
 
+    def tasks(self, request: Request, who: Principal) -> Response:
+        from patchwarden.store.tasks import TaskState
+
+        raw = request.query_params.get("state")
+        try:
+            state = TaskState(raw) if raw else None
+        except ValueError:
+            return problem(400, f"unknown task state {raw!r}", f"use {', '.join(TaskState)}")
+        limit = _int(request.query_params.get("limit"), 100)
+        return ok({"counts": self.svc.tasks.counts(), "tasks": self.svc.tasks.list(state, limit)})
+
+    def retry_task(self, request: Request, who: Principal) -> Response:
+        from patchwarden.queue.executor import CeleryExecutor
+
+        tid = request.path_params["id"]
+        if not isinstance(self.svc.runner, CeleryExecutor):
+            return problem(409, "jobs run inside serve here (no queue.broker_url)")
+        task = self.svc.tasks.requeue(tid)
+        if task is None:
+            return problem(404, f"no dead task {tid!r}", "see GET /api/v1/tasks?state=dead")
+        self.svc.fleet.audit(who.name, "retry-task", tid, task.job)
+        self.svc.runner.send(tid)
+        return ok({"task": task}, 202)
+
     def audit(self, request: Request, who: Principal) -> Response:
         return ok({"audit": self.svc.fleet.audit_log(_int(request.query_params.get("limit"), 200))})
+
+    def findings(self, request: Request, who: Principal) -> Response:
+        details = request.query_params.get("details", "").lower() in ("1", "true", "yes")
+        new_only = request.query_params.get("new_only", "").lower() in ("1", "true", "yes")
+        return ok({"images": self.svc.image_findings(details=details, new_only=new_only)})
 
     def scan(self, request: Request, who: Principal) -> Response:
         from patchwarden.sbom.json_report import write_json
@@ -179,8 +250,8 @@ class Api:
 
     def run_job(self, request: Request, who: Principal) -> Response:
         name = request.path_params["name"]
-        if name not in self.svc.runner.handlers:
-            return problem(404, f"no job {name!r}", f"jobs: {', '.join(self.svc.runner.handlers)}")
+        if name not in self.svc.handlers:
+            return problem(404, f"no job {name!r}", f"jobs: {', '.join(self.svc.handlers)}")
         self.svc.fleet.audit(who.name, "run-job", name)
         self.svc.runner.submit(name, Trigger("api", f"by {who.name}"))
         return ok({"job": name, "queued": True}, 202)
@@ -217,12 +288,16 @@ class Api:
             Route("/metrics", self.metrics, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
             Route("/hooks/registry", self.hook_registry, methods=["POST"]),
+            Route("/hooks/git", self.hook_git, methods=["POST"]),
             Route("/api/v1/references", g(Role.READ, self.references), methods=["GET"]),
             Route("/api/v1/fleet", g(Role.READ, self.fleet), methods=["GET"]),
             Route("/api/v1/updates", g(Role.READ, self.updates), methods=["GET"]),
             Route("/api/v1/jobs", g(Role.READ, self.jobs), methods=["GET"]),
             Route("/api/v1/audit", g(Role.READ, self.audit), methods=["GET"]),
+            Route("/api/v1/tasks", g(Role.READ, self.tasks), methods=["GET"]),
+            Route("/api/v1/tasks/{id}/retry", g(Role.ADMIN, self.retry_task), methods=["POST"]),
             Route("/api/v1/scan", g(Role.READ, self.scan), methods=["GET"]),
+            Route("/api/v1/findings", g(Role.READ, self.findings), methods=["GET"]),
             Route("/api/v1/tokens", g(Role.ADMIN, self.tokens), methods=["GET"]),
             Route("/api/v1/tokens", self.create_token, methods=["POST"]),
             Route("/api/v1/tokens/{name}", g(Role.ADMIN, self.delete_token), methods=["DELETE"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -20,19 +20,22 @@ from starlette.routing import Route
 from patchwarden.errors import UsageError
 from patchwarden.service.api import client_of
 from patchwarden.service.auth import AuthError, Principal
-from patchwarden.store.fleet import DecisionError, summarize
+from patchwarden.service.fleetrows import fleet_rows, quote_part, short
+from patchwarden.store.fleet import DecisionError
+from patchwarden.store.tasks import TaskState
 from patchwarden.store.tokens import Role
 
 if TYPE_CHECKING:
     from patchwarden.service.process import Service
 
 COOKIE = "pw_session"
+PER_PAGE = 100
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
-_env.filters["short"] = lambda d: (d or "").split(":")[-1][:12]
-_env.filters["q"] = lambda s: quote(s, safe="")
+_env.filters["short"] = short
+_env.filters["q"] = quote_part
 
 
 class Dashboard:
@@ -84,16 +87,40 @@ class Dashboard:
         return resp
 
     def overview(self, request: Request, who: Principal, csrf: str) -> Response:
-        items = self.svc.fleet.fleet()
+        """The fleet at a glance; the reference table one page at a time (``?page=``,
+        ``?per_page=`` up to 5,000, ``?status=``): counts come from the database."""
+        q = request.query_params
+        per_page = min(max(_int(q.get("per_page"), PER_PAGE), 1), 5000)
+        status = q.get("status") or None
+        summary = self.svc.fleet.summary()
+        total = summary["by_status"].get(status, 0) if status else summary["references"]
+        pages = max(1, -(-total // per_page))
+        page = min(max(_int(q.get("page"), 1), 1), pages)
+        lines = self.svc.fleet.lines(limit=per_page, offset=(page - 1) * per_page, status=status)
+        extra: dict[str, str | int] = {"per_page": per_page} if per_page != PER_PAGE else {}
+        extra |= {"status": status} if status else {}
         return self._page(
             "overview.html",
             who=who,
-            summary=summarize(items),
-            jobs=self.svc.jobs.states(),
-            items=items,
+            summary=summary,
+            # per-scope leases of the worker fleet ("check:<hash>") are not jobs of their own
+            jobs=[j for j in self.svc.jobs.states() if ":" not in j.name],
+            dead=self.svc.tasks.list(TaskState.DEAD, limit=50),
+            rows=fleet_rows(lines),
             pending=self.svc.fleet.pending("pending"),
+            new_vulns=self.svc.image_findings(new_only=True),
             csrf=csrf,
+            page=page,
+            pages=pages,
+            query=lambda n: "?" + urlencode(extra | {"page": n}),
         )
+
+    def rollouts(self, request: Request, who: Principal, csrf: str) -> Response:
+        """Rollouts, newest first, with their environments and steps so far."""
+        store = self.svc.store.rollouts
+        recent = store.recent(limit=50)
+        steps = {r.id: store.steps(r.id)[-10:] for r in recent[:10]}
+        return self._page("rollouts.html", who=who, rollouts=recent, steps=steps)
 
     def item(self, request: Request, who: Principal, csrf: str) -> Response:
         key = request.path_params["key"]
@@ -147,7 +174,15 @@ class Dashboard:
             Route("/logout", self.logout, methods=["POST"]),
             Route("/images/{key:path}", self._guard(self.item), methods=["GET"]),
             Route("/audit", self._guard(self.audit), methods=["GET"]),
+            Route("/rollouts", self._guard(self.rollouts), methods=["GET"]),
             Route("/ui/updates/{id:int}/approve", self.decide, methods=["POST"]),
             Route("/ui/updates/{id:int}/deny", self.decide, methods=["POST"]),
             Route("/ui/containers/{name}/rollback", self.decide, methods=["POST"]),
         ]
+
+
+def _int(v: str | None, default: int) -> int:
+    try:
+        return int(v) if v is not None else default
+    except ValueError:
+        return default

@@ -5,7 +5,10 @@ Payloads understood (the repository key is ``registry/repository`` as
 
 - CNCF distribution notifications (``{"events": [...]}``; push of a manifest);
 - Docker Hub (``{"push_data": ..., "repository": {"repo_name": ...}}``);
-- Harbor (``{"type": "PUSH_ARTIFACT", "event_data": {"resources": [...]}}``).
+- Harbor (``{"type": "PUSH_ARTIFACT", "event_data": {"resources": [...]}}``);
+- GitHub Packages (``registry_package`` and ``package`` events of a container package,
+  action ``published`` or ``updated``: ``package_version.package_url``, else
+  ``registry.url`` + ``namespace/name``).
 
 Verification: the shared secret as ``Authorization: Bearer SECRET`` (distribution's
 ``notifications.endpoints[].headers``), or an HMAC-SHA256 of the body in
@@ -34,7 +37,7 @@ class HookError(PatchwardenError):
 
 @dataclass(frozen=True, slots=True)
 class HookEvents:
-    source: str  # distribution | dockerhub | harbor
+    source: str  # distribution | dockerhub | harbor | github
     repositories: frozenset[str]
     ignored: int  # events that were not a manifest push
 
@@ -87,12 +90,16 @@ def parse(body: bytes) -> HookEvents:
             return HookEvents("dockerhub", frozenset({_repo("docker.io", name)}), 0)
         if isinstance(doc.get("event_data"), dict) and "type" in doc:
             return _harbor(doc)
+        pkg = doc.get("registry_package") or doc.get("package")
+        if isinstance(pkg, dict) and "package_type" in pkg:
+            return _github_package(str(doc.get("action", "")), pkg)
     except (KeyError, TypeError, PatchwardenError) as exc:
         raise HookError(400, f"malformed webhook payload: {exc}") from None
     raise HookError(
         400,
         "unknown webhook payload",
-        "serve understands distribution notifications, Docker Hub and Harbor webhooks",
+        "serve understands distribution notifications, Docker Hub, Harbor and GitHub package "
+        "webhooks (git pushes go to /hooks/git)",
     )
 
 
@@ -118,3 +125,20 @@ def _harbor(doc: dict[str, Any]) -> HookEvents:
         url = str(res["resource_url"])
         repos.add(parse_reference(url).name)
     return HookEvents("harbor", frozenset(repos), 0)
+
+
+def _github_package(action: str, pkg: dict[str, Any]) -> HookEvents:
+    if str(pkg["package_type"]).lower() not in ("container", "docker") or action not in (
+        "published",
+        "updated",
+    ):
+        return HookEvents("github", frozenset(), 1)
+    url = str((pkg.get("package_version") or {}).get("package_url") or "")
+    if url:
+        name = url.split("@", 1)[0].rstrip(":").lower()
+        return HookEvents("github", frozenset({parse_reference(name).name}), 0)
+    from urllib.parse import urlsplit
+
+    host = urlsplit(str((pkg.get("registry") or {}).get("url") or "https://ghcr.io")).netloc
+    owner = str(pkg.get("namespace") or pkg["owner"]["login"])
+    return HookEvents("github", frozenset({_repo(host, f"{owner}/{pkg['name']}".lower())}), 0)

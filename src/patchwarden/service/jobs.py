@@ -30,14 +30,16 @@ from patchwarden.config.serve import Event
 from patchwarden.errors import PatchwardenError
 from patchwarden.refs.model import Inventory
 from patchwarden.service.runner import Trigger
-from patchwarden.service.schedule import in_window, next_window
+from patchwarden.service.schedule import in_window, next_window, policy_open
 from patchwarden.store.fleet import DecisionError, FleetItem, FleetStore, PendingUpdate
 
 if TYPE_CHECKING:
+    from patchwarden.app.scan.pipeline import ImagePipeline
     from patchwarden.engine.client import EngineClient
     from patchwarden.service.metrics import Metrics
     from patchwarden.service.notify import Notifier
     from patchwarden.store.db import Store
+    from patchwarden.store.sboms import SbomStore
 
 log = logging.getLogger("patchwarden.service.jobs")
 
@@ -86,8 +88,11 @@ class Context:
     notifier: Notifier
     metrics: Metrics
     engine: Callable[[], EngineClient] | None = None
-    submit: Callable[[str, Trigger], None] | None = None
+    submit: Callable[[str, Trigger], object] | None = None
     state: str | None = None  # the state store's path or URL (check keeps tag drift there)
+    sboms: SbomStore | None = None  # stored SBOMs (scan, advisory-refresh)
+    scan_pipeline: Callable[[], ImagePipeline] | None = None  # one for the process
+    live_updater: Callable[[], Any] | None = None  # apply: a LiveUpdater on the engine
 
 
 class CheckJob:
@@ -152,6 +157,14 @@ class CheckJob:
             f"update available: {res.reference.ref.familiar_name}",
             f"{res.reference.file}:{res.reference.line}: {res.current.tag} -> {cand.tag} "
             f"({res.update}); {res.reason}",
+            {
+                "image": res.reference.ref.familiar_name,
+                "where": f"{res.reference.file}:{res.reference.line}",
+                "current": res.current.tag or res.current.digest or "",
+                "candidate": cand.tag or target,
+                "kind": res.update or "",
+                "reason": res.reason,
+            },
         )
 
     def _propose(self, res: CheckResult) -> int:
@@ -189,6 +202,15 @@ class CheckJob:
             f"update available for container {container}",
             f"{pending.image} -> {to_image}@{cand.digest} ({pending.update_kind}); "
             f"pending update #{pending.id}: {res.reason}",
+            {
+                "image": pending.image,
+                "where": res.reference.file,
+                "current": res.current.tag or res.current.digest or "",
+                "candidate": f"{to_image}@{cand.digest}",
+                "kind": pending.update_kind,
+                "reason": res.reason,
+                "update_id": pending.id,
+            },
         )
         if not self.ctx.config.serve.approvals:
             self.ctx.fleet.transition(pending.id, "pending", "approved", actor="policy")
@@ -215,7 +237,14 @@ class ApplyJob:
         if not in_window(windows, now):
             nxt = next_window(windows, now)
             return f"{len(approved)} approved update(s) wait for the maintenance window ({nxt})"
-        done = []
+        from patchwarden.core.ref import parse_reference
+
+        schedules = ctx.config.serve.schedules
+        waiting = [
+            p for p in approved if not policy_open(schedules, parse_reference(p.image).name, now)
+        ]
+        approved = [p for p in approved if p not in waiting]
+        done = [f"#{p.id} {p.container}: waits for its policy schedule" for p in waiting]
         for p in approved:
             try:
                 p = ctx.fleet.transition(p.id, "approved", "applying")
@@ -257,6 +286,13 @@ class ApplyJob:
             f"apply:{p.id}",
             f"{p.container}: {what} {state}",
             f"{p.to_image}: {reason}",
+            {
+                "container": p.container or "",
+                "image": p.to_image,
+                "state": state,
+                "result": reason,
+                "update_id": p.id,
+            },
         )
         if state == "applied" and self.ctx.submit is not None:
             repo = frozenset({parse_reference(p.image).name})

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from patchwarden.config.serve import Event, NotifyRoute
+from patchwarden.config.serve import EVENT_VARIABLES, Event, MessageTemplate, NotifyRoute
 from patchwarden.errors import ConfigError
 from patchwarden.net.redact import redact_text
 from patchwarden.store.fleet import FleetStore
@@ -38,9 +38,11 @@ class Notifier:
         routes: list[NotifyRoute],
         fleet: FleetStore,
         env: Mapping[str, str] | None = None,
+        templates: Mapping[Event, MessageTemplate] | None = None,
     ) -> None:
         env = os.environ if env is None else env
         self.fleet = fleet
+        self.templates = dict(templates or {})
         self.sent = 0
         self._routes: list[_Route] = []
         for i, route in enumerate(routes):
@@ -65,14 +67,23 @@ class Notifier:
                 _Route(frozenset(route.events), route.title_prefix, ap, tuple(urls))
             )
 
-    def notify(self, event: Event, key: str, title: str, body: str) -> bool:
-        """Send ``event`` to its routes once per ``key``; True when it went out now."""
+    def notify(
+        self,
+        event: Event,
+        key: str,
+        title: str,
+        body: str,
+        fields: Mapping[str, object] | None = None,
+    ) -> bool:
+        """Send ``event`` to its routes once per ``key``; True when it went out now.
+        ``fields`` are the event's template variables (``EVENT_VARIABLES``)."""
         routes = [r for r in self._routes if event in r.events]
         if not routes:
             return False
         dedup = f"{event.value}:{key}"
         if not self.fleet.claim_notification(dedup, event.value):
             return False
+        title, body = self.render(event, title, body, fields or {})
         errors = []
         for r in routes:
             try:
@@ -85,3 +96,21 @@ class Notifier:
         self.fleet.notification_sent(dedup, "; ".join(errors) or None)
         self.sent += 1
         return not errors
+
+    def render(
+        self, event: Event, title: str, body: str, fields: Mapping[str, object]
+    ) -> tuple[str, str]:
+        """The title and text of ``event``: its template (if configured) filled with
+        ``fields``, ``$title`` and ``$body``; a variable the caller did not give is empty."""
+        tpl = self.templates.get(event)
+        if tpl is None:
+            return title, body
+        from string import Template
+
+        values = {v: "" for v in EVENT_VARIABLES[event]}
+        values |= {k: str(v) for k, v in fields.items()}
+        values |= {"event": event.value, "title": title, "body": body}
+        return (
+            Template(tpl.title).safe_substitute(values) if tpl.title is not None else title,
+            Template(tpl.body).safe_substitute(values) if tpl.body is not None else body,
+        )

@@ -46,8 +46,18 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/openapi.json": {"get": _op("This document")},
     "/hooks/registry": {
         "post": _op(
-            "Registry webhook (distribution notifications, Docker Hub, Harbor): re-check the "
-            "repositories it names. Authorization: Bearer SECRET or X-Hub-Signature-256.",
+            "Registry webhook (distribution notifications, Docker Hub, Harbor, GitHub packages): "
+            "re-check the repositories it names. Authorization: Bearer SECRET or "
+            "X-Hub-Signature-256.",
+            ok="202",
+            body=True,
+        )
+    },
+    "/hooks/git": {
+        "post": _op(
+            "Git forge push webhook (GitHub, GitLab, Gitea/Forgejo): fast-forward the watched "
+            "checkouts of the pushed repository and re-inventory them (a check). "
+            "X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token.",
             ok="202",
             body=True,
         )
@@ -69,7 +79,13 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/v1/jobs": {"get": _op("Jobs and their recent runs", auth="read")},
     "/api/v1/jobs/{name}/run": {
-        "post": _op("Queue a run of a job (check, apply)", auth="admin", ok="202", params=("name",))
+        "post": _op(
+            "Queue a run of a job (check, apply, scan, advisory-refresh, update, engine-update, "
+            "rebuild, rollout, retention)",
+            auth="admin",
+            ok="202",
+            params=("name",),
+        )
     },
     "/api/v1/scan": {
         "get": _op(
@@ -88,7 +104,28 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             params=("name",),
         )
     },
+    "/api/v1/findings": {
+        "get": _op(
+            "Stored SBOMs of known images: vulnerabilities by severity, the ones advisory "
+            "refreshes added since the image was first scanned, the containers running it "
+            "(details=1: every finding)",
+            auth="read",
+            query=("details", "new_only"),
+        )
+    },
     "/api/v1/audit": {"get": _op("Audit log, newest first", auth="read", query=("limit",))},
+    "/api/v1/tasks": {
+        "get": _op(
+            "Jobs handed to workers (queue.broker_url); state=dead: the dead-letter list",
+            auth="read",
+            query=("state", "limit"),
+        )
+    },
+    "/api/v1/tasks/{id}/retry": {
+        "post": _op(
+            "Send a dead task to the workers again", auth="admin", ok="202", params=("id",)
+        )
+    },
     "/api/v1/tokens": {
         "get": _op("API tokens (names and roles; never the tokens)", auth="admin"),
         "post": _op(

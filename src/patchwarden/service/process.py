@@ -22,17 +22,22 @@ from typing import Any
 
 from sqlalchemy import text
 
+from patchwarden.app.wiring import build_executor
 from patchwarden.config.schema import Config
 from patchwarden.config.serve import JobName
+from patchwarden.queue.model import Executor
 from patchwarden.service.auth import Authenticator
-from patchwarden.service.jobs import ApplyJob, CheckJob, Context
+from patchwarden.service.jobs import ApplyJob, Context
+from patchwarden.service.kinds import KINDS, handler
 from patchwarden.service.metrics import Metrics
 from patchwarden.service.notify import Notifier
-from patchwarden.service.runner import JobRunner, Trigger
+from patchwarden.service.runner import Handler, JobRunner, Trigger
 from patchwarden.service.schedule import in_window, plan
 from patchwarden.store import open_store
 from patchwarden.store.fleet import FleetStore, PendingUpdate
 from patchwarden.store.jobs import JobStore
+from patchwarden.store.sboms import SbomStore
+from patchwarden.store.tasks import TaskStore
 from patchwarden.store.tokens import TokenStore
 
 log = logging.getLogger("patchwarden.service")
@@ -52,14 +57,18 @@ class Service:
         env = os.environ if env is None else env
         self.config = config
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.state_url = state or config.serve.state
+        from patchwarden.app.wiring import state_url
+
+        self.state_url = state_url(config, state)
         self.store = open_store(self.state_url)
         engine = self.store.engine
         self.jobs = JobStore(engine)
         self.fleet = FleetStore(engine)
         self.tokens = TokenStore(engine)
+        self.sboms = SbomStore(engine)
+        self.tasks = TaskStore(engine)
         self.metrics = Metrics(self.fleet, self.jobs)
-        self.notifier = Notifier(config.serve.notify, self.fleet, env)
+        self.notifier = Notifier(config.serve.notify, self.fleet, env, config.serve.templates)
         admin = env.get(ADMIN_ENV) or (
             config.serve.admin_token.get_secret_value() if config.serve.admin_token else None
         )
@@ -75,21 +84,38 @@ class Service:
             metrics=self.metrics,
             engine=self._engine if config.serve.engine else None,
             state=self.state_url,
+            sboms=self.sboms,
+            scan_pipeline=self._scanner,
+            live_updater=self._updater if config.serve.engine else None,
         )
         self.apply = ApplyJob(self.ctx, self._updater)
-        self.runner = JobRunner(
-            self.jobs,
-            {JobName.CHECK.value: CheckJob(self.ctx), JobName.APPLY.value: self.apply},
-            owner=self.owner,
-            lease=lease,
-            on_finish=self._finished,
+        self.handlers: dict[str, Handler] = {
+            kind.value: handler(kind, self.ctx, sched.params if sched else None)
+            for kind in KINDS
+            for sched in [config.serve.jobs.get(kind)]
+        }
+        self.runner: Executor = build_executor(
+            config,
+            local=lambda: JobRunner(
+                self.jobs, self.handlers, owner=self.owner, lease=lease, on_finish=self._finished
+            ),
+            engine=engine,
+            jobs=frozenset(self.handlers),
         )
         self.ctx.submit = self.runner.submit
+        if config.queue.shard_size and not isinstance(self.runner, JobRunner):
+            from patchwarden.service.fanout import FanOutCheck
+
+            check = self.handlers[JobName.CHECK.value]
+            self.handlers[JobName.CHECK.value] = FanOutCheck(
+                self.ctx, check, config.queue.shard_size
+            )
         self._stop = threading.Event()
         self._engine_lock = threading.Lock()
         self._engine_client: Any = None
-        self._scan_engine: Any = None
+        self._scan_pipeline: Any = None
         self._scheduler: threading.Thread | None = None
+        self._index_stamp = 0
         self.started = False
 
     # -- collaborators built on demand ----------------------------------------------------
@@ -124,11 +150,16 @@ class Service:
 
     def _scanner(self) -> Any:
         with self._engine_lock:
-            if self._scan_engine is None:
+            if self._scan_pipeline is None:
+                from patchwarden.app.wiring import broker_url
                 from patchwarden.service.scanning import build_serve_scan
+                from patchwarden.store.shared import SharedContent
 
-                self._scan_engine = build_serve_scan(self.config)
-            return self._scan_engine
+                shared = None
+                if broker_url(self.config) is not None:  # a fleet: share layer facts
+                    shared = SharedContent(self.store.engine, "layer")
+                self._scan_pipeline = build_serve_scan(self.config, shared)
+            return self._scan_pipeline
 
     def _finished(self, job: str, outcome: str, seconds: float, summary: str) -> None:
         from patchwarden.config.serve import Event
@@ -140,6 +171,7 @@ class Service:
                 f"{job}:{datetime.now(UTC).isoformat()}",
                 f"job {job} failed",
                 summary,
+                {"job": job, "summary": summary},
             )
 
     # -- life cycle -----------------------------------------------------------------------
@@ -150,6 +182,7 @@ class Service:
                 "every sign-in",
                 ADMIN_ENV,
             )
+        self._publish_index()
         settled = self.apply.settle() if self.config.serve.engine else []
         if settled:
             log.warning("settled updates interrupted by a restart: %s", ", ".join(settled))
@@ -160,6 +193,28 @@ class Service:
         )
         self._scheduler.start()
         self.started = True
+
+    def _publish_index(self) -> None:
+        """With workers: share this machine's advisory index (``db update`` runs here)."""
+        from patchwarden.queue.executor import CeleryExecutor
+
+        if not isinstance(self.runner, CeleryExecutor):
+            return
+        from patchwarden.advisories.index import resolve_db_path
+        from patchwarden.app.fleet import IndexSync
+        from patchwarden.store.shared import SharedContent
+
+        path = resolve_db_path(None, self.config.advisories.db_path)
+        files = (path, path.with_name(path.name + "-wal"))
+        stamp = max((p.stat().st_mtime_ns for p in files if p.exists()), default=0)
+        if stamp == 0 or stamp == self._index_stamp:  # none, or unchanged since last time
+            return
+        shared = SharedContent(self.store.engine, "advisory-index", 1 << 30)
+        try:
+            IndexSync(shared).publish(path)
+            self._index_stamp = stamp
+        except Exception as exc:  # workers keep the index they have
+            log.warning("advisory index not published: %s", exc)
 
     def stop(self, grace: float = 30.0) -> bool:
         self._stop.set()
@@ -226,6 +281,33 @@ class Service:
         self.runner.submit("apply", Trigger("rollback", f"#{p.id} by {actor}"))
         return p
 
+    def image_findings(self, *, details: bool = False, new_only: bool = False) -> list[Any]:
+        """Stored SBOMs with their findings by severity, the new ones, who runs them."""
+        from collections import Counter
+
+        rows = [r for r in self.sboms.findings() if r.new_findings or not new_only]
+        users: dict[str, list[str]] = {}
+        for item in self.fleet.by_digest(r.digest for r in rows):
+            users.setdefault(item.current_digest or "", []).append(item.key)
+        out = []
+        for r in rows:
+            doc: dict[str, Any] = {
+                "digest": r.digest,
+                "image": r.image,
+                "packages": r.package_count,
+                "matched_at": r.matched_at,
+                "by_severity": dict(Counter(v["severity"] for v in r.findings.values())),
+                "new": [
+                    {"id": vid, **r.findings.get(vid, {}), **meta}
+                    for vid, meta in sorted(r.new_findings.items())
+                ],
+                "used_by": sorted(users.get(r.digest, [])),
+            }
+            if details:
+                doc["findings"] = [{"id": vid, **v} for vid, v in sorted(r.findings.items())]
+            out.append(doc)
+        return out
+
     def _schedule_loop(self) -> None:
         startup = True
         while not self._stop.is_set():
@@ -249,12 +331,13 @@ class Service:
                     log.exception("scheduler: planning %s failed", name)
             if (
                 self.config.serve.engine
-                and self.config.serve.maintenance_windows
+                and (self.config.serve.maintenance_windows or self.config.serve.schedules)
                 and in_window(self.config.serve.maintenance_windows, now)
                 and self.fleet.pending_counts().get("approved")
             ):
                 self.runner.submit("apply", Trigger("window", "maintenance window open"))
                 wake = min(wake, now + timedelta(seconds=60))
+            self._publish_index()  # after a `db update` here, the workers get it
             startup = False
             delay = max(0.2, min(30.0, (wake - datetime.now(UTC)).total_seconds()))
             self._stop.wait(delay)

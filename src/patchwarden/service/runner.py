@@ -27,9 +27,10 @@ log = logging.getLogger("patchwarden.service.jobs")
 class Trigger:
     """Why a job runs; ``repositories`` narrows a check to what an event named (None: all)."""
 
-    kind: str  # startup | schedule | hook | api | recovery
+    kind: str  # startup | schedule | hook | git | api | recovery
     detail: str = ""
     repositories: frozenset[str] | None = None
+    pull: frozenset[tuple[str, str]] = frozenset()  # (path, branch) to fast-forward first
 
     def merge(self, other: Trigger) -> Trigger:
         repos = (
@@ -39,7 +40,7 @@ class Trigger:
         )
         kind = self.kind if self.kind == other.kind else f"{self.kind}+{other.kind}"
         detail = "; ".join(d for d in (self.detail, other.detail) if d)
-        return Trigger(kind, detail[:240], repos)
+        return Trigger(kind, detail[:240], repos, self.pull | other.pull)
 
 
 Handler = Callable[[Trigger], str]

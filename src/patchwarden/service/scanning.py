@@ -9,7 +9,8 @@ from typing import Any
 from patchwarden.config.schema import Config
 
 
-def build_serve_scan(config: Config) -> Any:
+def build_serve_scan(config: Config, shared: Any = None) -> Any:
+    """``shared``: layer facts shared with the fleet's workers (``queue.broker_url`` set)."""
     from patchwarden.app.scan.pipeline import ImagePipeline
     from patchwarden.app.wiring import build_client, build_scanner
 
@@ -22,4 +23,6 @@ def build_serve_scan(config: Config) -> Any:
                 kept.append(build_client(config))
             return kept[0]
 
-    return ImagePipeline(build_scanner(config), registry, configured_db=config.advisories.db_path)
+    return ImagePipeline(
+        build_scanner(config, shared=shared), registry, configured_db=config.advisories.db_path
+    )

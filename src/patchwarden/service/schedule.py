@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from patchwarden.config.serve import JobSchedule, Window
+from patchwarden.config.serve import JobSchedule, PolicySchedule, Window
 
 
 def _local(moment: datetime, tz: str) -> datetime:
@@ -123,3 +123,12 @@ def next_window(windows: list[Window], now: datetime) -> datetime | None:
         for w in windows
     ]
     return min(starts)
+
+
+def policy_open(schedules: list[PolicySchedule], image: str, now: datetime) -> bool:
+    """Whether changes to ``image`` (a normalized name) may happen now: True when no
+    schedule matches it, else when one of those that match is open."""
+    from fnmatch import fnmatchcase
+
+    mine: list[Window] = [s for s in schedules if fnmatchcase(image, s.match)]
+    return not mine or in_window(mine, now)

@@ -3,14 +3,15 @@ updates and their decisions, the audit log, and which alerts were already sent."
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, String, cast, delete, distinct, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,20 @@ class FleetItem:
     reason: str
     checked_at: datetime
     vulns: dict[str, Any] = field(default_factory=dict)
+
+
+class FleetLine(NamedTuple):
+    """A fleet row as the overview's table shows it."""
+
+    key: str
+    image: str
+    source: str
+    status: str
+    current_tag: str | None
+    current_digest: str | None
+    candidate_tag: str | None
+    candidate_digest: str | None
+    update_kind: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +146,17 @@ class FleetStore:
                 s.execute(insert(FleetRow), rows)
         return len(rows)
 
+    def prune(self, prefix: str, keep: Iterable[str]) -> int:
+        """Drop rows under ``prefix`` whose key is not in ``keep`` (references gone from the
+        files, when the check itself runs in parts); the number dropped."""
+        wanted = set(keep)
+        stmt = select(FleetRow.key).where(FleetRow.key.startswith(prefix, autoescape=True))
+        with self._session("write to") as s:
+            gone = [k for k in s.scalars(stmt) if k not in wanted]
+            for chunk in range(0, len(gone), 500):
+                s.execute(delete(FleetRow).where(FleetRow.key.in_(gone[chunk : chunk + 500])))
+        return len(gone)
+
     def fleet(self, *, limit: int = 10_000, offset: int = 0) -> list[FleetItem]:
         cols = [getattr(FleetRow, f) for f in _FLEET_FIELDS]
         stmt = select(*cols).order_by(FleetRow.image, FleetRow.key).limit(limit).offset(offset)
@@ -147,9 +173,65 @@ class FleetStore:
         with self._session("read") as s:
             return [_fleet(r) for r in s.scalars(stmt)]
 
+    def by_digest(self, digests: Iterable[str]) -> list[FleetItem]:
+        """References whose current image is one of ``digests``."""
+        wanted = list(dict.fromkeys(digests))
+        cols = [getattr(FleetRow, f) for f in _FLEET_FIELDS]
+        out: list[FleetItem] = []
+        with self._session("read") as s:
+            for i in range(0, len(wanted), 500):
+                stmt = select(*cols).where(FleetRow.current_digest.in_(wanted[i : i + 500]))
+                out.extend(FleetItem(*row) for row in s.execute(stmt))
+        return out
+
+    def set_vulns(self, by_digest: dict[str, dict[str, int]]) -> None:
+        """Set ``vulns.by_severity`` of the references running each digest (a re-match)."""
+        with self._session("write to") as s:
+            for digest, counts in by_digest.items():
+                s.execute(
+                    update(FleetRow)
+                    .where(FleetRow.current_digest == digest)
+                    .values(vulns={"by_severity": counts})
+                )
+
+    def lines(
+        self, *, limit: int = 100, offset: int = 0, status: str | None = None
+    ) -> list[FleetLine]:
+        """One page of the fleet table: only the columns the overview shows."""
+        stmt = select(*[getattr(FleetRow, f) for f in FleetLine._fields])
+        if status:
+            stmt = stmt.where(FleetRow.status == status)
+        stmt = stmt.order_by(FleetRow.image, FleetRow.key).limit(limit).offset(offset)
+        with self._session("read") as s:
+            return [FleetLine(*row) for row in s.execute(stmt)]
+
     def summary(self) -> dict[str, Any]:
-        """Counts for the overview and ``/metrics``: see :func:`summarize`."""
-        return summarize(self.fleet(limit=10_000_000))
+        """Counts for the overview and ``/metrics`` (what :func:`summarize` gives), counted
+        by the database: only the vulnerability counts are read row by row."""
+        severities: Counter[str] = Counter()
+        with self._session("read") as s:
+            n, images = s.execute(select(func.count(), func.count(distinct(FleetRow.image)))).one()
+            status = s.execute(select(FleetRow.status, func.count()).group_by(FleetRow.status))
+            by_status = {st: int(c) for st, c in status}
+            kinds = s.execute(
+                select(FleetRow.update_kind, func.count())
+                .where(FleetRow.update_kind.is_not(None), FleetRow.update_kind != "")
+                .group_by(FleetRow.update_kind)
+            )
+            by_kind = {k: int(c) for k, c in kinds}
+            # as text, each distinct document parsed once (most rows share a few)
+            texts = Counter(s.scalars(select(cast(FleetRow.vulns, String))))
+            for text, rows in texts.items():
+                doc = json.loads(text) if text else None
+                for sev, count in ((doc or {}).get("by_severity") or {}).items():
+                    severities[sev] += int(count) * rows
+        return {
+            "references": int(n),
+            "images": int(images),
+            "by_status": by_status,
+            "outdated_by_kind": by_kind,
+            "vulnerabilities_by_severity": dict(severities),
+        }
 
     # -- pending updates ----------------------------------------------------------------
     def propose(self, p: PendingUpdate) -> tuple[PendingUpdate, bool]:

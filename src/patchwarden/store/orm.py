@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -85,6 +96,8 @@ class PromotionRow(Base):
     actor: Mapped[str] = mapped_column(String(255))
     outcome: Mapped[str] = mapped_column(String(16))
     verification: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class BuildRow(Base):
     __tablename__ = "builds"
     __table_args__ = (Index("ix_builds_name_started_at", "name", "started_at"),)
@@ -108,6 +121,8 @@ class BuildRow(Base):
     fixable: Mapped[int | None] = mapped_column(Integer)
     steps: Mapped[list[Any]] = mapped_column(JSON)
     duration_s: Mapped[float | None] = mapped_column(Float)
+
+
 class RolloutRow(Base):
     """One rollout: the digest, where it stands, and its per-environment/per-wave state (JSON,
     rewritten in one transaction before each side effect)."""
@@ -142,6 +157,8 @@ class RolloutStepRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     duration_s: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 # -- the long-running service (``patchwarden serve``) -------------------------------------
 
 
@@ -249,3 +266,68 @@ class NotificationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class SbomRow(Base):
+    """The packages of one image (by manifest digest) and its findings at the last match:
+    ``findings`` maps a vulnerability id to its brief; ``new_findings`` lists the ids the last
+    advisory refresh added (each with when it was first seen)."""
+
+    __tablename__ = "image_sboms"
+
+    digest: Mapped[str] = mapped_column(String(255), primary_key=True)
+    image: Mapped[str] = mapped_column(String(1024))
+    os: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    packages: Mapped[list[Any]] = mapped_column(JSON)
+    package_count: Mapped[int] = mapped_column(Integer)
+    findings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    new_findings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TaskRow(Base):
+    """One job handed to the workers (queue.broker_url): its delivery state, the lease of the
+    worker running it, attempts, and why it ended in the dead-letter list."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_job_state", "job", "state"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))  # queued running succeeded retrying dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class EffectRow(Base):
+    """A side effect (a pushed tag, an updated container, an opened PR, a notification) claimed
+    before it is carried out, so a retried or re-delivered job never repeats it."""
+
+    __tablename__ = "effects"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # claimed done
+    owner: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str] = mapped_column(Text, default="")
+
+
+class SharedContentRow(Base):
+    """Content-addressed work shared by every worker: a scan per image digest and advisory
+    index version, layer facts per layer digest, the advisory index per version."""
+
+    __tablename__ = "shared_content"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,9 +11,10 @@ import pytest
 
 from patchwarden.advisories import importer
 from patchwarden.advisories.errors import AdvisoryIndexError
-from patchwarden.advisories.importer import AdvisoryImportError, import_sources
+from patchwarden.advisories.importer import AdvisoryImportError, ImportReport, import_sources
 from patchwarden.advisories.index import (
     AdvisoryIndex,
+    ImportBatch,
     normalize_name,
     resolve_db_path,
 )
@@ -106,12 +107,12 @@ def test_exception_injected_mid_import_rolls_back(
     calls = 0
     real = importer.add_document
 
-    def flaky(*args: object, **kwargs: object) -> None:
+    def flaky(batch: ImportBatch, report: ImportReport, where: str, data: bytes) -> None:
         nonlocal calls
         calls += 1
         if calls == 50:
             raise KeyboardInterrupt  # an interrupt half-way through
-        real(*args, **kwargs)  # type: ignore[arg-type]
+        real(batch, report, where, data)
 
     monkeypatch.setattr(importer, "add_document", flaky)
     with pytest.raises(KeyboardInterrupt):

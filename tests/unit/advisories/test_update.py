@@ -86,7 +86,8 @@ def test_full_then_incremental_then_offline(bucket: tuple[Path, str], tmp_path: 
         "/Debian/modified_id.csv",
     ]
     assert index.records(["DSA-5330-1"])["DSA-5330-1"].summary.endswith("(revised)")
-    assert index.source("Debian").cursor == "2024-05-02T00:00:00.000000Z"  # type: ignore[union-attr]
+    status = index.source("Debian")
+    assert status is not None and status.cursor == "2024-05-02T00:00:00.000000Z"
 
     # Nothing new: only the csv is read.
     REQUESTS.clear()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from patchwarden.app.rebuild.gates import diff, gate_stops
+from patchwarden.app.rebuild.model import BuildSpec
 from patchwarden.app.rebuild.spec import base_image, from_directory, specs
 from patchwarden.app.rebuild.tags import immutable_tag
 from patchwarden.config.loader import load_config
@@ -51,7 +52,7 @@ def test_line_continuations_and_platform_flags(tmp_path: Path) -> None:
     assert str(base_image(p, None, {})) == "registry.example:5000/team/base:2.1"
 
 
-def _spec(tmp_path: Path, **build: object):  # type: ignore[no-untyped-def]
+def _spec(tmp_path: Path, **build: str) -> BuildSpec:
     (tmp_path / "Containerfile").write_text("FROM debian:12-slim\n")
     cfg = tmp_path / "patchwarden.yaml"
     lines = ["builds:", "  - destination: registry.example/team/app"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from patchwarden.app.scan import (
+    IgnoreFile,
     IgnoreRule,
     ScanOptions,
     ScanTarget,
@@ -22,6 +22,7 @@ from patchwarden.app.scan import (
     run_scan,
 )
 from patchwarden.app.scan.ignore_file import IgnoreEntry, load_ignore_file
+from patchwarden.app.scan.run import LayerProgress
 from patchwarden.cli.main import app
 from patchwarden.errors import ConfigError, ExitCode, UsageError
 from patchwarden.registry.model import Platform
@@ -36,6 +37,7 @@ from patchwarden.scan.model import (
     ScanInventory,
     Severity,
 )
+from testkit.scanner_helpers import MemorySource
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 PKG = Package(
@@ -77,28 +79,30 @@ FINDINGS = [
 
 
 class FakePipeline:
-    def __init__(self, index: object | None = "index") -> None:
+    """A :class:`ScanPipeline` whose advisory index is a name (None: no index)."""
+
+    def __init__(self, index: str | None = "index") -> None:
         self.index = index
         self.inv = ScanInventory(
             ImageInfo("img:1", None, "linux/amd64", ()), OSInfo("debian", "12"), (PKG,), ()
         )
 
     def open_source(self, target: ScanTarget, platform: Platform | None) -> ImageSource:
-        return object()  # type: ignore[return-value]
+        return MemorySource([])  # never read: inventory() answers
 
-    def inventory(self, source: ImageSource, progress: Any) -> ScanInventory:
+    def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory:
         return self.inv
 
     def index_path(self, db: Path | None) -> Path:
         return db or Path("/default/advisories.db")
 
-    def open_index(self, path: Path) -> Any | None:
+    def open_index(self, path: Path) -> str | None:
         return self.index
 
-    def freshness(self, index: Any) -> str | None:
+    def freshness(self, index: str) -> str | None:
         return None
 
-    def match(self, index: Any, inventory: ScanInventory) -> list[Finding]:
+    def match(self, index: str, inventory: ScanInventory) -> list[Finding]:
         return list(FINDINGS)
 
 
@@ -221,23 +225,35 @@ def test_filters() -> None:
     assert [x.id for x in shown] == ["CVE-1", "CVE-4"] and hidden == 2
 
 
-def options(**kw: Any) -> ScanOptions:
-    return ScanOptions(target=ScanTarget("registry", "img:1"), **kw)
+def options(
+    *,
+    severities: tuple[Severity, ...] = (),
+    ignore_unfixed: bool = False,
+    ignore_file: IgnoreFile | None = None,
+    sbom_only: bool = False,
+) -> ScanOptions:
+    return ScanOptions(
+        target=ScanTarget("registry", "img:1"),
+        severities=severities,
+        ignore_unfixed=ignore_unfixed,
+        ignore_file=ignore_file,
+        sbom_only=sbom_only,
+    )
 
 
 @pytest.mark.parametrize(
-    ("fail_on", "kw", "code"),
+    ("fail_on", "opts", "code"),
     [
-        (None, {}, ExitCode.OK),
-        (Severity.CRITICAL, {}, ExitCode.FINDINGS),
-        (Severity.HIGH, {"severities": (Severity.LOW,)}, ExitCode.OK),  # hidden never fails
-        (Severity.HIGH, {"ignore_unfixed": True}, ExitCode.FINDINGS),  # CVE-1 is fixable
-        (Severity.MEDIUM, {"severities": (Severity.MEDIUM, Severity.LOW)}, ExitCode.FINDINGS),
-        (Severity.UNKNOWN, {"severities": (Severity.LOW,)}, ExitCode.FINDINGS),
+        (None, options(), ExitCode.OK),
+        (Severity.CRITICAL, options(), ExitCode.FINDINGS),
+        (Severity.HIGH, options(severities=(Severity.LOW,)), ExitCode.OK),  # hidden never fails
+        (Severity.HIGH, options(ignore_unfixed=True), ExitCode.FINDINGS),  # CVE-1 is fixable
+        (Severity.MEDIUM, options(severities=(Severity.MEDIUM, Severity.LOW)), ExitCode.FINDINGS),
+        (Severity.UNKNOWN, options(severities=(Severity.LOW,)), ExitCode.FINDINGS),
     ],
 )
-def test_exit_code(fail_on: Severity | None, kw: dict[str, Any], code: ExitCode) -> None:
-    report = run_scan(FakePipeline(), options(**kw), now=NOW).report
+def test_exit_code(fail_on: Severity | None, opts: ScanOptions, code: ExitCode) -> None:
+    report = run_scan(FakePipeline(), opts, now=NOW).report
     assert exit_code(report, fail_on) == code
 
 
@@ -246,7 +262,7 @@ def test_unknown_severity_blocks_or_allows() -> None:
     from patchwarden.scan.model import UnknownSeverity
 
     class Unrated(FakePipeline):
-        def match(self, index: Any, inventory: ScanInventory) -> list[Finding]:
+        def match(self, index: str, inventory: ScanInventory) -> list[Finding]:
             return [f("CVE-9", Severity.UNKNOWN), f("CVE-4", Severity.LOW)]
 
     report = run_scan(Unrated(), options(), now=NOW).report
@@ -257,15 +273,13 @@ def test_unknown_severity_blocks_or_allows() -> None:
 
 def test_stale_index_warning_comes_first() -> None:
     class Stale(FakePipeline):
-        def freshness(self, index: Any) -> str | None:
+        def freshness(self, index: str) -> str | None:
             return "the advisory index is 3d old"
 
     assert run_scan(Stale(), options(), now=NOW).warnings == ("the advisory index is 3d old",)
 
 
 def test_ignored_findings_do_not_fail(tmp_path: Path) -> None:
-    from patchwarden.app.scan import IgnoreFile
-
     ign = IgnoreFile(tmp_path / "x", (rule("CVE-1", date(2027, 1, 1)),))
     out = run_scan(FakePipeline(), options(ignore_file=ign), now=NOW)
     assert exit_code(out.report, Severity.CRITICAL) == ExitCode.OK
@@ -274,8 +288,6 @@ def test_ignored_findings_do_not_fail(tmp_path: Path) -> None:
 
 
 def test_expired_entries_become_warnings(tmp_path: Path) -> None:
-    from patchwarden.app.scan import IgnoreFile
-
     ign = IgnoreFile(tmp_path / "x", (rule("CVE-1", date(2026, 1, 1)),))
     out = run_scan(FakePipeline(), options(ignore_file=ign), now=NOW)
     assert exit_code(out.report, Severity.CRITICAL) == ExitCode.FINDINGS
@@ -293,7 +305,7 @@ def test_no_index_is_a_usage_error_unless_sbom_only() -> None:
 
 def test_read_errors_are_scan_failures() -> None:
     class Broken(FakePipeline):
-        def inventory(self, source: ImageSource, progress: Any) -> ScanInventory:
+        def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory:
             raise OSError("unexpected end of data")
 
     with pytest.raises(Exception) as exc:
@@ -363,7 +375,7 @@ def test_pipeline_without_config_uses_the_schema_defaults(tmp_path: Path) -> Non
     assert build_scan_pipeline(off).scanner.cache is None
 
 
-def test_scan_uses_the_configured_advisory_db(tmp_path: Path, monkeypatch: Any) -> None:
+def test_scan_uses_the_configured_advisory_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """advisories.db_path from patchwarden.yaml is where scan looks (after --db and the env)."""
     from patchwarden.app.wiring import build_scan_pipeline
     from patchwarden.config.schema import Config

@@ -5,7 +5,9 @@ from __future__ import annotations
 from patchwarden.app.check.results import CheckResult, Status, Version
 from patchwarden.app.check.vulns import Assessment, Option, gate
 from patchwarden.app.check.with_vulns import _choose
+from patchwarden.core.ref import parse_reference
 from patchwarden.policy.model import Policy, UpdateLevel
+from patchwarden.refs.model import Reference, RefKind
 from patchwarden.scan.model import (
     Finding,
     FindingStatus,
@@ -39,7 +41,9 @@ def test_unrated_findings_block_the_gates_unless_allowed() -> None:
 
 def _result(tag: str) -> CheckResult:
     return CheckResult(
-        reference=None,  # type: ignore[arg-type]
+        reference=Reference(
+            "Dockerfile", 1, RefKind.DOCKERFILE, "app:1.0", parse_reference("app:1.0")
+        ),
         status=Status.OUTDATED,
         current=Version("1.0", None),
         candidate=Version(tag, f"sha256:{tag}"),

@@ -33,6 +33,6 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> 
     path = tmp_path / "out.txt"
     path.write_text("old")
     with pytest.raises(TypeError):
-        write_atomic(path, 42)  # type: ignore[arg-type]
+        write_atomic(path, 42)  # type: ignore[arg-type]  # on purpose: fails mid-write
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import pytest
 
 from patchwarden.app import live
 from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
 from patchwarden.app.live import updater as live_updater
+from patchwarden.app.live.gate import Probes
 from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef
+from patchwarden.engine.api import EngineApi
 from patchwarden.engine.client import ContainerInfo
 from patchwarden.errors import UsageError
 from testkit.engine_fakes import FakeEngine, MemoryStore
@@ -31,14 +32,19 @@ class Gate:
     """A gate that records when each container's gate starts and ends; optionally waits at a
     barrier (proves that containers are in their gates at the same time)."""
 
-    def __init__(self, engine: FakeEngine, fail: set[str] = frozenset(), barrier: Any = None):  # type: ignore[assignment]
+    def __init__(
+        self,
+        engine: FakeEngine,
+        fail: frozenset[str] = frozenset(),
+        barrier: threading.Barrier | None = None,
+    ) -> None:
         self.engine, self.fail, self.barrier = engine, fail, barrier
         self.events: list[tuple[str, str]] = []
         self.active = self.peak = 0
         self.lock = threading.Lock()
 
-    def __call__(self, engine: Any, cid: str, probes: Any) -> GateResult:
-        name = engine.containers[cid]["name"]
+    def __call__(self, engine: EngineApi, cid: str, probes: Probes) -> GateResult:
+        name = self.engine.containers[cid].name
         with self.lock:
             self.events.append(("start", name))
             self.active += 1
@@ -69,7 +75,7 @@ def _engine(**containers: dict[str, str]) -> FakeEngine:
 
 
 def test_independent_containers_are_updated_at_the_same_time(
-    monkeypatch: pytest.MonkeyPatch, no_sleep: Any
+    monkeypatch: pytest.MonkeyPatch, no_sleep: None
 ) -> None:
     engine = _engine(a={}, b={}, c={})
     gate = Gate(engine, barrier=threading.Barrier(3, timeout=10))
@@ -86,7 +92,7 @@ def test_independent_containers_are_updated_at_the_same_time(
     assert gate.peak == 3
 
 
-def test_concurrency_is_a_limit(monkeypatch: pytest.MonkeyPatch, no_sleep: Any) -> None:
+def test_concurrency_is_a_limit(monkeypatch: pytest.MonkeyPatch, no_sleep: None) -> None:
     engine = _engine(a={}, b={}, c={}, d={}, e={})
     gate = Gate(engine)
     monkeypatch.setattr(live_updater, "run_gate", gate)
@@ -98,7 +104,7 @@ def test_concurrency_is_a_limit(monkeypatch: pytest.MonkeyPatch, no_sleep: Any) 
     assert gate.peak <= 2 and len(store.records) == 5
 
 
-def test_default_is_one_at_a_time(monkeypatch: pytest.MonkeyPatch, no_sleep: Any) -> None:
+def test_default_is_one_at_a_time(monkeypatch: pytest.MonkeyPatch, no_sleep: None) -> None:
     engine = _engine(a={}, b={}, c={})
     gate = Gate(engine)
     monkeypatch.setattr(live_updater, "run_gate", gate)
@@ -110,7 +116,7 @@ def test_default_is_one_at_a_time(monkeypatch: pytest.MonkeyPatch, no_sleep: Any
 
 
 def test_a_container_waits_for_its_dependencies(
-    monkeypatch: pytest.MonkeyPatch, no_sleep: Any
+    monkeypatch: pytest.MonkeyPatch, no_sleep: None
 ) -> None:
     # "app" sorts first, but depends on "db"; "cache" is independent
     engine = _engine(app={DEP: "db"}, db={}, cache={})
@@ -130,10 +136,10 @@ def test_a_container_waits_for_its_dependencies(
 
 @pytest.mark.parametrize("concurrency", [1, 3])
 def test_dependents_of_a_rolled_back_container_are_skipped(
-    monkeypatch: pytest.MonkeyPatch, no_sleep: Any, concurrency: int
+    monkeypatch: pytest.MonkeyPatch, no_sleep: None, concurrency: int
 ) -> None:
     engine = _engine(app={DEP: "api"}, api={DEP: "db"}, db={}, other={})
-    gate = Gate(engine, fail={"db"})
+    gate = Gate(engine, fail=frozenset({"db"}))
     monkeypatch.setattr(live_updater, "run_gate", gate)
     store = MemoryStore()
 
@@ -154,7 +160,7 @@ def test_dependents_of_a_rolled_back_container_are_skipped(
 
 
 def test_a_failed_dependency_skips_too_but_monitor_only_does_not(
-    monkeypatch: pytest.MonkeyPatch, no_sleep: Any
+    monkeypatch: pytest.MonkeyPatch, no_sleep: None
 ) -> None:
     engine = _engine(app={DEP: "db"}, db={})
     monkeypatch.setattr(live_updater, "run_gate", Gate(engine))

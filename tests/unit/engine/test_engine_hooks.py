@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
@@ -38,7 +37,7 @@ def _setup(**labels: str) -> tuple[FakeEngine, MemoryStore, LiveUpdater, str]:
     return engine, store, LiveUpdater(engine, store), cid
 
 
-def test_hooks_run_in_the_old_then_the_new_container(gate: Any) -> None:
+def test_hooks_run_in_the_old_then_the_new_container(gate: list[GateResult]) -> None:
     engine, store, updater, old = _setup(**{PRE: "drain", POST: "warm-up"})
 
     (res,) = updater.update(_to_v2, Selection())
@@ -61,7 +60,7 @@ def test_hooks_run_in_the_old_then_the_new_container(gate: Any) -> None:
     assert engine.exec_timeouts == [30.0, 30.0]
 
 
-def test_failing_pre_update_hook_skips_and_changes_nothing(gate: Any) -> None:
+def test_failing_pre_update_hook_skips_and_changes_nothing(gate: list[GateResult]) -> None:
     engine, store, updater, old = _setup(**{PRE: "drain"})
     engine.exec_results["drain"] = (3, "line 1\nline 2\nqueue not empty\n")
 
@@ -78,7 +77,7 @@ def test_failing_pre_update_hook_skips_and_changes_nothing(gate: Any) -> None:
     assert rec.gates["hooks"][0]["output"] == "line 1 | line 2 | queue not empty"
 
 
-def test_pre_update_hook_timeout_from_the_label_skips(gate: Any) -> None:
+def test_pre_update_hook_timeout_from_the_label_skips(gate: list[GateResult]) -> None:
     engine, _store, updater, old = _setup(**{PRE: "sleep 99", live.LABEL_HOOK_TIMEOUT: "2.5"})
     engine.exec_results["sleep 99"] = (None, "")
 
@@ -89,7 +88,7 @@ def test_pre_update_hook_timeout_from_the_label_skips(gate: Any) -> None:
     assert engine.info("web").id == old and engine.info("web").running
 
 
-def test_cli_hook_timeout_is_the_default(gate: Any) -> None:
+def test_cli_hook_timeout_is_the_default(gate: list[GateResult]) -> None:
     engine, store = FakeEngine(), MemoryStore()
     engine.pulled_digest = D2
     engine.add("web", IMAGE, D1, {PRE: "drain", live.LABEL_HOOK_TIMEOUT: "not a number"})
@@ -100,7 +99,7 @@ def test_cli_hook_timeout_is_the_default(gate: Any) -> None:
     assert res.outcome == "updated" and engine.exec_timeouts == [7.0]
 
 
-def test_failing_post_update_hook_rolls_back(gate: Any) -> None:
+def test_failing_post_update_hook_rolls_back(gate: list[GateResult]) -> None:
     engine, store, updater, old = _setup(**{POST: "warm-up"})
     engine.exec_results["warm-up"] = (1, "cache unreachable")
 
@@ -115,7 +114,7 @@ def test_failing_post_update_hook_rolls_back(gate: Any) -> None:
     assert rec.gates["checks"]["post-update hook"].startswith("exited 1")
 
 
-def test_post_update_hook_not_run_when_the_gate_fails(gate: Any) -> None:
+def test_post_update_hook_not_run_when_the_gate_fails(gate: list[GateResult]) -> None:
     gate[0] = GateResult(False, "GET x -> 500")
     engine, _store, updater, _old = _setup(**{POST: "warm-up"})
 
@@ -124,7 +123,7 @@ def test_post_update_hook_not_run_when_the_gate_fails(gate: Any) -> None:
     assert res.outcome == "rolled-back" and "exec" not in [op for op, _ in engine.calls]
 
 
-def test_hook_the_engine_cannot_run_counts_as_failed(gate: Any) -> None:
+def test_hook_the_engine_cannot_run_counts_as_failed(gate: list[GateResult]) -> None:
     engine, _store, updater, old = _setup(**{PRE: "drain"})
     engine.fail["exec"] = "container is not running"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
@@ -14,6 +13,7 @@ from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.engine.client import ContainerInfo, EngineError
 from patchwarden.errors import UsageError
 from patchwarden.policy.model import UpdateLevel
+from patchwarden.refs.model import Inventory
 from testkit.engine_fakes import FakeEngine, MemoryStore
 
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
@@ -39,7 +39,7 @@ def _setup(**labels: str) -> tuple[FakeEngine, MemoryStore, LiveUpdater, str]:
     return engine, store, LiveUpdater(engine, store), cid
 
 
-def test_healthy_update_follows_the_procedure(gate: Any) -> None:
+def test_healthy_update_follows_the_procedure(gate: list[GateResult]) -> None:
     engine, store, updater, old = _setup()
 
     (res,) = updater.update(_to_v2, Selection())
@@ -62,7 +62,7 @@ def test_healthy_update_follows_the_procedure(gate: Any) -> None:
     assert rec.gates["ok"] is True and "stopped old" in rec.gates["steps"]
 
 
-def test_failed_gate_rolls_back_to_the_old_container(gate: Any) -> None:
+def test_failed_gate_rolls_back_to_the_old_container(gate: list[GateResult]) -> None:
     gate[0] = GateResult(False, "GET http://x/health -> 500, expected 200")
     engine, store, updater, old = _setup()
 
@@ -74,7 +74,9 @@ def test_failed_gate_rolls_back_to_the_old_container(gate: Any) -> None:
     assert store.records[0].outcome == "rolled-back"
 
 
-def test_start_failure_rolls_back(gate: Any) -> None:
+def test_start_failure_rolls_back(
+    gate: list[GateResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine, _, updater, _old = _setup()
     engine.fail["start"] = "port is already allocated"
 
@@ -92,14 +94,14 @@ def test_start_failure_rolls_back(gate: Any) -> None:
             raise EngineError("exec format error")
         real_start(ref)
 
-    engine2.start = start_once_fails  # type: ignore[method-assign]
+    monkeypatch.setattr(engine2, "start", start_once_fails)
     (res2,) = updater2.update(_to_v2, Selection())
     assert res2.outcome == "rolled-back" and "exec format error" in res2.reason
     (only,) = engine2.list_containers()
     assert (only.id, only.name, only.state) == (old2, "web", "running")
 
 
-def test_create_failure_leaves_the_old_container_untouched(gate: Any) -> None:
+def test_create_failure_leaves_the_old_container_untouched(gate: list[GateResult]) -> None:
     engine, _store, updater, old = _setup()
     engine.fail["create"] = "invalid mount"
 
@@ -110,7 +112,7 @@ def test_create_failure_leaves_the_old_container_untouched(gate: Any) -> None:
     assert engine.info("web").id == old and engine.info("web").running
 
 
-def test_selection_rules(gate: Any) -> None:
+def test_selection_rules(gate: list[GateResult]) -> None:
     engine, store = FakeEngine(), MemoryStore()
     engine.add("off", IMAGE, D1, {"patchwarden.enable": "false"})
     engine.add("on", IMAGE, D1, {"patchwarden.enable": "true"})
@@ -136,7 +138,7 @@ def test_selection_rules(gate: Any) -> None:
     assert engine.calls == [] and store.records == []
 
 
-def test_rollback_goes_to_the_previous_digest_from_history(gate: Any) -> None:
+def test_rollback_goes_to_the_previous_digest_from_history(gate: list[GateResult]) -> None:
     engine, _store, updater, _ = _setup()
     updater.update(_to_v2, Selection())
     engine.pulled_digest = D1
@@ -153,14 +155,14 @@ def test_rollback_goes_to_the_previous_digest_from_history(gate: Any) -> None:
     assert ("pull", f"reg.example/web:1.0.0@{D1}") in engine.calls
 
 
-def test_rollback_without_history_needs_a_digest(gate: Any) -> None:
+def test_rollback_without_history_needs_a_digest(gate: list[GateResult]) -> None:
     _, _, updater, _ = _setup()
     with pytest.raises(UsageError, match="--to"):
         updater.rollback("web")
     assert updater.rollback("web", D1).outcome == "skipped"  # already there
 
 
-def test_rollback_to_a_malformed_digest_is_refused_before_the_engine(gate: Any) -> None:
+def test_rollback_to_a_malformed_digest_is_refused_before_the_engine(gate: list[GateResult]) -> None:
     engine, store, updater, _ = _setup()
     with pytest.raises(UsageError, match="invalid sha256 digest") as exc:
         updater.rollback("web", "sha256:deadbeef")
@@ -168,10 +170,10 @@ def test_rollback_to_a_malformed_digest_is_refused_before_the_engine(gate: Any) 
     assert engine.calls == [] and store.records == []
 
 
-def test_recover_undoes_when_the_candidate_never_started(gate: Any) -> None:
+def test_recover_undoes_when_the_candidate_never_started(gate: list[GateResult]) -> None:
     engine, _store, updater, old = _setup()
-    engine.containers[old]["name"] = f"web-pw-old-{old[:12]}"
-    engine.containers[old]["state"] = "exited"
+    engine.containers[old].name = f"web-pw-old-{old[:12]}"
+    engine.containers[old].state = "exited"
     new = engine.add("web", "reg.example/web:1.0.1", D2, {live.LABEL_UPDATE_OF: old}, "created")
 
     (res,) = updater.recover()
@@ -181,10 +183,10 @@ def test_recover_undoes_when_the_candidate_never_started(gate: Any) -> None:
     assert engine.info("web").id == old and engine.info("web").running
 
 
-def test_recover_completes_when_the_candidate_runs_healthy(gate: Any) -> None:
+def test_recover_completes_when_the_candidate_runs_healthy(gate: list[GateResult]) -> None:
     engine, _store, updater, old = _setup()
-    engine.containers[old]["name"] = f"web-pw-old-{old[:12]}"
-    engine.containers[old]["state"] = "exited"
+    engine.containers[old].name = f"web-pw-old-{old[:12]}"
+    engine.containers[old].state = "exited"
     new = engine.add("web", "reg.example/web:1.0.1", D2, {live.LABEL_UPDATE_OF: old})
 
     (res,) = updater.recover()
@@ -193,9 +195,9 @@ def test_recover_completes_when_the_candidate_runs_healthy(gate: Any) -> None:
     assert not engine.exists(old) and engine.info("web").id == new
 
 
-def test_recover_before_the_old_one_was_renamed(gate: Any) -> None:
+def test_recover_before_the_old_one_was_renamed(gate: list[GateResult]) -> None:
     engine, _store, updater, old = _setup()
-    engine.containers[old]["state"] = "exited"  # stopped, then the process died
+    engine.containers[old].state = "exited"  # stopped, then the process died
     new = engine.add(f"web-pw-new-{old[:12]}", "x", D2, {live.LABEL_UPDATE_OF: old}, "created")
 
     (res,) = updater.recover()
@@ -211,7 +213,7 @@ def test_policy_candidates_maps_check_results() -> None:
         def __init__(self, status: Status, candidate: Version | None) -> None:
             self.status, self.candidate = status, candidate
 
-        def run(self, inventory: Any) -> CheckReport:
+        def run(self, inventory: Inventory) -> CheckReport:
             (ref,) = inventory.references
             assert ref.ref.digest == D1  # the running digest is what check compares
             res = CheckResult(
@@ -234,7 +236,7 @@ def test_policy_candidates_maps_check_results() -> None:
     assert (out.image, out.outcome) == (None, "up-to-date")
 
 
-def test_containers_of_locally_built_images_are_skipped(gate: Any) -> None:
+def test_containers_of_locally_built_images_are_skipped(gate: list[GateResult]) -> None:
     engine, store = FakeEngine(), MemoryStore()
     engine.add("app", "localhost/app:1", None, local_build=True)
     updater = LiveUpdater(engine, store)
@@ -280,7 +282,7 @@ def test_dependency_order_respects_labels_and_compose() -> None:
     assert sorted(order) == sorted(c.name for c in containers)
 
 
-def test_project_selection(gate: Any) -> None:
+def test_project_selection(gate: list[GateResult]) -> None:
     engine, store = FakeEngine(), MemoryStore()
     engine.add("shop-web", IMAGE, D1, {"com.docker.compose.project": "shop"})
     engine.add("blog-web", IMAGE, D1, {"io.podman.compose.project": "blog"})

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
 from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
 from patchwarden.app.live import updater as live_updater
+from patchwarden.app.live.model import CandidateFn
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo
 from patchwarden.errors import UsageError
@@ -26,7 +26,7 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> list[GateResult]:
     return results
 
 
-def _to(n: int) -> Any:
+def _to(n: int) -> CandidateFn:
     def candidate(info: ContainerInfo, ref: ImageRef) -> Candidate:
         return Candidate(ref.with_tag(f"1.0.{n}").with_digest(D[n]), None, "update allowed")
 
@@ -50,7 +50,7 @@ def _digests(engine: FakeEngine) -> set[str]:
     return {i["RepoDigests"][0].partition("@")[2] for i in engine.images}
 
 
-def test_default_keeps_every_image(gate: Any) -> None:
+def test_default_keeps_every_image(gate: list[GateResult]) -> None:
     engine, _store, updater = _history(None)
     engine.pulled_digest = D[5]
     updater.update(_to(5), Selection())
@@ -58,7 +58,7 @@ def test_default_keeps_every_image(gate: Any) -> None:
     assert "remove_image" not in [op for op, _ in engine.calls]
 
 
-def test_keeps_the_n_most_recent_earlier_digests(gate: Any) -> None:
+def test_keeps_the_n_most_recent_earlier_digests(gate: list[GateResult]) -> None:
     engine, store, updater = _history(2)  # ran 1, 2, 3; runs 4
     engine.pulled_digest = D[5]
 
@@ -70,7 +70,7 @@ def test_keeps_the_n_most_recent_earlier_digests(gate: Any) -> None:
 
 
 @pytest.mark.parametrize("keep", [0, 1])
-def test_the_previous_digest_is_always_kept(gate: Any, keep: int) -> None:
+def test_the_previous_digest_is_always_kept(gate: list[GateResult], keep: int) -> None:
     engine, _store, updater = _history(keep)
     engine.pulled_digest = D[5]
 
@@ -79,7 +79,7 @@ def test_the_previous_digest_is_always_kept(gate: Any, keep: int) -> None:
     assert _digests(engine) == {D[5], D[4]}  # what `engine rollback` needs
 
 
-def test_images_in_use_or_shared_or_without_digest_are_kept(gate: Any) -> None:
+def test_images_in_use_or_shared_or_without_digest_are_kept(gate: list[GateResult]) -> None:
     engine, _store, updater = _history(0)
     engine.add("other", f"{REPO}:1.0.1", D[1], state="exited")  # a stopped container uses 1
     engine.images.append(  # 2 is also tagged in another repository
@@ -103,7 +103,7 @@ def test_images_in_use_or_shared_or_without_digest_are_kept(gate: Any) -> None:
     assert {"img-local", "img-shared", "img-" + D[7], "img-" + D[4], "img-" + D[5]} <= ids
 
 
-def test_no_retention_after_a_rollback_or_skip(gate: Any) -> None:
+def test_no_retention_after_a_rollback_or_skip(gate: list[GateResult]) -> None:
     engine, _store, updater = _history(0)
     gate[0] = GateResult(False, "unhealthy")
     engine.pulled_digest = D[5]
@@ -114,7 +114,7 @@ def test_no_retention_after_a_rollback_or_skip(gate: Any) -> None:
     assert "remove_image" not in [op for op, _ in engine.calls]
 
 
-def test_a_removal_the_engine_refuses_is_noted_not_fatal(gate: Any) -> None:
+def test_a_removal_the_engine_refuses_is_noted_not_fatal(gate: list[GateResult]) -> None:
     engine, store, updater = _history(0)
     engine.fail["remove_image"] = "image is in use by a container"
     engine.pulled_digest = D[5]
@@ -125,7 +125,7 @@ def test_a_removal_the_engine_refuses_is_noted_not_fatal(gate: Any) -> None:
     assert any("could not remove image" in s for s in store.records[-1].gates["steps"])
 
 
-def test_digests_other_updates_move_to_are_kept(gate: Any) -> None:
+def test_digests_other_updates_move_to_are_kept(gate: list[GateResult]) -> None:
     engine, _store, updater = _history(0)
     updater._inflight[D[2]] = 1  # another container's update is pulling/creating 2
     engine.pulled_digest = D[5]

@@ -102,10 +102,12 @@ def test_bad_remote_message_hides_credentials() -> None:
         ("https://git.example/o/r", "Forgejo", GiteaForge, "https://git.example/api/v1"),
     ],
 )
-def test_forge_for_kind_and_default_api(url: str, kind: str | None, cls: type, api: str) -> None:
+def test_forge_for_kind_and_default_api(
+    url: str, kind: str | None, cls: type[GitHubForge | GitLabForge | GiteaForge], api: str
+) -> None:
     forge = forge_for(url, kind=kind, api_url=None, token=None, env=ENV)
     assert isinstance(forge, cls)
-    assert forge.api.base_url == api  # type: ignore[attr-defined]
+    assert forge.api.base_url == api
 
 
 def test_unknown_host_requires_kind() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -42,8 +43,8 @@ def test_delay_caps_retry_after_and_backoff_is_bounded() -> None:
     assert not p.should_retry_status(404, 1)
 
 
-def _client(handler: object) -> httpx.Client:
-    return httpx.Client(transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+def _client(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Client:
+    return httpx.Client(transport=httpx.MockTransport(handler))
 
 
 def test_send_with_retry_retries_5xx_then_succeeds() -> None:

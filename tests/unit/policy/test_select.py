@@ -371,7 +371,7 @@ def test_policy_defaults_and_frozen() -> None:
     assert (p.include, p.exclude, p.ignore, p.pin_digest) == ((), (), False, False)
     assert (p.min_age, p.platform, p.allow_prerelease) == (None, None, False)
     with pytest.raises(FrozenInstanceError):
-        p.ignore = True  # type: ignore[misc]
+        p.ignore = True  # type: ignore[misc]  # mypy knows it is frozen; this checks runtime
 
 
 @pytest.mark.parametrize(

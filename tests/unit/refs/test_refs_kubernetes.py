@@ -20,8 +20,9 @@ def test_fixture_multi_document(monorepo: Path) -> None:
     text = path.read_bytes().decode()
     assert SRC.claims(path, text)
     found = SRC.extract("deploy/k8s/workloads.yaml", text)
-    assert all(isinstance(f, Reference) and f.kind is RefKind.KUBERNETES for f in found)
-    assert [(f.line, f.column, f.image, str(f.ref), f.context) for f in found] == [  # type: ignore[union-attr]
+    refs = [f for f in found if isinstance(f, Reference)]
+    assert refs == found and all(f.kind is RefKind.KUBERNETES for f in refs)
+    assert [(f.line, f.column, f.image, str(f.ref), f.context) for f in refs] == [
         (
             10,
             18,

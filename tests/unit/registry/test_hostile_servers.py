@@ -4,6 +4,7 @@ misbehaves on demand, so a small server plays the part)."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -16,9 +17,10 @@ from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.credentials import EnvCredentials, env_prefix
 from patchwarden.registry.settings import ClientOptions
 
+BASE = ClientOptions(max_attempts=1, read_timeout=5.0)
 
-def _client(read_timeout: float = 5.0, **opts: object) -> RegistryClient:
-    options = ClientOptions(max_attempts=1, read_timeout=read_timeout, **opts)  # type: ignore[arg-type]
+
+def _client(options: ClientOptions = BASE) -> RegistryClient:
     return RegistryClient(options=options)
 
 
@@ -26,7 +28,7 @@ def _client(read_timeout: float = 5.0, **opts: object) -> RegistryClient:
 def test_a_dripping_registry_is_cut_off_at_the_request_deadline(mode: str) -> None:
     """One byte every 0.2 s never trips the 5 s read timeout; the overall deadline does."""
     with HostileRegistry(mode, drip=0.2, max_seconds=20) as reg:
-        client = _client(request_timeout=1.5)
+        client = _client(replace(BASE, request_timeout=1.5))
         started = time.monotonic()
         with pytest.raises(RegistryError, match="deadline") as err:
             client.list_tags(parse_reference(f"{reg.host}/app"))
@@ -39,7 +41,7 @@ def test_a_dripping_registry_is_cut_off_at_the_request_deadline(mode: str) -> No
 def test_a_dripping_blob_is_cut_off_by_the_rate_floor(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(client_mod, "BLOB_GRACE", 0.5)
     with HostileRegistry("drip-body", drip=0.2, max_seconds=20) as reg:
-        client = _client(blob_min_rate=64 * 1024)
+        client = _client(replace(BASE, blob_min_rate=64 * 1024))
         ref = parse_reference(f"{reg.host}/app")
         started = time.monotonic()
         with (
@@ -53,12 +55,12 @@ def test_a_dripping_blob_is_cut_off_by_the_rate_floor(monkeypatch: pytest.Monkey
 
 def test_huge_tag_list_and_manifest_hit_the_byte_caps() -> None:
     with HostileRegistry("huge-tags") as reg:
-        client = _client(60.0, max_tags_bytes=1024 * 1024)
+        client = _client(replace(BASE, read_timeout=60.0, max_tags_bytes=1024 * 1024))
         with pytest.raises(IntegrityError, match="limit"):
             client.list_tags(parse_reference(f"{reg.host}/app"))
         client.close()
     with HostileRegistry("huge-manifest") as reg:
-        client = _client(60.0)
+        client = _client(replace(BASE, read_timeout=60.0))
         with pytest.raises(IntegrityError, match="limit"):
             client.get_manifest(parse_reference(f"{reg.host}/app:1"))
         client.close()

@@ -9,6 +9,7 @@ import pytest
 from patchwarden.app.rollout import canary_size, plan_waves
 from patchwarden.config.loader import load_config
 from patchwarden.config.rollout import Waves
+from patchwarden.config.schema import Config
 from patchwarden.errors import ConfigError
 
 SMALLEST = """\
@@ -23,7 +24,7 @@ environments:
 """
 
 
-def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+def _load(tmp_path: Path, text: str) -> Config:
     path = tmp_path / "patchwarden.yaml"
     path.write_text(text)
     return load_config(path)

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -54,14 +55,14 @@ def _show(bare: Path) -> str:
 def _service(tmp_path: Path, envs: list[dict[str, object]]) -> Rollouts:
     store = open_store(str(tmp_path / "state.db"))
 
-    def no_engine(url: str | None) -> object:
+    def no_engine(url: str | None) -> NoReturn:
         raise AssertionError("no engine environment configured")
 
     return Rollouts(
         store.rollouts,
         store,
         [Environment.model_validate(e) for e in envs],
-        engines=no_engine,  # type: ignore[arg-type]
+        engines=no_engine,
         metrics=NoMetrics(),
         workdir=str(tmp_path),
     )

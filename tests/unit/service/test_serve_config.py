@@ -23,7 +23,11 @@ from patchwarden.config.serve import JobName
             "IANA",
         ),
         ({"maintenance_windows": [{"cron": "x"}]}, "serve.maintenance_windows.0.cron", "cron"),
-        ({"jobs": {"nope": {"cron": "* * * * *"}}}, "serve.jobs.nope", "'check' or 'apply'"),
+        (
+            {"jobs": {"nope": {"cron": "* * * * *"}}},
+            "serve.jobs.nope",
+            "'rebuild', 'rollout' or 'retention'",
+        ),
         ({"listen": "nohost"}, "serve.listen", "HOST:PORT"),
         ({"listen": "127.0.0.1:70000"}, "serve.listen", "HOST:PORT"),
         (
@@ -32,6 +36,21 @@ from patchwarden.config.serve import JobName
             "update-available",
         ),
         ({"unknown": 1}, "serve.unknown", "Extra inputs"),
+        (
+            {"templates": {"rollback": {"title": "$container back on $digest"}}},
+            "serve.templates",
+            "rollback.title: unknown variable $digest; rollback has: $body, $container,",
+        ),
+        (
+            {"templates": {"job-failed": {"body": "costs 5$ now"}}},
+            "serve.templates",
+            "job-failed.body: malformed template (a lone $?): write $$ for a dollar",
+        ),
+        (
+            {"templates": {"party": {"title": "x"}}},
+            "serve.templates.party.[key]",
+            "'new-vulnerability'",
+        ),
     ],
 )
 def test_bad_serve_settings_name_the_key(serve: dict[str, Any], path: str, words: str) -> None:

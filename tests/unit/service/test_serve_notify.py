@@ -3,10 +3,7 @@ refused at start-up. A real HTTP receiver on loopback stands in for a chat webho
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +14,13 @@ from patchwarden.errors import ConfigError
 from patchwarden.service.notify import Notifier
 from patchwarden.store import open_store
 from patchwarden.store.fleet import FleetStore
+from testkit.receiver import WebhookSink
 
 
 @pytest.fixture()
 def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    got: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"json://127.0.0.1:{server.server_address[1]}/hook", got
-    server.shutdown()
-    server.server_close()
+    with WebhookSink() as sink:
+        yield sink.apprise_url(), sink.bodies
 
 
 def test_routes_dedup_and_failures(

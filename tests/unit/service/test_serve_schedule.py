@@ -82,3 +82,18 @@ def test_maintenance_windows() -> None:
     assert in_window(nights, datetime(2026, 1, 15, 22, 10, tzinfo=UTC))  # 23:10 Berlin, Thu
     assert not in_window(nights, datetime(2026, 1, 17, 22, 10, tzinfo=UTC))  # Saturday
     assert next_window(nights, T) == datetime(2026, 1, 15, 21, 0, tzinfo=UTC)
+
+
+def test_policy_schedules_hold_changes_to_matching_images_only() -> None:
+    from patchwarden.config.serve import PolicySchedule
+    from patchwarden.service.schedule import policy_open
+
+    weekend = PolicySchedule(
+        match="docker.io/library/postgres*", cron="* 2-4 * * 6", timezone="Europe/Berlin"
+    )
+    assert not policy_open([weekend], "docker.io/library/postgres", T)  # Thursday
+    assert policy_open([weekend], "docker.io/library/nginx", T)  # no schedule: any time
+    saturday_3am_berlin = datetime(2026, 1, 17, 2, 15, tzinfo=UTC)
+    assert policy_open([weekend], "docker.io/library/postgres", saturday_3am_berlin)
+    always = PolicySchedule(match="docker.io/library/*", cron="* * * * *")
+    assert policy_open([weekend, always], "docker.io/library/postgres", T)  # one open is enough

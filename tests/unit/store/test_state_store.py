@@ -110,6 +110,12 @@ def test_migrates_an_empty_database_to_head(db_path: Path) -> None:
             "api_tokens",
             "audit_log",
             "notifications",
+            # stored SBOMs (migration 0007)
+            "image_sboms",
+            # patchwarden worker (migration 0008)
+            "tasks",
+            "effects",
+            "shared_content",
         }
         indexes = {ix["name"]: ix["column_names"] for ix in insp.get_indexes("updates")}
         assert indexes == {"ix_updates_container_started_at": ["container", "started_at"]}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from patchwarden.devtools.cosign import Signer
+from patchwarden.devtools.cosign import KeyKind, Signer
 from patchwarden.errors import UsageError
 from patchwarden.trust.keys import load_public_key, parse_public_key
 from patchwarden.trust.simple_signing import PayloadError, make_payload, parse_payload
@@ -15,15 +15,15 @@ DIGEST = "sha256:" + "c" * 64
 
 
 @pytest.mark.parametrize("kind", ["ecdsa", "rsa", "ed25519"])
-def test_signature_round_trip_and_tamper(kind: str) -> None:
-    s = Signer(kind)  # type: ignore[arg-type]
+def test_signature_round_trip_and_tamper(kind: KeyKind) -> None:
+    s = Signer(kind)
     key = parse_public_key(s.public_pem(), "k.pub")
     payload = make_payload(DIGEST, "reg.example.com/app")
     sig = s.sign(payload)
     assert key.verifies(sig, payload)
     assert not key.verifies(sig, payload.replace(b"app", b"apq"))
     assert not key.verifies(sig[:-1] + bytes([sig[-1] ^ 1]), payload)
-    other = parse_public_key(Signer(kind).public_pem(), "o.pub")  # type: ignore[arg-type]
+    other = parse_public_key(Signer(kind).public_pem(), "o.pub")
     assert not other.verifies(sig, payload)
     assert len(key.key_id) == 16 and key.kind.startswith(kind[:3])
 

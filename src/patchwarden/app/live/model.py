@@ -33,17 +33,6 @@ class LiveResult:
     gates: dict[str, Any] = field(default_factory=dict)
     action: LiveAction = LiveAction.UPDATE
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "container": self.container,
-            "from_image": self.from_image,
-            "from_digest": self.from_digest,
-            "to_image": self.to_image,
-            "to_digest": self.to_digest,
-            "outcome": self.outcome,
-            "reason": self.reason,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -99,18 +88,6 @@ class HookResult:
         else:
             what = f"exited {self.exit_code}"
         return f"{what}: {self.output}" if self.output and not self.ok else what
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "phase": self.phase,
-            "command": self.command,
-            "exit_code": self.exit_code,
-            "ok": self.ok,
-            "output": self.output,
-            "timeout_s": self.timeout,
-            "duration_s": self.duration_s,
-            **({"error": self.error} if self.error else {}),
-        }
 
 
 def untouched(

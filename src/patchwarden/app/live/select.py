@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from patchwarden.app.live.model import Candidate, CandidateFn
 from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.client import ContainerInfo
+
+if TYPE_CHECKING:  # imported when used: a live update without a policy check never loads them
+    from patchwarden.app.check.results import CheckReport
+    from patchwarden.refs.model import Inventory, Reference
 
 OLD_MARK = "-pw-old-"
 NEW_MARK = "-pw-new-"
@@ -90,7 +94,13 @@ def selected(containers: Sequence[ContainerInfo], selection: Selection) -> list[
     ]
 
 
-def policy_candidates(checker: Any) -> CandidateFn:
+class CheckRunner(Protocol):
+    """What a live update asks of ``check``: :class:`patchwarden.app.check.Checker`."""
+
+    def run(self, inventory: Inventory) -> CheckReport: ...
+
+
+def policy_candidates(checker: CheckRunner) -> CandidateFn:
     """Candidates from the same policy logic ``check`` applies (a :class:`Checker`)."""
     from patchwarden.app.check.results import Status
     from patchwarden.refs.model import Inventory
@@ -112,7 +122,7 @@ def policy_candidates(checker: Any) -> CandidateFn:
     return candidate_for
 
 
-def container_reference(info: ContainerInfo, ref: ImageRef) -> Any:
+def container_reference(info: ContainerInfo, ref: ImageRef) -> Reference:
     """A running container as a ``check`` reference (file ``container:NAME``, line 0)."""
     from patchwarden.refs.model import Reference, RefKind
 

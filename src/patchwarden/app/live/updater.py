@@ -62,6 +62,7 @@ from patchwarden.app.live.select import (
     dependencies,
     selected,
 )
+from patchwarden.app.serialize.live import hook_dict
 from patchwarden.core.digest import Digest, short_hex
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef
@@ -219,7 +220,7 @@ class LiveUpdater:
             if gate is not None:
                 gates.update(ok=gate.ok, reason=gate.reason, checks=gate.checks)
             if hooks:
-                gates["hooks"] = [h.as_dict() for h in hooks]
+                gates["hooks"] = [hook_dict(h) for h in hooks]
             if removed_images:
                 gates["images_removed"] = removed_images
             result = LiveResult(

@@ -33,17 +33,6 @@ class CopyStats:
     bytes_uploaded: int = 0
     referrers: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "manifests_written": self.manifests,
-            "manifests_present": self.manifests_present,
-            "blobs_uploaded": self.blobs_uploaded,
-            "blobs_mounted": self.blobs_mounted,
-            "blobs_present": self.blobs_present,
-            "bytes_uploaded": self.bytes_uploaded,
-            "referrers": list(self.referrers),
-        }
-
 
 def _repo(image: ImageRef) -> ImageRef:
     return ImageRef(image.registry, image.repository, None, None, image.original)

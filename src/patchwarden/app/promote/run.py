@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from patchwarden.app.promote.copy import Copier
+from patchwarden.app.promote.copy import Copier, CopyStats
+from patchwarden.app.serialize.trust import decision_dict
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import ExitCode, PatchwardenError, UsageError
 from patchwarden.registry.client import RegistryClient
 from patchwarden.registry.manifests import index_platforms
 
 if TYPE_CHECKING:  # SQLAlchemy and Alembic cost ~0.3 s to import: only when recording
-    from patchwarden.app.trust.policy import TrustGate
+    from patchwarden.app.trust.policy import Decision, TrustGate
     from patchwarden.store.promotions import PromotionLog
 
 
@@ -26,20 +27,8 @@ class PromoteResult:
     outcome: str  # promoted | unchanged | refused
     reason: str
     platforms: tuple[str, ...] = ()
-    stats: dict[str, Any] = field(default_factory=dict)
-    verification: dict[str, Any] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "destination": self.destination,
-            "digest": self.digest,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "platforms": list(self.platforms),
-            "copy": self.stats,
-            "verification": self.verification,
-        }
+    stats: CopyStats = field(default_factory=CopyStats)
+    verification: Decision | None = None  # the trust gate's, when trust: rules apply
 
 
 class PromotionRefused(PatchwardenError):
@@ -89,7 +78,8 @@ class Promoter:
         pinned = src.with_digest(digest)
         manifest = self.client.get_manifest(pinned)
         platforms = tuple(str(p) for p in index_platforms(manifest)) if manifest.is_index else ()
-        verification: dict[str, Any] = {}
+        verification: dict[str, Any] = {}  # what the promotion log keeps
+        decision: Decision | None = None
         if self.gate is not None:
             for image in (dst,):
                 why = self.gate.policy.not_allowed(image)
@@ -97,7 +87,7 @@ class Promoter:
                     self._record(str(pinned), str(dst), digest, "refused", {"reason": why})
                     raise PromotionRefused(f"promotion refused: {why}")
             decision = self.gate.decide(pinned)
-            verification = decision.as_dict()
+            verification = decision_dict(decision)
             if not decision.allowed:
                 self._record(str(pinned), str(dst), digest, "refused", verification)
                 raise PromotionRefused(f"promotion of {pinned} refused: {decision.reason}")
@@ -125,6 +115,6 @@ class Promoter:
             outcome,
             reason,
             platforms,
-            dict(copier.stats.as_dict()),
-            verification or None,
+            copier.stats,
+            decision,
         )

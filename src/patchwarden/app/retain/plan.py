@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from patchwarden.app.retain.tags import TagInfo, is_artifact_tag
 from patchwarden.core.ref import ImageRef
@@ -55,14 +54,6 @@ class Version:
     created: datetime | None
     keep: list[str] = field(default_factory=list)  # reasons; empty: deleted
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "digest": self.digest,
-            "tags": sorted(self.tags),
-            "created": self.created.isoformat() if self.created else None,
-            "kept_because": list(self.keep),
-        }
-
 
 @dataclass
 class RetainPlan:
@@ -71,16 +62,6 @@ class RetainPlan:
     deleted: list[Version]
     errors: list[str] = field(default_factory=list)
     dry_run: bool = True
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "repository": self.repository,
-            "dry_run": self.dry_run,
-            "deleted": [v.as_dict() for v in self.deleted],
-            "kept": [v.as_dict() for v in self.kept],
-            "errors": self.errors,
-            "garbage_collect": GC_HINT,
-        }
 
 
 def plan(

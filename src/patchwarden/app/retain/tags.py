@@ -5,7 +5,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from patchwarden.core.ref import ImageRef
 from patchwarden.errors import RegistryError
@@ -30,14 +29,6 @@ class TagInfo:
     digest: str | None
     created: datetime | None = None
     error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "tag": self.tag,
-            "digest": self.digest,
-            "created": self.created.isoformat() if self.created else None,
-            "error": self.error,
-        }
 
 
 def list_tags(

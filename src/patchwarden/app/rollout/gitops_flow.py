@@ -13,12 +13,10 @@ from typing import Any
 from patchwarden.app.rollout.gates import Outcome
 from patchwarden.app.rollout.gitops_target import GitOpsEnv, Pinned
 from patchwarden.app.rollout.model import EnvState, EnvStatus, GateName, WaveState, WaveStatus
+from patchwarden.app.rollout.turn import RolloutTurn
 from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.errors import PatchwardenError
-
-# the rollout in progress (runner.Run; typed loosely here: runner imports this module)
-Run = Any
 
 
 def _target(env: Environment) -> GitOpsEnv:
@@ -26,7 +24,7 @@ def _target(env: Environment) -> GitOpsEnv:
     return GitOpsEnv(env.gitops)
 
 
-def gitops_env(run: Run, env: Environment, es: EnvState) -> bool:
+def gitops_env(run: RolloutTurn, env: Environment, es: EnvState) -> bool:
     g = _target(env)
     image = parse_reference(run.state.image)
     t0 = run.clock()
@@ -73,7 +71,7 @@ def gitops_env(run: Run, env: Environment, es: EnvState) -> bool:
     return bool(run.gates_after(env, es, es.waves[0], lambda: None))
 
 
-def _plan(run: Run, env: Environment, es: EnvState, g: GitOpsEnv, image: ImageRef) -> bool:
+def _plan(run: RolloutTurn, env: Environment, es: EnvState, g: GitOpsEnv, image: ImageRef) -> bool:
     started = run.clock()
     es.started_at = es.started_at or started.isoformat()
     before = g.pinned(image)
@@ -97,7 +95,7 @@ def _plan(run: Run, env: Environment, es: EnvState, g: GitOpsEnv, image: ImageRe
     return True
 
 
-def reconcile(run: Run, env: Environment, es: EnvState) -> None:
+def reconcile(run: RolloutTurn, env: Environment, es: EnvState) -> None:
     """Record which digest the branch's files pin now (after a crash, or before a rollback)."""
     assert es.gitops is not None  # noqa: S101 - an invariant the caller establishes
     g = _target(env)
@@ -121,7 +119,7 @@ def reconcile(run: Run, env: Environment, es: EnvState) -> None:
         run.save()
 
 
-def undo_gitops(run: Run, env: Environment, es: EnvState) -> bool:
+def undo_gitops(run: RolloutTurn, env: Environment, es: EnvState) -> bool:
     """Write the references back as they were before the rollout; True when they are."""
     if es.gitops is None:
         return True

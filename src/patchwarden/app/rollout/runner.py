@@ -83,6 +83,10 @@ class Run:
         self._lock = threading.RLock()
         self._targets: dict[str, EngineTarget] = {}
 
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
     # -- persistence --------------------------------------------------------------------
     def save(self, status: RolloutStatus | None = None) -> None:
         with self._lock:

@@ -4,22 +4,20 @@ rolling back every container a rollout moved (newest environment first)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from patchwarden.app.rollout.gitops_flow import undo_gitops
 from patchwarden.app.rollout.model import ContainerState, EnvState, EnvStatus, Where
+from patchwarden.app.rollout.turn import RolloutTurn
+from patchwarden.app.serialize.live import live_result_dict
 from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import parse_reference
 from patchwarden.errors import PatchwardenError
-
-# the rollout in progress (runner.Run; typed loosely here: runner imports this module)
-Run = Any
 
 IN_FLIGHT = (Where.DEPLOYING, Where.ROLLING_BACK, Where.UNKNOWN)
 
 
 class Undo:
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: RolloutTurn) -> None:
         self.run = run
 
     def reconcile(self, env: Environment, es: EnvState) -> None:
@@ -33,13 +31,13 @@ class Undo:
         target = run.target(env)
         recovered = target.recover()
         found = {}
-        with run._lock:
+        with run.lock:
             for c in unsure:
                 c.digest = target.digest_of(c.name)
                 c.where = c.locate(c.digest)
                 found[c.name] = str(c.where)
             run.save()
-        detail = {"containers": found, "recovered": [r.as_dict() for r in recovered]}
+        detail = {"containers": found, "recovered": [live_result_dict(r) for r in recovered]}
         run.step("recover", env.name, "reconciled", started, env=env.name, detail=detail)
 
     def environments(self, names: list[str]) -> bool:
@@ -94,7 +92,7 @@ class Undo:
     def container(self, env: Environment, c: ContainerState) -> None:
         run = self.run
         target = run.target(env)
-        with run._lock:
+        with run.lock:
             c.where = Where.ROLLING_BACK
             run.save()
         old = parse_reference(c.from_image).with_digest(c.from_digest)
@@ -104,7 +102,7 @@ class Undo:
         except PatchwardenError as exc:
             reason = f"rollback failed: {exc.message}"
         digest = target.digest_of(c.name)
-        with run._lock:
+        with run.lock:
             c.digest = digest
             c.where = c.locate(digest)
             c.reason = reason

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from patchwarden.app.scan.run import LayerProgress, ScanTarget
 from patchwarden.registry.model import BlobRegistry, Platform
 from patchwarden.scan.model import Finding, ImageSource, ScanInventory
 
 if TYPE_CHECKING:
+    from patchwarden.advisories.index import AdvisoryIndex
     from patchwarden.config.schema import AdvisoriesConfig
     from patchwarden.scan.scanner import Scanner
 
 
 class ImagePipeline:
-    """Implements :class:`patchwarden.app.scan.run.ScanPipeline`."""
+    """Implements :class:`patchwarden.app.scan.run.ScanPipeline` (on an :class:`AdvisoryIndex`)."""
 
     def __init__(
         self,
@@ -56,12 +57,12 @@ class ImagePipeline:
 
         return resolve_db_path(db, self.configured_db)
 
-    def open_index(self, path: Path) -> Any | None:
+    def open_index(self, path: Path) -> AdvisoryIndex | None:
         from patchwarden.advisories.index import AdvisoryIndex
 
         return AdvisoryIndex(path) if path.is_file() else None
 
-    def match(self, index: Any, inventory: ScanInventory) -> list[Finding]:
+    def match(self, index: AdvisoryIndex, inventory: ScanInventory) -> list[Finding]:
         from patchwarden.advisories.match import match
 
         try:
@@ -70,7 +71,7 @@ class ImagePipeline:
             index.close()
         return found
 
-    def freshness(self, index: Any) -> str | None:
+    def freshness(self, index: AdvisoryIndex) -> str | None:
         from patchwarden.advisories.freshness import refresh_if_stale
 
         return refresh_if_stale(index, self.advisories)

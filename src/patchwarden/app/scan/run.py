@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from patchwarden import __version__
 from patchwarden.advisories.errors import missing_index
@@ -133,7 +133,13 @@ def exit_code(
     return ExitCode.OK
 
 
-class ScanPipeline(Protocol):
+IndexT = TypeVar("IndexT")
+
+
+class ScanPipeline(Protocol[IndexT]):
+    """The parts of a scan. ``IndexT`` is the pipeline's advisory index, opaque to the use
+    case: opened, then handed back to ``freshness`` and ``match``."""
+
     def open_source(self, target: ScanTarget, platform: Platform | None) -> ImageSource: ...
 
     def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory: ...
@@ -142,13 +148,13 @@ class ScanPipeline(Protocol):
         """Where the index is: ``db`` (--db), else the environment, config or default."""
         ...
 
-    def open_index(self, path: Path) -> Any | None:
+    def open_index(self, path: Path) -> IndexT | None:
         """The advisory index at ``path``, or None when there is none."""
         ...
 
-    def match(self, index: Any, inventory: ScanInventory) -> list[Finding]: ...
+    def match(self, index: IndexT, inventory: ScanInventory) -> list[Finding]: ...
 
-    def freshness(self, index: Any) -> str | None:
+    def freshness(self, index: IndexT) -> str | None:
         """A warning when the index is older than ``advisories.max_age`` (refreshed first
         with ``advisories.auto_update``), else None."""
         ...
@@ -172,7 +178,7 @@ class ScanOutcome:
 
 
 def run_scan(
-    pipeline: ScanPipeline,
+    pipeline: ScanPipeline[IndexT],
     options: ScanOptions,
     *,
     progress: LayerProgress | None = None,

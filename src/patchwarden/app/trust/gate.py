@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from patchwarden.app.check import CheckResult, Status
+from patchwarden.app.serialize.trust import decision_dict, refusal_dict
 from patchwarden.app.trust.policy import TrustGate
 from patchwarden.core.digest import short_digest
 
@@ -27,7 +28,7 @@ class CheckGate:
                 result,
                 status=Status.BLOCKED,
                 reason=f"refused: {why_not}; it is never deployed or promoted",
-                trust={"allowed": False, "reason": why_not, "verifications": []},
+                trust=refusal_dict(why_not),
             )
         cand = result.candidate
         if result.status != Status.OUTDATED or cand is None or cand.digest is None:
@@ -35,11 +36,11 @@ class CheckGate:
         target = ref.with_tag(cand.tag or ref.tag).with_digest(cand.digest)
         decision = self.gate.decide(target)
         if decision.allowed:
-            return replace(result, trust=decision.as_dict())
+            return replace(result, trust=decision_dict(decision))
         label = f"{cand.tag or ''}@{short_digest(cand.digest)}"
         return replace(
             result,
             status=Status.BLOCKED,
             reason=f"candidate {label} {decision.reason}",
-            trust=decision.as_dict(),
+            trust=decision_dict(decision),
         )

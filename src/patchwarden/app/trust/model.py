@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from patchwarden.trust.keys import VerifyingKey
 
@@ -67,24 +66,3 @@ class Verification:
     coverage: str | None = None  # what the verified digest covers (platforms of an index)
     signed_by: tuple[str, ...] = ()
     found: tuple[Found, ...] = field(default=())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "digest": self.digest,
-            "verified": self.verified,
-            "reason": self.reason,
-            "expected": self.expected,
-            "coverage": self.coverage,
-            "signed_by": list(self.signed_by),
-            "signatures": [
-                {
-                    "kind": f.kind,
-                    "where": f.where,
-                    "signer": f.signer,
-                    "valid": f.valid,
-                    "note": f.note,
-                }
-                for f in self.found
-            ],
-        }

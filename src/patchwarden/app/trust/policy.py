@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from patchwarden.app.trust.model import Expected, Require, Verification
 from patchwarden.app.trust.verifier import Verifier
@@ -41,13 +41,6 @@ class Decision:
     allowed: bool
     reason: str
     verifications: tuple[Verification, ...] = field(default=())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "allowed": self.allowed,
-            "reason": self.reason,
-            "verifications": [v.as_dict() for v in self.verifications],
-        }
 
 
 class TrustPolicy:

@@ -1,4 +1,4 @@
-"""Plain-dict forms of results, the stable JSON contract (docs/json-output.md)."""
+"""JSON shapes of `inventory` and `check` (stable; docs/json-output.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The scan engine against real images: a registry, an OCI layout, OCI and docker archives.
+"""The scanner against real images: a registry, an OCI layout, OCI and docker archives.
 
 Images are multi-layer OCI layouts written here (gzip, zstd and uncompressed layers, with a
 whiteout and an opaque directory), pushed and converted with skopeo, an independent client.

@@ -15,6 +15,7 @@ from patchwarden.scan.errors import CorruptImageError, ImageSelectionError, Sour
 from patchwarden.scan.model import Cataloger
 from patchwarden.scan.scanner import Scanner
 from patchwarden.scan.sources import open_source
+from patchwarden.scan.sources.archive import ArchiveSource
 from testkit.scanner_helpers import DpkgCataloger, OsReleaseCataloger, dpkg_status, sha, tar_bytes
 
 CATS: list[Cataloger] = [DpkgCataloger(), OsReleaseCataloger()]
@@ -95,7 +96,9 @@ def test_docker_archive_config_must_match_its_name(tmp_path: Path) -> None:
     arc = tmp_path / "save.tar"
     _docker_archive(arc, {"a:1": a})
     with tarfile.open(arc) as tar:
-        members = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+        members = {
+            m.name: f.read() for m in tar if m.isfile() and (f := tar.extractfile(m)) is not None
+        }
     cfg_name = next(n for n in members if n.endswith(".json") and n != "manifest.json")
     members[cfg_name] = members[cfg_name].replace(b'"amd64"', b'"arm64"')
     arc.write_bytes(tar_bytes(list(members.items())))
@@ -141,13 +144,14 @@ def test_compressed_docker_archive_is_scanned_like_the_plain_one(
     )
 
     src = open_source("archive", str(packed))
+    assert isinstance(src, ArchiveSource)
     inv = Scanner(CATS).scan(src)
 
     assert [p.name for p in inv.packages] == ["libc6"]
     assert inv.packages == Scanner(CATS).scan(open_source("archive", str(plain))).packages
     assert str(packed) in inv.image.name and "patchwarden-archive-" not in inv.image.name
     assert len(list((tmp_path / "tmp").iterdir())) == 1  # the inflated copy, until closed
-    src.close()  # type: ignore[attr-defined]
+    src.close()
     assert list((tmp_path / "tmp").iterdir()) == []
 
 

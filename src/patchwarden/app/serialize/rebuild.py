@@ -1,10 +1,13 @@
-"""JSON shapes of ``rebuild`` (stable; docs/json-output.md)."""
+"""JSON shapes of ``rebuild --check``, ``rebuild`` and ``patch`` (stable; docs/json-output.md)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.app.rebuild.model import BuildResult, DueDecision, Handover
+
+if TYPE_CHECKING:
+    from patchwarden.app.patch import PatchResult
 
 
 def due_json(d: DueDecision) -> dict[str, Any]:
@@ -58,4 +61,31 @@ def handover_json(h: Handover) -> dict[str, Any]:
         "detail": h.detail,
         "exit_code": int(h.exit_code),
         **({"update": h.data} if h.kind.value == "update" else {"rollout": h.data}),
+    }
+
+
+def patch_dict(r: PatchResult) -> dict[str, Any]:
+    return {
+        "image": r.image,
+        "outcome": r.outcome,
+        "reason": r.reason,
+        "digest_before": r.digest_before,
+        "digest_after": r.digest_after,
+        "pushed": r.pushed,
+        "upgrades": [
+            {
+                "package": u.package,
+                "installed": u.installed,
+                "fixed": u.fixed,
+                "now": r.installed_now.get(u.package),
+                "vulnerabilities": list(u.vulnerabilities),
+            }
+            for u in r.upgrades
+        ],
+        "fixed": list(r.fixed),
+        "remaining": list(r.remaining),
+        "layer_bytes": r.layer_bytes,
+        "vex": r.vex,  # the OpenVEX document itself
+        "output": r.output,
+        "duration_s": round(r.duration_s, 3),
     }

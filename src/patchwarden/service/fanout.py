@@ -1,0 +1,38 @@
+"""A whole-fleet ``check`` on the worker fleet, in parts: the task that asked for it reads the
+inventory, drops what disappeared from the files, and queues one ``check`` per group of
+``queue.shard_size`` repositories; the workers check the groups side by side (each repository
+in exactly one group, so its tag list and manifests are asked for once per run).
+
+Without a broker, or when an engine is configured (its containers are checked as a whole), or
+for a check an event already narrowed to some repositories, the check runs as it does in
+process.
+"""
+
+from __future__ import annotations
+
+from patchwarden.app.inventory import run_inventory
+from patchwarden.service.jobs import Context
+from patchwarden.service.runner import Handler, Trigger
+
+
+class FanOutCheck:
+    def __init__(self, ctx: Context, check: Handler, shard_size: int) -> None:
+        self.ctx = ctx
+        self.check = check
+        self.shard_size = shard_size
+
+    def __call__(self, trigger: Trigger) -> str:
+        ctx = self.ctx
+        if trigger.repositories is not None or ctx.submit is None or ctx.engine is not None:
+            return self.check(trigger)
+        inv = run_inventory(ctx.paths, ctx.config)
+        pruned = ctx.fleet.prune("file:", (f"file:{r.file}:{r.line}" for r in inv.references))
+        repos = sorted({r.ref.name for r in inv.references})
+        parts = [repos[i : i + self.shard_size] for i in range(0, len(repos), self.shard_size)]
+        for n, part in enumerate(parts, 1):
+            detail = f"{trigger.detail} (part {n}/{len(parts)})".strip()
+            ctx.submit("check", Trigger(trigger.kind, detail, frozenset(part)))
+        return (
+            f"{len(inv.references)} references in {len(repos)} repositories: "
+            f"{len(parts)} check tasks queued, {pruned} gone references dropped"
+        )

@@ -1,0 +1,152 @@
+"""The ``scan`` and ``advisory-refresh`` job kinds.
+
+``scan``: the SBOM of every known image (running containers first, then file references
+resolved to a digest) that is not stored yet is read once, through the layer cache, and
+stored with its first match (a baseline: nothing in it is "new").
+
+``advisory-refresh``: ``db update`` of the configured ecosystems, then every stored SBOM is
+re-matched without reading a layer; each image that gained vulnerabilities at or above
+``serve.alert_severity`` raises one ``new-vulnerability`` alert ("a new CVE affects running
+image X"), de-duplicated per image and set of new ids. The references running an image get its
+new counts by severity (overview, ``/metrics``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from patchwarden.config.serve import Event
+from patchwarden.errors import PatchwardenError
+from patchwarden.service.result import JobResult, Params
+
+if TYPE_CHECKING:
+    from patchwarden.app.refresh import ImageMatch
+    from patchwarden.service.jobs import Context
+
+log = logging.getLogger("patchwarden.service.jobs")
+
+
+def _known_images(ctx: Context, params: Params) -> list[tuple[str, str]]:
+    explicit = params.get("images")
+    if explicit:
+        from patchwarden.core.ref import parse_reference
+
+        out = []
+        for text in explicit:
+            ref = parse_reference(str(text))
+            if ref.digest is None:
+                raise PatchwardenError(
+                    f"scan job: {text!r} has no digest", "name images as REPO@sha256:..."
+                )
+            out.append((ref.digest, f"{ref.name}@{ref.digest}"))
+        return out
+    items = ctx.fleet.fleet(limit=10_000_000)
+    items.sort(key=lambda i: (not i.key.startswith("container:"), i.key))
+    seen: dict[str, str] = {}
+    for i in items:
+        if i.current_digest and i.current_digest not in seen:
+            seen[i.current_digest] = f"{i.repository}@{i.current_digest}"
+    return list(seen.items())
+
+
+def run_scan(ctx: Context, params: Params) -> JobResult:
+    from patchwarden.app.refresh import store_sboms
+    from patchwarden.app.wiring import build_advisory_index
+    from patchwarden.registry.model import Platform
+
+    if ctx.sboms is None or ctx.scan_pipeline is None:
+        raise PatchwardenError("scan job: no SBOM store in this process")
+    images = _known_images(ctx, params)[: int(params.get("max", 200))]
+    index = build_advisory_index(ctx.config)
+    try:
+        res = store_sboms(
+            ctx.scan_pipeline(), ctx.sboms, images, Platform.parse(ctx.config.platform), index
+        )
+    finally:
+        if index is not None:
+            index.close()
+    for ref, why in res.failed:
+        log.warning("scan job: %s: %s", ref, why)
+    summary = f"{len(res.scanned)} images scanned, {res.known} already stored"
+    if res.failed:
+        summary += f", {len(res.failed)} failed ({res.failed[0][0]}: {res.failed[0][1]})"
+    if index is None:
+        summary += "; no advisory index yet (run the advisory-refresh job)"
+    data = {"scanned": res.scanned, "known": res.known, "failed": [list(f) for f in res.failed]}
+    if res.failed and not res.scanned and not res.known:
+        raise PatchwardenError(summary)
+    return JobResult(summary, 0, data)
+
+
+def run_advisory_refresh(ctx: Context, params: Params) -> JobResult:
+    from patchwarden.app.refresh import refresh_and_rematch
+    from patchwarden.app.wiring import build_advisory_index, build_index_update
+
+    if ctx.sboms is None:
+        raise PatchwardenError("advisory-refresh job: no SBOM store in this process")
+    update = build_index_update(ctx.config) if params.get("update", True) else None
+    index = build_advisory_index(ctx.config, create=True)
+    if index is None:  # create=True always opens one
+        raise PatchwardenError("advisory-refresh job: the advisory index could not be opened")
+    try:
+        res = refresh_and_rematch(index, ctx.sboms, update)
+    finally:
+        index.close()
+    counts = {
+        m.digest: dict(Counter(v["severity"] for v in m.findings.values())) for m in res.images
+    }
+    ctx.fleet.set_vulns(counts)
+    alerts = sum(_alert(ctx, m) for m in res.added)
+    failed = [f"{e}: {err}" for e, _mode, err in res.updates if err]
+    summary = (
+        f"{len(res.images)} stored SBOMs re-matched in {res.seconds_matching:.2f}s; "
+        f"{len(res.added)} images gained vulnerabilities; {alerts} alerts"
+    )
+    if failed:
+        summary += "; update failed for " + "; ".join(failed)
+    return JobResult(summary, alerts, res.as_dict())
+
+
+def _alert(ctx: Context, m: ImageMatch) -> int:
+    from patchwarden.scan.model import Severity, UnknownSeverity, at_least
+
+    threshold = Severity(ctx.config.serve.alert_severity)
+    unknown = UnknownSeverity(ctx.config.advisories.unknown_severity)
+    wanted = [v for v in m.added if at_least(m.severity(v), threshold, unknown)]
+    if not wanted:
+        return 0
+    users = ctx.fleet.by_digest([m.digest])
+    containers = sorted(i.key.split(":", 1)[1] for i in users if i.key.startswith("container:"))
+    files = sorted(i.source for i in users if not i.key.startswith("container:"))
+    where = (
+        f"running image {m.image} (containers: {', '.join(containers)})"
+        if containers
+        else f"image {m.image}" + (f" (referenced in {', '.join(files[:5])})" if files else "")
+    )
+    first = wanted[0]
+    title = (
+        f"new {first} affects {where.split(' (')[0]}"
+        if len(wanted) == 1
+        else f"{len(wanted)} new vulnerabilities affect {where.split(' (')[0]}"
+    )
+    lines = [
+        f"{v} ({m.findings[v]['severity']}): {', '.join(m.findings[v]['packages'])}"
+        + (f" - {m.findings[v]['summary']}" if m.findings[v].get("summary") else "")
+        for v in wanted
+    ]
+    body = f"{where}\n" + "\n".join(lines)
+    key = m.digest + ":" + hashlib.sha256(",".join(wanted).encode()).hexdigest()[:16]
+    ctx.fleet.audit("serve", "new-vulnerability", m.image, ", ".join(wanted)[:900])
+    fields = {
+        "image": m.image,
+        "digest": m.digest,
+        "where": where,
+        "ids": ", ".join(wanted),
+        "count": len(wanted),
+        "details": "\n".join(lines),
+    }
+    ctx.notifier.notify(Event.NEW_VULNERABILITY, key, title, body, fields)
+    return 1

@@ -1,0 +1,109 @@
+"""Real servers and processes for the worker-fleet tests and bench/fleet.py: Redis and
+PostgreSQL on loopback, ``patchwarden worker`` child processes (each in its own session, so a
+test can SIGKILL a whole worker: its main process and its pool)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from patchwarden.devtools.postgres_server import PostgresServer, PostgresServerError, pg_bindir
+from patchwarden.devtools.redis_server import RedisServer, RedisServerError, redis_binary
+
+
+def _missing(msg: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg, pytrace=False)
+    pytest.skip(msg)
+
+
+@contextmanager
+def redis_or_fail() -> Iterator[RedisServer]:
+    if redis_binary() is None:
+        _missing("redis-server is not installed (scripts/install-system-deps.sh)")
+    try:
+        with RedisServer() as server:
+            yield server
+    except RedisServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@contextmanager
+def postgres_or_fail() -> Iterator[PostgresServer]:
+    if pg_bindir() is None:
+        _missing("PostgreSQL is not installed (scripts/install-system-deps.sh)")
+    try:
+        with PostgresServer() as server:
+            yield server
+    except PostgresServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+class WorkerProcess:
+    """``patchwarden worker`` as a child process in its own session."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, name: str) -> None:
+        self.args, self.env, self.cwd, self.name = args, env, cwd, name
+        self.log = cwd / f"worker-{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        env = {**os.environ, **self.env}
+        env.pop("PATCHWARDEN_CONFIG", None)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "patchwarden.cli.main",
+                    "worker",
+                    *self.args,
+                    "--name",
+                    f"{self.name}@test",
+                ],
+                cwd=self.cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def pgid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid  # a session leader's group id is its pid
+
+    def owns(self, pid: int) -> bool:
+        try:
+            return os.getpgid(pid) == self.pgid
+        except ProcessLookupError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool: a machine lost mid-job."""
+        os.killpg(self.pgid, signal.SIGKILL)
+        assert self.proc is not None
+        self.proc.wait(10)
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.killpg(self.pgid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pgid, signal.SIGKILL)
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
