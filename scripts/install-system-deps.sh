@@ -2,7 +2,7 @@
 # Installs the Debian packages patchwarden's tests and demo use. Idempotent; quiet when done.
 set -euo pipefail
 PKGS=(python3-pip python3-venv docker-registry skopeo buildah git apache2-utils ca-certificates golang-go rpm db5.3-util debootstrap gnupg prometheus
-      postgresql redis-server chromium)
+      postgresql redis-server chromium openssl)
 # reference implementations for the version-ordering tests (tests/unit/versions/reference_tools.py)
 PKGS+=(python3-apt node-semver golang-golang-x-mod-dev libmaven3-core-java default-jre-headless)
 missing=()

@@ -99,6 +99,9 @@ def push_web_image(
             "Labels": {"org.example.version": version},
         },
         "rootfs": {"type": "layers", "diff_ids": [sha256(tar)]},
+        # one entry per layer, as real images have: builders that commit each step (the
+        # Engine API's /build on Podman) refuse a base whose history lists fewer layers
+        "history": [{"created": "2024-01-02T03:04:05Z", "created_by": "push_web_image"}],
     }
     cfg = layout.add_blob(json.dumps(config).encode(), OCI_CONFIG)
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg, "layers": [layer]}

@@ -39,10 +39,12 @@ if TYPE_CHECKING:
     from patchwarden.app.scan.pipeline import ImagePipeline
     from patchwarden.app.trust.gate import CheckGate
     from patchwarden.app.trust.policy import TrustGate
+    from patchwarden.app.trust.signer import KeySigners
     from patchwarden.app.trust.verifier import Verifier
     from patchwarden.app.update.updater import UpdateOptions, Updater
     from patchwarden.apply.forge.model import Forge
     from patchwarden.config.schema import Config, RegistryConfig
+    from patchwarden.core.ref import ImageRef
     from patchwarden.queue.model import Executor
     from patchwarden.registry.client import RegistryClient
     from patchwarden.registry.ratelimit import RateLimiter
@@ -183,7 +185,6 @@ def build_vuln_assessor(
     from patchwarden.advisories.match import match
     from patchwarden.app.check.vulns import VulnAssessor
     from patchwarden.app.scan.ignore import apply_ignores
-    from patchwarden.core.ref import ImageRef
     from patchwarden.scan.model import Finding, UnknownSeverity
     from patchwarden.scan.sources import open_source
 
@@ -369,6 +370,17 @@ def build_trust_gate(config: Config, client: RegistryClient | None = None) -> Tr
     return TrustGate(policy.load(), build_verifier(config, client))
 
 
+def build_signers(config: Config, client: RegistryClient | None = None) -> KeySigners:
+    """cosign-format signing: keys read on first use, password from
+    ``PATCHWARDEN_SIGNING_PASSWORD`` or ``COSIGN_PASSWORD``; every signature is verified back."""
+    from patchwarden.app.trust.signer import KeySigners
+    from patchwarden.registry.writer import RegistryWriter
+    from patchwarden.trust.signing import password_from_env
+
+    c = client or build_client(config)
+    return KeySigners(RegistryWriter(c), build_verifier(config, c), password_from_env())
+
+
 def build_check_gate(config: Config) -> CheckGate | None:
     """The trust gate as ``check``, ``update`` and ``engine update`` apply it to candidates."""
     from patchwarden.app.trust.gate import CheckGate
@@ -390,12 +402,13 @@ def build_rebuild(
     use_cache: bool,
     check_only: bool,
     scan_gate: bool = True,
+    engine: str | None = None,
 ) -> Iterator[tuple[DueChecker, Rebuilder | None]]:
     """``rebuild``'s collaborators: the due checker, and (unless ``check_only``) the pipeline
-    on buildah, podman and skopeo with a temporary auth file for the configured registries."""
+    on buildah, podman and skopeo with a temporary auth file for the configured registries;
+    with ``engine``, builds and test containers go through that Docker Engine API instead."""
     from patchwarden.app.check.checker import Checker
-    from patchwarden.app.rebuild import DueChecker, Rebuilder, Tools
-    from patchwarden.app.rebuild.tools import Buildah, Podman, Skopeo, auth_file
+    from patchwarden.app.rebuild.due import DueChecker
     from patchwarden.config.policies import PolicyResolver
     from patchwarden.store import open_store
 
@@ -411,21 +424,85 @@ def build_rebuild(
         if check_only:
             yield due, None
             return
+        from patchwarden.app.rebuild.pipeline import Rebuilder, Tools
+        from patchwarden.app.rebuild.tools import (
+            BUILD_TIMEOUT_S,
+            Buildah,
+            Builder,
+            Podman,
+            Runner,
+            Skopeo,
+            auth_file,
+        )
+        from patchwarden.registry.client import RegistryClient
+
         creds, insecure = tool_access(config)
         scanner = None
         if scan_gate:
             scanner = build_index_scanner(
                 config, registry, db=db, cache_dir=cache_dir, use_cache=use_cache
             )
+        client = registry.inner
+        if not isinstance(client, RegistryClient):
+            raise TypeError("build the registry with build_registry()")
         with auth_file(creds) as authfile:
+            builder: Builder = Buildah(authfile)
+            runner: Runner = Podman()
+            if engine is not None:
+                from patchwarden.app.rebuild.engine_tools import EngineBuilder, EngineRunner
+                from patchwarden.engine.build import EngineBuilds
+                from patchwarden.engine.client import connect
+
+                builds = EngineBuilds(connect(engine, timeout=BUILD_TIMEOUT_S))
+                builder, runner = EngineBuilder(builds), EngineRunner(builds)
             tools = Tools(
-                builder=Buildah(authfile),
-                runner=Podman(),
+                builder=builder,
+                runner=runner,
                 publisher=Skopeo(authfile, insecure),
                 probe=http_status,
                 insecure_hosts=insecure,
+                signers=build_signers(config, client),
+                discard=_discarder(client),
             )
             yield due, Rebuilder(registry, tools, scanner, store)
+
+
+def _discarder(client: RegistryClient) -> Callable[[ImageRef, str], bool]:
+    from patchwarden.registry.writer import RegistryWriter
+
+    def discard(repo: ImageRef, digest: str) -> bool:
+        RegistryWriter(client).delete_manifest(repo, digest)
+        return True
+
+    return discard
+
+
+def build_rebuild_updater(
+    config: Config,
+    root: Path,
+    mode: str,
+    *,
+    forge: tuple[str | None, str | None, str | None] = (None, None, None),
+    cache_dir: Path | None,
+    use_cache: bool,
+) -> tuple[Updater, Callable[[ImageRef], object]]:
+    """``rebuild --then update``: ``update``'s updater for the rebuild's directory, as far as
+    ``mode`` goes (write, commit, push, pull-request; the forge from the remote ``origin``),
+    and the manifest reader that verifies pins. ``forge``: kind, repository URL, API URL."""
+    from patchwarden.app.update.updater import UpdateOptions, Updater, registry_facts
+
+    registry = build_registry(config, cache_dir=cache_dir, use_cache=use_cache)
+    pr = mode == "pull-request"
+    options = UpdateOptions(
+        commit=mode != "write",
+        push=mode in ("push", "pull-request"),
+        pull_request=pr,
+        author=config.git.author,
+    )
+    kind, url, api = forge
+    client = build_forge(root, remote="origin", url=url, kind=kind, api_url=api) if pr else None
+    facts = registry_facts(registry, Platform.parse(config.platform))
+    return Updater(root, options, facts=facts, forge=client), registry.get_manifest
 
 
 def build_index_scanner(

@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "engine": "patchwarden.cli.engine",
     "version": "patchwarden.cli.version",
     "verify": "patchwarden.cli.verify",
+    "sign": "patchwarden.cli.sign",
     "registry": "patchwarden.cli.registry",
     "rebuild": "patchwarden.cli.rebuild",
     "patch": "patchwarden.cli.patch",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +28,10 @@ from patchwarden.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from patchwarden.app.rebuild import BuildResult, DueDecision
+    from patchwarden.app.rebuild.handover import HandOff, Then
+    from patchwarden.app.update.updater import Updater
+    from patchwarden.config.schema import Config
+    from patchwarden.core.ref import ImageRef
 
 HELP = """Rebuild your own images when a rebuild is due: build, test, scan, push.
 
@@ -44,8 +49,17 @@ scanned and compared with the previous build (gate: no new vulnerabilities at or
 high by default), then pushed under an immutable tag ({version}-{date}.{n}) and the moving
 tag, and recorded in the state store. A failing test or gate leaves the registry unchanged.
 
-Exit codes: 0 every due build pushed (or nothing due; --check: decided); 1 a test or gate
-stopped a build; 2 bad usage or configuration; 3 a build or a check failed with an error.
+With a signing_key, each build is pushed by digest, signed in cosign's format (the
+signature verified back), and only then tagged.
+
+--then hands each pushed digest on: `update` pins it where the image is referenced under
+PATH (a PR by default; --update-mode write|commit|push|pull-request), `rollout` runs
+`rollout start REPO@DIGEST` through the configured environments. Both may be given.
+
+Exit codes: 0 every due build pushed (or nothing due; --check: decided) and handed over;
+1 a test or gate stopped a build; 2 bad usage or configuration; 3 a build, a check or a
+hand-over failed; 5 --then update skipped some references; 7 a --then rollout waits for
+approval. When several apply: 3, then 1, then 7, then 5.
 
 Examples:
 
@@ -54,6 +68,8 @@ Examples:
   patchwarden rebuild --check --format json | jq '.builds[] | select(.due)'
   patchwarden rebuild                             # rebuild what is due
   patchwarden rebuild ./app --to registry.example.com/team/app
+  patchwarden rebuild --then update               # and open PRs pinning the new digests
+  patchwarden rebuild --then rollout              # and roll the new digests out
 """
 
 StateOpt = Annotated[
@@ -90,6 +106,38 @@ def rebuild(
         None, "--build", "-b", metavar="NAME", help="Only this build (repeatable)."
     ),
     force: bool = typer.Option(False, "--force", help="Build even when nothing is due."),
+    then: list[str] | None = typer.Option(
+        None,
+        "--then",
+        metavar="update|rollout",
+        help="Hand each pushed digest to update (pin it) or rollout (start one); repeatable.",
+    ),
+    engine: str | None = typer.Option(
+        None,
+        "--engine",
+        metavar="URL",
+        envvar="PATCHWARDEN_REBUILD_ENGINE",
+        help="Build and test through this Docker Engine API (Docker, or Podman's service) "
+        "instead of buildah and podman.",
+    ),
+    forge: str | None = typer.Option(
+        None, "--forge", help="--then update: github, gitlab or gitea (default: from origin)."
+    ),
+    forge_url: str | None = typer.Option(
+        None,
+        "--forge-url",
+        metavar="URL",
+        help="--then update: the repository's web URL when origin's URL does not name it.",
+    ),
+    forge_api: str | None = typer.Option(
+        None, "--forge-api", metavar="URL", help="--then update: API base URL (self-hosted)."
+    ),
+    update_mode: str = typer.Option(
+        "pull-request",
+        "--update-mode",
+        metavar="write|commit|push|pull-request",
+        help="How far --then update goes (as update's --commit/--push/--pull-request).",
+    ),
     format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
     state: StateOpt = None,
@@ -104,7 +152,8 @@ def rebuild(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
-        from patchwarden.app.rebuild import forced, from_directory, specs
+        from patchwarden.app.rebuild.due import forced
+        from patchwarden.app.rebuild.spec import from_directory, specs
         from patchwarden.app.wiring import build_rebuild
 
         root = path or Path(".")
@@ -129,6 +178,7 @@ def rebuild(
                     f"builds: {', '.join(s.name for s in todo)}",
                 )
             todo = [s for s in todo if s.name in build]
+        steps = _then(then, update_mode, check, cfg) if then else []
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # kill tools, push nothing
         with build_rebuild(
             cfg,
@@ -138,6 +188,7 @@ def rebuild(
             use_cache=not no_cache,
             check_only=check,
             scan_gate=any(s.gate != "off" for s in todo),
+            engine=engine,
         ) as (due_checker, rebuilder):
             decisions = due_checker.decide_all(todo)
             requests = due_checker.requests()
@@ -146,6 +197,12 @@ def rebuild(
                 _requests(show_requests, requests)
                 code = ExitCode.ERRORS if any(d.error for d in decisions) else ExitCode.OK
                 raise typer.Exit(int(code))
+            from patchwarden.app.rebuild.handover import combined_exit
+
+            forge_opts = (forge, forge_url, forge_api)
+            then_step = _hand_off(
+                steps, cfg, cfg_path, root, update_mode, forge_opts, state, cache_dir
+            )
             results = []
             for spec, decision in zip(todo, decisions, strict=True):
                 if decision.error or not (decision.due or force):
@@ -155,9 +212,66 @@ def rebuild(
                     decision = forced(decision)
                 if format == OutputFormat.table:
                     err.print(f"building {spec.name} ...")
-                results.append(rebuilder.run(spec, decision))
+                results.append(rebuilder.run(spec, decision, then=then_step))
         _show_results(results, format)
-        raise typer.Exit(int(_exit(results)))
+        raise typer.Exit(int(combined_exit(results)))
+
+
+def _then(names: list[str], update_mode: str, check: bool, cfg: Config) -> list[Then]:
+    from patchwarden.app.rebuild.handover import Then, UpdateMode
+
+    try:
+        steps = [Then(n) for n in names]
+        UpdateMode(update_mode)
+    except ValueError as exc:
+        raise UsageError(
+            f"{exc}",
+            "--then takes update or rollout; --update-mode write, commit, push or pull-request",
+        ) from None
+    if steps and check:
+        raise UsageError("--then hands over pushed builds; --check builds nothing", "drop --then")
+    if Then.rollout in steps and not cfg.environments:
+        raise UsageError(
+            "--then rollout: no environments are configured",
+            "add environments: to patchwarden.yaml (docs/commands/rollout.md)",
+        )
+    return steps
+
+
+def _hand_off(
+    steps: list[Then],
+    cfg: Config,
+    cfg_path: Path | None,
+    root: Path,
+    update_mode: str,
+    forge: tuple[str | None, str | None, str | None],
+    state: str | None,
+    cache_dir: Path | None,
+) -> HandOff | None:
+    """The ``--then`` steps, each made through wiring on first use."""
+    if not steps:
+        return None
+    from patchwarden.app.inventory import run_inventory
+    from patchwarden.app.rebuild.handover import HandOff
+    from patchwarden.app.wiring import build_rebuild_updater, build_rollouts
+
+    def updater() -> tuple[Updater, Callable[[ImageRef], object]]:
+        return build_rebuild_updater(
+            cfg, root.resolve(), update_mode, forge=forge, cache_dir=cache_dir, use_cache=True
+        )
+
+    def rollouts() -> Callable[[str], tuple[ExitCode, dict[str, Any]]]:
+        service = build_rollouts(cfg, state=state, workdir=cfg_path.parent if cfg_path else root)
+
+        def start(image: str) -> tuple[ExitCode, dict[str, Any]]:
+            report = service.start(image)
+            return report.exit_code(), report.doc
+
+        return start
+
+    return HandOff(
+        steps, updater=updater, inventory=lambda: run_inventory([root], cfg), rollouts=rollouts
+    )
 
 
 def _requests(show: bool, stats: dict[str, int]) -> None:
@@ -175,16 +289,6 @@ def _not_built(decision: DueDecision) -> BuildResult:
     return BuildResult(
         decision.name, decision.destination, Outcome.NOT_DUE, "not due", due=decision
     )
-
-
-def _exit(results: list) -> ExitCode:  # type: ignore[type-arg]
-    from patchwarden.app.rebuild import Outcome
-
-    if any(r.outcome == Outcome.FAILED for r in results):
-        return ExitCode.ERRORS
-    if any(r.outcome == Outcome.STOPPED for r in results):
-        return ExitCode.FINDINGS
-    return ExitCode.OK
 
 
 def _show_check(
@@ -214,7 +318,7 @@ def _show_check(
 _STYLE = {"pushed": "green", "stopped": "yellow", "failed": "red", "not-due": "dim"}
 
 
-def _show_results(results: list, format: OutputFormat) -> None:  # type: ignore[type-arg]
+def _show_results(results: list[BuildResult], format: OutputFormat) -> None:
     from patchwarden.app.serialize.rebuild import result_json
 
     if format == OutputFormat.json:
@@ -235,6 +339,8 @@ def _show_results(results: list, format: OutputFormat) -> None:  # type: ignore[
                 out.print(escape(s.output.rstrip()), style="dim")
         if r.digest:
             out.print(f"    image: {escape(r.destination)}@{r.digest}  tags: {', '.join(r.tags)}")
+        if r.signature:
+            out.print(f"    signature: {escape(r.signature)}")
         if r.fixed or r.introduced:
             out.print(f"    fixed: {len(r.fixed)}, introduced: {len(r.introduced)}")
 

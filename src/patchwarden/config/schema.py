@@ -346,7 +346,11 @@ class BuildConfig(_Strict):
     files: list[FileAssertion] = Field(default_factory=list)
     health: HealthProbe | None = None
     gates: BuildGates = Field(default_factory=BuildGates)
-    signing_key: str | None = Field(None, description="cosign private key file (not yet used)")
+    signing_key: str | None = Field(
+        None,
+        description="private key (cosign or PEM) that signs every pushed build, relative to "
+        "the config; password from PATCHWARDEN_SIGNING_PASSWORD or COSIGN_PASSWORD",
+    )
 
     @field_validator("tag_scheme")
     @classmethod

@@ -27,10 +27,10 @@ from patchwarden.core.words import plural
 from patchwarden.errors import NotFoundError, PatchwardenError
 from patchwarden.refs.model import Inventory, Reference, RefKind
 from patchwarden.registry.model import Platform
-from patchwarden.store.builds import BuildRecord
 
 if TYPE_CHECKING:
     from patchwarden.app.check.checker import Checker
+    from patchwarden.store.builds import BuildRecord
 
 
 class BuildHistory(Protocol):
@@ -71,13 +71,17 @@ class DueChecker:
         return dict(stats.snapshot()) if stats is not None else {}
 
     def decide_all(self, specs: Sequence[BuildSpec]) -> list[DueDecision]:
-        self._check_bases(specs)
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="due") as pool:
-            return list(pool.map(self._decide_one, specs))
+        """Every build's decision. The policy check of the base tags (tag lists, often from
+        the disk cache) runs beside the HEADs of the destinations and bases, not before them;
+        its reasons are merged in afterwards."""
+        with ThreadPoolExecutor(self.concurrency + 1, thread_name_prefix="due") as pool:
+            bases = pool.submit(self._check_bases, specs)
+            decided = list(pool.map(self._decide_one, specs))
+            bases.result()
+        return [self._with_newer(spec, d) for spec, d in zip(specs, decided, strict=True)]
 
     def decide(self, spec: BuildSpec) -> DueDecision:
-        self._check_bases([spec])
-        return self._decide_one(spec)
+        return self.decide_all([spec])[0]
 
     def _decide_one(self, spec: BuildSpec) -> DueDecision:
         try:
@@ -86,6 +90,18 @@ class DueChecker:
             return DueDecision(
                 spec.name, str(spec.destination), str(spec.base), False, error=str(exc)
             )
+
+    def _with_newer(self, spec: BuildSpec, d: DueDecision) -> DueDecision:
+        """Add the newer-base-tag reason (before fixable-packages, as it is reported)."""
+        newer = self._newer.get(str(spec.base))
+        if newer is None or d.error or d.last_digest is None:
+            return d
+        reasons = list(d.reasons)
+        at = next(
+            (i for i, r in enumerate(reasons) if r.kind == Reason.FIXABLE_PACKAGES), len(reasons)
+        )
+        reasons.insert(at, newer)
+        return _replace(d, due=True, reasons=tuple(reasons))
 
     def _check_bases(self, specs: Sequence[BuildSpec]) -> None:
         """One ``check`` run over every distinct base tag: newer tags allowed by policy."""
@@ -164,9 +180,6 @@ class DueChecker:
                         f"{base} moved: built on {_short(built_digest)}, now {_short(now)}",
                     )
                 )
-        newer = self._newer_tag(spec)
-        if newer is not None:
-            reasons.append(newer)
         if fixable:
             reasons.append(
                 DueReason(
@@ -184,9 +197,6 @@ class DueChecker:
             return self.registry.head_manifest(spec.destination.with_tag(spec.moving_tag)).digest
         except NotFoundError:
             return None
-
-    def _newer_tag(self, spec: BuildSpec) -> DueReason | None:
-        return self._newer.get(str(spec.base))
 
 
 def forced(decision: DueDecision) -> DueDecision:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from patchwarden.core.ref import ImageRef
+from patchwarden.errors import ExitCode
 
 LABEL_BASE_NAME = "org.opencontainers.image.base.name"
 LABEL_BASE_DIGEST = "org.opencontainers.image.base.digest"
@@ -108,6 +110,26 @@ class Step:
     output: str = ""  # a failing test's output (bounded)
 
 
+class Then(StrEnum):
+    """What ``--then`` hands a pushed digest to (closed set)."""
+
+    update = "update"
+    rollout = "rollout"
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """One hand-over step of a pushed build, as the report and the state store show it."""
+
+    kind: Then
+    build: str
+    ok: bool
+    detail: str
+    exit_code: ExitCode = ExitCode.OK
+    data: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class BuildResult:
     name: str
@@ -123,4 +145,6 @@ class BuildResult:
     introduced: tuple[str, ...] = ()
     duration_s: float = 0.0
     record_id: int | None = None
+    signature: str | None = None  # the cosign signature tag, when signed
+    then: tuple[Handover, ...] = ()  # --then update/rollout, for a pushed build
     gaps: tuple[str, ...] = field(default=())

@@ -1,9 +1,17 @@
-"""One rebuild: resolve base, build, test, scan and gate, push, record.
+"""One rebuild: resolve base, build, test, scan and gate, push, sign, record.
 
 Nothing reaches the registry before every test and gate passed: the image is built into the
 local store, exported to a private OCI layout (what is scanned is what is pushed, byte for
-byte), and only then copied to the immutable tag and the moving tag. A stop or an error at
-any step leaves the registry as it was.
+byte), and only then pushed. The push goes in this order, so that no tag ever names an image
+that is not signed (when a signing key is set):
+
+1. the manifest by digest, untagged (``REPO@sha256:...``): nothing resolves to it yet;
+2. the signature (``sha256-<hex>.sig``), read back and verified with the public half;
+3. the immutable tag, then the moving tag.
+
+A stop or an error before step 1 leaves the registry as it was. A signing failure leaves at
+most the untagged manifest, which is deleted when it was new and the registry allows deletes
+(else the registry's garbage collection removes it); no tag points to it.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from patchwarden.app.rebuild.model import (
     BuildResult,
     BuildSpec,
     DueDecision,
+    Handover,
     Outcome,
     Step,
 )
@@ -40,6 +49,7 @@ from patchwarden.app.rebuild.tools import (
     Runner,
     verify_tls,
 )
+from patchwarden.app.trust.signer import Signed
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.core.ref import ImageRef
 from patchwarden.core.words import plural
@@ -47,16 +57,21 @@ from patchwarden.errors import NotFoundError, PatchwardenError
 from patchwarden.scan.model import Finding
 from patchwarden.store.builds import BuildRecord
 
-SIGNING_GAP = (
-    "signing_key is set, but this patchwarden cannot sign images yet (cosign-format signing "
-    "arrives with the trust package)"
-)
+SIGNING_UNAVAILABLE = "signing_key is set, but this run has no signer"
 
 
 class ImageScanner(Protocol):
     def scan_layout(self, layout: Path, tag: str) -> list[Finding]: ...
 
     def scan_registry(self, image: ImageRef) -> list[Finding]: ...
+
+
+class ImageSigning(Protocol):
+    def sign(self, image: ImageRef, digest: str) -> Signed: ...
+
+
+class Signers(Protocol):
+    def for_key(self, path: str) -> ImageSigning: ...
 
 
 class BuildStore(BuildHistory, Protocol):
@@ -70,6 +85,9 @@ class Tools:
     publisher: Publisher
     probe: Callable[[str], int | None]
     insecure_hosts: frozenset[str] = frozenset()
+    signers: Signers | None = None
+    # best-effort removal of an untagged manifest (repository, digest) -> removed
+    discard: Callable[[ImageRef, str], bool] | None = None
 
 
 class _Stop(Exception):
@@ -112,7 +130,14 @@ class Rebuilder:
         self.store = store
         self.now = now
 
-    def run(self, spec: BuildSpec, due: DueDecision | None = None) -> BuildResult:
+    def run(
+        self,
+        spec: BuildSpec,
+        due: DueDecision | None = None,
+        then: Callable[[BuildResult], list[Handover]] | None = None,
+    ) -> BuildResult:
+        """Build, test, scan, push, sign; then (for a pushed build) the ``then`` hand-over;
+        record everything, hand-over steps included."""
         started, t0 = self.now(), time.monotonic()
         state = _State()
         with tempfile.TemporaryDirectory(prefix="patchwarden-rebuild-") as tmp:
@@ -135,6 +160,7 @@ class Rebuilder:
             due=due,
             digest=state.digest if outcome == Outcome.PUSHED else None,
             tags=tuple(state.tags),
+            signature=state.signature if outcome == Outcome.PUSHED else None,
             base_digest=state.base_digest,
             steps=tuple(state.steps),
             fixed=tuple(f"{i} ({p})" for i, p in (state.scan.fixed if state.scan else ())),
@@ -143,11 +169,17 @@ class Rebuilder:
             ),
             duration_s=time.monotonic() - t0,
         )
+        if then is not None and outcome == Outcome.PUSHED:
+            result = _handed_over(result, then(result))
         return self._record(spec, result, started, state)
 
     def _pipeline(self, spec: BuildSpec, due: DueDecision | None, tmp: Path, st: _State) -> None:
+        signer = None
         if spec.signing_key:
-            raise _Stop(Outcome.FAILED, SIGNING_GAP)
+            st.current = "signing key"
+            if self.tools.signers is None:
+                raise PatchwardenError(SIGNING_UNAVAILABLE)
+            signer = self.tools.signers.for_key(spec.signing_key)  # a bad key stops us here
         st.current = "resolve base"
         t = time.monotonic()
         st.base_digest = self.registry.inner.head_manifest(spec.base).digest
@@ -221,18 +253,61 @@ class Rebuilder:
         tag = immutable_tag(
             spec, self._existing_tags(spec.destination), st.base_digest, st.revision, self.now()
         )
+        existed = self._has_manifest(spec.destination, st.digest)
+        self._push(layout, f"{spec.destination}@{st.digest}", st.digest)
+        if signer is not None:
+            st.current = "sign"
+            ts = time.monotonic()
+            try:
+                signed = signer.sign(spec.destination, st.digest)
+            except PatchwardenError as exc:
+                raise PatchwardenError(
+                    f"{exc.message}; {self._discard(spec.destination, st.digest, existed)}",
+                    exc.hint,
+                    transient=exc.transient,
+                ) from exc
+            st.signature = signed.signature_tag
+            st.steps.append(
+                Step("sign", True, f"{signed.signature_tag} by {signed.key}", _since(ts))
+            )
+            st.current = "push"
         for name in (tag, spec.moving_tag):
             if name is None:
                 continue
-            dest = str(spec.destination.with_tag(name))
-            pushed = self.tools.publisher.push(layout, "build", dest)
-            if pushed != st.digest:
-                raise PatchwardenError(
-                    f"{dest} was pushed as {pushed}, not as the scanned {st.digest}",
-                    "the registry or skopeo changed the manifest; report this",
-                )
+            self._push(layout, str(spec.destination.with_tag(name)), st.digest)
             st.tags.append(name)
         st.steps.append(Step("push", True, f"{spec.destination}@{st.digest}", _since(t)))
+
+    def _push(self, layout: Path, dest: str, digest: str) -> None:
+        pushed = self.tools.publisher.push(layout, "build", dest)
+        if pushed != digest:
+            raise PatchwardenError(
+                f"{dest} was pushed as {pushed}, not as the scanned {digest}",
+                "the registry or skopeo changed the manifest; report this",
+            )
+
+    def _has_manifest(self, repo: ImageRef, digest: str) -> bool:
+        try:
+            self.registry.inner.head_manifest(repo.with_digest(digest))
+        except NotFoundError:
+            return False
+        return True
+
+    def _discard(self, repo: ImageRef, digest: str, existed: bool) -> str:
+        """Remove the untagged manifest of a failed signing; say what became of it."""
+        short = _short(digest)
+        if existed:
+            return f"no tag was pushed ({short} was already in the repository)"
+        if self.tools.discard is not None:
+            try:
+                if self.tools.discard(repo, digest):
+                    return f"no tag was pushed and the untagged manifest {short} was deleted"
+            except PatchwardenError:
+                pass
+        return (
+            f"no tag was pushed; the untagged manifest {short} stays until the registry's "
+            "garbage collection (the registry refused to delete it)"
+        )
 
     def _scan(self, spec: BuildSpec, layout: Path, due: DueDecision | None, st: _State) -> ScanDiff:
         assert self.scanner is not None and st.base_digest is not None  # noqa: S101 - set by the caller when the scan gate is on
@@ -305,6 +380,14 @@ class _State:
         self.revision: str | None = None
         self.scan: ScanDiff | None = None
         self.tags: list[str] = []
+        self.signature: str | None = None
+
+
+def _handed_over(result: BuildResult, handovers: list[Handover]) -> BuildResult:
+    from dataclasses import replace
+
+    steps = [Step(f"then {h.kind.value}", h.ok, h.detail, h.duration_s) for h in handovers]
+    return replace(result, steps=(*result.steps, *steps), then=tuple(handovers))
 
 
 def _since(t: float) -> float:

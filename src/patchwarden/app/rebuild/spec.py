@@ -157,7 +157,9 @@ def from_config(build: BuildConfig, root: Path, index: int) -> BuildSpec:
         files=files,
         health=health,
         gate=build.gates.new_vulnerabilities,
-        signing_key=build.signing_key,
+        signing_key=str((root / build.signing_key).expanduser().resolve())
+        if build.signing_key
+        else None,
     )
 
 

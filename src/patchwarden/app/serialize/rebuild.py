@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from patchwarden.app.rebuild.model import BuildResult, DueDecision
+from patchwarden.app.rebuild.model import BuildResult, DueDecision, Handover
 
 if TYPE_CHECKING:
     from patchwarden.app.patch import PatchResult
@@ -33,6 +33,7 @@ def result_json(r: BuildResult) -> dict[str, Any]:
         "due": due_json(r.due) if r.due else None,
         "digest": r.digest,
         "tags": list(r.tags),
+        "signature": r.signature,
         "base_digest": r.base_digest,
         "steps": [
             {
@@ -48,6 +49,18 @@ def result_json(r: BuildResult) -> dict[str, Any]:
         "introduced": list(r.introduced),
         "duration_s": round(r.duration_s, 3),
         "record_id": r.record_id,
+        "then": [handover_json(h) for h in r.then],
+    }
+
+
+def handover_json(h: Handover) -> dict[str, Any]:
+    return {
+        "kind": h.kind.value,
+        "duration_s": round(h.duration_s, 3),
+        "ok": h.ok,
+        "detail": h.detail,
+        "exit_code": int(h.exit_code),
+        **({"update": h.data} if h.kind.value == "update" else {"rollout": h.data}),
     }
 
 
