@@ -3,6 +3,7 @@ busybox httpd images pushed to the session's loopback registry with skopeo."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -242,4 +243,46 @@ def test_prod_canary_failure_rolls_back_the_canary_and_stops(
         (rec,) = store.history(canary)
         assert rec.outcome == "rolled-back"
         assert all(not store.history(n) for n in prod if n != canary), "only the canary moved"
+    assert not fleet.leftovers()
+
+
+def test_a_container_another_run_holds_is_not_moved_and_stops_the_wave(
+    engine_url: str,
+    plain_registry: RegistryServer,
+    layouts: Path,
+    fleet: Fleet,
+    tmp_path: Path,
+) -> None:
+    """The rollout takes the same per-container lock as `engine update` (the state store's):
+    while another run holds it, the container is left alone, the wave fails naming that run,
+    and nothing else of the environment moves."""
+    from patchwarden.engine.client import connect
+    from patchwarden.store.locks import run_owner
+
+    repo = f"web-locked-{fleet.prefix}"
+    d = _images(layouts, plain_registry, repo)
+    staging = fleet.run(f"{plain_registry.host}/{repo}:1.0.0", "staging", 2)
+    config = write_config(
+        tmp_path / "patchwarden.yaml",
+        plain_registry.host,
+        [environment("staging", engine_url, fleet.label("staging"), waves={"canary": 1})],
+    )
+    state = tmp_path / "state.db"
+    target = f"{plain_registry.host}/{repo}@{d['v2']}"
+    identity = connect(engine_url).identity
+    with open_store(str(state)) as other:  # another run, with its own handle on the store
+        locks = other.container_locks(identity, run_owner("engine update"))
+        assert locks is not None
+        with contextlib.ExitStack() as held:
+            for name in staging:
+                assert held.enter_context(locks.hold(name)) is None
+            code, doc, err = cli("start", target, config=config, state=state)
+    assert code == 3, err
+    assert doc["stopped"]["environment"] == "staging"
+    assert (doc["stopped"]["wave"], doc["stopped"]["gate"]) == (0, "deploy")
+    assert "another patchwarden run is acting on it" in doc["stopped"]["reason"]
+    assert "(engine update)" in doc["stopped"]["reason"]
+    assert set(fleet.digests(staging).values()) == {d["v1"]}, "no container moved"
+    for name in staging:
+        assert wait_http(fleet.ports[name]) == "v1"
     assert not fleet.leftovers()

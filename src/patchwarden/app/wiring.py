@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from patchwarden.app.check.checker import Checker
     from patchwarden.app.check.vulns import VulnAssessor
     from patchwarden.app.live.gate import Probes
-    from patchwarden.app.live.model import StepFn
+    from patchwarden.app.live.model import ContainerLocks, StepFn
     from patchwarden.app.live.updater import LiveUpdater
     from patchwarden.app.patch import Patcher
     from patchwarden.app.rebuild import DueChecker, Rebuilder
@@ -609,11 +609,17 @@ def build_rollouts(
             engines[url] = connect(url)
         return engines[url]
 
+    def locks(client: EngineClient) -> ContainerLocks | None:
+        from patchwarden.store.locks import run_owner
+
+        return store.container_locks(client.identity, run_owner("rollout"))
+
     return Rollouts(
         store.rollouts,
         store,
         list(config.environments),
         engines=engine,
+        locks=locks,
         metrics=Prometheus(),
         workdir=str(workdir) if workdir else None,
         promotions=promotions,

@@ -17,11 +17,18 @@ from typing import Any
 import httpx
 
 from patchwarden.app.live.gate import GateResult, Probes, run_gate
-from patchwarden.app.live.model import LiveResult, RecordStore
+from patchwarden.app.live.model import (
+    ContainerLocks,
+    LiveResult,
+    LocalLocks,
+    RecordStore,
+    busy_reason,
+    untouched,
+)
 from patchwarden.app.live.select import COMPOSE_PROJECT, dependency_order, is_leftover
 from patchwarden.app.live.updater import LiveUpdater
 from patchwarden.config.rollout import Environment, port_placeholders
-from patchwarden.core.live import LiveAction
+from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
 from patchwarden.errors import UsageError
@@ -42,9 +49,17 @@ def _label_matches(info: ContainerInfo, want: str) -> bool:
 
 
 class EngineTarget:
-    def __init__(self, engine: EngineClient, env: Environment, history: RecordStore) -> None:
+    def __init__(
+        self,
+        engine: EngineClient,
+        env: Environment,
+        history: RecordStore,
+        locks: ContainerLocks | None = None,
+    ) -> None:
         assert env.containers is not None  # noqa: S101 - an invariant the caller establishes
         self.engine = engine
+        # the store's per-container locks, shared with engine update/rollback and serve
+        self.locks: ContainerLocks = locks or LocalLocks()
         self.env = env
         self.selector = env.containers
         self.history = history
@@ -89,11 +104,23 @@ class EngineTarget:
 
     # -- moves --------------------------------------------------------------------------
     def move(self, name: str, target: ImageRef, *, action: str, why: str) -> LiveResult:
-        """Replace container ``name`` by one on ``target`` (gated; restored when it fails)."""
+        """Replace container ``name`` by one on ``target`` (gated; restored when it fails).
+        A container another run is acting on (its lock is held) is not touched: the move
+        fails, naming that run, and the wave stops as for any failure."""
         live = LiveAction(action)
         self._pull_once(target)
-        info = self.engine.info(name)
-        return self._updater().replace(info, target, action=live, why=why, pulled=True)
+        with self.locks.hold(name) as holder:
+            info = self.engine.info(name)
+            if holder is not None:
+                return untouched(
+                    name,
+                    info.image,
+                    info.digest,
+                    LiveOutcome.FAILED,
+                    busy_reason(holder),
+                    action=live,
+                )
+            return self._updater().replace(info, target, action=live, why=why, pulled=True)
 
     def _pull_once(self, target: ImageRef) -> None:
         """Pull ``target`` by digest the first time a move needs it (a wave's containers
@@ -108,7 +135,12 @@ class EngineTarget:
         h = self.env.gates.health
         grace = Probes(grace=h.grace.total_seconds(), timeout=h.timeout.total_seconds())
         return _EnvUpdater(
-            self, self.engine, self.history, probes=grace, stop_timeout=self.env.stop_timeout
+            self,
+            self.engine,
+            self.history,
+            probes=grace,
+            stop_timeout=self.env.stop_timeout,
+            locks=self.locks,
         )
 
     def digest_of(self, name: str) -> str | None:

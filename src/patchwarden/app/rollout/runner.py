@@ -43,9 +43,12 @@ from patchwarden.errors import PatchwardenError
 from patchwarden.store.rollouts import RolloutStore
 
 if TYPE_CHECKING:
+    from patchwarden.app.live.model import ContainerLocks
     from patchwarden.app.rollout.registry_target import Promotions
 
 EngineFactory = Callable[[str | None], EngineClient]
+# the state store's per-container locks of one engine (None: this process's own locks)
+LocksFactory = Callable[[EngineClient], "ContainerLocks | None"]
 PromotionsFactory = Callable[[], "Promotions"]
 
 
@@ -73,6 +76,7 @@ class Run:
         clock: Callable[[], datetime],
         workdir: str | None,
         promotions: PromotionsFactory | None = None,
+        locks: LocksFactory | None = None,
     ) -> None:
         self.store = store
         self.history = history
@@ -87,6 +91,7 @@ class Run:
         self._lock = threading.RLock()
         self._targets: dict[str, EngineTarget] = {}
         self._promotions_factory = promotions
+        self._locks = locks
         self._promotions: Promotions | None = None
 
     @property
@@ -132,7 +137,9 @@ class Run:
 
     def target(self, env: Environment) -> EngineTarget:
         if env.name not in self._targets:
-            self._targets[env.name] = EngineTarget(self.engines(env.engine), env, self.history)
+            engine = self.engines(env.engine)
+            locks = self._locks(engine) if self._locks is not None else None
+            self._targets[env.name] = EngineTarget(engine, env, self.history, locks)
         return self._targets[env.name]
 
     def promotions(self) -> Promotions:

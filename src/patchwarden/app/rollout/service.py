@@ -26,7 +26,13 @@ from patchwarden.app.rollout.model import (
 )
 from patchwarden.app.rollout.prometheus import MetricsSource
 from patchwarden.app.rollout.report import Report, build_report
-from patchwarden.app.rollout.runner import EngineFactory, PromotionsFactory, Run, runner_id
+from patchwarden.app.rollout.runner import (
+    EngineFactory,
+    LocksFactory,
+    PromotionsFactory,
+    Run,
+    runner_id,
+)
 from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import parse_reference
 from patchwarden.errors import UsageError
@@ -55,6 +61,7 @@ class Rollouts:
         workdir: str | None = None,
         promotions: PromotionsFactory | None = None,
         candidates: ChooseCandidate | None = None,
+        locks: LocksFactory | None = None,
     ) -> None:
         self.store = store
         self.history = history
@@ -65,6 +72,7 @@ class Rollouts:
         self.workdir = workdir
         self.promotions = promotions
         self.candidates = candidates
+        self.locks = locks
 
     # -- commands -----------------------------------------------------------------------
     def start(
@@ -194,6 +202,7 @@ class Rollouts:
                 clock=self.clock,
                 workdir=self.workdir,
                 promotions=self.promotions,
+                locks=self.locks,
             )
             if what == "forward" and run.status == RolloutStatus.STOPPING:
                 what = "finish-stop"
