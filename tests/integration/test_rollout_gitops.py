@@ -4,12 +4,12 @@ gates passed, never before; a rollback commits the overlay back byte for byte.""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from patchwarden.devtools.registry_server import RegistryServer
+from testkit.gitrepo import git
 from testkit.podman import push_web_image
 from testkit.rollout_setup import (
     SMOKE,
@@ -30,22 +30,12 @@ __all__ = ["engine", "engine_url", "fleet", "layouts"]  # fixtures used by name
 OVERLAY = "overlays/prod/kustomization.yaml"
 
 
-def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-
-
 def _ops_repo(tmp_path: Path, image: str) -> tuple[Path, str]:
     """A bare repository with a kustomize overlay pinning ``image``:1.0.0; (path, overlay)."""
     bare = tmp_path / "ops.git"
-    _git("init", "--quiet", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
     work = tmp_path / "ops-clone"
-    _git("clone", "--quiet", str(bare), str(work), cwd=tmp_path)
+    git("clone", "--quiet", str(bare), str(work), cwd=tmp_path)
     text = (
         "apiVersion: kustomize.config.k8s.io/v1beta1\n"
         "kind: Kustomization\n"
@@ -57,9 +47,9 @@ def _ops_repo(tmp_path: Path, image: str) -> tuple[Path, str]:
     )
     (work / OVERLAY).parent.mkdir(parents=True)
     (work / OVERLAY).write_text(text)
-    _git("add", ".", cwd=work)
-    _git("commit", "--quiet", "-m", "prod overlay", cwd=work)
-    _git("push", "--quiet", "origin", "main", cwd=work)
+    git("add", ".", cwd=work)
+    git("commit", "--quiet", "-m", "prod overlay", cwd=work)
+    git("push", "--quiet", "origin", "main", cwd=work)
     return bare, text
 
 
@@ -81,7 +71,7 @@ def test_digest_reaches_the_overlay_only_after_staging_gates_pass(
     bad = push_web_image(layouts, plain_registry.host, repo, "1.0.2", version="v3")  # no /smoke
     staging = fleet.run(f"{image}:1.0.0", "staging", 1)
     bare, original = _ops_repo(tmp_path, image)
-    first = _git("rev-parse", "main", cwd=bare)
+    first = git("rev-parse", "main", cwd=bare)
     smoke = f"/bin/busybox wget -q -O- http://127.0.0.1:{fleet.ports[staging[0]]}/smoke"
     config = write_config(
         tmp_path / "patchwarden.yaml",
@@ -96,16 +86,16 @@ def test_digest_reaches_the_overlay_only_after_staging_gates_pass(
     code, doc, err = cli("start", f"{image}@{bad}", config=config, state=state)
     assert code == 3, err
     assert doc["stopped"]["environment"] == "staging"
-    assert _git("rev-parse", "main", cwd=bare) == first, "no commit for an image staging refused"
+    assert git("rev-parse", "main", cwd=bare) == first, "no commit for an image staging refused"
 
     code, doc, err = cli("start", f"{image}@{good}", config=config, state=state)
     assert code == 0, (err, doc.get("stopped"))
     prod = env_doc(doc, "prod")
     commit = prod["gitops"]["commit"]
     assert prod["gitops"]["state"] == "new"
-    assert _git("rev-parse", "main", cwd=bare) == commit
-    assert _git("rev-parse", f"{commit}^", cwd=bare) == first
-    after = _git("show", f"main:{OVERLAY}", cwd=bare) + "\n"
+    assert git("rev-parse", "main", cwd=bare) == commit
+    assert git("rev-parse", f"{commit}^", cwd=bare) == first
+    after = git("show", f"main:{OVERLAY}", cwd=bare) + "\n"
     assert after == original.replace(
         "    newTag: 1.0.0\n", f"    newTag: 1.0.0\n    digest: {good}\n"
     ), "only the digest line is added; comments and layout stay"
@@ -118,5 +108,5 @@ def test_digest_reaches_the_overlay_only_after_staging_gates_pass(
     code, back, err = cli("rollback", str(doc["id"]), config=config, state=state)
     assert code == 0, err
     assert env_doc(back, "prod")["gitops"]["state"] == "old"
-    assert _git("show", f"main:{OVERLAY}", cwd=bare) + "\n" == original
-    assert _git("rev-parse", "main^", cwd=bare) == commit, "rolled back by a new commit"
+    assert git("show", f"main:{OVERLAY}", cwd=bare) + "\n" == original
+    assert git("rev-parse", "main^", cwd=bare) == commit, "rolled back by a new commit"
