@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from patchwarden.app.live.model import ContainerLocks, StepFn
     from patchwarden.app.live.updater import LiveUpdater
     from patchwarden.app.patch import Patcher
+    from patchwarden.app.promote import Promoter
     from patchwarden.app.rebuild import DueChecker, Rebuilder
     from patchwarden.app.rebuild.scanning import IndexScanner
     from patchwarden.app.rollout.registry_target import Promotions
@@ -630,12 +631,40 @@ def build_rollouts(
 # -- advisory index for serve's scan and advisory-refresh jobs ---------------------------------
 def build_advisory_index(config: Config, *, create: bool = False) -> AdvisoryIndex | None:
     """The configured advisory index; None when it does not exist and ``create`` is False."""
-    from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+    from patchwarden.advisories.index import resolve_db_path
 
     path = resolve_db_path(None, config.advisories.db_path)
     if not create and not path.is_file():
         return None
+    return open_advisory_index(path, create=create)
+
+
+def open_advisory_index(path: Path, *, create: bool = False) -> AdvisoryIndex:
+    """The advisory index at ``path`` (``db``, ``version``); created when ``create``."""
+    from patchwarden.advisories.index import AdvisoryIndex
+
     return AdvisoryIndex(path, create=create)
+
+
+@contextmanager
+def build_promoter(
+    client: RegistryClient, gate: TrustGate | None, *, state: str | None, record: bool, actor: str
+) -> Iterator[Promoter]:
+    """``registry promote``: the copy with its trust gate, recorded in the state store's
+    promotion log unless ``record`` is False (SQLAlchemy + Alembic cost ~0.3 s of start-up, paid
+    only when recording). The store is closed when the block ends."""
+    from patchwarden.app.promote import Promoter
+
+    if not record:
+        yield Promoter(client, gate=gate, log=None, actor=actor)
+        return
+    from patchwarden.store.promotions import PromotionLog
+
+    store = build_store(state)
+    try:
+        yield Promoter(client, gate=gate, log=PromotionLog(store), actor=actor)
+    finally:
+        store.close()
 
 
 def build_index_update(

@@ -107,11 +107,11 @@ def import_cmd(
 ) -> None:
     with user_errors(debug):
         from patchwarden.advisories.importer import import_sources
-        from patchwarden.advisories.index import AdvisoryIndex
+        from patchwarden.app.wiring import open_advisory_index
 
         cfg, path = _settings(config, db)
         with (
-            AdvisoryIndex(path, create=True) as index,
+            open_advisory_index(path, create=True) as index,
             progress_bar(progress, "importing records") as tick,
         ):
             report = import_sources(
@@ -165,13 +165,13 @@ def update_cmd(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
-        from patchwarden.advisories.index import AdvisoryIndex
         from patchwarden.advisories.update import update
+        from patchwarden.app.wiring import open_advisory_index
 
         cfg, path = _settings(config, db)
         ecosystems = ecosystem or cfg.advisories.ecosystems
         with (
-            AdvisoryIndex(path, create=True) as index,
+            open_advisory_index(path, create=True) as index,
             progress_bar(progress, "updating advisories") as tick,
         ):
             results = update(
@@ -226,10 +226,10 @@ def status_cmd(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
-        from patchwarden.advisories.index import AdvisoryIndex
+        from patchwarden.app.wiring import open_advisory_index
 
         _, path = _settings(config, db)
-        with AdvisoryIndex(path) as index:
+        with open_advisory_index(path) as index:
             rows = index.status()
             total = index.record_count()
         if format == OutputFormat.json:

@@ -122,7 +122,6 @@ def promote(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
-        from patchwarden.app.promote import Promoter
         from patchwarden.app.serialize.registry import promote_dict
         from patchwarden.core.ref import parse_reference
 
@@ -135,21 +134,13 @@ def promote(
             ends = resolve(cfg, args or [], from_env, to_env)
             source, dest = ends.source, ends.destination
             immutable = immutable or ends.immutable
-        store, log = None, None
-        if not no_record:  # SQLAlchemy + Alembic: ~0.3 s of start-up, only when recording
-            from patchwarden.store import open_store
-            from patchwarden.store.promotions import PromotionLog
+        from patchwarden.app.wiring import build_promoter
 
-            store = open_store(state)
-            log = PromotionLog(store)
-        try:
-            client, gate = _client_and_gate(config)
-            with client:
-                promoter = Promoter(client, gate=gate, log=log, actor=_actor())
-                result = promoter.promote(source, dest, immutable=immutable)
-        finally:
-            if store is not None:
-                store.close()
+        client, gate = _client_and_gate(config)
+        with client, build_promoter(
+            client, gate, state=state, record=not no_record, actor=_actor()
+        ) as promoter:
+            result = promoter.promote(source, dest, immutable=immutable)
         if format == OutputFormat.json:
             emit_json(promote_dict(result))
             return

@@ -47,9 +47,9 @@ def version_cmd(
         index: dict[str, Any] = {"path": str(path), "exists": path.is_file()}
         if path.is_file():
             from patchwarden.advisories.freshness import last_update
-            from patchwarden.advisories.index import AdvisoryIndex
+            from patchwarden.app.wiring import open_advisory_index
 
-            with AdvisoryIndex(path) as idx:
+            with open_advisory_index(path) as idx:
                 last = last_update(idx)
                 index["records"] = idx.record_count()
                 index["last_update"] = last.strftime("%Y-%m-%dT%H:%M:%SZ") if last else None

@@ -65,10 +65,10 @@ def worker(
             )
         resolved = [p.resolve() for p in roots]
         store = state_url(cfg, state)
+        from patchwarden.app.wiring import build_store
         from patchwarden.service.worker import WorkerHost
-        from patchwarden.store import open_store
 
-        open_store(store).close()  # migrate and check it once, before any job is taken
+        build_store(store).close()  # migrate and check it once, before any job is taken
 
         from patchwarden.queue.celery_app import make_celery
         from patchwarden.queue.worker import run_worker
