@@ -259,17 +259,9 @@ def list_(
     """Rollouts, newest first."""
     with user_errors(debug):
         records = _service(config, state).recent(limit)
-        rows = [
-            {
-                "id": r.id,
-                "image": r.image,
-                "digest": r.digest,
-                "status": r.status,
-                "created_at": r.created_at.isoformat(),
-                "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-            }
-            for r in records
-        ]
+        from patchwarden.app.serialize.rollout import rollout_rows
+
+        rows = rollout_rows(records)
         if format == OutputFormat.json:
             emit_json({"rollouts": rows})
             return

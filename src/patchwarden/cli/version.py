@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import platform
 import sys
-from typing import Any
 
 import typer
 
 from patchwarden import __version__
-from patchwarden.app.serialize.db import age_seconds
+from patchwarden.app.serialize.db import age_seconds, version_dict
 from patchwarden.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -44,30 +43,15 @@ def version_cmd(
 ) -> None:
     with user_errors(debug):
         _, path = _settings(config, db)
-        index: dict[str, Any] = {"path": str(path), "exists": path.is_file()}
+        python = f"{platform.python_version()} ({sys.executable})"
         if path.is_file():
-            from patchwarden.advisories.freshness import last_update
             from patchwarden.app.wiring import open_advisory_index
 
             with open_advisory_index(path) as idx:
-                last = last_update(idx)
-                index["records"] = idx.record_count()
-                index["last_update"] = last.strftime("%Y-%m-%dT%H:%M:%SZ") if last else None
-                index["age_seconds"] = age_seconds(index["last_update"])
-                index["sources"] = [
-                    {
-                        "ecosystem": s.ecosystem,
-                        "records": s.record_count,
-                        "last_update": s.imported_at,
-                        "source": s.source_url,
-                    }
-                    for s in idx.status()
-                ]
-        data = {
-            "patchwarden": __version__,
-            "python": f"{platform.python_version()} ({sys.executable})",
-            "index": index,
-        }
+                data = version_dict(__version__, python, path, idx)
+        else:
+            data = version_dict(__version__, python, path, None)
+        index = data["index"]
         if format == OutputFormat.json:
             emit_json(data)
             return

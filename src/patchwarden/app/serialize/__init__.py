@@ -11,5 +11,6 @@ patchwarden.app.serialize.check import check_dict``); nothing else builds output
   promote``)
 - :mod:`.registry`: ``registry promote``, ``registry tags``, ``registry retain``
 - :mod:`.rebuild`: ``rebuild --check``, ``rebuild``, ``patch``
-- :mod:`.db`: ``db import``, ``db update``, ``db status``
+- :mod:`.db`: ``db import``, ``db update``, ``db status``, ``version``
+- :mod:`.rollout`: ``rollout list`` (``rollout status`` prints the rollout's report document)
 """

@@ -1,4 +1,5 @@
-"""JSON shapes of ``db import``, ``db update`` and ``db status`` (stable; docs/json-output.md)."""
+"""JSON shapes of ``db import``, ``db update``, ``db status`` and ``version`` (stable;
+docs/json-output.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from patchwarden.advisories.importer import ImportReport
-    from patchwarden.advisories.index import SourceStatus
+    from patchwarden.advisories.index import AdvisoryIndex, SourceStatus
     from patchwarden.advisories.update import EcosystemUpdate
 
 
@@ -73,3 +74,26 @@ def age_seconds(stamp: str | None) -> float | None:
     except ValueError:
         return None
     return round((datetime.now(UTC) - then).total_seconds())
+
+
+def version_dict(tool: str, python: str, path: Path, index: AdvisoryIndex | None) -> dict[str, Any]:
+    """``version``: the tool, the Python running it, and the advisory index at ``path``
+    (``index`` None: there is none yet)."""
+    facts: dict[str, Any] = {"path": str(path), "exists": index is not None}
+    if index is not None:
+        from patchwarden.advisories.freshness import last_update
+
+        last = last_update(index)
+        facts["records"] = index.record_count()
+        facts["last_update"] = last.strftime("%Y-%m-%dT%H:%M:%SZ") if last else None
+        facts["age_seconds"] = age_seconds(facts["last_update"])
+        facts["sources"] = [
+            {
+                "ecosystem": s.ecosystem,
+                "records": s.record_count,
+                "last_update": s.imported_at,
+                "source": s.source_url,
+            }
+            for s in index.status()
+        ]
+    return {"patchwarden": tool, "python": python, "index": facts}
