@@ -97,6 +97,7 @@ Exit codes: 0 imported; 2 a source is missing or unreadable; 3 a download failed
   patchwarden db import nvdcve-2.0-2024.json ./cvelistV5/cves/2024/   # severity sources
 """,
 )
+@reporting()
 def import_cmd(
     sources: Annotated[list[str], typer.Argument(metavar="PATH|URL...", show_default=False)],
     db: DbOpt = None,
@@ -148,6 +149,7 @@ Exit codes: 0 all updated; 3 some ecosystems could not be updated (each says why
   patchwarden db update --ecosystem Debian --ecosystem PyPI
 """,
 )
+@reporting()
 def update_cmd(
     ecosystem: Annotated[
         list[str] | None,

@@ -121,6 +121,7 @@ def _finish(report: Report, fmt: OutputFormat, *, undoing: bool = False) -> None
 
 
 @rollout_app.command("start", epilog=EXIT_DOC)
+@reporting()
 def start(
     image: Annotated[
         str,
@@ -156,6 +157,7 @@ def _announce(chosen: dict[str, Any]) -> None:
 
 
 @rollout_app.command("resume", epilog=EXIT_DOC)
+@reporting()
 def resume(
     rollout_id: Annotated[
         int | None, typer.Argument(metavar="[ID]", help="Default: the newest unfinished one.")
@@ -175,6 +177,7 @@ def resume(
 
 
 @rollout_app.command("approve", epilog=EXIT_DOC)
+@reporting()
 def approve(
     rollout_id: IdArg,
     by: Annotated[
@@ -203,6 +206,7 @@ def approve(
 
 
 @rollout_app.command("abort")
+@reporting()
 def abort(
     rollout_id: IdArg,
     config: ConfigOpt = None,
@@ -217,6 +221,7 @@ def abort(
 
 
 @rollout_app.command("rollback")
+@reporting()
 def rollback(
     rollout_id: IdArg,
     config: ConfigOpt = None,

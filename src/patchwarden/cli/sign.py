@@ -17,6 +17,7 @@ from patchwarden.cli.common import (
     out,
     user_errors,
 )
+from patchwarden.cli.report import reporting
 from patchwarden.errors import ExitCode
 
 HELP = """Sign images with a private key, as `cosign sign --key` does.
@@ -44,6 +45,7 @@ Examples:
 """
 
 
+@reporting()
 def sign(
     images: list[str] = typer.Argument(..., metavar="IMAGE...", help="Images to sign."),
     key: Path = typer.Option(
@@ -59,6 +61,7 @@ def sign(
     debug: DebugOpt = False,
 ) -> None:
     with user_errors(debug):
+        from patchwarden.app.serialize.trust import signed_dict
         from patchwarden.app.trust.signer import sign_images
         from patchwarden.app.wiring import build_client, build_signers
 
@@ -66,19 +69,7 @@ def sign(
         with build_client(cfg) as client:
             signed = sign_images(images, str(key), build_signers(cfg, client), client)
         if format == OutputFormat.json:
-            emit_json(
-                {
-                    "signed": [
-                        {
-                            "image": s.image,
-                            "signature_tag": s.signature_tag,
-                            "signature_manifest": s.signature_manifest,
-                            "key": s.key,
-                        }
-                        for s in signed
-                    ]
-                }
-            )
+            emit_json(signed_dict(signed))
         else:
             for s in signed:
                 out.print(f"[bold green]signed[/] {escape(s.image)}")

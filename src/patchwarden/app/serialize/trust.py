@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from patchwarden.app.trust.model import Verification
     from patchwarden.app.trust.policy import Decision
+    from patchwarden.app.trust.signer import Signed
 
 
 def verification_dict(v: Verification) -> dict[str, Any]:
@@ -49,3 +50,18 @@ def decision_dict(d: Decision) -> dict[str, Any]:
 def refusal_dict(reason: str) -> dict[str, Any]:
     """A decision made before any verification (the image is outside ``registries.allowed``)."""
     return {"allowed": False, "reason": reason, "verifications": []}
+
+
+def signed_dict(signed: Sequence[Signed]) -> dict[str, Any]:
+    """``sign``: each image signed, where its signature went and by which key."""
+    return {
+        "signed": [
+            {
+                "image": s.image,
+                "signature_tag": s.signature_tag,
+                "signature_manifest": s.signature_manifest,
+                "key": s.key,
+            }
+            for s in signed
+        ]
+    }
