@@ -56,7 +56,8 @@ def _version(value: bool) -> None:
 
 
 def _root(
-    version: bool = typer.Option(
+    # not named `version`: Click's default_map would give it the `version` command's flags:
+    show_version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
@@ -101,9 +102,27 @@ def requested_command(argv: Sequence[str]) -> str | None:
 
 def main() -> None:
     name = requested_command(sys.argv[1:])
+    app = build_app(None if name is None else [name])
     # the name in usage lines and of shell completion's variable, _PATCHWARDEN_COMPLETE,
     # however the program was started (`python -m patchwarden.cli.main` included)
-    build_app(None if name is None else [name])(prog_name="patchwarden")
+    try:
+        defaults = _flag_defaults(app, sys.argv[1:])
+    except typer.Exit as exc:  # a bad flags: section, already reported
+        raise SystemExit(exc.exit_code) from None
+    app(prog_name="patchwarden", default_map=defaults)
+
+
+def _flag_defaults(app: typer.Typer, argv: Sequence[str]) -> dict[str, Any] | None:
+    """Option defaults from the config file's ``flags:`` (:mod:`patchwarden.cli.flags`)."""
+    from patchwarden.cli.common import user_errors
+    from patchwarden.cli.flags import default_map, read_flags
+
+    with user_errors():
+        flags, path = read_flags(argv)
+        if not flags or path is None:
+            return None
+        return default_map(typer.main.get_command(app), flags, path, list(COMMANDS))
+    return None  # not reached: user_errors exits
 
 
 def __getattr__(attr: str) -> Any:  # PEP 562: ``from patchwarden.cli.main import app``

@@ -406,6 +406,11 @@ class Config(_Strict):
     allowed_registries: list[str] | None = Field(
         None, description="written as registries.allowed: globs on normalized image names"
     )
+    flags: dict[str, Any] = Field(
+        default_factory=dict,
+        description="defaults for command-line options, per command (checked by the CLI: "
+        "command line > environment > flags: > built-in)",
+    )
     retention: list[RetentionRule] = Field(
         default_factory=list, description="what `registry retain` keeps, per repository pattern"
     )

@@ -1,0 +1,85 @@
+"""`flags:` in patchwarden.yaml sets any command's options (Trivy-style config for flags):
+command line > environment variable > flags: > built-in default; unknown commands and options
+are errors naming the key. Each case is a real CLI process in a throwaway git repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _run(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("PATCHWARDEN_")}
+    full |= {"NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "patchwarden.cli.main", *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / ".git").mkdir()  # the config search stops at the repository root
+    return tmp_path
+
+
+def _config(repo: Path, text: str) -> None:
+    (repo / "patchwarden.yaml").write_text("version: 1\n" + text)
+
+
+def test_flags_set_defaults_and_the_command_line_and_environment_win(repo: Path) -> None:
+    _config(repo, "flags:\n  version: {format: json}\n  engine:\n    history: {limit: 1}\n")
+    proc = _run(repo, "version")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["patchwarden"]  # JSON because flags: said so
+    table = _run(repo, "version", "--format", "table")
+    assert table.stdout.startswith("patchwarden "), "the command line wins"
+    env = _run(repo, "version", env={"PATCHWARDEN_FORMAT": "table"})
+    assert env.stdout.startswith("patchwarden "), "the environment wins over flags:"
+    # a nested command: its --help shows the default the file gives
+    helped = _run(repo, "engine", "history", "--help")
+    assert "default: 1]" in " ".join(helped.stdout.split())
+
+
+def test_config_given_with_c_is_the_one_read(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    other = tmp_path_factory.mktemp("elsewhere") / "team.yaml"
+    other.write_text("version: 1\nflags:\n  version: {format: json}\n")
+    assert _run(repo, "version").stdout.startswith("patchwarden ")
+    proc = _run(repo, "version", "-c", str(other))
+    assert proc.returncode == 0, proc.stderr
+    assert "patchwarden" in json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ("  scna: {format: json}\n", "flags.scna: no such command (one of: check, db, engine"),
+        (
+            "  version: {formt: json}\n",
+            "flags.version.formt: `patchwarden version` has no option formt",
+        ),
+        ("  engine: {histroy: {limit: 1}}\n", "flags.engine.histroy: no such command"),
+        ("  version: json\n", "flags.version: must be a mapping of options"),
+    ],
+)
+def test_unknown_keys_are_errors_naming_them(repo: Path, flags: str, message: str) -> None:
+    _config(repo, "flags:\n" + flags)
+    command = ["engine", "history"] if "engine" in flags else ["version"]
+    proc = _run(repo, *command)
+    assert proc.returncode == 2
+    assert message in " ".join(proc.stderr.split())
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
