@@ -7,6 +7,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
 
+class _Server(ThreadingHTTPServer):
+    # clients such as skopeo open many connections at once (one per blob, each asking for a
+    # token); the default listen backlog of 5 makes the kernel reset the overflow
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class LoopbackServer:
     """Subclasses give :meth:`_handler`; ``with Server(...) as s:`` starts and stops it."""
 
@@ -16,8 +23,7 @@ class LoopbackServer:
         raise NotImplementedError
 
     def start(self) -> Self:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
