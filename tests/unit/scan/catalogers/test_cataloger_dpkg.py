@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -154,13 +153,10 @@ def test_ground_truth_machine_status() -> None:
         if len(abbrev) >= 2 and abbrev[1] == "i":  # state: installed
             expected.append((name, version, arch, sname, sversion))
     data = status.read_bytes()
-    t0 = time.perf_counter()
     facts = CAT.catalog(entry("var/lib/dpkg/status", data))
-    elapsed = time.perf_counter() - t0
     got = [(p.name, p.version, p.arch, p.source_name, p.source_version) for p in facts.packages]
     assert len(got) == len(expected)
     assert sorted(got) == sorted(expected)
-    assert elapsed < 2.0, f"parsing {len(data)} bytes took {elapsed:.3f}s"
 
 
 def test_ground_truth_list_file() -> None:
