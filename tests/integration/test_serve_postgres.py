@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
-import time
 import signal
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
