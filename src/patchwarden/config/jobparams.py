@@ -25,6 +25,11 @@ class CheckParams(_Params):
     repositories: list[str] | None = Field(
         None, description="normalized repository names to check (default: every reference)"
     )
+    vulns: bool = Field(
+        False,
+        description="as `check --vulns`: vulnerabilities of each image, and what its candidate "
+        "fixes and introduces (the advisory index of advisories.db_path)",
+    )
 
 
 class ApplyParams(_Params):
