@@ -259,3 +259,49 @@ def test_ignore_file_and_stale_index_apply_to_check_vulns(world: World) -> None:
     current = ids(data["results"][0]["vulnerabilities"]["current"]["findings"])
     assert current == {"DSA-5330-1", "CVE-2023-23916"}
     assert "warning:" in proc.stderr and "advisories.max_age is 1s" in proc.stderr
+
+
+def test_serve_check_with_vulns_shows_fixed_and_introduced_on_the_image_page(
+    world: World, tmp_path: Path
+) -> None:
+    """``serve.jobs.check.params.vulns``: serve's check is ``check --vulns``; the dashboard's
+    page of a reference lists what its candidate fixes and introduces."""
+    from starlette.testclient import TestClient
+
+    from patchwarden.config.loader import load_config
+    from patchwarden.service.app import build_app
+    from patchwarden.service.process import Service
+
+    config = tmp_path / "patchwarden.yaml"
+    config.write_text(
+        (world.repo / "patchwarden.yaml").read_text()
+        + f"advisories:\n  db_path: {world.db}\ncache:\n  dir: {tmp_path / 'cache'}\n"
+        # scheduled never (February 30th): it runs when the API asks, with its parameters
+        + "serve:\n  jobs:\n    check:\n      cron: '0 0 30 2 *'\n      params: {vulns: true}\n"
+    )
+    admin = "pw-vulns-admin-" + "7" * 24
+    svc = Service(
+        load_config(config), [world.repo], state=str(tmp_path / "s.db"),
+        env={"PATCHWARDEN_API_TOKEN": admin},
+    )  # fmt: skip
+    with TestClient(build_app(svc, grace=5), base_url="http://127.0.0.1") as c:
+        auth = {"Authorization": f"Bearer {admin}"}
+        assert c.post("/api/v1/jobs/check/run", headers=auth).status_code == 202
+        deadline, runs = time.monotonic() + 120, []
+        while time.monotonic() < deadline:
+            runs = [r for r in c.get("/api/v1/jobs", headers=auth).json()["runs"] if r["finished_at"]]
+            if runs:
+                break
+            time.sleep(0.2)
+        assert [r["outcome"] for r in runs] == ["succeeded"], runs
+        refs = {r["key"]: r for r in c.get("/api/v1/references", headers=auth).json()["references"]}
+        app = refs["file:Dockerfile:1"]  # app:1.0.0 -> 2.0.0 fixes three, introduces one
+        assert {f["id"] for f in app["vulns"]["fixed"]} == {
+            "DSA-5330-1", "CVE-2023-23916", "CVE-2022-37434"
+        }  # fmt: skip
+        assert [f["id"] for f in app["vulns"]["introduced"]] == ["CVE-2022-43680"]
+        assert c.post("/login", data={"token": admin}).status_code == 200
+        page = c.get("/images/file:Dockerfile:1").text
+        assert "Fixed by the candidate (3)" in page and "Introduced by the candidate (1)" in page
+        assert "CVE-2023-23916" in page and "CVE-2022-43680" in page
+    svc.stop(1)

@@ -16,17 +16,14 @@ findings fixed, the layer must hold only what changed, and the image must still 
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -39,7 +36,8 @@ from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
 from patchwarden.versions.ecosystems import compare
 from testkit.cli_process import import_advisories
-from testkit.podman import env_ci, podman_ready, session_config
+from testkit.debian import rootfs_tar, unavailable
+from testkit.podman import podman_ready, session_config
 from testkit.tools import image_config, require_tool
 
 pytestmark = pytest.mark.integration
@@ -60,78 +58,6 @@ FIXED = {
     "libexpat1": "2.2.10-2+deb11u5",
     "expat": "2.2.10-2+deb11u5",
 }
-
-
-def _unavailable(why: str) -> None:
-    if env_ci():
-        pytest.fail(why, pytrace=False)
-    pytest.skip(why)
-
-
-def debian_mirror() -> str | None:
-    """The first Debian archive URI in this machine's apt sources (deb822 or one-line)."""
-    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
-        try:
-            text = path.read_text()
-        except OSError:
-            continue
-        for m in re.finditer(r"^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(\S+)", text, re.M):
-            uri = m.group(1).rstrip("/")
-            if uri.startswith("http") and uri.endswith("/debian"):
-                return uri
-    return None
-
-
-def rootfs_tar() -> Path:
-    """A tarball of the debootstrapped root filesystem, made once per machine."""
-    key = f"patchwarden-debootstrap-{SUITE}-minbase-{'-'.join(EXTRA)}-v1"
-    cache = Path(tempfile.gettempdir()) / f"{key}.tar"
-    with open(f"{cache}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if cache.is_file():
-            return cache
-        mirror = debian_mirror()
-        if mirror is None:
-            _unavailable("no Debian mirror in this machine's apt sources")
-        work = Path(tempfile.mkdtemp(prefix="pw-debootstrap-"))
-        try:
-            root = work / "root"
-            proc = subprocess.run(
-                [
-                    "debootstrap",
-                    "--variant=minbase",
-                    f"--include={','.join(EXTRA)}",
-                    SUITE,
-                    str(root),
-                    str(mirror),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=1800,
-            )
-            if proc.returncode != 0:
-                _unavailable(f"debootstrap failed: {proc.stdout[-1500:]}{proc.stderr[-1500:]}")
-            tmp = cache.with_suffix(".partial")
-            subprocess.run(
-                [
-                    "tar",
-                    "-C",
-                    str(root),
-                    "--numeric-owner",
-                    "--exclude=./dev/*",
-                    "--exclude=./proc/*",
-                    "--exclude=./sys/*",
-                    "-cf",
-                    str(tmp),
-                    ".",
-                ],
-                check=True,
-                timeout=600,
-            )
-            os.replace(tmp, cache)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return cache
 
 
 def older_status(status: str) -> tuple[str, int]:
@@ -197,7 +123,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         require_tool(name)
     why = podman_ready()
     if why:
-        _unavailable(why)
+        unavailable(why)
     work = tmp_path_factory.mktemp("patch")
     db = import_advisories(OSV, work / "adv.db")
     return {
@@ -217,7 +143,7 @@ def test_patch_upgrades_exactly_the_vulnerable_packages_in_one_layer(
     env: dict[str, str], plain_registry: RegistryServer, tmp_path: Path
 ) -> None:
     host, ns = plain_registry.host, f"p{uuid.uuid4().hex[:8]}"
-    installed_kib = push_debian(rootfs_tar(), tmp_path, f"{host}/{ns}/deb:11")
+    installed_kib = push_debian(rootfs_tar(SUITE, EXTRA), tmp_path, f"{host}/{ns}/deb:11")
     vex = tmp_path / "deb.vex.json"
     proc = patch(env, f"{host}/{ns}/deb:11", "--vex", str(vex))
     assert proc.returncode == 0, proc.stdout + proc.stderr

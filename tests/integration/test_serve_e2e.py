@@ -332,7 +332,9 @@ def test_engine_update_kind_without_approvals_then_scan_of_the_running_image(
 ) -> None:
     """The ``engine-update`` kind with ``serve.approvals: false`` is ``engine update``: the
     container moves to the pushed patch release, health-gated, recorded, announced once;
-    then the ``scan`` kind stores the SBOM of the image the container now runs."""
+    then the ``scan`` kind stores the SBOM of the image the container now runs. Before that,
+    while the maintenance window or the image's policy schedule is closed, it touches
+    nothing."""
     from patchwarden.config.schema import Config
     from patchwarden.config.serve import JobName
     from patchwarden.service.kinds import run_kind
@@ -340,20 +342,38 @@ def test_engine_update_kind_without_approvals_then_scan_of_the_running_image(
 
     with scene(engine_url, tmp_path) as sc:
         d2 = push_web_image(sc.layouts, sc.reg.host, sc.repo, "1.0.1", version="v2")
-        cfg = Config.model_validate(
-            {
-                "registries": {sc.reg.host: {"insecure": True}},
-                "cache": {"dir": str(tmp_path / "cache")},
-                "serve": {
-                    "engine": engine_url,
-                    "approvals": False,
-                    "notify": [{"url_env": "PW_E2E_MAIL", "events": ["job-changed"]}],
-                },
-            }
-        )
+        never = "0 0 30 2 *"  # February 30th
+
+        def config(**closed: Any) -> Config:
+            return Config.model_validate(
+                {
+                    "registries": {sc.reg.host: {"insecure": True}},
+                    "cache": {"dir": str(tmp_path / "cache")},
+                    "serve": {
+                        "engine": engine_url,
+                        "approvals": False,
+                        "notify": [{"url_env": "PW_E2E_MAIL", "events": ["job-changed"]}],
+                        # another image's closed schedule does not hold this one back
+                        "schedules": [{"match": "docker.io/*", "cron": never}],
+                        **closed,
+                    },
+                }
+            )
+
         env = {"PATCHWARDEN_API_TOKEN": ADMIN, "PW_E2E_MAIL": sc.smtp.apprise_url()}
-        svc = Service(cfg, [sc.work], state=str(sc.state), env=env)
+        svc = Service(config(), [sc.work], state=str(sc.state), env=env)
         try:
+            mine = {"match": f"{sc.reg.host}/{sc.repo}", "cron": never}
+            svc.ctx.config = config(maintenance_windows=[{"cron": never}])
+            res = run_kind(JobName.ENGINE_UPDATE, svc.ctx, {"containers": [sc.name]})
+            assert res.summary.startswith("outside the maintenance windows: nothing updated")
+            svc.ctx.config = config(schedules=[mine])
+            res = run_kind(JobName.ENGINE_UPDATE, svc.ctx, {"containers": [sc.name]})
+            assert (res.changes, res.summary) == (0, "1 skipped"), res
+            assert [r["reason"] for r in res.data["results"]] == ["waits for its policy schedule"]
+            assert sc.engine.info(sc.name).digest == sc.d1 and _wait_http(sc.app_port) == "v1"
+            assert not svc.store.history(sc.name) and not sc.smtp.messages
+            svc.ctx.config = config()
             res = run_kind(JobName.ENGINE_UPDATE, svc.ctx, {"containers": [sc.name]})
             assert res.changes == 1, res
             assert [r["outcome"] for r in res.data["results"]] == ["updated"], res.data

@@ -57,7 +57,13 @@ def load_config(path: Path | None) -> Config:
             plain_data(data, source=path), context={"base_dir": str(path.parent)}
         )
     except ValidationError as exc:
-        raise ConfigError(_format_errors(path, data, exc), "see docs/configuration.md") from None
+        params = any(_job_params_loc(tuple(e["loc"])) for e in exc.errors())
+        hint = (
+            "docs/commands/serve.md lists the parameters of each job kind"
+            if params
+            else "see docs/configuration.md"
+        )
+        raise ConfigError(_format_errors(path, data, exc), hint) from None
 
 
 def plain_data(node: Any, *, source: Path | None = None, max_nodes: int = MAX_NODES) -> Any:
@@ -99,7 +105,7 @@ def _format_errors(path: Path, data: CommentedMap, exc: ValidationError) -> str:
         where = f"{path}:{line}" if line else str(path)
         dotted = key_path(loc)
         if err["type"] == "extra_forbidden":
-            allowed = ", ".join(sorted(_allowed_keys(loc[:-1])))
+            allowed = ", ".join(sorted(_allowed_keys(loc[:-1]))) or "none"
             msg = f"unknown key {loc[-1]!r} (allowed here: {allowed})"
         else:
             msg = err["msg"].removeprefix("Value error, ")
@@ -134,8 +140,17 @@ def line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+def _job_params_loc(loc: tuple[Any, ...]) -> bool:
+    """Whether ``loc`` is inside ``serve.jobs.<kind>.params``."""
+    return len(loc) >= 4 and loc[:2] == ("serve", "jobs") and loc[3] == "params"
+
+
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     """Keys allowed in the mapping at ``loc`` (walks the pydantic model tree)."""
+    if _job_params_loc(loc) and len(loc) == 4:  # a plain dict, checked per kind
+        from patchwarden.config.jobparams import allowed_params
+
+        return allowed_params(str(loc[2]))
     annotation: Any = Config
     for part in loc:
         model = _inner_model(annotation)

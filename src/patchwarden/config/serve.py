@@ -221,6 +221,14 @@ class ServeConfig(_Strict):
         description="new-vulnerability alerts for findings at or above this severity",
     )
 
+    @field_validator("jobs")
+    @classmethod
+    def _job_params(cls, v: dict[JobName, JobSchedule]) -> dict[JobName, JobSchedule]:
+        from patchwarden.config.jobparams import check_params
+
+        check_params({kind.value: sched.params for kind, sched in v.items()})
+        return v
+
     @field_validator("templates")
     @classmethod
     def _templates(cls, v: dict[Event, MessageTemplate]) -> dict[Event, MessageTemplate]:

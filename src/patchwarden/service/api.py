@@ -214,6 +214,14 @@ class Api:
         self.svc.runner.send(tid)
         return ok({"task": task}, 202)
 
+    def history(self, request: Request, who: Principal) -> Response:
+        """Container updates and rollbacks, the shape of ``engine history --format json``."""
+        from patchwarden.app.serialize.live import history_dict
+
+        container = request.query_params.get("container") or None
+        limit = min(_int(request.query_params.get("limit"), 100), 1000)
+        return ok(history_dict(self.svc.store.history(container, limit=limit)))
+
     def audit(self, request: Request, who: Principal) -> Response:
         return ok({"audit": self.svc.fleet.audit_log(_int(request.query_params.get("limit"), 200))})
 
@@ -294,6 +302,7 @@ class Api:
             Route("/api/v1/updates", g(Role.READ, self.updates), methods=["GET"]),
             Route("/api/v1/jobs", g(Role.READ, self.jobs), methods=["GET"]),
             Route("/api/v1/audit", g(Role.READ, self.audit), methods=["GET"]),
+            Route("/api/v1/history", g(Role.READ, self.history), methods=["GET"]),
             Route("/api/v1/tasks", g(Role.READ, self.tasks), methods=["GET"]),
             Route("/api/v1/tasks/{id}/retry", g(Role.ADMIN, self.retry_task), methods=["POST"]),
             Route("/api/v1/scan", g(Role.READ, self.scan), methods=["GET"]),

@@ -51,12 +51,34 @@ def fleet_key(res: CheckResult) -> str:
     return f"file:{ref.file}:{ref.line}"
 
 
-def to_item(res: CheckResult, now: datetime) -> FleetItem:
-    vulns: dict[str, Any] = {}
-    if res.vulns is not None:
-        from patchwarden.app.check.vulns import by_severity
+MAX_LISTED = 50  # vulnerabilities fixed/introduced kept per reference (the counts are whole)
 
-        vulns = {"by_severity": by_severity(res.vulns.current)}
+
+def vuln_facts(res: CheckResult) -> dict[str, Any]:
+    """What the dashboard's image page shows of a ``check --vulns`` result: the current
+    image's counts by severity, and what the candidate fixes and introduces."""
+    if res.vulns is None:
+        return {}
+    from patchwarden.app.check.vulns import by_severity
+
+    facts: dict[str, Any] = {
+        "by_severity": by_severity(res.vulns.current),
+        "summary": res.vulns.summary(),
+    }
+    tag = res.candidate.tag if res.candidate else None
+    option = next((o for o in res.vulns.options if o.tag == tag), None)
+    if option is not None:
+        for name, found in (("fixed", option.fixed), ("introduced", option.introduced)):
+            facts[name] = [
+                {"id": f.id, "package": f.package.name, "severity": f.severity.value}
+                for f in found[:MAX_LISTED]
+            ]
+            facts[f"{name}_count"] = len(found)
+    return facts
+
+
+def to_item(res: CheckResult, now: datetime) -> FleetItem:
+    vulns = vuln_facts(res)
     cand = res.candidate
     return FleetItem(
         key=fleet_key(res),
@@ -96,8 +118,12 @@ class Context:
 
 
 class CheckJob:
-    def __init__(self, ctx: Context) -> None:
+    """``vulns``: as ``check --vulns`` (the advisory index of ``advisories.db_path``): the
+    fleet keeps each reference's vulnerabilities and what its candidate fixes and introduces."""
+
+    def __init__(self, ctx: Context, *, vulns: bool = False) -> None:
         self.ctx = ctx
+        self.vulns = vulns
 
     def __call__(self, trigger: Trigger) -> str:
         from patchwarden.app.wiring import build_checker
@@ -107,7 +133,7 @@ class CheckJob:
         inv = run_inventory(ctx.paths, ctx.config)
         refs = tuple(r for r in inv.references if scope is None or r.ref.name in scope)
         # No disk cache: an event says a tag just moved, a cached tag list would hide it.
-        checker = build_checker(ctx.config, use_cache=False, state=ctx.state)
+        checker = build_checker(ctx.config, use_cache=False, state=ctx.state, vulns=self.vulns)
         containers = self._containers(scope)
         report = checker.run(Inventory(refs + tuple(c for c, _ in containers), inv.skipped))
         ctx.metrics.registry_requests(report.requests)

@@ -54,12 +54,12 @@ def trigger_of(params: Params) -> Trigger:
 
 def run_check(ctx: Context, params: Params) -> JobResult:
     """``check``; ``pull`` ([path, branch] pairs, from a git push) fast-forwards those
-    checkouts first."""
+    checkouts first; ``vulns`` (a configured parameter) checks as ``check --vulns``."""
     from patchwarden.service.forgehooks import fast_forward
     from patchwarden.service.jobs import CheckJob
 
     pulled = [fast_forward(Path(path), branch) for path, branch in params.get("pull", ())]
-    summary = CheckJob(ctx)(trigger_of(params))
+    summary = CheckJob(ctx, vulns=bool(params.get("vulns", False)))(trigger_of(params))
     return JobResult("; ".join([*pulled, summary]), data={"pulled": pulled})
 
 

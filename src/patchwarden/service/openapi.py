@@ -114,6 +114,13 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         )
     },
     "/api/v1/audit": {"get": _op("Audit log, newest first", auth="read", query=("limit",))},
+    "/api/v1/history": {
+        "get": _op(
+            "Container updates and rollbacks, newest first (engine history's records)",
+            auth="read",
+            query=("container", "limit"),
+        )
+    },
     "/api/v1/tasks": {
         "get": _op(
             "Jobs handed to workers (queue.broker_url); state=dead: the dead-letter list",

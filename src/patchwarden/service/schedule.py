@@ -114,15 +114,18 @@ def in_window(windows: list[Window], now: datetime) -> bool:
 
 
 def next_window(windows: list[Window], now: datetime) -> datetime | None:
-    if not windows:
-        return None
-    from croniter import croniter
+    """When the next window opens; None without windows, or when none ever opens again (a
+    cron such as ``0 0 30 2 *`` that no date matches)."""
+    from croniter import CroniterBadDateError, croniter
 
-    starts: list[datetime] = [
-        croniter(w.cron, _local(now, w.timezone)).get_next(datetime).astimezone(now.tzinfo)
-        for w in windows
-    ]
-    return min(starts)
+    starts: list[datetime] = []
+    for w in windows:
+        try:
+            nxt: datetime = croniter(w.cron, _local(now, w.timezone)).get_next(datetime)
+        except CroniterBadDateError:
+            continue
+        starts.append(nxt.astimezone(now.tzinfo))
+    return min(starts, default=None)
 
 
 def policy_open(schedules: list[PolicySchedule], image: str, now: datetime) -> bool:

@@ -14,9 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from patchwarden.errors import PatchwardenError, UsageError
 from patchwarden.service.result import JobResult, Params
-from patchwarden.service.schedule import policy_open
+from patchwarden.service.schedule import in_window, next_window, policy_open
 
 if TYPE_CHECKING:
+    from patchwarden.app.live.model import CandidateFn
+    from patchwarden.config.serve import PolicySchedule
+    from patchwarden.core.ref import ImageRef
+    from patchwarden.engine.client import ContainerInfo
     from patchwarden.service.jobs import Context
 
 
@@ -96,7 +100,9 @@ def run_engine_update(ctx: Context, params: Params) -> JobResult:
     """With approvals (``serve.approvals``, the default) an engine update is proposed, not
     made: this runs the ``check`` of the engine's containers, whose outdated ones become
     pending updates. Without approvals it is ``engine update``: every container the policy
-    allows is updated, health-gated, rolled back when it breaks."""
+    allows is updated, health-gated, rolled back when it breaks - like ``apply``, only inside
+    a maintenance window (``serve.maintenance_windows``) and, per container, while its image's
+    policy schedule (``serve.schedules``) is open; the others are skipped, and say why."""
     from patchwarden.app.live import Selection, policy_candidates
     from patchwarden.app.live.gate import Probes
     from patchwarden.app.wiring import build_checker, build_live_updater
@@ -108,6 +114,14 @@ def run_engine_update(ctx: Context, params: Params) -> JobResult:
     if ctx.config.serve.approvals:
         summary = CheckJob(ctx)(Trigger("engine-update", "approvals on: propose only"))
         return JobResult(f"proposed (approvals on): {summary}")
+    now = datetime.now(UTC)
+    windows = ctx.config.serve.maintenance_windows
+    if not in_window(windows, now):
+        nxt = next_window(windows, now)
+        return JobResult(
+            "outside the maintenance windows: nothing updated"
+            + (f" (next: {nxt.isoformat()})" if nxt else " (none ever opens again)")
+        )
     updater = build_live_updater(
         engine_url=ctx.config.serve.engine,
         state=ctx.state,
@@ -119,13 +133,30 @@ def run_engine_update(ctx: Context, params: Params) -> JobResult:
         ctx.config, use_cache=False, drift=False, fresh_tags=True, concurrency=1
     )
     names = tuple(str(n) for n in params.get("containers", ()))
-    results = updater.recover() + updater.update(policy_candidates(checker), Selection(names=names))
+    candidates = scheduled(policy_candidates(checker), ctx.config.serve.schedules, now)
+    results = updater.recover() + updater.update(candidates, Selection(names=names))
     outcomes = Counter(r.outcome.value for r in results)
     made = outcomes.get("updated", 0) + outcomes.get("rolled-back", 0)
     summary = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "no containers"
     from patchwarden.app.serialize.live import live_results_dict
 
     return JobResult(summary, made, live_results_dict(results))
+
+
+def scheduled(
+    candidates: CandidateFn, schedules: list[PolicySchedule], now: datetime
+) -> CandidateFn:
+    """``candidates``, except for images whose policy schedule is closed at ``now``: those
+    are skipped (nothing pulled, nothing recreated) with the reason."""
+    from patchwarden.app.live.model import Candidate
+    from patchwarden.core.live import LiveOutcome
+
+    def candidate_for(info: ContainerInfo, ref: ImageRef) -> Candidate:
+        if not policy_open(schedules, ref.name, now):
+            return Candidate(None, LiveOutcome.SKIPPED, "waits for its policy schedule")
+        return candidates(info, ref)
+
+    return candidate_for
 
 
 def run_rebuild(ctx: Context, params: Params) -> JobResult:

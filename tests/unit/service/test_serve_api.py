@@ -194,3 +194,24 @@ def test_rollback_needs_admin_and_an_engine(served: Served) -> None:
     assert c.post("/api/v1/containers/web/rollback").status_code == 401
     r = c.post("/api/v1/containers/web/rollback", headers=served.admin())
     assert r.status_code == 400 and "serve.engine" in r.json()["hint"]
+
+
+def test_history_lists_container_updates_like_engine_history(served: Served) -> None:
+    from datetime import UTC, datetime
+
+    from patchwarden.store import UpdateRecord
+
+    c, now = served.client, datetime.now(UTC)
+    assert c.get("/api/v1/history").status_code == 401
+    assert c.get("/api/v1/history", headers=served.admin()).json() == {"records": []}
+    for name, to in (("web", "sha256:" + "2" * 64), ("db", "sha256:" + "4" * 64)):
+        old = ("sha256:" + "1" * 64, f"r.example/{name}:1")
+        record = UpdateRecord(
+            None, now, now, name, old[1], old[0], f"r.example/{name}:2", to, "updated", "test"
+        )
+        served.svc.store.record(record)
+    got = c.get("/api/v1/history?container=web", headers=served.admin()).json()["records"]
+    assert [(r["container"], r["outcome"], r["to_digest"]) for r in got] == [
+        ("web", "updated", "sha256:" + "2" * 64)
+    ]
+    assert len(c.get("/api/v1/history?limit=1", headers=served.admin()).json()["records"]) == 1

@@ -102,3 +102,98 @@ def test_a_taken_listen_address_is_a_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "cannot listen on" in result.stderr and "--listen" in result.stderr
     assert not (tmp_path / "s.db").exists()  # refused before anything started
+
+
+def test_every_job_kind_has_a_parameter_schema() -> None:
+    from patchwarden.config.jobparams import PARAMS
+
+    assert set(PARAMS) == {k.value for k in JobName}
+
+
+def _load(tmp_path: Path, text: str) -> str:
+    """The message and hint of loading ``text`` as patchwarden.yaml (it must fail)."""
+    from patchwarden.config.loader import load_config
+    from patchwarden.errors import ConfigError
+
+    path = tmp_path / "patchwarden.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    return f"{e.value.message}\nhint: {e.value.hint}"
+
+
+def test_job_parameters_are_checked_at_load_with_file_line_and_key(tmp_path: Path) -> None:
+    text = _load(
+        tmp_path,
+        "serve:\n"
+        "  jobs:\n"
+        "    update:\n"
+        "      cron: '0 3 * * *'\n"
+        "      params:\n"
+        "        dry_run: 'yes'\n"  # line 6: a string, not a boolean
+        "        pul_request: false\n"  # line 7: a typo
+        "    retention:\n"
+        "      cron: '0 4 * * 0'\n"
+        "      params: {keep_last: 5, keep_tags: '(release'}\n"  # line 10: no repositories
+        "    engine-update:\n"
+        "      cron: '0 4 * * 0'\n"
+        "      params: {stop_timeout: ten}\n"  # line 13
+        "    apply:\n"
+        "      cron: '0 4 * * 0'\n"
+        "      params: {containers: [web]}\n",  # line 16: apply takes none
+    )
+    where = str(tmp_path / "patchwarden.yaml")
+    assert f"{where}:6: serve.jobs.update.params.dry_run: Input should be a valid boolean" in text
+    assert (
+        f"{where}:7: serve.jobs.update.params.pul_request: unknown key 'pul_request' (allowed "
+        "here: dry_run, forge, forge_api, forge_url, group, path, pin, pull_request, remote)"
+    ) in text
+    assert f"{where}:10: serve.jobs.retention.params.repositories: Field required" in text
+    assert f"{where}:10: serve.jobs.retention.params.keep_tags: invalid regular expression" in text
+    assert (
+        f"{where}:13: serve.jobs.engine-update.params.stop_timeout: Input should be a valid integer (got 'ten')"
+        in text
+    )
+    assert (
+        f"{where}:16: serve.jobs.apply.params.containers: unknown key 'containers' (allowed here: none)"
+        in text
+    )
+    assert "hint: docs/commands/serve.md lists the parameters of each job kind" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("check", {"repositories": ["docker.io/library/nginx"]}),
+        ("scan", {"images": ["r.example/a@sha256:" + "0" * 64], "max": 5}),
+        ("advisory-refresh", {"update": False}),
+        ("update", {"path": ".", "dry_run": True, "group": "all", "forge": "gitea"}),
+        ("engine-update", {"containers": ["web"], "stop_timeout": 3, "hook_timeout": 5}),
+        ("rebuild", {"builds": ["api"]}),
+        ("rollout", {"rollout_id": 3}),
+        ("retention", {"repositories": ["r.example/a"], "keep_days": 7, "keep_tags": "^v1"}),
+    ],
+)
+def test_documented_job_parameters_are_accepted_and_passed_on_unchanged(
+    kind: str, params: dict[str, Any]
+) -> None:
+    cfg = Config.model_validate(
+        {"serve": {"jobs": {kind: {"cron": "0 3 * * *", "params": params}}}}
+    )
+    assert cfg.serve.jobs[JobName(kind)].params == params
+
+
+def test_serve_refuses_to_start_on_a_bad_job_parameter(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from patchwarden.cli.main import build_app
+
+    cfg = tmp_path / "patchwarden.yaml"
+    cfg.write_text("serve:\n  jobs:\n    scan:\n      cron: '0 3 * * *'\n      params: {max: 0}\n")
+    result = CliRunner().invoke(
+        build_app(["serve"]),
+        ["serve", str(tmp_path), "-c", str(cfg), "--state", str(tmp_path / "s.db")],
+    )
+    assert result.exit_code == 2, result.output
+    assert "serve.jobs.scan.params.max: Input should be greater than or equal to 1" in result.stderr
+    assert not (tmp_path / "s.db").exists()  # refused before anything started

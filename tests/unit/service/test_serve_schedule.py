@@ -82,6 +82,9 @@ def test_maintenance_windows() -> None:
     assert in_window(nights, datetime(2026, 1, 15, 22, 10, tzinfo=UTC))  # 23:10 Berlin, Thu
     assert not in_window(nights, datetime(2026, 1, 17, 22, 10, tzinfo=UTC))  # Saturday
     assert next_window(nights, T) == datetime(2026, 1, 15, 21, 0, tzinfo=UTC)
+    never = Window(cron="0 0 30 2 *")  # no February 30th: never opens, and says so
+    assert next_window([never], T) is None and not in_window([never], T)
+    assert next_window([never, *nights], T) == datetime(2026, 1, 15, 21, 0, tzinfo=UTC)
 
 
 def test_policy_schedules_hold_changes_to_matching_images_only() -> None:
