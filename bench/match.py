@@ -34,7 +34,7 @@ from typing import Any
 from patchwarden.advisories import match as matcher
 from patchwarden.advisories import severity
 from patchwarden.advisories.importer import import_sources
-from patchwarden.advisories.index import AdvisoryIndex, normalize_name
+from patchwarden.advisories.index import SCHEMA_VERSION, AdvisoryIndex, normalize_name
 from patchwarden.scan.catalogers import _purl
 from patchwarden.scan.model import Finding, OSInfo, Package, PackageType
 from patchwarden.versions import ecosystems
@@ -171,7 +171,7 @@ def build(params: dict[str, Any], marker: Path) -> None:
 
 def ensure_index(scale: float, rebuild: bool) -> dict[str, Any]:
     marker, params = WORK / "built.json", {"gen": GEN_VERSION, "seed": SEED, "sizes": SIZES}
-    params["scale"] = scale
+    params |= {"scale": scale, "schema": SCHEMA_VERSION}  # an index of another schema: rebuilt
     old: dict[str, Any] = json.loads(marker.read_text()) if marker.exists() else {}
     if not rebuild and (WORK / "index.db").exists() and {k: old.get(k) for k in params} == params:
         return old | {"reused": True}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,9 @@ from patchwarden.advisories.index import (
     record_keys,
 )
 from patchwarden.advisories.severity import assess, wont_fix
+from patchwarden.core.gcpause import gc_paused
 from patchwarden.scan.model import Finding, FindingStatus, OSInfo, Package, PackageType, Severity
-from patchwarden.versions.ecosystems import ecosystem_base, same, sort_key
+from patchwarden.versions.ecosystems import ecosystem_base, sort_key
 
 DEBIAN_CODENAMES = {"wheezy": "7", "jessie": "8", "stretch": "9", "buster": "10"}
 DEBIAN_CODENAMES |= {"bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14"}
@@ -46,6 +48,7 @@ _LANG = {
 @dataclass(frozen=True, slots=True)
 class _Hit:
     record: StoredRecord
+    keys: frozenset[str]  # every id the record answers to (``record_keys``)
     ecosystem: str
     fixed: str | None
     status: FindingStatus
@@ -99,7 +102,18 @@ def package_coordinates(pkg: Package) -> tuple[str, str]:
 def evaluate(ecosystem: str, version: str, entry: Mapping[str, Any]) -> tuple[bool, str | None]:
     """(affected, smallest fixed version above ``version``) for one affected entry."""
     key = sort_key(ecosystem)
-    kv = key(version)
+    return _evaluate(key, version, key(version), entry, lambda: entry.get("versions", ()))
+
+
+def _evaluate(
+    key: Callable[[str], tuple[int, Any]],
+    version: str,
+    kv: tuple[int, Any],
+    entry: Mapping[str, Any],
+    versions: Callable[[], Sequence[str]],
+) -> tuple[bool, str | None]:
+    """:func:`evaluate` with the key function, the version's key and the entry's ``versions``
+    list (called only when the ranges do not decide) given."""
     valid = kv[0] == 1
     affected = False
     fixes: list[str] = []
@@ -112,50 +126,77 @@ def evaluate(ecosystem: str, version: str, entry: Mapping[str, Any]) -> tuple[bo
             if fixed is not None:
                 fixes.append(fixed)
     if not affected:  # ranges first: the explicit list can be hundreds of versions long
-        listed = entry.get("versions", ())
-        affected = version in listed or (valid and any(same(key(v), kv) for v in listed))
+        listed = versions()
+        affected = bool(listed) and (version in listed or (valid and _listed_same(key, kv, listed)))
     if not affected:
         return False, None
-    return True, (min(fixes, key=key) if fixes else None)
+    if len(fixes) > 1:
+        return True, min(fixes, key=key)
+    return True, (fixes[0] if fixes else None)
 
 
-_ORDER = {"introduced": 0, "last_affected": 1, "fixed": 2}
+def _listed_same(
+    key: Callable[[str], tuple[int, Any]], kv: tuple[int, Any], listed: Sequence[str]
+) -> bool:
+    """Whether a version of ``listed`` denotes the version with key ``kv`` (:func:`same`).
+    Key ``==`` is ordering equality in every scheme (tests/unit/versions proves it on the
+    reference pairs), and ``in`` over ``map`` runs the whole loop in C."""
+    return kv in map(key, listed)
+
+
+# Each event kind with its rank among points at the same version (OSV: introduced, then
+# last_affected, then fixed).
+_KINDS = (("introduced", 0), ("fixed", 2), ("last_affected", 1))
+_START: tuple[int, ...] = (0,)  # "0": before every version
 
 
 def _in_range(
     key: Callable[[str], tuple[int, Any]], kv: tuple[int, Any], events: Sequence[Mapping[str, str]]
 ) -> tuple[bool, str | None]:
-    """Whether the version with key ``kv`` is in the range, and the first fix above it."""
-    limits = [e["limit"] for e in events if e.get("limit") and e["limit"] != "*"]
-    if any(kv >= key(lim) for lim in limits):
-        return False, None
-    points: list[tuple[tuple[Any, ...], str, str]] = []
+    """Whether the version with key ``kv`` is in the range, and the first fix above it.
+
+    The OSV evaluation sorts the events by version (introduced before last_affected before
+    fixed at the same version, else in the order given) and walks them: an ``introduced`` at
+    or below the version sets "affected", a ``fixed`` at or below it (a ``last_affected``
+    below it) clears it. The walk's result is the effect of the LAST event in that order that
+    applies to the version, so this finds that event (the largest sort position among the
+    applying ones) in one pass, without sorting. The first fix above the version is the
+    smallest ``fixed`` above it (the first given among equal ones)."""
+    last: tuple[Any, ...] | None = None  # sort position of the last applying event
+    last_kind = ""
+    fix_key: tuple[int, Any] | None = None
+    fix: str | None = None
+    seq = 0
     for ev in events:
-        for kind in ("introduced", "fixed", "last_affected"):
+        limit = ev.get("limit")
+        if limit and limit != "*" and kv >= key(limit):
+            return False, None
+        for kind, order in _KINDS:
             value = ev.get(kind)
-            if isinstance(value, str):
-                # "0" (introduced at the beginning) sorts before every version
-                points.append(((0,) if value == "0" else (1, key(value)), kind, value))
-    points.sort(key=lambda p: (p[0], _ORDER[p[1]]))
-    affected = False
-    for pos, kind, value in points:
-        if kind == "introduced" and (value == "0" or kv >= pos[1]):
-            affected = True
-        elif kind == "fixed" and kv >= pos[1]:  # noqa: SIM114
-            affected = False
-        elif kind == "last_affected" and kv > pos[1]:
-            affected = False
-    if not affected:
+            if not isinstance(value, str):
+                continue
+            seq += 1
+            if value == "0":
+                pos: tuple[Any, ...] = _START
+                applies = True
+            else:
+                vk = key(value)
+                pos = (1, vk)
+                applies = kv > vk if kind == "last_affected" else kv >= vk
+                if kind == "fixed" and vk > kv and (fix_key is None or vk < fix_key):
+                    fix_key, fix = vk, value
+            if applies:
+                here = (pos, order, seq)
+                if last is None or here > last:
+                    last, last_kind = here, kind
+    if last_kind != "introduced":
         return False, None
-    above = [v for pos, k, v in points if k == "fixed" and pos[1:] and pos[1] > kv]
-    return True, (above[0] if above else None)
-
-
-def _keys(rec: StoredRecord) -> set[str]:
-    return record_keys(rec.id, rec.aliases, rec.upstream)
+    return True, fix
 
 
 def _merge(pkg: Package, version: str, hits: list[_Hit]) -> list[Finding]:
+    if len(hits) == 1:
+        return [_finding(pkg, version, hits)]
     parent = list(range(len(hits)))
 
     def find(i: int) -> int:
@@ -166,7 +207,7 @@ def _merge(pkg: Package, version: str, hits: list[_Hit]) -> list[Finding]:
 
     owner: dict[str, int] = {}
     for i, hit in enumerate(hits):
-        for key in _keys(hit.record):
+        for key in hit.keys:
             if key in owner:
                 parent[find(i)] = find(owner[key])
             else:
@@ -178,14 +219,26 @@ def _merge(pkg: Package, version: str, hits: list[_Hit]) -> list[Finding]:
 
 
 def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
-    group.sort(key=lambda h: h.record.id)
-    keys = set().union(*(_keys(h.record) for h in group))
+    if len(group) == 1:  # most findings: one record
+        hit = group[0]
+        keys: AbstractSet[str] = hit.keys
+        ids = [hit.record.id]
+        fixes = [hit.fixed] if hit.fixed else []
+        best, scores = hit, ([hit.cvss] if hit.cvss is not None else [])
+    else:
+        group.sort(key=_record_id)
+        keys = set(group[0].keys).union(*(h.keys for h in group[1:]))
+        ids = list(dict.fromkeys(h.record.id for h in group))  # one record may match twice
+        distinct = {h.fixed for h in group if h.fixed}
+        fixes = (
+            sorted(distinct, key=sort_key(group[0].ecosystem))
+            if len(distinct) > 1
+            else list(distinct)
+        )
+        best = max(group, key=lambda h: (SOURCE_RANK.get(h.severity_source, 0), h.severity.rank))
+        scores = [h.cvss for h in group if h.cvss is not None]
     cves = sorted(k for k in keys if k.startswith("CVE-"))
-    ids = list(dict.fromkeys(h.record.id for h in group))  # one record may match twice
     main = cves[0] if len(cves) == 1 else next((i for i in ids if i in cves), ids[0])
-    eco = group[0].ecosystem
-    distinct = {h.fixed for h in group if h.fixed}
-    fixes = sorted(distinct, key=sort_key(eco)) if len(distinct) > 1 else list(distinct)
     fixed = fixes[-1] if fixes else None
     if fixed:
         status = FindingStatus.FIXED
@@ -193,8 +246,6 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
         status = FindingStatus.WILL_NOT_FIX
     else:
         status = FindingStatus.NO_FIX
-    best = max(group, key=lambda h: (SOURCE_RANK.get(h.severity_source, 0), h.severity.rank))
-    scores = [h.cvss for h in group if h.cvss is not None]
     summary = next((h.record.summary for h in group if h.record.summary), "")
     if not summary:
         details = next((h.record.details for h in group if h.record.details), "")
@@ -208,7 +259,7 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
         fixed_version=fixed,
         status=status,
         severity=best.severity,
-        ecosystem=eco,
+        ecosystem=group[0].ecosystem,
         summary=summary,
         cvss_score=max(scores) if scores else None,
         severity_source=best.severity_source,
@@ -219,8 +270,17 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
     )
 
 
+def _record_id(hit: _Hit) -> str:
+    return hit.record.id
+
+
 def match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) -> list[Finding]:
     """Findings for ``packages`` (affected only; not-affected results are never emitted)."""
+    with gc_paused():  # tens of thousands of small, acyclic objects: nothing for the GC to find
+        return _match(index, packages, os)
+
+
+def _match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) -> list[Finding]:
     wanted: dict[str, dict[str, list[tuple[Package, str]]]] = defaultdict(lambda: defaultdict(list))
     eco_cache: dict[PackageType, list[str]] = {}
     for pkg in packages:
@@ -235,19 +295,24 @@ def match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) 
             wanted[eco][normalize_name(eco, name)].append((pkg, version))
     found: dict[tuple[int, str], list[_Hit]] = defaultdict(list)
     pkg_by_id: dict[int, tuple[Package, str]] = {}
+    record_keys_of: dict[str, frozenset[str]] = {}
     for eco, by_name in wanted.items():
-        # Evaluate first (once per distinct version: the binaries of one source package share
-        # it), then load only the records that affect something.
+        key = sort_key(eco)
+        base = ecosystem_base(eco)
+        # Evaluate each distinct version of a name once (the binaries of one source package
+        # share it), then load only the records that affect something.
+        keyed = {name: {v: key(v) for _, v in installed} for name, installed in by_name.items()}
         affecting: list[tuple[AffectedRow, list[tuple[Package, str, str | None]]]] = []
         for row in index.lookup(eco, list(by_name)):
-            results: dict[str, tuple[bool, str | None]] = {}
-            hit_pkgs = []
-            for pkg, version in by_name[row.name]:
-                res = results.get(version)
-                if res is None:
-                    res = results[version] = evaluate(eco, version, row.data)
-                if res[0]:
-                    hit_pkgs.append((pkg, version, res[1]))
+            results = {
+                v: _evaluate(key, v, kv, row.data, row.versions)
+                for v, kv in keyed[row.name].items()
+            }
+            hit_pkgs = [
+                (pkg, version, results[version][1])
+                for pkg, version in by_name[row.name]
+                if results[version][0]
+            ]
             if hit_pkgs:
                 affecting.append((row, hit_pkgs))
         records = index.records([row.record_id for row, _ in affecting])
@@ -255,14 +320,17 @@ def match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) 
             rec = records.get(row.record_id)
             if rec is None or rec.withdrawn:
                 continue
-            sev, src, score = assess(
-                ecosystem_base(eco), row.data, rec.severity, rec.database_specific
-            )
+            keys = record_keys_of.get(rec.id)
+            if keys is None:
+                keys = record_keys_of[rec.id] = frozenset(
+                    record_keys(rec.id, rec.aliases, rec.upstream)
+                )
+            sev, src, score = assess(base, row.data, rec.severity, rec.database_specific)
             unfixed = FindingStatus.WILL_NOT_FIX if wont_fix(row.data) else FindingStatus.NO_FIX
             for pkg, version, fixed in hit_pkgs:
                 status = FindingStatus.FIXED if fixed else unfixed
                 pkg_by_id[id(pkg)] = (pkg, version)
-                found[(id(pkg), eco)].append(_Hit(rec, eco, fixed, status, sev, src, score))
+                found[(id(pkg), eco)].append(_Hit(rec, keys, eco, fixed, status, sev, src, score))
     findings: list[Finding] = []
     for (pid, _eco), hits in found.items():
         pkg, version = pkg_by_id[pid]
