@@ -37,8 +37,11 @@ def reference_evaluate(
         )
     if not affected:
         return False, None
-    cmp = functools.cmp_to_key(lambda a, b: compare(ecosystem, a, b))
-    return True, (min(fixes, key=cmp) if fixes else None)
+
+    def order(a: str, b: str) -> int:
+        return compare(ecosystem, a, b)
+
+    return True, (min(fixes, key=functools.cmp_to_key(order)) if fixes else None)
 
 
 def _range(

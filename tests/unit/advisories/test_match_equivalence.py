@@ -189,7 +189,7 @@ def test_match_through_the_index_equals_the_reference(
     fresh: AdvisoryIndex,
     corpus: dict[tuple[str, str], tuple[list[tuple[dict[str, Any], str]], list[str]]],
 ) -> None:
-    checked, found, wrong = 0, 0, []
+    checked, found, wrong = 0, 0, list[tuple[object, ...]]()
     for eco, names in _ecosystems_matched(corpus).items():
         packages = _packages(eco, names)
         target = _os_for(eco)
