@@ -5,15 +5,21 @@ Tables (``SCHEMA_VERSION`` in ``schema_version``):
 * ``records(id PK, modified, published, withdrawn, aliases, upstream, related, summary,
   details, severity, database_specific, url)`` — one row per OSV record; list/dict columns
   are JSON. ``modified`` is normalised (``normalize_timestamp``) so string order is time order.
-* ``affected(record_id, ecosystem, ecosystem_base, name, data)`` indexed on
+* ``affected(record_id, ecosystem, ecosystem_base, name, data, versions)`` indexed on
   ``(ecosystem, name)`` — one row per ``affected[]`` entry with a package; ``name`` is
-  normalised (PyPI: PEP 503; others exact); ``data`` is the entry's JSON without ``package``
-  and without bulky lists (``ecosystem_specific.binaries``/``imports``/``affected_functions``).
-  Withdrawn records keep their ``records`` row but get no ``affected`` rows.
+  normalised (PyPI: PEP 503; others exact); ``data`` is the entry's JSON without ``package``,
+  without ``versions`` and without bulky lists (``ecosystem_specific.binaries``/``imports``/
+  ``affected_functions``); ``versions`` is the entry's ``versions`` list as JSON (NULL when
+  empty), kept apart because the matcher needs it only when the ranges do not decide and it
+  is most of the bytes (PyPI lists run to hundreds of versions). Withdrawn records keep their
+  ``records`` row but get no ``affected`` rows.
 * ``sources(ecosystem PK, imported_at, record_count, source_url, etag, last_modified,
   cursor)`` — per ecosystem base (``Debian``, ``PyPI``): last import time, record count, where
   it came from and the incremental-update state (``cursor`` = newest ``modified`` seen in
   ``modified_id.csv``).
+
+Schema 1 (``versions`` inside ``data``) is upgraded in place when an import opens it
+(``create=True``: ``db update``/``db import``); read-only opens refuse it with that advice.
 
 Every import runs in one ``BEGIN IMMEDIATE`` transaction: a failure rolls it back and readers
 (WAL) keep seeing the previous index throughout.
@@ -28,7 +34,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -37,9 +43,10 @@ import platformdirs
 
 from patchwarden.advisories.errors import AdvisoryIndexError, missing_index
 from patchwarden.advisories.osv import OSVRecord, normalize_timestamp
+from patchwarden.core.gcpause import gc_paused
 from patchwarden.core.jsonfmt import loads
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENV_DB = "PATCHWARDEN_ADVISORY_DB"
 _BULKY = ("binaries", "imports", "affected_functions")
 _BATCH = 500
@@ -53,7 +60,7 @@ CREATE TABLE IF NOT EXISTS records (
   details TEXT NOT NULL, severity TEXT NOT NULL, database_specific TEXT, url TEXT);
 CREATE TABLE IF NOT EXISTS affected (
   record_id TEXT NOT NULL, ecosystem TEXT NOT NULL, ecosystem_base TEXT NOT NULL,
-  name TEXT NOT NULL, data TEXT NOT NULL);
+  name TEXT NOT NULL, data TEXT NOT NULL, versions TEXT);
 CREATE INDEX IF NOT EXISTS affected_lookup ON affected (ecosystem, name);
 CREATE INDEX IF NOT EXISTS affected_record ON affected (record_id);
 CREATE TABLE IF NOT EXISTS sources (
@@ -77,6 +84,15 @@ def record_keys(rid: str, aliases: Sequence[str], upstream: Sequence[str]) -> se
     distribution's ``UBUNTU-CVE-X``/``ALPINE-CVE-X``/``DEBIAN-CVE-X``."""
     keys = {rid, *aliases, *upstream}
     return keys | {m.group(1) for k in list(keys) if (m := _PREFIXED_CVE.match(k))}
+
+
+def _split_versions(data: dict[str, Any]) -> tuple[str, str | None]:
+    """(``data`` without ``versions``, ``versions``) as stored: compact JSON, None if empty."""
+    versions = data.pop("versions", None)
+    compact = (",", ":")
+    return json.dumps(data, separators=compact), (
+        json.dumps(versions, separators=compact) if versions else None
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +153,23 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AffectedRow:
+    """One ``affected`` entry: ``data`` decoded (without ``package`` and ``versions``), its
+    ``versions`` list kept as stored and decoded on the first :meth:`versions` call."""
+
     record_id: str
     ecosystem: str
     name: str
     data: dict[str, Any]
+    versions_json: str | None = None
+    _versions: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def versions(self) -> list[str]:
+        """The entry's ``versions`` list (empty when it has none)."""
+        if self._versions is None:
+            self._versions = loads(self.versions_json) if self.versions_json else []
+        return self._versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +259,8 @@ class ImportBatch:
                 if isinstance(data.get(key), dict):
                     data[key] = {k: v for k, v in data[key].items() if k not in _BULKY}
             name = normalize_name(eco, aff.package.name)
-            rows.append((rec.id, eco, base, name, json.dumps(data, separators=(",", ":"))))
-        self._conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?)", rows)
+            rows.append((rec.id, eco, base, name, *_split_versions(data)))
+        self._conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?)", rows)
         return True
 
     def add_cve_metrics(self, metrics: Sequence[CveMetric], origin: str, url: str) -> int:
@@ -357,7 +384,16 @@ class AdvisoryIndex:
                 f"advisory index {self.path} is damaged ({len(rows)} schema version rows)",
                 rebuild,
             )
-        if rows[0][0] != SCHEMA_VERSION:
+        if rows[0][0] == 1 and create:
+            self._upgrade_from_1()
+        elif rows[0][0] == 1:
+            raise AdvisoryIndexError(
+                f"advisory index {self.path} was written by an older patchwarden (schema "
+                f"version 1; this one reads {SCHEMA_VERSION})",
+                "run `patchwarden db update` (or `patchwarden db import PATH`) once: it "
+                "upgrades the index in place",
+            )
+        elif rows[0][0] != SCHEMA_VERSION:
             raise AdvisoryIndexError(
                 f"advisory index {self.path} has schema version {rows[0][0]}, "
                 f"this patchwarden uses {SCHEMA_VERSION}",
@@ -381,6 +417,27 @@ class AdvisoryIndex:
                 "records and it holds none",
                 rebuild,
             )
+
+    def _upgrade_from_1(self) -> None:
+        """Schema 1 -> 2: move each affected entry's ``versions`` list out of ``data`` into
+        its own column, in one transaction (another process may have done it meanwhile)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = self._conn.execute("SELECT version FROM schema_version").fetchone()
+            if version == 1:
+                self._conn.execute("ALTER TABLE affected ADD COLUMN versions TEXT")
+                rows = self._conn.execute(
+                    "SELECT rowid, data FROM affected WHERE data LIKE '%\"versions\"%'"
+                ).fetchall()
+                self._conn.executemany(
+                    "UPDATE affected SET data = ?, versions = ? WHERE rowid = ?",
+                    [(*_split_versions(loads(data)), rowid) for rowid, data in rows],
+                )
+                self._conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def _complete(self, tables: set[str]) -> None:
         """An index (proven ours) written by an earlier patchwarden: add the tables it lacks
@@ -461,17 +518,21 @@ class AdvisoryIndex:
     @_guarded
     def lookup(self, ecosystem: str, names: Sequence[str]) -> list[AffectedRow]:
         """Affected entries for ``names`` (already normalised) in exactly ``ecosystem``."""
+        with gc_paused():  # thousands of small decoded documents, no cycles among them
+            return self._lookup(ecosystem, names)
+
+    def _lookup(self, ecosystem: str, names: Sequence[str]) -> list[AffectedRow]:
         out: list[AffectedRow] = []
         unique = sorted(set(names))
         for i in range(0, len(unique), _BATCH):
             chunk = unique[i : i + _BATCH]
             marks = ",".join("?" * len(chunk))
             sql = (
-                "SELECT record_id, ecosystem, name, data FROM affected "  # noqa: S608 - only ? placeholders are joined in; values are bound
+                "SELECT record_id, ecosystem, name, data, versions FROM affected "  # noqa: S608 - only ? placeholders are joined in; values are bound
                 f"WHERE ecosystem = ? AND name IN ({marks})"
             )
-            for rid, eco, name, data in self._conn.execute(sql, (ecosystem, *chunk)):
-                out.append(AffectedRow(rid, eco, name, loads(data)))
+            for rid, eco, name, data, versions in self._conn.execute(sql, (ecosystem, *chunk)):
+                out.append(AffectedRow(rid, eco, name, loads(data), versions))
         return out
 
     def _rows_in(self, sql: str, values: Sequence[str], batch: int = _BATCH) -> Iterator[Any]:

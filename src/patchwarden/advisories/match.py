@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,9 @@ from patchwarden.advisories.index import (
     record_keys,
 )
 from patchwarden.advisories.severity import assess, wont_fix
+from patchwarden.core.gcpause import gc_paused
 from patchwarden.scan.model import Finding, FindingStatus, OSInfo, Package, PackageType, Severity
-from patchwarden.versions.ecosystems import ecosystem_base, same, sort_key
+from patchwarden.versions.ecosystems import ecosystem_base, sort_key
 
 DEBIAN_CODENAMES = {"wheezy": "7", "jessie": "8", "stretch": "9", "buster": "10"}
 DEBIAN_CODENAMES |= {"bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14"}
@@ -43,9 +45,10 @@ _LANG = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built ~15,000 times per scan, never changed
 class _Hit:
     record: StoredRecord
+    keys: frozenset[str]  # every id the record answers to (``record_keys``)
     ecosystem: str
     fixed: str | None
     status: FindingStatus
@@ -99,7 +102,18 @@ def package_coordinates(pkg: Package) -> tuple[str, str]:
 def evaluate(ecosystem: str, version: str, entry: Mapping[str, Any]) -> tuple[bool, str | None]:
     """(affected, smallest fixed version above ``version``) for one affected entry."""
     key = sort_key(ecosystem)
-    kv = key(version)
+    return _evaluate(key, version, key(version), entry, lambda: entry.get("versions", ()))
+
+
+def _evaluate(
+    key: Callable[[str], tuple[int, Any]],
+    version: str,
+    kv: tuple[int, Any],
+    entry: Mapping[str, Any],
+    versions: Callable[[], Sequence[str]],
+) -> tuple[bool, str | None]:
+    """:func:`evaluate` with the key function, the version's key and the entry's ``versions``
+    list (called only when the ranges do not decide) given."""
     valid = kv[0] == 1
     affected = False
     fixes: list[str] = []
@@ -112,50 +126,90 @@ def evaluate(ecosystem: str, version: str, entry: Mapping[str, Any]) -> tuple[bo
             if fixed is not None:
                 fixes.append(fixed)
     if not affected:  # ranges first: the explicit list can be hundreds of versions long
-        listed = entry.get("versions", ())
-        affected = version in listed or (valid and any(same(key(v), kv) for v in listed))
+        listed = versions()
+        affected = bool(listed) and (version in listed or (valid and _listed_same(key, kv, listed)))
     if not affected:
         return False, None
-    return True, (min(fixes, key=key) if fixes else None)
+    if len(fixes) > 1:
+        return True, min(fixes, key=key)
+    return True, (fixes[0] if fixes else None)
 
 
+def _listed_same(
+    key: Callable[[str], tuple[int, Any]], kv: tuple[int, Any], listed: Sequence[str]
+) -> bool:
+    """Whether a version of ``listed`` denotes the version with key ``kv`` (:func:`same`).
+    Key ``==`` is ordering equality in every scheme (tests/unit/versions proves it on the
+    reference pairs), and ``in`` over ``map`` runs the whole loop in C."""
+    return kv in map(key, listed)
+
+
+# An event kind's rank among events at the same version (OSV: introduced, then last_affected,
+# then fixed).
 _ORDER = {"introduced": 0, "last_affected": 1, "fixed": 2}
+_START: tuple[int, ...] = (0,)  # "0": before every version
+_FROM_START = {"introduced": "0"}
 
 
 def _in_range(
     key: Callable[[str], tuple[int, Any]], kv: tuple[int, Any], events: Sequence[Mapping[str, str]]
 ) -> tuple[bool, str | None]:
-    """Whether the version with key ``kv`` is in the range, and the first fix above it."""
-    limits = [e["limit"] for e in events if e.get("limit") and e["limit"] != "*"]
-    if any(kv >= key(lim) for lim in limits):
-        return False, None
-    points: list[tuple[tuple[Any, ...], str, str]] = []
+    """Whether the version with key ``kv`` is in the range, and the first fix above it.
+
+    The OSV evaluation sorts the events by version (introduced before last_affected before
+    fixed at the same version, else in the order given) and walks them: an ``introduced`` at
+    or below the version sets "affected", a ``fixed`` at or below it (a ``last_affected``
+    below it) clears it; a ``limit`` at or below the version excludes it. The walk's result
+    is the effect of the LAST event in that order that applies to the version, so this finds
+    that event (the largest sort position among the applying ones) in one pass, without
+    sorting. The first fix above the version is the smallest ``fixed`` above it (the first
+    given among equal ones). testkit.osv_reference walks the sorted events; the tests compare.
+    """
+    if len(events) <= 2 and events and events[0] == _FROM_START:  # most distro ranges
+        if len(events) == 1:  # introduced "0" alone: every version (no fix yet)
+            return True, None
+        fixed = events[1].get("fixed")
+        if len(events[1]) == 1 and isinstance(fixed, str) and fixed != "0":
+            # introduced "0", fixed X: affected below X, and X is the fix
+            return (True, fixed) if kv < key(fixed) else (False, None)
+    last: tuple[Any, ...] | None = None  # sort position of the last applying event
+    last_kind = ""
+    fix_key: tuple[int, Any] | None = None
+    fix: str | None = None
+    seq = 0
     for ev in events:
-        for kind in ("introduced", "fixed", "last_affected"):
-            value = ev.get(kind)
-            if isinstance(value, str):
-                # "0" (introduced at the beginning) sorts before every version
-                points.append(((0,) if value == "0" else (1, key(value)), kind, value))
-    points.sort(key=lambda p: (p[0], _ORDER[p[1]]))
-    affected = False
-    for pos, kind, value in points:
-        if kind == "introduced" and (value == "0" or kv >= pos[1]):
-            affected = True
-        elif kind == "fixed" and kv >= pos[1]:  # noqa: SIM114
-            affected = False
-        elif kind == "last_affected" and kv > pos[1]:
-            affected = False
-    if not affected:
+        for kind, value in ev.items():  # one kind per event, as the schema has it
+            order = _ORDER.get(kind)
+            if order is None:
+                if kind == "limit" and value and value != "*" and kv >= key(value):
+                    return False, None
+                continue
+            if not isinstance(value, str):
+                continue
+            seq += 1
+            if value == "0":
+                pos: tuple[Any, ...] = _START
+                applies = True
+            else:
+                vk = key(value)
+                pos = (1, vk)
+                applies = kv > vk if order == 1 else kv >= vk
+                if order == 2 and vk > kv and (fix_key is None or vk < fix_key):
+                    fix_key, fix = vk, value
+            if applies:
+                here = (pos, order, seq)
+                if last is None or here > last:
+                    last, last_kind = here, kind
+    if last_kind != "introduced":
         return False, None
-    above = [v for pos, k, v in points if k == "fixed" and pos[1:] and pos[1] > kv]
-    return True, (above[0] if above else None)
+    return True, fix
 
 
-def _keys(rec: StoredRecord) -> set[str]:
-    return record_keys(rec.id, rec.aliases, rec.upstream)
-
-
-def _merge(pkg: Package, version: str, hits: list[_Hit]) -> list[Finding]:
+def _merge(hits: list[_Hit]) -> list[dict[str, Any]]:
+    """The findings of one package version's hits, as :func:`_facts` (records that share an
+    id, alias or upstream id are one finding)."""
+    if len(hits) == 1:
+        return [_facts(hits)]
     parent = list(range(len(hits)))
 
     def find(i: int) -> int:
@@ -166,7 +220,7 @@ def _merge(pkg: Package, version: str, hits: list[_Hit]) -> list[Finding]:
 
     owner: dict[str, int] = {}
     for i, hit in enumerate(hits):
-        for key in _keys(hit.record):
+        for key in hit.keys:
             if key in owner:
                 parent[find(i)] = find(owner[key])
             else:
@@ -174,18 +228,32 @@ def _merge(pkg: Package, version: str, hits: list[_Hit]) -> list[Finding]:
     groups: dict[int, list[_Hit]] = defaultdict(list)
     for i, hit in enumerate(hits):
         groups[find(i)].append(hit)
-    return [_finding(pkg, version, group) for group in groups.values()]
+    return [_facts(group) for group in groups.values()]
 
 
-def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
-    group.sort(key=lambda h: h.record.id)
-    keys = set().union(*(_keys(h.record) for h in group))
+def _facts(group: list[_Hit]) -> dict[str, Any]:
+    """A finding's fields but those of the package (the same for every package installed at
+    this version: the binaries of one source package)."""
+    if len(group) == 1:  # most findings: one record
+        hit = group[0]
+        keys: AbstractSet[str] = hit.keys
+        ids = [hit.record.id]
+        fixes = [hit.fixed] if hit.fixed else []
+        best, scores = hit, ([hit.cvss] if hit.cvss is not None else [])
+    else:
+        group.sort(key=_record_id)
+        keys = set(group[0].keys).union(*(h.keys for h in group[1:]))
+        ids = list(dict.fromkeys(h.record.id for h in group))  # one record may match twice
+        distinct = {h.fixed for h in group if h.fixed}
+        fixes = (
+            sorted(distinct, key=sort_key(group[0].ecosystem))
+            if len(distinct) > 1
+            else list(distinct)
+        )
+        best = max(group, key=lambda h: (SOURCE_RANK.get(h.severity_source, 0), h.severity.rank))
+        scores = [h.cvss for h in group if h.cvss is not None]
     cves = sorted(k for k in keys if k.startswith("CVE-"))
-    ids = list(dict.fromkeys(h.record.id for h in group))  # one record may match twice
     main = cves[0] if len(cves) == 1 else next((i for i in ids if i in cves), ids[0])
-    eco = group[0].ecosystem
-    distinct = {h.fixed for h in group if h.fixed}
-    fixes = sorted(distinct, key=sort_key(eco)) if len(distinct) > 1 else list(distinct)
     fixed = fixes[-1] if fixes else None
     if fixed:
         status = FindingStatus.FIXED
@@ -193,34 +261,38 @@ def _finding(pkg: Package, version: str, group: list[_Hit]) -> Finding:
         status = FindingStatus.WILL_NOT_FIX
     else:
         status = FindingStatus.NO_FIX
-    best = max(group, key=lambda h: (SOURCE_RANK.get(h.severity_source, 0), h.severity.rank))
-    scores = [h.cvss for h in group if h.cvss is not None]
     summary = next((h.record.summary for h in group if h.record.summary), "")
     if not summary:
         details = next((h.record.details for h in group if h.record.details), "")
         summary = details.strip().splitlines()[0][:200] if details.strip() else ""
     url = next((h.record.url for h in group if h.record.url), None)
-    return Finding(
-        id=main,
-        aliases=tuple(sorted(keys - {main})),
-        package=pkg,
-        installed_version=pkg.version,
-        fixed_version=fixed,
-        status=status,
-        severity=best.severity,
-        ecosystem=eco,
-        summary=summary,
-        cvss_score=max(scores) if scores else None,
-        severity_source=best.severity_source,
-        records=tuple(ids),
-        url=url or f"https://osv.dev/vulnerability/{ids[0]}",
-        matched_version=version if version != pkg.version else None,
-        fixed_versions=tuple(fixes),
-    )
+    return {
+        "id": main,
+        "aliases": tuple(sorted(keys - {main})),
+        "fixed_version": fixed,
+        "status": status,
+        "severity": best.severity,
+        "ecosystem": group[0].ecosystem,
+        "summary": summary,
+        "cvss_score": max(scores) if scores else None,
+        "severity_source": best.severity_source,
+        "records": tuple(ids),
+        "url": url or f"https://osv.dev/vulnerability/{ids[0]}",
+        "fixed_versions": tuple(fixes),
+    }
+
+
+def _record_id(hit: _Hit) -> str:
+    return hit.record.id
 
 
 def match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) -> list[Finding]:
     """Findings for ``packages`` (affected only; not-affected results are never emitted)."""
+    with gc_paused():  # tens of thousands of small, acyclic objects: nothing for the GC to find
+        return _match(index, packages, os)
+
+
+def _match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) -> list[Finding]:
     wanted: dict[str, dict[str, list[tuple[Package, str]]]] = defaultdict(lambda: defaultdict(list))
     eco_cache: dict[PackageType, list[str]] = {}
     for pkg in packages:
@@ -233,40 +305,58 @@ def match(index: AdvisoryIndex, packages: Sequence[Package], os: OSInfo | None) 
         name, version = package_coordinates(pkg)
         for eco in ecos:
             wanted[eco][normalize_name(eco, name)].append((pkg, version))
-    found: dict[tuple[int, str], list[_Hit]] = defaultdict(list)
-    pkg_by_id: dict[int, tuple[Package, str]] = {}
+    # (ecosystem, name, version) -> its hits in row order: packages installed at the same
+    # version (the binaries of one source package) share them, and their findings' facts
+    hits_of: dict[tuple[str, str, str], list[_Hit]] = defaultdict(list)
+    # each package (per ecosystem) in the order it was first affected -> its hits' key
+    found: dict[tuple[int, str], tuple[Package, str, tuple[str, str, str]]] = {}
+    record_keys_of: dict[str, frozenset[str]] = {}
     for eco, by_name in wanted.items():
-        # Evaluate first (once per distinct version: the binaries of one source package share
-        # it), then load only the records that affect something.
-        affecting: list[tuple[AffectedRow, list[tuple[Package, str, str | None]]]] = []
+        key = sort_key(eco)
+        base = ecosystem_base(eco)
+        # Evaluate each distinct version of a name once, then load only the records that
+        # affect something.
+        keyed = {name: {v: key(v) for _, v in installed} for name, installed in by_name.items()}
+        affecting: list[tuple[AffectedRow, dict[str, str | None]]] = []
         for row in index.lookup(eco, list(by_name)):
-            results: dict[str, tuple[bool, str | None]] = {}
-            hit_pkgs = []
-            for pkg, version in by_name[row.name]:
-                res = results.get(version)
-                if res is None:
-                    res = results[version] = evaluate(eco, version, row.data)
-                if res[0]:
-                    hit_pkgs.append((pkg, version, res[1]))
-            if hit_pkgs:
-                affecting.append((row, hit_pkgs))
+            hit_versions = {}
+            for v, kv in keyed[row.name].items():
+                affected, fixed = _evaluate(key, v, kv, row.data, row.versions)
+                if affected:
+                    hit_versions[v] = fixed
+            if hit_versions:
+                affecting.append((row, hit_versions))
         records = index.records([row.record_id for row, _ in affecting])
-        for row, hit_pkgs in affecting:
+        for row, hit_versions in affecting:
             rec = records.get(row.record_id)
             if rec is None or rec.withdrawn:
                 continue
-            sev, src, score = assess(
-                ecosystem_base(eco), row.data, rec.severity, rec.database_specific
-            )
+            keys = record_keys_of.get(rec.id)
+            if keys is None:
+                keys = record_keys_of[rec.id] = frozenset(
+                    record_keys(rec.id, rec.aliases, rec.upstream)
+                )
+            sev, src, score = assess(base, row.data, rec.severity, rec.database_specific)
             unfixed = FindingStatus.WILL_NOT_FIX if wont_fix(row.data) else FindingStatus.NO_FIX
-            for pkg, version, fixed in hit_pkgs:
+            for version, fixed in hit_versions.items():
                 status = FindingStatus.FIXED if fixed else unfixed
-                pkg_by_id[id(pkg)] = (pkg, version)
-                found[(id(pkg), eco)].append(_Hit(rec, eco, fixed, status, sev, src, score))
+                hits_of[eco, row.name, version].append(
+                    _Hit(rec, keys, eco, fixed, status, sev, src, score)
+                )
+            for pkg, version in by_name[row.name]:
+                if version in hit_versions and (id(pkg), eco) not in found:
+                    found[(id(pkg), eco)] = (pkg, version, (eco, row.name, version))
     findings: list[Finding] = []
-    for (pid, _eco), hits in found.items():
-        pkg, version = pkg_by_id[pid]
-        findings.extend(_merge(pkg, version, hits))
+    facts_of: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for pkg, version, hits_key in found.values():
+        facts = facts_of.get(hits_key)
+        if facts is None:
+            facts = facts_of[hits_key] = _merge(hits_of[hits_key])
+        matched = version if version != pkg.version else None
+        findings.extend(
+            Finding(package=pkg, installed_version=pkg.version, matched_version=matched, **f)
+            for f in facts
+        )
     findings = enrich(index, findings)
     findings.sort(key=lambda f: (-f.severity.rank, f.package.name, f.id))
     return findings

@@ -168,7 +168,10 @@ class Severity(StrEnum):
 
     @property
     def rank(self) -> int:
-        return ["unknown", "low", "medium", "high", "critical"].index(self.value)
+        return _SEVERITY_RANK[self.value]
+
+
+_SEVERITY_RANK = {"unknown": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 
 class UnknownSeverity(StrEnum):
