@@ -35,3 +35,13 @@ def isolated_home(
     for var in [v for v in os.environ if v.startswith("PATCHWARDEN_")]:
         monkeypatch.delenv(var)
     yield home
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadfile`` (``make test``): the long integration files first (testkit.xdist_order)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from testkit.xdist_order import LongFilesFirst
+
+    return LongFilesFirst(config, log)
