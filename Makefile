@@ -6,10 +6,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # pytest-xdist: the suite mostly waits (Podman, servers, child processes), so more workers than
-# cores overlap the waits; files stay whole on one worker (module-scoped servers start once).
+# cores overlap the waits; files stay whole on one worker (module-scoped servers start once),
+# the long integration files first (tests/testkit/xdist_order.py).
 # `make test PYTEST_WORKERS=0` runs serially. Writing tests for this: docs/architecture.md#tests
 PYTEST_WORKERS ?= 4
-PYTEST_XDIST   := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+PYTEST_XDIST   := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 .PHONY: demo test unit integration lint typecheck bench bench-scan bench-match bench-inventory bench-rollout deps venv clean
 

@@ -37,11 +37,9 @@ def isolated_home(
     yield home
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """``--dist loadfile`` (``make test``): the long integration files first (testkit.xdist_order)."""
-    if config.getoption("dist") != "loadfile":
-        return None
-    from testkit.xdist_order import LongFilesFirst
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a pytest-xdist worker: the long integration files first (testkit.xdist_order)."""
+    if hasattr(config, "workerinput"):
+        from testkit.xdist_order import long_files_first
 
-    return LongFilesFirst(config, log)
+        items[:] = long_files_first(items)
