@@ -5,6 +5,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# pytest-xdist: the suite mostly waits (Podman, servers, child processes), so more workers than
+# cores overlap the waits; files stay whole on one worker (module-scoped servers start once),
+# the long integration files first (tests/testkit/xdist_order.py).
+# `make test PYTEST_WORKERS=0` runs serially. Writing tests for this: docs/architecture.md#tests
+PYTEST_WORKERS ?= 4
+PYTEST_XDIST   := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 .PHONY: demo test unit integration lint typecheck bench bench-scan bench-match bench-inventory bench-rollout deps venv clean
 
@@ -25,13 +31,13 @@ demo: deps venv
 test: deps venv
 	$(PY) -m ruff check src tests $(wildcard bench)
 	$(PY) -m mypy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_XDIST)
 
 unit: venv
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q $(PYTEST_XDIST) tests/unit
 
 integration: deps venv
-	$(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q $(PYTEST_XDIST) tests/integration
 
 lint: venv
 	$(PY) -m ruff check src tests $(wildcard bench)

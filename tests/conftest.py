@@ -35,3 +35,11 @@ def isolated_home(
     for var in [v for v in os.environ if v.startswith("PATCHWARDEN_")]:
         monkeypatch.delenv(var)
     yield home
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a pytest-xdist worker: the long integration files first (testkit.xdist_order)."""
+    if hasattr(config, "workerinput"):
+        from testkit.xdist_order import long_files_first
+
+        items[:] = long_files_first(items)

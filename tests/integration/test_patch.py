@@ -40,7 +40,9 @@ from testkit.debian import rootfs_tar, unavailable
 from testkit.podman import podman_ready, session_config
 from testkit.tools import image_config, require_tool
 
-pytestmark = pytest.mark.integration
+# apt in a container and scans of a Debian root file system: minutes on a loaded machine, so more
+# than the suite's 300 s guard against hangs
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 OSV = Path(__file__).parents[1] / "fixtures" / "osv" / "Debian"
 SUITE = "bullseye"
 EXTRA = ("libssl1.1", "openssl", "libexpat1", "expat")

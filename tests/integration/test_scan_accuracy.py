@@ -56,7 +56,9 @@ from testkit.scan_images import (
 )
 from testkit.tools import require_tool
 
-pytestmark = pytest.mark.integration
+# the set-up builds a venv, an npm tree and a Go binary (fresh clone: from the network): slow
+# on a loaded machine, so more than the suite's 300 s guard against hangs
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 OSV = Path(__file__).resolve().parents[1] / "fixtures" / "osv"
 DPKG, PY, NPM, GO, DEL = range(5)  # layer index of each part of the image

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from patchwarden.devtools.oci_builder import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, OCILayout
+from testkit.locks import one_at_a_time
 from testkit.tools import require_tool
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "scan" / "images"
@@ -135,6 +136,7 @@ def dpkg_truth(status: bytes, workdir: Path) -> list[tuple[str, str, str, str, s
 # --- pip -------------------------------------------------------------------------------------
 
 
+@one_at_a_time
 def build_venv(config: pytest.Config) -> Path:
     base = persistent_dir(config, "venv")
     venv, marker = base / "venv", base / "done.json"
@@ -169,6 +171,7 @@ def pip_list(venv: Path, path: Path | None = None) -> set[tuple[str, str]]:
 # --- npm -------------------------------------------------------------------------------------
 
 
+@one_at_a_time
 def build_npm(config: pytest.Config) -> Path:
     npm = require_tool("npm")
     base = persistent_dir(config, "npm")
@@ -231,6 +234,7 @@ def npm_ls(project: Path) -> set[tuple[str, str]]:
 # --- Go --------------------------------------------------------------------------------------
 
 
+@one_at_a_time
 def build_go(config: pytest.Config) -> Path:
     go = require_tool("go")
     base = persistent_dir(config, "go")

@@ -387,6 +387,7 @@ def test_scan_uses_the_configured_advisory_db(tmp_path: Path, monkeypatch: pytes
     root.mkdir()
     (tmp_path / "patchwarden.yaml").write_text(f"advisories:\n  db_path: {missing}\n")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "400")  # the path on one line however deep tmp_path is
     res = CliRunner().invoke(app, ["scan", "--rootfs", str(root), "--no-cache"])
     assert res.exit_code == 2 and str(missing) in res.output, res.output
     assert build_scan_pipeline(cfg).index_path(None) == missing

@@ -18,6 +18,7 @@ from patchwarden.scan.catalogers.golang import (
     stdlib_version,
 )
 from testkit.cataloger_helpers import entry, persistent_dir, walk
+from testkit.locks import one_at_a_time
 from testkit.tools import require_tool
 
 CAT = GoBinaryCataloger()
@@ -190,6 +191,7 @@ def _write_proxy(proxy: Path) -> None:
 
 
 @pytest.fixture(scope="session")
+@one_at_a_time
 def go_binary(request: pytest.FixtureRequest) -> Path:
     go = require_tool("go")
     base = persistent_dir(request.config, "go")

@@ -11,6 +11,7 @@ import pytest
 
 from patchwarden.scan.catalogers.npm import NpmCataloger
 from testkit.cataloger_helpers import entry, persistent_dir, walk
+from testkit.locks import one_at_a_time
 from testkit.tools import require_tool
 
 CAT = NpmCataloger()
@@ -80,6 +81,7 @@ def _flatten(tree: dict[str, Any], out: set[tuple[str, str]]) -> None:
 
 
 @pytest.fixture(scope="session")
+@one_at_a_time
 def npm_project(request: pytest.FixtureRequest) -> Path:
     npm = require_tool("npm")
     base = persistent_dir(request.config, "npm")

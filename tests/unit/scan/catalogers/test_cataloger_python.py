@@ -11,6 +11,7 @@ import pytest
 from patchwarden.scan.catalogers._purl import normalize_pypi
 from patchwarden.scan.catalogers.python import PythonCataloger
 from testkit.cataloger_helpers import entry, persistent_dir, walk
+from testkit.locks import one_at_a_time
 
 CAT = PythonCataloger()
 # Old versions on purpose (later CVE tests); all ship py3 wheels, so no build step.
@@ -48,6 +49,7 @@ def test_missing_fields() -> None:
 
 
 @pytest.fixture(scope="session")
+@one_at_a_time
 def old_venv(request: pytest.FixtureRequest) -> Path:
     base = persistent_dir(request.config, "venv")
     venv = base / "venv"

@@ -11,6 +11,7 @@ import pytest
 from patchwarden.scan.catalogers.rpm import RpmDbCataloger, parse_header, split_source_rpm
 from patchwarden.scan.model import PackageFact
 from testkit.cataloger_helpers import entry, persistent_dir, walk
+from testkit.locks import one_at_a_time
 from testkit.tools import require_tool
 
 CAT = RpmDbCataloger()
@@ -45,6 +46,7 @@ def _spec(name: str, fields: str, files: list[str]) -> str:
 
 
 @pytest.fixture(scope="session")
+@one_at_a_time
 def rpmdb(request: pytest.FixtureRequest) -> Path:
     """A sqlite rpmdb made by the real rpm 4.18 with three rpms built by rpmbuild."""
     rpm = require_tool("rpm")
