@@ -20,12 +20,14 @@ from urllib.parse import unquote, urlsplit
 
 from patchwarden.core.digest import short_hex
 from patchwarden.core.ref import ImageRef, parse_reference
+from patchwarden.core.timing import span
 from patchwarden.errors import PatchwardenError, ReferenceFormatError
 from patchwarden.net.redact import redact_url, remember_secret
 from patchwarden.registry.credentials import CredentialProvider, default_credentials
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 MIN_API = (1, 40)
+LIST_INSPECTS = 4  # inspects in flight while listing containers
 
 
 class EngineError(PatchwardenError):
@@ -98,12 +100,13 @@ def resolve_url(url: str | None) -> str:
 
 
 @contextmanager
-def _errors(what: str) -> Iterator[None]:
+def _errors(what: str, phase: str = "engine.other") -> Iterator[None]:
     import docker.errors
     import requests
 
     try:
-        yield
+        with span(phase):
+            yield
     except docker.errors.NotFound as exc:
         raise EngineError(f"{what}: not found ({_explain(exc)})") from None
     except docker.errors.APIError as exc:
@@ -153,7 +156,7 @@ class EngineClient:
                 ca_cert=os.path.join(certs, "ca.pem"),
                 verify=True,
             )
-        with _errors(f"connecting to {redact_url(self.url)}"):
+        with _errors(f"connecting to {redact_url(self.url)}", "engine.connect"):
             self.api = docker.APIClient(
                 base_url=self.url, timeout=int(timeout), tls=tls, version="auto"
             )
@@ -161,7 +164,7 @@ class EngineClient:
 
     # -- engine ---------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
-        with _errors("engine version"):
+        with _errors("engine version", "engine.version"):
             info: dict[str, Any] = self.api.version()
         _check_api(str(info.get("ApiVersion", "0.0")))
         return info
@@ -205,12 +208,19 @@ class EngineClient:
 
     # -- containers -----------------------------------------------------------------------
     def list_containers(self, *, all: bool = True) -> list[ContainerInfo]:
-        with _errors("listing containers"):
+        with _errors("listing containers", "engine.list"):
             rows = self.api.containers(all=all)
-        return [self.info(str(r["Id"])) for r in rows]
+        ids = [str(r["Id"]) for r in rows]
+        if len(ids) <= 1:
+            return [self.info(i) for i in ids]
+        # each row is inspected (container and image): a few at a time, in the engine's order
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(LIST_INSPECTS, len(ids)), "pw-inspect") as pool:
+            return list(pool.map(self.info, ids))
 
     def inspect(self, ref: str) -> dict[str, Any]:
-        with _errors(f"inspecting container {ref}"):
+        with _errors(f"inspecting container {ref}", "engine.inspect"):
             doc: dict[str, Any] = self.api.inspect_container(ref)
         return doc
 
@@ -222,7 +232,7 @@ class EngineClient:
         return True
 
     def inspect_image(self, ref: str) -> dict[str, Any]:
-        with _errors(f"inspecting image {ref}"):
+        with _errors(f"inspecting image {ref}", "engine.inspect_image"):
             doc: dict[str, Any] = self.api.inspect_image(ref)
         return doc
 
@@ -237,7 +247,7 @@ class EngineClient:
 
     def create(self, config: dict[str, Any], name: str) -> str:
         extra = config.pop("_extra_networks", {})
-        with _errors(f"creating container {name}"):
+        with _errors(f"creating container {name}", "engine.create"):
             created = self.api.create_container_from_config(config, name=name)
             cid = str(created["Id"])
             for net, endpoint in extra.items():
@@ -247,19 +257,19 @@ class EngineClient:
         return cid
 
     def start(self, ref: str) -> None:
-        with _errors(f"starting container {ref}"):
+        with _errors(f"starting container {ref}", "engine.start"):
             self.api.start(ref)
 
     def stop(self, ref: str, timeout: int = 10) -> None:
-        with _errors(f"stopping container {ref}"):
+        with _errors(f"stopping container {ref}", "engine.stop"):
             self.api.stop(ref, timeout=timeout)
 
     def rename(self, ref: str, name: str) -> None:
-        with _errors(f"renaming container {ref} to {name}"):
+        with _errors(f"renaming container {ref} to {name}", "engine.rename"):
             self.api.rename(ref, name)
 
     def remove(self, ref: str, *, force: bool = False) -> None:
-        with _errors(f"removing container {ref}"):
+        with _errors(f"removing container {ref}", "engine.remove"):
             self.api.remove_container(ref, force=force, v=False)
 
     def run_healthcheck(self, ref: str) -> str | None:
@@ -328,7 +338,7 @@ class EngineClient:
         """Pull ``image`` (by digest when it has one) with the registry credentials."""
         name, ref = image.name, image.digest or image.tag or "latest"
         auth = self._auth_config(image.registry)
-        with _errors(f"pulling {image}"):
+        with _errors(f"pulling {image}", "engine.pull"):
             stream = self.api.pull(name, tag=ref, stream=True, decode=True, auth_config=auth)
             for event in stream:
                 if isinstance(event, dict) and event.get("error"):

@@ -16,8 +16,9 @@ from typing import Any
 
 import httpx
 
+from patchwarden.core.timing import span
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import EngineError
+from patchwarden.engine.client import ContainerInfo, EngineError, info_from_inspect
 from patchwarden.net.http import make_client
 
 
@@ -42,15 +43,16 @@ def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
     start = time.monotonic()
     deadline = start + probes.timeout
     checks: dict[str, Any] = {}
-    info = engine.info(container)
+    info = _state(engine, container)
     if info.health is not None:
         return _engine_health(engine, container, probes, deadline, checks)
     # grace: must keep running (polled every interval; the last wait ends when the grace does)
-    while (left := start + probes.grace - time.monotonic()) > 0:
-        info = engine.info(container)
-        if not info.running:
-            return _exited(engine, container, checks)
-        time.sleep(min(probes.interval, max(0.0, left)))
+    with span("gate.grace"):
+        while (left := start + probes.grace - time.monotonic()) > 0:
+            info = _state(engine, container)
+            if not info.running:
+                return _exited(engine, container, checks)
+            time.sleep(min(probes.interval, max(0.0, left)))
     checks["running"] = "ok"
     pending = []
     if probes.http_url:
@@ -59,10 +61,11 @@ def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
         pending.append("tcp")
     last = ""
     while pending:
-        if not engine.info(container).running:
+        if not _state(engine, container).running:
             return _exited(engine, container, checks)
         for kind in list(pending):
-            ok, detail = _http(probes) if kind == "http" else _tcp(probes)
+            with span("probe"):
+                ok, detail = _http(probes) if kind == "http" else _tcp(probes)
             last = detail
             if ok:
                 checks[kind] = detail
@@ -78,7 +81,7 @@ def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
                 checks,
             )
         time.sleep(probes.interval)
-    if not engine.info(container).running:
+    if not _state(engine, container).running:
         return _exited(engine, container, checks)
     passed = ", ".join(f"{k} {v}" for k, v in checks.items())
     return GateResult(True, f"healthy ({passed})", checks)
@@ -89,7 +92,7 @@ def _engine_health(
 ) -> GateResult:
     status = "starting"
     while True:
-        info = engine.info(container)
+        info = _state(engine, container)
         if not info.running:
             return _exited(engine, container, checks)
         status = info.health or "starting"
@@ -109,6 +112,11 @@ def _engine_health(
     return GateResult(
         False, f"the engine HEALTHCHECK was still {status!r} after {probes.timeout:g}s", checks
     )
+
+
+def _state(engine: EngineApi, container: str) -> ContainerInfo:
+    """Running and HEALTHCHECK status: one inspect (no image lookup, which only digests need)."""
+    return info_from_inspect(engine.inspect(container))
 
 
 def _exited(engine: EngineApi, container: str, checks: dict[str, Any]) -> GateResult:
