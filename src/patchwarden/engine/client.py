@@ -27,6 +27,7 @@ from patchwarden.registry.credentials import CredentialProvider, default_credent
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 MIN_API = (1, 40)
+MIN_API_TEXT = f"{MIN_API[0]}.{MIN_API[1]}"
 LIST_INSPECTS = 4  # inspects in flight while listing containers
 
 
@@ -158,9 +159,21 @@ class EngineClient:
             )
         with _errors(f"connecting to {redact_url(self.url)}", "engine.connect"):
             self.api = docker.APIClient(
-                base_url=self.url, timeout=int(timeout), tls=tls, version="auto"
+                base_url=self.url, timeout=int(timeout), tls=tls, version=MIN_API_TEXT
             )
+            self.api._version = self._negotiate()
         self._is_podman: bool | None = None
+
+    def _negotiate(self) -> str:
+        """The engine's API version, as the SDK's ``version="auto"`` finds it, but from the
+        ``API-Version`` header of ``GET /_ping`` (milliseconds) rather than ``GET /version``
+        (Podman runs its OCI runtime and conmon to answer that one: seconds on a busy
+        host); ``/version`` only when the header is missing."""
+        res = self.api.get(f"{self.api.base_url}/_ping")
+        found = res.headers.get("API-Version") if res.status_code == 200 else None
+        if found:
+            return str(found)
+        return str(self.api.version(api_version=False)["ApiVersion"])
 
     # -- engine ---------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
@@ -170,8 +183,8 @@ class EngineClient:
         return info
 
     def check_api(self) -> None:
-        """The engine answers and its API is new enough: the version the SDK asked for when
-        it connected (``version="auto"``), without asking again."""
+        """The engine answers and its API is new enough: the version found when connecting
+        (:meth:`_negotiate`), without asking again."""
         negotiated = getattr(self.api, "api_version", None)
         if not isinstance(negotiated, str):
             self.version()
