@@ -50,6 +50,11 @@ def main() -> int:
     ap.add_argument("--wave", type=int, default=5)
     ap.add_argument("--soak", type=float, default=10.0, help="seconds per wave")
     ap.add_argument("--grace", type=float, default=1.0, help="health grace, seconds")
+    ap.add_argument(
+        "--no-prepare",
+        action="store_true",
+        help="waves.prepare: false (the next wave's containers are not created ahead)",
+    )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--save-record", type=Path, help="write the rollout's JSON record here")
     ap.add_argument("--save-timings", type=Path, help="copy the CLI's timing log (JSON lines) here")
@@ -83,7 +88,11 @@ def run(args: argparse.Namespace, work: Path, reg: RegistryServer, url: str) -> 
         "name": "prod",
         "engine": url,
         "containers": {"label": "bench.env=prod"},
-        "waves": {"canary": args.wave, "max_parallel": args.wave},
+        "waves": {
+            "canary": args.wave,
+            "max_parallel": args.wave,
+            "prepare": not args.no_prepare,
+        },
         "stop_timeout": 5,
         "gates": {
             "health": {"http": "http://127.0.0.1:{port:8080}/version", "grace": args.grace},
@@ -125,6 +134,7 @@ def run(args: argparse.Namespace, work: Path, reg: RegistryServer, url: str) -> 
     result = {
         "containers": args.containers,
         "waves": [len(w["containers"]) for w in waves],
+        "prepare": not args.no_prepare,
         "wall_s": round(wall, 2),
         "configured_gate_and_soak_s": configured,
         "deploy_gate_s_total": gate_time["deploy"],

@@ -40,6 +40,14 @@ class GateResult:
 
 
 def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
+    with contextlib.ExitStack() as stack:
+        return _run_gate(engine, container, probes, stack)
+
+
+def _run_gate(
+    engine: EngineApi, container: str, probes: Probes, stack: contextlib.ExitStack
+) -> GateResult:
+    client: httpx.Client | None = None  # one for every HTTP probe of this gate
     start = time.monotonic()
     deadline = start + probes.timeout
     checks: dict[str, Any] = {}
@@ -65,7 +73,14 @@ def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
             return _exited(engine, container, checks)
         for kind in list(pending):
             with span("probe"):
-                ok, detail = _http(probes) if kind == "http" else _tcp(probes)
+                if kind == "tcp":
+                    ok, detail = _tcp(probes)
+                else:
+                    if client is None:
+                        client = stack.enter_context(
+                            make_client(connect_timeout=3.0, read_timeout=3.0, max_connections=1)
+                        )
+                    ok, detail = _http(probes, client)
             last = detail
             if ok:
                 checks[kind] = detail
@@ -130,11 +145,10 @@ def _exited(engine: EngineApi, container: str, checks: dict[str, Any]) -> GateRe
     )
 
 
-def _http(probes: Probes) -> tuple[bool, str]:
+def _http(probes: Probes, client: httpx.Client) -> tuple[bool, str]:
     assert probes.http_url  # noqa: S101 - type narrowing; the caller checked it
     try:
-        with make_client(connect_timeout=3.0, read_timeout=3.0, max_connections=1) as client:
-            res = client.get(probes.http_url)
+        res = client.get(probes.http_url)
     except httpx.HTTPError as exc:
         return False, f"GET {probes.http_url}: {type(exc).__name__}"
     if res.status_code == probes.http_status:
