@@ -11,8 +11,21 @@ Two references, both from the same run:
   start, remove five containers in parallel through the Docker API, no patchwarden), measured
   before the rollout. ``own_fraction`` is what is left outside both: patchwarden's own cost.
 
-The CLI runs as its own process, as a user runs it. The machine's load average is printed with
-the result (the numbers move with it). See bench/README.md.
+The CLI runs as its own process, as a user runs it, with a fresh state store (its creation and
+migration are part of the measured run). The machine's load average is printed with the result
+(the numbers move with it). See bench/README.md.
+
+Where the time went: the CLI runs with ``PATCHWARDEN_TIMINGS`` (its timing log: every engine
+call, state-store write, probe, health grace and soak, with start and length) and the bench
+gives every instant of the wall time to one phase (the configured grace/soak first, then the
+engine calls, probes, store writes, ...; ``startup`` before the first timed step, ``exit``
+after the command ended, ``other`` Python between timed calls). Calls overlap across threads,
+so ``wall s`` adds up to the wall time while ``sum s`` is the calls' own total.
+
+Configuration: the rollout runs with the defaults of ``waves``, so ``waves.prepare`` is on:
+the next wave's containers are created (not started) while a wave is gated, concurrently with
+its soak checks; ``--no-prepare`` turns that off, for comparison in the same conditions. The
+soak (10 s), grace (1 s), waves (4 of 5) and container count (20) are the issue's.
 """
 
 from __future__ import annotations
