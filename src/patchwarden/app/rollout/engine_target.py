@@ -123,7 +123,13 @@ class EngineTarget:
         with self._prepared_lock:
             prepared = self._prepared.pop(name, None)
         with self._hold(name, prepared) as holder:
-            info = self.engine.info(name)
+            try:
+                info = self.engine.info(name)
+            except EngineError:
+                if prepared is not None:  # never left behind
+                    with contextlib.suppress(EngineError):
+                        self.engine.remove(prepared.candidate, force=True)
+                raise
             if holder is not None:
                 return untouched(
                     name,

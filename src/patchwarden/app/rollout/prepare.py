@@ -67,15 +67,20 @@ class Preparer:
             "prepare", wave.kind, outcome, started, env=es.name, wave=wave.index, detail=detail
         )
 
-    def wait(self) -> None:
-        """Until the preparation in progress (if any) is over; its error, if it failed."""
+    def wait(self, *, errors: bool = True) -> None:
+        """Until the preparation in progress (if any) is over; its error, if it failed (not
+        with ``errors=False``: when the rollout stops anyway, what was prepared is removed)."""
         pending, self._pending = self._pending, None
-        if pending is not None:
+        if pending is None:
+            return
+        if errors:
             pending.result()
+        else:
+            pending.exception()
 
     def close(self) -> None:
         try:
-            self.wait()
+            self.wait(errors=False)
         finally:
             if self._pool is not None:
                 self._pool.shutdown()

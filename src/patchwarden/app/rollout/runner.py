@@ -356,7 +356,7 @@ class Run:
         detail: dict[str, Any] | None = None,
     ) -> None:
         """A gate failed: record where and why, roll back this environment, stop."""
-        self.preparer.wait()  # its candidates are removed by the rollback
+        self.preparer.wait(errors=False)  # its candidates are removed by the rollback
         self.state.stopped = Stopped(es.name, wave, str(gate), reason)
         es.status = EnvStatus.FAILED
         self.save(RolloutStatus.STOPPING)
