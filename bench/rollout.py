@@ -101,10 +101,12 @@ def run(args: argparse.Namespace, work: Path, reg: RegistryServer, url: str) -> 
         "name": "prod",
         "engine": url,
         "containers": {"label": "bench.env=prod"},
+        # waves.prepare stays at its default unless --no-prepare (so that the bench also
+        # drives versions that do not know the key)
         "waves": {
             "canary": args.wave,
             "max_parallel": args.wave,
-            "prepare": not args.no_prepare,
+            **({"prepare": False} if args.no_prepare else {}),
         },
         "stop_timeout": 5,
         "gates": {
