@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -124,9 +125,13 @@ def run(args: argparse.Namespace, work: Path, reg: RegistryServer, url: str) -> 
     timings = work / "timings.jsonl"
     cli_env = {**os.environ, "PATCHWARDEN_TIMINGS": str(timings)}
     load_before = os.getloadavg()[0]
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0, wall0 = time.monotonic(), time.time()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=3600, env=cli_env)
     wall = time.monotonic() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the CLI process's own CPU time (the engine's is Podman's): moves less with the load
+    cli_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     if proc.returncode != 0:
         print(proc.stderr, file=sys.stderr)
         return 1
@@ -162,6 +167,7 @@ def run(args: argparse.Namespace, work: Path, reg: RegistryServer, url: str) -> 
         "engine_floor_per_wave_s": round(floor, 2),
         "engine_floor_total_s": round(engine_total, 2),
         "own_fraction": round(own, 3),
+        "cli_cpu_s": round(cli_cpu, 2),
         "goal": 0.10,
         "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "all_on_new_digest": moved,
