@@ -35,6 +35,10 @@ class EngineError(PatchwardenError):
     """The container engine refused a request or could not be reached."""
 
 
+class NotFoundError(EngineError):
+    """The engine has no such container or image (any more)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ContainerInfo:
     id: str
@@ -109,7 +113,7 @@ def _errors(what: str, phase: str = "engine.other") -> Iterator[None]:
         with span(phase):
             yield
     except docker.errors.NotFound as exc:
-        raise EngineError(f"{what}: not found ({_explain(exc)})") from None
+        raise NotFoundError(f"{what}: not found ({_explain(exc)})") from None
     except docker.errors.APIError as exc:
         raise EngineError(f"{what}: the engine refused: {_explain(exc)}") from None
     except (requests.ConnectionError, ConnectionError, FileNotFoundError) as exc:
@@ -224,13 +228,18 @@ class EngineClient:
         with _errors("listing containers", "engine.list"):
             rows = self.api.containers(all=all)
         ids = [str(r["Id"]) for r in rows]
-        if len(ids) <= 1:
-            return [self.info(i) for i in ids]
+
+        def info(cid: str) -> ContainerInfo | None:
+            try:
+                return self.info(cid)
+            except NotFoundError:  # removed since it was listed: no longer there
+                return None
+
         # each row is inspected (container and image): a few at a time, in the engine's order
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(LIST_INSPECTS, len(ids)), "pw-inspect") as pool:
-            return list(pool.map(self.info, ids))
+        with ThreadPoolExecutor(max(1, min(LIST_INSPECTS, len(ids))), "pw-inspect") as pool:
+            return [i for i in pool.map(info, ids) if i is not None]
 
     def inspect(self, ref: str) -> dict[str, Any]:
         with _errors(f"inspecting container {ref}", "engine.inspect"):
