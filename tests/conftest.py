@@ -3,6 +3,11 @@ platform cache/data directories point into a temporary directory, and no PATCHWA
 variable of the developer's shell leaks in. So no test reads the developer's
 ``~/.docker/config.json``, cache or advisory index, nor writes into them.
 
+Every test also starts with wide output (``COLUMNS=400``) and fresh CLI consoles: rich reads
+the width once, when a console is first used, so without this a message's line breaks would
+depend on which test ran first in the process and on how deep the temporary path is (deeper
+under pytest-xdist). A test about wrapping sets its own width.
+
 Session-scoped servers (registries, Podman) are started before this fixture applies and keep
 the real environment; a test that needs a variable sets it with ``monkeypatch``.
 """
@@ -14,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from testkit.consoles import reset_consoles
 
 XDG = {
     "XDG_CONFIG_HOME": ".config",
@@ -34,7 +41,10 @@ def isolated_home(
     monkeypatch.setenv("DOCKER_CONFIG", str(home / ".docker"))
     for var in [v for v in os.environ if v.startswith("PATCHWARDEN_")]:
         monkeypatch.delenv(var)
+    monkeypatch.setenv("COLUMNS", "400")
+    reset_consoles()
     yield home
+    reset_consoles()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
