@@ -104,12 +104,12 @@ class Service:
         )
         self.ctx.submit = self.runner.submit
         if config.queue.shard_size and not isinstance(self.runner, JobRunner):
-            from patchwarden.service.fanout import FanOutCheck
+            from patchwarden.service.fanout import FanOutCheck, FanOutScan
 
-            check = self.handlers[JobName.CHECK.value]
-            self.handlers[JobName.CHECK.value] = FanOutCheck(
-                self.ctx, check, config.queue.shard_size
-            )
+            check, scan = self.handlers[JobName.CHECK.value], self.handlers[JobName.SCAN.value]
+            size = config.queue.shard_size
+            self.handlers[JobName.CHECK.value] = FanOutCheck(self.ctx, check, size)
+            self.handlers[JobName.SCAN.value] = FanOutScan(self.ctx, scan, size)
         self._stop = threading.Event()
         self._engine_lock = threading.Lock()
         self._engine_client: Any = None
