@@ -200,7 +200,40 @@ def test_an_image_is_catalogued_once_fleet_wide_and_rematched_per_index_version(
             third = run("scan")  # the same version: every result reused as it is
             assert sum(proxy.counts.values()) == 0
             assert all(t.detail.startswith("0 images scanned, 1 already stored") for t in third)
+
+            # serve's /metrics: what the workers did, read from the task records
+            text = svc.metrics.render().decode()
+            assert 'patchwarden_tasks{job="scan",state="succeeded"} 12.0' in text
+            assert 'patchwarden_tasks{job="check",state="succeeded"} 4.0' in text
+            assert 'patchwarden_tasks{job="scan",state="dead"} 0.0' in text
+            assert 'patchwarden_fleet_job_runs_total{job="scan",outcome="succeeded"} 12.0' in text
         finally:
             for w in workers:
                 w.stop()
             svc.store.close()
+
+
+def test_readyz_reports_an_unreachable_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from patchwarden.config.schema import Config
+    from patchwarden.service.app import build_app
+    from patchwarden.service.process import Service
+
+    with redis_or_fail() as broker:  # its own Redis: this test stops it
+        cfg = Config.model_validate({"queue": {"broker_url": broker.url}})
+        (tmp_path / "repo").mkdir()
+        svc = Service(cfg, [tmp_path / "repo"], state=str(tmp_path / "s.db"), env={})
+        svc.started = True
+        with TestClient(build_app(svc, manage=False), base_url="http://127.0.0.1") as c:
+            r = c.get("/readyz")
+            assert r.status_code == 200, r.text
+            broker.stop()
+            r = c.get("/readyz")
+            assert r.status_code == 503
+            (reason,) = r.json()["reasons"]
+            assert reason.startswith("the broker (queue.broker_url) is unreachable: ")
+            assert str(broker.port) in reason  # which broker, from redis' own error
+        svc.store.close()

@@ -67,7 +67,7 @@ class Service:
         self.tokens = TokenStore(engine)
         self.sboms = SbomStore(engine)
         self.tasks = TaskStore(engine)
-        self.metrics = Metrics(self.fleet, self.jobs)
+        self.metrics = Metrics(self.fleet, self.jobs, self.tasks)
         self.notifier = Notifier(config.serve.notify, self.fleet, env, config.serve.templates)
         admin = env.get(ADMIN_ENV) or (
             config.serve.admin_token.get_secret_value() if config.serve.admin_token else None
@@ -116,6 +116,7 @@ class Service:
         self._scan_pipeline: Any = None
         self._scheduler: threading.Thread | None = None
         self._index_stamp = 0
+        self._broker_probe: Any = None
         self.started = False
 
     # -- collaborators built on demand ----------------------------------------------------
@@ -237,6 +238,17 @@ class Service:
                 conn.execute(text("SELECT 1"))
         except Exception:
             reasons.append("the state store is unreachable")
+        from patchwarden.app.wiring import broker_url
+
+        url = broker_url(self.config)
+        if url is not None:
+            if self._broker_probe is None:
+                from patchwarden.queue.health import BrokerProbe
+
+                self._broker_probe = BrokerProbe(url)
+            problem = self._broker_probe.problem()
+            if problem is not None:
+                reasons.append(problem)
         return reasons
 
     def decide(self, pid: int, approve: bool, actor: str) -> PendingUpdate:
