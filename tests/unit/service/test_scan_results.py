@@ -3,7 +3,7 @@ of this index version is reused without reading the image, one of another versio
 again from its stored packages, and an image another process is scanning is waited for and
 reused. Real advisory records (tests/fixtures/osv), a real SQLite state store and its
 per-digest file locks; the image source is a counting stand-in (the integration test
-tests/integration/test_fleet_scans.py reads real images from a real registry)."""
+tests/integration/test_fleet_once.py reads real images from a real registry)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Scan results keyed by image digest and advisory index version, on a real worker fleet: two
+"""Work done once on a real worker fleet: scan results keyed by image digest and advisory index
+version, and side effects guarded by the ledger of the state store. Two
 ``patchwarden worker`` processes, Redis (Debian's redis-server) as the broker, PostgreSQL as
 the state store, the CNCF registry behind a counting proxy, skopeo pushing the image, real
 advisory records (tests/fixtures/osv) in an index serve publishes and each worker installs
@@ -8,17 +9,24 @@ One image (dpkg status + os-release) is referenced from four repositories and tw
 Dockerfile lines: the scan tasks of the four repositories run side by side on the two
 workers, and the image is catalogued once (its layer blob is read once at the registry). A
 new advisory index version makes the next scans re-match the stored packages: not one
-registry request, the new vulnerability found and alerted once."""
+registry request, the new vulnerability found and alerted once.
+
+An update job whose worker is SIGKILLed while it opens its second pull request is
+re-delivered to the other worker, which opens no pull request again and pushes nothing again
+(the forge is the stand-in of testkit/fake_forge.py: no forge server can run here; git
+remotes are real bare repositories)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine
@@ -33,7 +41,9 @@ from patchwarden.devtools.seed import Seeder
 from patchwarden.devtools.skopeo import Pusher
 from patchwarden.service.runner import Trigger
 from patchwarden.store import open_store
+from patchwarden.store.effects import EffectLedger
 from patchwarden.store.tasks import TaskState, TaskStore
+from testkit.fake_forge import FakeForge, Reply
 from testkit.fleet import WorkerProcess, postgres_or_fail, redis_or_fail
 from testkit.receiver import WebhookSink
 from testkit.serve_env import wait_until
@@ -237,3 +247,121 @@ def test_readyz_reports_an_unreachable_broker(
             assert reason.startswith("the broker (queue.broker_url) is unreachable: ")
             assert str(broker.port) in reason  # which broker, from redis' own error
         svc.store.close()
+
+
+class SlowCreateForge(FakeForge):
+    """Records a new merge request at once, then answers the creating request only after
+    ``hold`` seconds: the worker that asked can be killed before it hears back."""
+
+    hold = 60.0
+
+    def handle(self, method: str, raw: str, headers: dict[str, str], data: bytes) -> Reply:
+        reply = super().handle(method, raw, headers, data)
+        if method == "POST" and raw.endswith("/merge_requests") and len(self.prs) >= 2:
+            time.sleep(self.hold)
+        return reply
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+        cwd=cwd, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def test_a_redelivered_update_job_opens_no_pull_request_twice(
+    tmp_path: Path,
+    plain_registry: RegistryServer,
+    pusher: Pusher,
+    redis_server: RedisServer,
+    pg: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import redis
+
+    from patchwarden.config.loader import load_config
+    from patchwarden.service.process import Service
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    for name in ("once/web", "once/api"):
+        for tag in ("1.0.0", "1.1.0"):
+            pusher.image(plain_registry, name, tag, salt=f"once-{name}-{tag}")
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    work.mkdir()
+    _git(tmp_path, "init", "--bare", "-q", "-b", "main", str(remote))
+    _git(work, "init", "-q", "-b", "main")
+    _git(work, "remote", "add", "origin", str(remote))
+    (work / "Dockerfile").write_text(
+        f"FROM {plain_registry.host}/once/web:1.0.0\nFROM {plain_registry.host}/once/api:1.0.0\n"
+    )
+    _git(work, "add", ".")
+    _git(work, "commit", "-qm", "init")
+    _git(work, "push", "-q", "origin", "main")
+    forge = SlowCreateForge("gitlab", repo="acme/app")
+    cfg_file = tmp_path / "patchwarden.yaml"
+    cfg_file.write_text(
+        f"registries:\n  '{plain_registry.host}':\n    insecure: true\n"
+        "serve:\n  jobs:\n    update:\n      cron: '0 0 1 1 *'\n      params:\n"
+        "        forge: gitlab\n        forge_url: https://gitlab.example.com/acme/app\n"
+        f"        forge_api: {forge.api_url}\n"
+        "queue:\n  visibility_timeout: 3s\n  retry_backoff: 1s\n"
+    )
+    state = _database(pg)
+    env = {
+        "PATCHWARDEN_BROKER_URL": redis_server.url,
+        "PATCHWARDEN_STATE_URL": state,
+        "GITLAB_TOKEN": forge.token,
+    }
+    workers = [
+        WorkerProcess([".", "-c", str(cfg_file)], env, work, f"u{i}").start() for i in range(2)
+    ]
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    svc = Service(load_config(cfg_file), [work], state=state, env=env)
+    tasks = TaskStore(svc.store.engine)
+    try:
+        tid = str(svc.runner.submit("update", Trigger("api", "update")))
+        wait_until("the second merge request", lambda: len(forge.prs) == 2, 120)
+        running = tasks.get(tid)
+        assert running is not None and running.state == TaskState.RUNNING
+        owner = running.owner or ""
+        victim = next(w for w in workers if w.owns(int(owner.split(":")[1])))
+        victim.kill()  # SIGKILL while the forge has not answered yet
+        seen = len(forge.requests)
+        forge.hold = 0.0
+
+        def ended() -> bool:
+            t = tasks.get(tid)
+            return t is not None and t.state in (TaskState.SUCCEEDED, TaskState.DEAD)
+
+        wait_until("the re-delivered update job", ended, 120)
+        task = tasks.get(tid)
+        assert task is not None and task.state == TaskState.SUCCEEDED, task
+        assert task.attempts == 2
+        assert len(forge.prs) == 2  # each merge request opened once
+        after = forge.requests[seen:]
+        assert not [r for r in after if not r.startswith("GET ")], after  # nothing written
+        # the first group is recorded done: its merge request is not even looked up again
+        first = sorted(forge.prs.values(), key=lambda p: p.number)[0].head
+        assert not [r for r in after if quote(first, safe="") in r], after
+        assert len([r for r in after if "merge_requests?" in r]) == 1  # the one in doubt
+        heads = _git(tmp_path, "--git-dir", str(remote), "branch", "--list", "patchwarden/*")
+        assert len(heads.split()) == 2
+        done = EffectLedger(svc.store.engine)
+        keys = [k for k in _effect_keys(svc) if k.startswith("pull-request:")]
+        assert len(keys) == 2 and all(done.get(k).state == "done" for k in keys)  # type: ignore[union-attr]
+    finally:
+        forge.hold = 0.0
+        for w in workers:
+            w.stop()
+        forge.stop()
+        svc.store.close()
+
+
+def _effect_keys(svc: Any) -> list[str]:
+    from sqlalchemy import select
+
+    from patchwarden.store.orm import EffectRow
+
+    with svc.store.engine.connect() as c:
+        return [str(k) for k in c.execute(select(EffectRow.key)).scalars()]
