@@ -190,6 +190,8 @@ def run_rebuild(ctx: Context, params: Params) -> JobResult:
         check_only=False, scan_gate=any(s.gate != "off" for s in todo),
     ) as (due, rebuilder):  # fmt: skip
         decisions = due.decide_all(todo)
+        if rebuilder is not None:  # a re-delivered job pushes no second image per base
+            rebuilder.effects = _effects(ctx, "rebuild job")
         for spec, decision in zip(todo, decisions, strict=True):
             if decision.error or not decision.due or rebuilder is None:
                 continue
