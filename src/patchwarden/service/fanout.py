@@ -15,7 +15,6 @@ process.
 
 from __future__ import annotations
 
-from patchwarden.app.inventory import run_inventory
 from patchwarden.service.jobs import Context
 from patchwarden.service.runner import Handler, Trigger
 
@@ -30,7 +29,7 @@ class FanOutCheck:
         ctx = self.ctx
         if trigger.repositories is not None or ctx.submit is None or ctx.engine is not None:
             return self.check(trigger)
-        inv = run_inventory(ctx.paths, ctx.config)
+        inv = ctx.inventories.get(ctx.paths, ctx.config)
         pruned = ctx.fleet.prune("file:", (f"file:{r.file}:{r.line}" for r in inv.references))
         repos = sorted({r.ref.name for r in inv.references})
         parts = [repos[i : i + self.shard_size] for i in range(0, len(repos), self.shard_size)]
