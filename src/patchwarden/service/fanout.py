@@ -19,6 +19,16 @@ from patchwarden.service.jobs import Context
 from patchwarden.service.runner import Handler, Trigger
 
 
+def queue_parts(ctx: Context, job: str, trigger: Trigger, repos: list[str], shard_size: int) -> int:
+    """Queue ``job`` once per ``shard_size`` of ``repos``; how many tasks."""
+    assert ctx.submit is not None  # noqa: S101 - callers run only with a broker
+    parts = [repos[i : i + shard_size] for i in range(0, len(repos), shard_size)]
+    for n, part in enumerate(parts, 1):
+        detail = f"{trigger.detail} (part {n}/{len(parts)})".strip()
+        ctx.submit(job, Trigger(trigger.kind, detail, frozenset(part)))
+    return len(parts)
+
+
 class FanOutCheck:
     def __init__(self, ctx: Context, check: Handler, shard_size: int) -> None:
         self.ctx = ctx
@@ -32,13 +42,10 @@ class FanOutCheck:
         inv = ctx.inventories.get(ctx.paths, ctx.config)
         pruned = ctx.fleet.prune("file:", (f"file:{r.file}:{r.line}" for r in inv.references))
         repos = sorted({r.ref.name for r in inv.references})
-        parts = [repos[i : i + self.shard_size] for i in range(0, len(repos), self.shard_size)]
-        for n, part in enumerate(parts, 1):
-            detail = f"{trigger.detail} (part {n}/{len(parts)})".strip()
-            ctx.submit("check", Trigger(trigger.kind, detail, frozenset(part)))
+        parts = queue_parts(ctx, "check", trigger, repos, self.shard_size)
         return (
             f"{len(inv.references)} references in {len(repos)} repositories: "
-            f"{len(parts)} check tasks queued, {pruned} gone references dropped"
+            f"{parts} check tasks queued, {pruned} gone references dropped"
         )
 
 
@@ -54,8 +61,5 @@ class FanOutScan:
             return self.scan(trigger)
         items = ctx.fleet.fleet(limit=10_000_000)
         repos = sorted({i.repository for i in items if i.current_digest})
-        parts = [repos[i : i + self.shard_size] for i in range(0, len(repos), self.shard_size)]
-        for n, part in enumerate(parts, 1):
-            detail = f"{trigger.detail} (part {n}/{len(parts)})".strip()
-            ctx.submit("scan", Trigger(trigger.kind, detail, frozenset(part)))
-        return f"{len(repos)} repositories with known images: {len(parts)} scan tasks queued"
+        parts = queue_parts(ctx, "scan", trigger, repos, self.shard_size)
+        return f"{len(repos)} repositories with known images: {parts} scan tasks queued"
