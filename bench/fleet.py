@@ -225,6 +225,12 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.02)
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the in-process reference (it takes as long as one worker)",
+    )
+    ap.add_argument(
         "--repos-per-task", type=int, default=4, help="repositories per task (shard size)"
     )
     a = ap.parse_args()
@@ -272,31 +278,16 @@ def main() -> None:
             for p in proxies:
                 p.times.clear()
 
-        # reference: in process, one after another
-        reset()
-        state = make_db(pg, "ref")
-        env = {
-            **os.environ,
-            "PATCHWARDEN_ADVISORY_DB": str(index),
-            "XDG_CACHE_HOME": str(tmp / "ref-cache"),
-        }
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(cfg), str(repo), state, json.dumps(scope_list)],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=repo,
-            env=env,
-        )
-        check_s, scan_s = json.loads(out.stdout.strip().splitlines()[-1])
-        rows = [("in-process", check_s + scan_s, check_s, requests(), catalogued(state))]
-        print(f"in-process done: {loadavg()}", flush=True)
+        rows = []
+        if a.reference:
+            rows.append(reference(pg, cfg, repo, index, tmp, scope_list, reset, requests))
+            print(f"in-process done: {loadavg()}", flush=True)
         for n in [int(x) for x in a.workers.split(",")]:
             rows.append(
                 run_workers(n, pg, redis_server, cfg, repo, index, tmp, scope_list, reset, requests)
             )
             print(f"{n} worker(s) done: {loadavg()}", flush=True)
-        ref_s = rows[0][1]
+        ref_s = rows[0][1] if a.reference else None
         base1 = next((r[1] for r in rows if r[0] == "1 worker"), None)
         print(
             f"\n{a.refs} references, {a.images} images ({packages} OS packages + 3 Python each) "
@@ -310,12 +301,43 @@ def main() -> None:
         )
         for name, secs, chk, reqs, cat in rows:
             vs1 = f"{base1 / secs:.2f}x" if base1 else "-"
+            vsref = f"{ref_s / secs:.2f}x" if ref_s else "-"
             print(
-                f"{name:<12}{secs:>9.2f}{chk:>9.2f}{a.refs / secs:>9.1f}{ref_s / secs:>14.2f}x"
+                f"{name:<12}{secs:>9.2f}{chk:>9.2f}{a.refs / secs:>9.1f}{vsref:>15}"
                 f"{vs1:>13}{reqs / a.refs:>14.3f}{cat:>12}"
             )
         for p in proxies:
             p.stop()
+
+
+def reference(
+    pg: PostgresServer,
+    cfg: Path,
+    repo: Path,
+    index: Path,
+    tmp: Path,
+    scope_list: list[list[str]],
+    reset: Callable[[], None],
+    requests: Callable[[], int],
+) -> tuple[str, float, float, int, int]:
+    """The same handlers one after another in one process (serve without a broker)."""
+    reset()
+    state = make_db(pg, "ref")
+    env = {
+        **os.environ,
+        "PATCHWARDEN_ADVISORY_DB": str(index),
+        "XDG_CACHE_HOME": str(tmp / "ref-cache"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(cfg), str(repo), state, json.dumps(scope_list)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=repo,
+        env=env,
+    )
+    check_s, scan_s = json.loads(out.stdout.strip().splitlines()[-1])
+    return ("in-process", check_s + scan_s, check_s, requests(), catalogued(state))
 
 
 def run_workers(
@@ -347,10 +369,10 @@ def run_workers(
     os.environ.update(env)
     svc = Service(load_config(cfg), [repo], state=state)
     workers = [
-        WorkerProcess(
-            [".", "-c", str(cfg)],
+        WorkerProcess(  # logs beside the repository: a file changing in it is a new inventory
+            [str(repo), "-c", str(cfg)],
             {**env, "XDG_CACHE_HOME": str(tmp / f"w{n}-{i}-cache")},
-            repo,
+            tmp,
             f"b{n}-{i}",
         ).start()
         for i in range(n)
