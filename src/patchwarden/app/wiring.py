@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from patchwarden.advisories.index import AdvisoryIndex
     from patchwarden.app.check.checker import Checker
     from patchwarden.app.check.vulns import VulnAssessor
+    from patchwarden.app.effects import EffectGuard
     from patchwarden.app.live.gate import Probes
     from patchwarden.app.live.model import ContainerLocks, StepFn
     from patchwarden.app.live.updater import LiveUpdater
@@ -284,14 +285,19 @@ def build_forge(
 
 
 def build_updater(
-    checker: Checker, repo: Path, options: UpdateOptions, *, forge: Forge | None
+    checker: Checker,
+    repo: Path,
+    options: UpdateOptions,
+    *,
+    forge: Forge | None,
+    effects: EffectGuard | None = None,
 ) -> Updater:
     """The ``update`` use case, reading image facts for pull-request bodies through the
-    checker's (caching) registry."""
+    checker's (caching) registry; ``effects``: pushes and pull requests once (serve)."""
     from patchwarden.app.update.updater import Updater, registry_facts
 
     facts = registry_facts(checker.registry, checker.default_platform)
-    return Updater(repo, options, facts=facts, forge=forge)
+    return Updater(repo, options, facts=facts, forge=forge, effects=effects)
 
 
 # -- live containers ---------------------------------------------------------------------------

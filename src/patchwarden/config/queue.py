@@ -66,7 +66,7 @@ class QueueConfig(_Strict):
         20,
         ge=0,
         le=100_000,
-        description="a whole-fleet check is queued as one task per this many repositories "
+        description="a whole-fleet check or scan is queued as one task per this many repositories "
         "(0: one task)",
     )
     rate_limits: dict[str, RateLimit] = Field(

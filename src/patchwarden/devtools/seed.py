@@ -86,6 +86,28 @@ class Seeder:
             raise RuntimeError(f"PUT manifest {repo}:{tag} failed: {r.status_code} {r.text[:300]}")
         return str(r.headers.get("Docker-Content-Digest", ""))
 
+    def upload_blob(self, repo: str, data: bytes) -> str:
+        """Upload ``data`` to ``repo`` in one request (a monolithic upload); its digest."""
+        import hashlib
+
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        r = self._call("POST", f"/v2/{repo}/blobs/uploads/", (repo,))
+        if r.status_code != 202:
+            raise RuntimeError(f"blob upload to {repo} refused: {r.status_code} {r.text[:300]}")
+        loc = r.headers["Location"]
+        sep = "&" if "?" in loc else "?"
+        path = loc.split("://", 1)[1].split("/", 1)[1] if "://" in loc else loc.lstrip("/")
+        r = self._call(
+            "PUT",
+            f"/{path}{sep}digest={digest}",
+            (repo,),
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        if r.status_code != 201:
+            raise RuntimeError(f"blob upload to {repo} failed: {r.status_code} {r.text[:300]}")
+        return digest
+
     def mount_blob(self, digest: str, src: str, dest: str) -> None:
         r = self._call("POST", f"/v2/{dest}/blobs/uploads/?mount={digest}&from={src}", (dest, src))
         if r.status_code != 201:

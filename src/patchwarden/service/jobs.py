@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patchwarden.app.check.results import CheckResult, Status
-from patchwarden.app.inventory import run_inventory
 from patchwarden.config.schema import Config
 from patchwarden.config.serve import Event
 from patchwarden.errors import PatchwardenError
 from patchwarden.refs.model import Inventory
+from patchwarden.service.inventories import InventoryCache
 from patchwarden.service.runner import Trigger
 from patchwarden.service.schedule import in_window, next_window, policy_open
 from patchwarden.store.fleet import DecisionError, FleetItem, FleetStore, PendingUpdate
@@ -115,6 +115,7 @@ class Context:
     sboms: SbomStore | None = None  # stored SBOMs (scan, advisory-refresh)
     scan_pipeline: Callable[[], ImagePipeline] | None = None  # one for the process
     live_updater: Callable[[], Any] | None = None  # apply: a LiveUpdater on the engine
+    inventories: InventoryCache = field(default_factory=InventoryCache)  # of the PATHs
 
 
 class CheckJob:
@@ -130,7 +131,7 @@ class CheckJob:
 
         ctx, now = self.ctx, datetime.now(UTC)
         scope = trigger.repositories
-        inv = run_inventory(ctx.paths, ctx.config)
+        inv = ctx.inventories.get(ctx.paths, ctx.config)
         refs = tuple(r for r in inv.references if scope is None or r.ref.name in scope)
         # No disk cache: an event says a tag just moved, a cached tag list would hide it.
         checker = build_checker(ctx.config, use_cache=False, state=ctx.state, vulns=self.vulns)

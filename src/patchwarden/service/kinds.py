@@ -87,7 +87,8 @@ KINDS: dict[JobName, JobFn] = {
 def run_kind(kind: JobName, ctx: Context, params: Params) -> JobResult:
     """Run one job of ``kind``; a kind that made changes is announced (``job-changed``)."""
     result = KINDS[kind](ctx, params)
-    if result.changes and kind not in (JobName.CHECK, JobName.APPLY, JobName.ADVISORY_REFRESH):
+    quiet = (JobName.CHECK, JobName.APPLY, JobName.ADVISORY_REFRESH, JobName.SCAN)  # own alerts
+    if result.changes and kind not in quiet:
         ctx.notifier.notify(
             Event.JOB_CHANGED,
             f"{kind.value}:{datetime.now(UTC).isoformat()}",

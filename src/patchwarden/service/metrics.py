@@ -2,7 +2,9 @@
 
 Gauges about the fleet and jobs are read from the state store at scrape time (so two
 processes sharing a database report the same numbers); request counters and job durations are
-this process's own.
+this process's own. What the worker fleet did is read from the state store too: tasks by job
+and state (``tasks``) and job runs by job and outcome (``job_runs``), whichever process ran
+them, so ``serve``'s ``/metrics`` is right for any number of workers.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from patchwarden.store.fleet import FleetStore
     from patchwarden.store.jobs import JobStore
+    from patchwarden.store.tasks import TaskStore
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _StoreCollector(Collector):
-    def __init__(self, fleet: FleetStore, jobs: JobStore) -> None:
+    def __init__(self, fleet: FleetStore, jobs: JobStore, tasks: TaskStore | None) -> None:
         self.fleet = fleet
         self.jobs = jobs
+        self.tasks = tasks
 
     def collect(self) -> Iterator[Metric]:
         s = self.fleet.summary()
@@ -73,12 +77,48 @@ class _StoreCollector(Collector):
             if st.last_success_at is not None:
                 g.add_metric([st.name], st.last_success_at.timestamp())
         yield g
+        yield from self._fleet_jobs()
+
+    def _fleet_jobs(self) -> Iterator[Metric]:
+        totals = self.jobs.run_totals()
+        c = CounterMetricFamily(
+            "patchwarden_fleet_job_runs",
+            "Job runs recorded in the state store by job and outcome (every process)",
+            labels=["job", "outcome"],
+        )
+        t = CounterMetricFamily(
+            "patchwarden_fleet_job_run_seconds",
+            "Time spent in finished job runs by job (every process)",
+            labels=["job"],
+        )
+        seconds: dict[str, float] = {}
+        for (job, outcome), (n, sec) in sorted(totals.items()):
+            c.add_metric([job, outcome], n)
+            seconds[job] = seconds.get(job, 0.0) + sec
+        for job, sec in sorted(seconds.items()):
+            t.add_metric([job], sec)
+        yield c
+        yield t
+        if self.tasks is None:
+            return
+        g = GaugeMetricFamily(
+            "patchwarden_tasks",
+            "Tasks of the worker fleet by job and state (dead: the dead-letter list)",
+            labels=["job", "state"],
+        )
+        from patchwarden.store.tasks import TaskState
+
+        counts = self.tasks.counts_by_job()
+        for job in sorted({j for j, _ in counts}):
+            for state in TaskState:
+                g.add_metric([job, state.value], counts.get((job, state.value), 0))
+        yield g
 
 
 class Metrics:
-    def __init__(self, fleet: FleetStore, jobs: JobStore) -> None:
+    def __init__(self, fleet: FleetStore, jobs: JobStore, tasks: TaskStore | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.registry.register(_StoreCollector(fleet, jobs))
+        self.registry.register(_StoreCollector(fleet, jobs, tasks))
         self.requests = Counter(
             "patchwarden_registry_requests",
             "Registry HTTP requests by kind",

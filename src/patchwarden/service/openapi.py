@@ -41,7 +41,12 @@ def _op(
 
 PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/healthz": {"get": _op("Liveness: the process answers")},
-    "/readyz": {"get": _op("Readiness: started and the state store is reachable (else 503)")},
+    "/readyz": {
+        "get": _op(
+            "Readiness: started, the state store reachable and, with queue.broker_url, the "
+            "broker answering (else 503 with the reasons)"
+        )
+    },
     "/metrics": {"get": _op("Prometheus metrics (patchwarden_*), text format")},
     "/openapi.json": {"get": _op("This document")},
     "/hooks/registry": {

@@ -67,7 +67,7 @@ class Service:
         self.tokens = TokenStore(engine)
         self.sboms = SbomStore(engine)
         self.tasks = TaskStore(engine)
-        self.metrics = Metrics(self.fleet, self.jobs)
+        self.metrics = Metrics(self.fleet, self.jobs, self.tasks)
         self.notifier = Notifier(config.serve.notify, self.fleet, env, config.serve.templates)
         admin = env.get(ADMIN_ENV) or (
             config.serve.admin_token.get_secret_value() if config.serve.admin_token else None
@@ -104,18 +104,19 @@ class Service:
         )
         self.ctx.submit = self.runner.submit
         if config.queue.shard_size and not isinstance(self.runner, JobRunner):
-            from patchwarden.service.fanout import FanOutCheck
+            from patchwarden.service.fanout import FanOutCheck, FanOutScan
 
-            check = self.handlers[JobName.CHECK.value]
-            self.handlers[JobName.CHECK.value] = FanOutCheck(
-                self.ctx, check, config.queue.shard_size
-            )
+            check, scan = self.handlers[JobName.CHECK.value], self.handlers[JobName.SCAN.value]
+            size = config.queue.shard_size
+            self.handlers[JobName.CHECK.value] = FanOutCheck(self.ctx, check, size)
+            self.handlers[JobName.SCAN.value] = FanOutScan(self.ctx, scan, size)
         self._stop = threading.Event()
         self._engine_lock = threading.Lock()
         self._engine_client: Any = None
         self._scan_pipeline: Any = None
         self._scheduler: threading.Thread | None = None
         self._index_stamp = 0
+        self._broker_probe: Any = None
         self.started = False
 
     # -- collaborators built on demand ----------------------------------------------------
@@ -237,6 +238,17 @@ class Service:
                 conn.execute(text("SELECT 1"))
         except Exception:
             reasons.append("the state store is unreachable")
+        from patchwarden.app.wiring import broker_url
+
+        url = broker_url(self.config)
+        if url is not None:
+            if self._broker_probe is None:
+                from patchwarden.queue.health import BrokerProbe
+
+                self._broker_probe = BrokerProbe(url)
+            problem = self._broker_probe.problem()
+            if problem is not None:
+                reasons.append(problem)
         return reasons
 
     def decide(self, pid: int, approve: bool, actor: str) -> PendingUpdate:

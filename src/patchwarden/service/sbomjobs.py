@@ -1,8 +1,13 @@
 """The ``scan`` and ``advisory-refresh`` job kinds.
 
 ``scan``: the SBOM of every known image (running containers first, then file references
-resolved to a digest) that is not stored yet is read once, through the layer cache, and
-stored with its first match (a baseline: nothing in it is "new").
+resolved to a digest; ``repositories``: of those only) that is not stored yet is read once,
+through the layer cache, and stored with its first match (a baseline: nothing in it is
+"new"). Results are keyed by image digest and advisory index version: an image stored and
+matched with the current index is not read again (by any worker: the image's lock in the
+state store makes a second worker wait for the first one's result); one matched with an
+older index is matched again from its stored packages, and what it gained is alerted as
+``advisory-refresh`` does.
 
 ``advisory-refresh``: ``db update`` of the configured ecosystems, then every stored SBOM is
 re-matched without reading a layer; each image that gained vulnerabilities at or above
@@ -16,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.config.serve import Event
 from patchwarden.errors import PatchwardenError
@@ -44,6 +49,10 @@ def _known_images(ctx: Context, params: Params) -> list[tuple[str, str]]:
             out.append((ref.digest, f"{ref.name}@{ref.digest}"))
         return out
     items = ctx.fleet.fleet(limit=10_000_000)
+    repos = params.get("repositories")
+    if repos is not None:
+        wanted = {str(r) for r in repos}
+        items = [i for i in items if i.repository in wanted]
     items.sort(key=lambda i: (not i.key.startswith("container:"), i.key))
     seen: dict[str, str] = {}
     for i in items:
@@ -61,24 +70,47 @@ def run_scan(ctx: Context, params: Params) -> JobResult:
         raise PatchwardenError("scan job: no SBOM store in this process")
     images = _known_images(ctx, params)[: int(params.get("max", 200))]
     index = build_advisory_index(ctx.config)
+    locks = _scan_locks(ctx)
     try:
         res = store_sboms(
-            ctx.scan_pipeline(), ctx.sboms, images, Platform.parse(ctx.config.platform), index
+            ctx.scan_pipeline(),
+            ctx.sboms,
+            images,
+            Platform.parse(ctx.config.platform),
+            index,
+            locks=locks,
         )
     finally:
         if index is not None:
             index.close()
     for ref, why in res.failed:
         log.warning("scan job: %s: %s", ref, why)
+    alerts = sum(_alert(ctx, m) for m in res.rematched if m.added)
     summary = f"{len(res.scanned)} images scanned, {res.known} already stored"
+    if res.rematched:
+        summary += f", {len(res.rematched)} re-matched (new advisory index; {alerts} alerts)"
     if res.failed:
         summary += f", {len(res.failed)} failed ({res.failed[0][0]}: {res.failed[0][1]})"
     if index is None:
         summary += "; no advisory index yet (run the advisory-refresh job)"
-    data = {"scanned": res.scanned, "known": res.known, "failed": [list(f) for f in res.failed]}
-    if res.failed and not res.scanned and not res.known:
+    data = {
+        "scanned": res.scanned,
+        "known": res.known,
+        "rematched": [m.image for m in res.rematched],
+        "failed": [list(f) for f in res.failed],
+    }
+    if res.failed and not res.scanned and not res.known and not res.rematched:
         raise PatchwardenError(summary)
-    return JobResult(summary, 0, data)
+    return JobResult(summary, alerts, data)
+
+
+def _scan_locks(ctx: Context) -> Any:
+    """One lock per image digest in the state store, shared by every worker (None: a store
+    that cannot hold locks across processes, an in-memory one)."""
+    from patchwarden.store.locks import run_owner
+
+    make = getattr(ctx.history, "container_locks", None)
+    return make("image-scan", run_owner("scan job")) if make is not None else None
 
 
 def run_advisory_refresh(ctx: Context, params: Params) -> JobResult:

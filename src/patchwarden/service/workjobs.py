@@ -31,6 +31,18 @@ def _path(ctx: Context, params: Params) -> Path:
     return path
 
 
+def _effects(ctx: Context, who: str) -> Any:
+    """The side-effect ledger of the state store as this job run's guard: a retried or
+    re-delivered job repeats no push and no pull request (None: a store without it)."""
+    engine = getattr(ctx.history, "engine", None)
+    if engine is None:
+        return None
+    from patchwarden.store.effects import EffectLedger, OwnedLedger
+    from patchwarden.store.locks import run_owner
+
+    return OwnedLedger(EffectLedger(engine), run_owner(who))
+
+
 def run_update(ctx: Context, params: Params) -> JobResult:
     """``update`` of a repository: commit, push and open (or refresh) one pull request per
     group. ``dry_run: true`` only plans."""
@@ -80,7 +92,8 @@ def run_update(ctx: Context, params: Params) -> JobResult:
         dry_run=dry_run, commit=pr, push=pr, remote=remote, pull_request=pr,
         author=ctx.config.git.author,
     )  # fmt: skip
-    outcomes = build_updater(checker, root, options, forge=forge).run(groups)
+    effects = _effects(ctx, "update job")
+    outcomes = build_updater(checker, root, options, forge=forge, effects=effects).run(groups)
     actions = Counter(o.action.value for o in outcomes)
     prs = [o.pull_request for o in outcomes if o.pull_request]
     errors = [o.error for o in outcomes if o.error] + [r.reason for r in unverified]
@@ -177,6 +190,8 @@ def run_rebuild(ctx: Context, params: Params) -> JobResult:
         check_only=False, scan_gate=any(s.gate != "off" for s in todo),
     ) as (due, rebuilder):  # fmt: skip
         decisions = due.decide_all(todo)
+        if rebuilder is not None:  # a re-delivered job pushes no second image per base
+            rebuilder.effects = _effects(ctx, "rebuild job")
         for spec, decision in zip(todo, decisions, strict=True):
             if decision.error or not decision.due or rebuilder is None:
                 continue

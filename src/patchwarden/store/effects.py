@@ -86,3 +86,16 @@ class EffectLedger:
         result = do()
         self.done(key, result)
         return True, result
+
+
+class OwnedLedger:
+    """The ledger as one owner (a job run) uses it: an ``app.effects.EffectGuard``."""
+
+    def __init__(self, ledger: EffectLedger, owner: str) -> None:
+        self.ledger = ledger
+        self.owner = owner
+
+    def once(
+        self, key: str, kind: str, do: Callable[[], str], already: Callable[[], bool]
+    ) -> tuple[bool, str]:
+        return self.ledger.once(key[:512], kind, self.owner, do, already)

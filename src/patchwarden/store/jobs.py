@@ -179,6 +179,19 @@ class JobStore:
         with self._session("write to") as s:
             s.execute(stmt)
 
+    def run_totals(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """``(job, outcome) -> (runs, seconds)`` over every run recorded, by any process."""
+        from sqlalchemy import func
+
+        stmt = select(
+            JobRunRow.job,
+            JobRunRow.outcome,
+            func.count(),
+            func.coalesce(func.sum(JobRunRow.duration_s), 0.0),
+        ).group_by(JobRunRow.job, JobRunRow.outcome)
+        with self._session("read") as s:
+            return {(j, o): (int(n), float(sec or 0.0)) for j, o, n, sec in s.execute(stmt)}
+
     def runs(self, job: str | None = None, limit: int = 50) -> list[JobRun]:
         stmt = select(JobRunRow)
         if job is not None:

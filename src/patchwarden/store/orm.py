@@ -284,6 +284,8 @@ class SbomRow(Base):
     new_findings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())
     matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the advisory index version ``findings`` were matched against (app.refresh.index_version)
+    index_version: Mapped[str | None] = mapped_column(String(64))
 
 
 class TaskRow(Base):

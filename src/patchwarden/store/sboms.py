@@ -4,7 +4,7 @@ turns them into packages and back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ class StoredSbom:
     new_findings: dict[str, Any] | None
     scanned_at: datetime
     matched_at: datetime | None
+    index_version: str | None = None  # of the advisory index ``findings`` were matched with
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ _ALL = (
     SbomRow.new_findings,
     SbomRow.scanned_at,
     SbomRow.matched_at,
+    SbomRow.index_version,
 )
 
 
@@ -69,6 +71,28 @@ class SbomStore:
                 found.update(s.scalars(stmt))
         return found
 
+    def versions(self, digests: Iterable[str]) -> dict[str, str | None]:
+        """``digest -> index version`` of each stored SBOM among ``digests`` (the version its
+        findings were matched against; None: unknown or never matched)."""
+        wanted = list(dict.fromkeys(digests))
+        found: dict[str, str | None] = {}
+        with self._session("read") as s:
+            for i in range(0, len(wanted), 500):
+                stmt = select(SbomRow.digest, SbomRow.index_version, SbomRow.findings).where(
+                    SbomRow.digest.in_(wanted[i : i + 500])
+                )
+                found.update((d, v if f is not None else None) for d, v, f in s.execute(stmt))
+        return found
+
+    def get_many(self, digests: Iterable[str]) -> list[StoredSbom]:
+        wanted = list(dict.fromkeys(digests))
+        out: list[StoredSbom] = []
+        with self._session("read") as s:
+            for i in range(0, len(wanted), 500):
+                stmt = select(*_ALL).where(SbomRow.digest.in_(wanted[i : i + 500]))
+                out.extend(StoredSbom(*r) for r in s.execute(stmt))
+        return out
+
     def put(
         self,
         digest: str,
@@ -76,8 +100,10 @@ class SbomStore:
         os: dict[str, Any] | None,
         packages: list[Any],
         findings: dict[str, Any] | None = None,
+        index_version: str | None = None,
     ) -> None:
-        """Store (or replace) the SBOM of ``digest``; ``findings`` is its first match."""
+        """Store (or replace) the SBOM of ``digest``; ``findings`` is its first match (with
+        the advisory index at ``index_version``)."""
         now = datetime.now(UTC)
         with self._session("write to") as s:
             s.execute(delete(SbomRow).where(SbomRow.digest == digest))
@@ -92,6 +118,7 @@ class SbomStore:
                     new_findings={},
                     scanned_at=now,
                     matched_at=now if findings is not None else None,
+                    index_version=index_version if findings is not None else None,
                 )
             )
 
@@ -107,19 +134,30 @@ class SbomStore:
             yield from rows
             last = rows[-1].digest
 
-    def save_matches(self, matches: Mapping[str, tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    def save_matches(
+        self,
+        matches: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
+        index_version: str | None = None,
+        only: Collection[str] | None = None,
+    ) -> None:
         """Record ``digest -> (findings, new findings)`` of a re-match (only the images whose
-        findings changed need be given) and the match time of every SBOM, in one
-        transaction."""
+        findings changed need be given) and the match time and index version of every SBOM
+        (``only``: of those digests), in one transaction."""
         now = datetime.now(UTC)
         rows = [
             {"digest": d, "findings": f, "new_findings": n, "matched_at": now}
             for d, (f, n) in matches.items()
         ]
+        stamp = update(SbomRow).values(matched_at=now, index_version=index_version)
         with self._session("write to") as s:
             if rows:  # one executemany by primary key
                 s.execute(update(SbomRow), rows)
-            s.execute(update(SbomRow).values(matched_at=now))
+            if only is None:
+                s.execute(stamp)
+            else:
+                wanted = list(only)
+                for i in range(0, len(wanted), 500):
+                    s.execute(stamp.where(SbomRow.digest.in_(wanted[i : i + 500])))
 
     def findings(self, digests: Iterable[str] | None = None) -> list[SbomFindings]:
         cols = (

@@ -222,3 +222,11 @@ class TaskStore:
         stmt = select(TaskRow.state, func.count()).group_by(TaskRow.state)
         with self._session("read") as s:
             return {state: n for state, n in s.execute(stmt)}
+
+    def counts_by_job(self) -> dict[tuple[str, str], int]:
+        """``(job, state) -> tasks``: what every worker of the fleet did and does."""
+        from sqlalchemy import func
+
+        stmt = select(TaskRow.job, TaskRow.state, func.count()).group_by(TaskRow.job, TaskRow.state)
+        with self._session("read") as s:
+            return {(job, state): n for job, state, n in s.execute(stmt)}

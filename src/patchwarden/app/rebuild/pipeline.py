@@ -16,6 +16,7 @@ most the untagged manifest, which is deleted when it was new and the registry al
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from patchwarden.app.check.vulns import Key, key
+from patchwarden.app.effects import EffectGuard
 from patchwarden.app.rebuild.due import BuildHistory
 from patchwarden.app.rebuild.gates import ScanDiff, diff, gate_stops, run_tests
 from patchwarden.app.rebuild.model import (
@@ -123,12 +125,17 @@ class Rebuilder:
         store: BuildStore | None,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        effects: EffectGuard | None = None,
     ) -> None:
+        """``effects``: the push of a build (for its base digest and revision) is carried out
+        once through it (``serve``'s rebuild job: a retried or re-delivered job that built
+        again pushes nothing new, and reports what the earlier attempt pushed)."""
         self.registry = registry
         self.tools = tools
         self.scanner = scanner
         self.store = store
         self.now = now
+        self.effects = effects
 
     def run(
         self,
@@ -250,19 +257,51 @@ class Rebuilder:
 
         st.current = "push"
         t = time.monotonic()
+        if self.effects is None:
+            self._publish(spec, layout, st, signer)
+            st.steps.append(Step("push", True, f"{spec.destination}@{st.digest}", _since(t)))
+            return
+        # once per build and reason (base digest, revision): a retried or re-delivered job
+        # that built again does not push a second image for the same base
+        key = (
+            f"image-push:{spec.destination}:{spec.name}:base={st.base_digest}"
+            f":rev={st.revision or '-'}"
+        )
+        ran, done = self.effects.once(
+            key, "image-push", lambda: self._publish(spec, layout, st, signer), lambda: False
+        )
+        if not ran:
+            try:
+                earlier = json.loads(done)
+                st.digest, st.tags = earlier["digest"], list(earlier["tags"])
+                st.signature = earlier.get("signature")
+            except (ValueError, KeyError, TypeError):
+                raise PatchwardenError(
+                    f"the side-effect ledger's entry {key} is unreadable"
+                ) from None
+        what = f"{spec.destination}@{st.digest}" + (
+            "" if ran else " (pushed by an earlier attempt of this job; this build is discarded)"
+        )
+        st.steps.append(Step("push", True, what, _since(t)))
+
+    def _publish(
+        self, spec: BuildSpec, layout: Path, st: _State, signer: ImageSigning | None
+    ) -> str:
+        """Push by digest, sign, then the tags; what was pushed, as JSON (the ledger keeps it)."""
+        digest = st.digest or ""  # set by the export before any push
         tag = immutable_tag(
             spec, self._existing_tags(spec.destination), st.base_digest, st.revision, self.now()
         )
-        existed = self._has_manifest(spec.destination, st.digest)
-        self._push(layout, f"{spec.destination}@{st.digest}", st.digest)
+        existed = self._has_manifest(spec.destination, digest)
+        self._push(layout, f"{spec.destination}@{digest}", digest)
         if signer is not None:
             st.current = "sign"
             ts = time.monotonic()
             try:
-                signed = signer.sign(spec.destination, st.digest)
+                signed = signer.sign(spec.destination, digest)
             except PatchwardenError as exc:
                 raise PatchwardenError(
-                    f"{exc.message}; {self._discard(spec.destination, st.digest, existed)}",
+                    f"{exc.message}; {self._discard(spec.destination, digest, existed)}",
                     exc.hint,
                     transient=exc.transient,
                 ) from exc
@@ -274,9 +313,9 @@ class Rebuilder:
         for name in (tag, spec.moving_tag):
             if name is None:
                 continue
-            self._push(layout, str(spec.destination.with_tag(name)), st.digest)
+            self._push(layout, str(spec.destination.with_tag(name)), digest)
             st.tags.append(name)
-        st.steps.append(Step("push", True, f"{spec.destination}@{st.digest}", _since(t)))
+        return json.dumps({"digest": st.digest, "tags": st.tags, "signature": st.signature})
 
     def _push(self, layout: Path, dest: str, digest: str) -> None:
         pushed = self.tools.publisher.push(layout, "build", dest)

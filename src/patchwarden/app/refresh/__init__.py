@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from patchwarden.app.refresh.refresh import (
         RefreshResult,
         StoreResult,
+        index_version,
         refresh_and_rematch,
         store_sboms,
     )
@@ -21,6 +22,7 @@ __all__ = [
     "RefreshResult",
     "StoreResult",
     "brief",
+    "index_version",
     "refresh_and_rematch",
     "rematch",
     "store_sboms",
@@ -29,7 +31,13 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
-        "refresh": ["RefreshResult", "StoreResult", "refresh_and_rematch", "store_sboms"],
+        "refresh": [
+            "RefreshResult",
+            "StoreResult",
+            "index_version",
+            "refresh_and_rematch",
+            "store_sboms",
+        ],
         "matcher": ["ImageMatch", "brief", "rematch"],
     },
 )

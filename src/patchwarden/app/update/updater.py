@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from patchwarden.app.effects import EffectGuard
 from patchwarden.app.update.action import UpdateAction
 from patchwarden.app.update.plan import BRANCH_PREFIX, Group, Move, commit_message
 from patchwarden.app.update.pr_body import ImageFacts, render
@@ -61,11 +63,16 @@ class Updater:
         facts: FactsLookup | None = None,
         forge: Forge | None = None,
         now: datetime | None = None,
+        effects: EffectGuard | None = None,
     ) -> None:
+        """``effects``: pushes and pull requests are carried out once per branch and commit
+        through it (``serve``'s update job: a retried or re-delivered job repeats neither)."""
         self.scan_root = scan_root.resolve()
         self.opt = options
         self.facts = facts or (lambda g: {})
         self.forge = forge
+        self.effects = effects
+        self._where = ""  # the remote, hashed: effect keys never hold a URL's credentials
         self.now = now or datetime.now(UTC)
         self.stale: list[tuple[str, str]] = []
         self.base_name = options.base or ""
@@ -77,6 +84,9 @@ class Updater:
             return self._write_in_place(groups)
         repo = Repo.discover(self.scan_root)
         self.base_name, base = resolve_base(repo, self.opt.base, self.opt.remote, os.environ)
+        if self.effects is not None and (self.opt.push or self.opt.pull_request):
+            url = repo.git("remote", "get-url", self.opt.remote, what="read the remote's URL")
+            self._where = hashlib.sha256(url.strip().encode()).hexdigest()[:16]
         outcomes = [self._commit_group(repo, base, g) for g in groups]
         self.stale = self._stale_branches(repo, base, {g.branch for g in groups})
         return outcomes
@@ -189,8 +199,8 @@ class Updater:
             if not unchanged:
                 repo.set_branch(group.branch, commit)
         tip = existing if unchanged else commit
-        pushed = self._push(repo, group) if self.opt.push else False
-        pr = self._pull_request(group, self.base_name, body) if self.opt.pull_request else None
+        pushed = self._push(repo, group, tip) if self.opt.push else False
+        pr = self._pull_request(group, self.base_name, body, tip) if self.opt.pull_request else None
         if unchanged:
             action = UpdateAction.UNCHANGED
         else:
@@ -215,23 +225,48 @@ class Updater:
                 repo.delete_branch(group.branch)
         return Outcome(group, UpdateAction.MERGED)
 
-    def _push(self, repo: Repo, group: Group) -> bool:
-        remote_tip = repo.remote_branch(self.opt.remote, group.branch)
-        local_tip = repo.rev(f"refs/heads/{group.branch}")
-        if remote_tip == local_tip:
-            return False
-        repo.push(self.opt.remote, group.branch, remote_tip)
-        return True
+    def _push(self, repo: Repo, group: Group, tip: str | None) -> bool:
+        def push() -> str:
+            remote_tip = repo.remote_branch(self.opt.remote, group.branch)
+            local_tip = repo.rev(f"refs/heads/{group.branch}")
+            if remote_tip == local_tip:
+                return ""
+            repo.push(self.opt.remote, group.branch, remote_tip)
+            return "pushed"
 
-    def _pull_request(self, group: Group, base: str, body: str) -> str | None:
-        if self.forge is None:
+        if self.effects is None or tip is None:
+            return push() == "pushed"
+        key = f"git-push:{self._where}:{group.branch}@{tip}"
+        ran, result = self.effects.once(
+            key, "git-push", push, lambda: repo.remote_branch(self.opt.remote, group.branch) == tip
+        )
+        return ran and result == "pushed"
+
+    def _pull_request(self, group: Group, base: str, body: str, tip: str | None) -> str | None:
+        forge = self.forge
+        if forge is None:
             return None
-        pr = self.forge.find_open(group.branch)
-        if pr is None:
-            pr = self.forge.create(group.branch, base, group.title, body)
-        elif pr.title != group.title or pr.body != body:
-            pr = self.forge.update(pr, group.title, body)
-        return pr.url
+
+        def open_or_refresh() -> str:
+            pr = forge.find_open(group.branch)
+            if pr is None:
+                pr = forge.create(group.branch, base, group.title, body)
+            elif pr.title != group.title or pr.body != body:
+                pr = forge.update(pr, group.title, body)
+            return pr.url
+
+        if self.effects is None or tip is None:
+            return open_or_refresh()
+        found: list[str] = []
+
+        def already() -> bool:  # an attempt that was cut off: did its pull request open?
+            pr = forge.find_open(group.branch)
+            found.extend([pr.url] if pr is not None else [])
+            return pr is not None
+
+        key = f"pull-request:{self._where}:{group.branch}@{tip}"
+        _, url = self.effects.once(key, "pull-request", open_or_refresh, already)
+        return found[0] if found else url
 
 
 BASE_ENV = ("GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "CI_DEFAULT_BRANCH")
