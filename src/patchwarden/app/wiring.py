@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.cache.store import DiskCache, default_cache_dir
-from patchwarden.core.timing import span
 from patchwarden.registry.model import Platform
 from patchwarden.registry.settings import ClientOptions, HostSettings
 
@@ -598,8 +597,7 @@ def build_rollouts(
     from patchwarden.engine.client import EngineClient, connect
     from patchwarden.store import open_store
 
-    with span("store.open"):
-        store = open_store(state)
+    store = open_store(state)
 
     def promotions() -> Promotions:
         from patchwarden.app.promote import Promoter
@@ -615,8 +613,7 @@ def build_rollouts(
 
     def engine(url: str | None) -> EngineClient:
         if url not in engines:
-            with span("engine.connect"):
-                engines[url] = connect(url)
+            engines[url] = connect(url)
         return engines[url]
 
     def locks(client: EngineClient) -> ContainerLocks | None:

@@ -20,23 +20,16 @@ from urllib.parse import unquote, urlsplit
 
 from patchwarden.core.digest import short_hex
 from patchwarden.core.ref import ImageRef, parse_reference
-from patchwarden.core.timing import span
 from patchwarden.errors import PatchwardenError, ReferenceFormatError
 from patchwarden.net.redact import redact_url, remember_secret
 from patchwarden.registry.credentials import CredentialProvider, default_credentials
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 MIN_API = (1, 40)
-MIN_API_TEXT = f"{MIN_API[0]}.{MIN_API[1]}"
-LIST_INSPECTS = 4  # inspects in flight while listing containers
 
 
 class EngineError(PatchwardenError):
     """The container engine refused a request or could not be reached."""
-
-
-class NotFoundError(EngineError):
-    """The engine has no such container or image (any more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +98,14 @@ def resolve_url(url: str | None) -> str:
 
 
 @contextmanager
-def _errors(what: str, phase: str = "engine.other") -> Iterator[None]:
+def _errors(what: str) -> Iterator[None]:
     import docker.errors
     import requests
 
     try:
-        with span(phase):
-            yield
+        yield
     except docker.errors.NotFound as exc:
-        raise NotFoundError(f"{what}: not found ({_explain(exc)})") from None
+        raise EngineError(f"{what}: not found ({_explain(exc)})") from None
     except docker.errors.APIError as exc:
         raise EngineError(f"{what}: the engine refused: {_explain(exc)}") from None
     except (requests.ConnectionError, ConnectionError, FileNotFoundError) as exc:
@@ -161,34 +153,22 @@ class EngineClient:
                 ca_cert=os.path.join(certs, "ca.pem"),
                 verify=True,
             )
-        with _errors(f"connecting to {redact_url(self.url)}", "engine.connect"):
+        with _errors(f"connecting to {redact_url(self.url)}"):
             self.api = docker.APIClient(
-                base_url=self.url, timeout=int(timeout), tls=tls, version=MIN_API_TEXT
+                base_url=self.url, timeout=int(timeout), tls=tls, version="auto"
             )
-            self.api._version = self._negotiate()
         self._is_podman: bool | None = None
-
-    def _negotiate(self) -> str:
-        """The engine's API version, as the SDK's ``version="auto"`` finds it, but from the
-        ``API-Version`` header of ``GET /_ping`` (milliseconds) rather than ``GET /version``
-        (Podman runs its OCI runtime and conmon to answer that one: seconds on a busy
-        host); ``/version`` only when the header is missing."""
-        res = self.api.get(f"{self.api.base_url}/_ping")
-        found = res.headers.get("API-Version") if res.status_code == 200 else None
-        if found:
-            return str(found)
-        return str(self.api.version(api_version=False)["ApiVersion"])
 
     # -- engine ---------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
-        with _errors("engine version", "engine.version"):
+        with _errors("engine version"):
             info: dict[str, Any] = self.api.version()
         _check_api(str(info.get("ApiVersion", "0.0")))
         return info
 
     def check_api(self) -> None:
-        """The engine answers and its API is new enough: the version found when connecting
-        (:meth:`_negotiate`), without asking again."""
+        """The engine answers and its API is new enough: the version the SDK asked for when
+        it connected (``version="auto"``), without asking again."""
         negotiated = getattr(self.api, "api_version", None)
         if not isinstance(negotiated, str):
             self.version()
@@ -225,24 +205,12 @@ class EngineClient:
 
     # -- containers -----------------------------------------------------------------------
     def list_containers(self, *, all: bool = True) -> list[ContainerInfo]:
-        with _errors("listing containers", "engine.list"):
+        with _errors("listing containers"):
             rows = self.api.containers(all=all)
-        ids = [str(r["Id"]) for r in rows]
-
-        def info(cid: str) -> ContainerInfo | None:
-            try:
-                return self.info(cid)
-            except NotFoundError:  # removed since it was listed: no longer there
-                return None
-
-        # each row is inspected (container and image): a few at a time, in the engine's order
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max(1, min(LIST_INSPECTS, len(ids))), "pw-inspect") as pool:
-            return [i for i in pool.map(info, ids) if i is not None]
+        return [self.info(str(r["Id"])) for r in rows]
 
     def inspect(self, ref: str) -> dict[str, Any]:
-        with _errors(f"inspecting container {ref}", "engine.inspect"):
+        with _errors(f"inspecting container {ref}"):
             doc: dict[str, Any] = self.api.inspect_container(ref)
         return doc
 
@@ -254,7 +222,7 @@ class EngineClient:
         return True
 
     def inspect_image(self, ref: str) -> dict[str, Any]:
-        with _errors(f"inspecting image {ref}", "engine.inspect_image"):
+        with _errors(f"inspecting image {ref}"):
             doc: dict[str, Any] = self.api.inspect_image(ref)
         return doc
 
@@ -269,7 +237,7 @@ class EngineClient:
 
     def create(self, config: dict[str, Any], name: str) -> str:
         extra = config.pop("_extra_networks", {})
-        with _errors(f"creating container {name}", "engine.create"):
+        with _errors(f"creating container {name}"):
             created = self.api.create_container_from_config(config, name=name)
             cid = str(created["Id"])
             for net, endpoint in extra.items():
@@ -279,19 +247,19 @@ class EngineClient:
         return cid
 
     def start(self, ref: str) -> None:
-        with _errors(f"starting container {ref}", "engine.start"):
+        with _errors(f"starting container {ref}"):
             self.api.start(ref)
 
     def stop(self, ref: str, timeout: int = 10) -> None:
-        with _errors(f"stopping container {ref}", "engine.stop"):
+        with _errors(f"stopping container {ref}"):
             self.api.stop(ref, timeout=timeout)
 
     def rename(self, ref: str, name: str) -> None:
-        with _errors(f"renaming container {ref} to {name}", "engine.rename"):
+        with _errors(f"renaming container {ref} to {name}"):
             self.api.rename(ref, name)
 
     def remove(self, ref: str, *, force: bool = False) -> None:
-        with _errors(f"removing container {ref}", "engine.remove"):
+        with _errors(f"removing container {ref}"):
             self.api.remove_container(ref, force=force, v=False)
 
     def run_healthcheck(self, ref: str) -> str | None:
@@ -360,7 +328,7 @@ class EngineClient:
         """Pull ``image`` (by digest when it has one) with the registry credentials."""
         name, ref = image.name, image.digest or image.tag or "latest"
         auth = self._auth_config(image.registry)
-        with _errors(f"pulling {image}", "engine.pull"):
+        with _errors(f"pulling {image}"):
             stream = self.api.pull(name, tag=ref, stream=True, decode=True, auth_config=auth)
             for event in stream:
                 if isinstance(event, dict) and event.get("error"):

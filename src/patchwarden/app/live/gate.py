@@ -16,9 +16,8 @@ from typing import Any
 
 import httpx
 
-from patchwarden.core.timing import span
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import ContainerInfo, EngineError, info_from_inspect
+from patchwarden.engine.client import EngineError
 from patchwarden.net.http import make_client
 
 
@@ -40,27 +39,18 @@ class GateResult:
 
 
 def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
-    with contextlib.ExitStack() as stack:
-        return _run_gate(engine, container, probes, stack)
-
-
-def _run_gate(
-    engine: EngineApi, container: str, probes: Probes, stack: contextlib.ExitStack
-) -> GateResult:
-    client: httpx.Client | None = None  # one for every HTTP probe of this gate
     start = time.monotonic()
     deadline = start + probes.timeout
     checks: dict[str, Any] = {}
-    info = _state(engine, container)
+    info = engine.info(container)
     if info.health is not None:
         return _engine_health(engine, container, probes, deadline, checks)
     # grace: must keep running (polled every interval; the last wait ends when the grace does)
-    with span("gate.grace"):
-        while (left := start + probes.grace - time.monotonic()) > 0:
-            info = _state(engine, container)
-            if not info.running:
-                return _exited(engine, container, checks)
-            time.sleep(min(probes.interval, max(0.0, left)))
+    while (left := start + probes.grace - time.monotonic()) > 0:
+        info = engine.info(container)
+        if not info.running:
+            return _exited(engine, container, checks)
+        time.sleep(min(probes.interval, max(0.0, left)))
     checks["running"] = "ok"
     pending = []
     if probes.http_url:
@@ -69,18 +59,10 @@ def _run_gate(
         pending.append("tcp")
     last = ""
     while pending:
-        if not _state(engine, container).running:
+        if not engine.info(container).running:
             return _exited(engine, container, checks)
         for kind in list(pending):
-            with span("probe"):
-                if kind == "tcp":
-                    ok, detail = _tcp(probes)
-                else:
-                    if client is None:
-                        client = stack.enter_context(
-                            make_client(connect_timeout=3.0, read_timeout=3.0, max_connections=1)
-                        )
-                    ok, detail = _http(probes, client)
+            ok, detail = _http(probes) if kind == "http" else _tcp(probes)
             last = detail
             if ok:
                 checks[kind] = detail
@@ -96,7 +78,7 @@ def _run_gate(
                 checks,
             )
         time.sleep(probes.interval)
-    if not _state(engine, container).running:
+    if not engine.info(container).running:
         return _exited(engine, container, checks)
     passed = ", ".join(f"{k} {v}" for k, v in checks.items())
     return GateResult(True, f"healthy ({passed})", checks)
@@ -107,7 +89,7 @@ def _engine_health(
 ) -> GateResult:
     status = "starting"
     while True:
-        info = _state(engine, container)
+        info = engine.info(container)
         if not info.running:
             return _exited(engine, container, checks)
         status = info.health or "starting"
@@ -129,11 +111,6 @@ def _engine_health(
     )
 
 
-def _state(engine: EngineApi, container: str) -> ContainerInfo:
-    """Running and HEALTHCHECK status: one inspect (no image lookup, which only digests need)."""
-    return info_from_inspect(engine.inspect(container))
-
-
 def _exited(engine: EngineApi, container: str, checks: dict[str, Any]) -> GateResult:
     doc = engine.inspect(container).get("State") or {}
     code = doc.get("ExitCode")
@@ -145,10 +122,11 @@ def _exited(engine: EngineApi, container: str, checks: dict[str, Any]) -> GateRe
     )
 
 
-def _http(probes: Probes, client: httpx.Client) -> tuple[bool, str]:
+def _http(probes: Probes) -> tuple[bool, str]:
     assert probes.http_url  # noqa: S101 - type narrowing; the caller checked it
     try:
-        res = client.get(probes.http_url)
+        with make_client(connect_timeout=3.0, read_timeout=3.0, max_connections=1) as client:
+            res = client.get(probes.http_url)
     except httpx.HTTPError as exc:
         return False, f"GET {probes.http_url}: {type(exc).__name__}"
     if res.status_code == probes.http_status:
