@@ -27,7 +27,9 @@ def _missing(msg: str) -> None:
 @contextmanager
 def redis_or_fail() -> Iterator[RedisServer]:
     if redis_binary() is None:
-        _missing("redis-server is not installed (scripts/install-system-deps.sh)")
+        _missing(
+            "redis-server is not installed (Debian: redis-server; scripts/install-system-deps.sh)"
+        )
     try:
         with RedisServer() as server:
             yield server
@@ -38,7 +40,7 @@ def redis_or_fail() -> Iterator[RedisServer]:
 @contextmanager
 def postgres_or_fail() -> Iterator[PostgresServer]:
     if pg_bindir() is None:
-        _missing("PostgreSQL is not installed (scripts/install-system-deps.sh)")
+        _missing("PostgreSQL is not installed (Debian: postgresql; scripts/install-system-deps.sh)")
     try:
         with PostgresServer() as server:
             yield server
