@@ -18,6 +18,7 @@ from patchwarden.scan.model import Finding, ImageSource, ScanInventory
 if TYPE_CHECKING:
     from patchwarden.advisories.index import AdvisoryIndex
     from patchwarden.config.schema import AdvisoriesConfig
+    from patchwarden.core.ref import ImageRef
     from patchwarden.scan.scanner import Scanner
 
 
@@ -48,6 +49,10 @@ class ImagePipeline:
             platform=platform,
             engine_url=target.engine_url,
         )
+
+    def resolve(self, image: ImageRef) -> str:
+        """The digest a tag names now (a HEAD request: Docker Hub does not count it)."""
+        return self._registry().head_manifest(image).digest
 
     def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory:
         return self.scanner.scan(source, progress)
