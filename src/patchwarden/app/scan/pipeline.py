@@ -65,7 +65,8 @@ class ImagePipeline:
     def open_index(self, path: Path) -> AdvisoryIndex | None:
         from patchwarden.advisories.index import AdvisoryIndex
 
-        return AdvisoryIndex(path) if path.is_file() else None
+        upgrade = self.advisories is not None and self.advisories.auto_update
+        return AdvisoryIndex(path, upgrade=upgrade) if path.is_file() else None
 
     def match(self, index: AdvisoryIndex, inventory: ScanInventory) -> list[Finding]:
         from patchwarden.advisories.match import match
