@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from patchwarden.devtools.postgres_server import PostgresServer, PostgresServerError, pg_bindir
 from patchwarden.devtools.redis_server import RedisServer, RedisServerError, redis_binary
+from testkit.cli_process import spawn_cli
 
 
 def _missing(msg: str) -> None:
@@ -57,25 +57,8 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        env = {**os.environ, **self.env}
-        env.pop("PATCHWARDEN_CONFIG", None)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "patchwarden.cli.main",
-                    "worker",
-                    *self.args,
-                    "--name",
-                    f"{self.name}@test",
-                ],
-                cwd=self.cwd,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        args = ["worker", *self.args, "--name", f"{self.name}@test"]
+        self.proc = spawn_cli(args, self.env, self.cwd, self.log, new_session=True)
         return self
 
     @property

@@ -2,8 +2,8 @@
 per digest. A reference whose check recorded no digest (an outdated tag: its check resolved
 only the candidate) has the digest its tag names now resolved, once per tag. Real SQLite
 state store (fleet rows, stored SBOMs) and real advisory records; the registry and the
-image reads are counting stand-ins (tests/integration/test_serve_refresh.py resolves and
-reads real images from a real registry)."""
+image reads are counting stand-ins (testkit.sbom_pipeline; tests/integration/
+test_serve_refresh.py resolves and reads real images from a real registry)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,14 @@ from typing import Any
 from patchwarden.advisories.importer import import_sources
 from patchwarden.advisories.index import AdvisoryIndex
 from patchwarden.config.schema import Config
-from patchwarden.core.ref import ImageRef
-from patchwarden.errors import NotFoundError
-from patchwarden.scan.model import OSInfo, Package, PackageType
 from patchwarden.service.sbomjobs import fleet_images, run_scan
 from patchwarden.store import open_store
 from patchwarden.store.fleet import FleetItem, FleetStore
 from patchwarden.store.sboms import SbomStore
+from testkit.sbom_pipeline import CountingPipeline
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "osv"
 D = {n: f"sha256:{n * 64}" for n in "abcd"}
-CURL = Package(
-    "curl", "7.74.0-1.3+deb11u2", PackageType.DEB, purl="pkg:deb/debian/curl", layer="l", path="p"
-)
 TAGS = {"r.example/b:1.0": D["b"], "r.example/c:2": D["a"]}  # what the registry serves now
 
 
@@ -62,35 +57,8 @@ FLEET = [
 ]
 
 
-class Registry:
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def resolve(self, image: ImageRef) -> str:
-        text = f"{image.name}:{image.tag}"
-        self.asked.append(text)
-        if text not in TAGS:
-            raise NotFoundError(f"{text}: manifest unknown")
-        return TAGS[text]
-
-
-class CountingPipeline(Registry):
-    """Stands in for ``ImagePipeline``: resolves tags from ``TAGS``, counts image reads."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads: list[str] = []
-
-    def open_source(self, target: Any, platform: Any) -> Any:
-        self.reads.append(target.target)
-        return target
-
-    def inventory(self, source: Any, progress: Any) -> Any:
-        return SimpleNamespace(packages=[CURL], os=OSInfo("debian", "11"))
-
-
 def test_every_reference_s_current_image_once_per_digest_containers_first() -> None:
-    reg = Registry()
+    reg = CountingPipeline(TAGS)
     images, failed = fleet_images(FLEET, 100, reg.resolve)
     assert images == [
         (D["d"], f"r.example/d@{D['d']}"),
@@ -106,7 +74,7 @@ def test_the_scan_job_reads_an_outdated_reference_s_current_image(tmp_path: Path
     db = tmp_path / "advisories.db"
     with AdvisoryIndex(db, create=True) as index:
         assert import_sources(index, [str(FIXTURES / "Debian")]).added
-    pipeline = CountingPipeline()
+    pipeline = CountingPipeline(TAGS)
     with open_store(str(tmp_path / "s.db")) as store:
         fleet = FleetStore(store.engine)
         fleet.save_results(FLEET)
