@@ -6,7 +6,7 @@ Set-up, all real and on loopback: one CNCF registry seeded with IMAGES corpus-st
 Debian 11 base layer shared by all: os-release and a dpkg status of packages the advisory
 records name; an application layer of its own per image: Python dist-info), each under its own
 repository, tag 1.0 (references are up to date: the check resolves their digest, which the scan
-job scans; the check of an outdated reference asks only for its candidate's); reached through
+job scans; for an outdated reference the scan job would ask one HEAD per tag); reached through
 HOSTS counting proxies (each its own registry host, LATENCY seconds added per request, as a
 remote registry has); REFS references spread over the images in Dockerfiles; an advisory index
 imported from the project's OSV fixtures (tests/fixtures/osv), published through the state

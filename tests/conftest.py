@@ -22,6 +22,9 @@ import pytest
 
 from testkit.consoles import reset_consoles
 
+# shared fixtures that test modules name as parameters without importing them
+pytest_plugins = ("testkit.servers",)
+
 XDG = {
     "XDG_CONFIG_HOME": ".config",
     "XDG_CACHE_HOME": ".cache",

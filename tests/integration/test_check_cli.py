@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,23 +16,9 @@ import pytest
 from patchwarden.devtools.proxies import RegistryProxy
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
+from testkit.cli_process import cli
 
 pytestmark = pytest.mark.integration
-
-
-def cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    full_env.pop("PATCHWARDEN_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def check_json(

@@ -20,9 +20,7 @@ derived from Debian's DSA list; each has one Debian:11 range `introduced 0, fixe
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,7 +31,7 @@ import pytest
 
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
-from testkit.cli_process import import_advisories
+from testkit.cli_process import cli, import_advisories
 
 pytestmark = pytest.mark.integration
 OSV = Path(__file__).parents[1] / "fixtures" / "osv"
@@ -93,30 +91,17 @@ def world(
     return World(repo=repo, db=db, tmp=tmp)
 
 
+def vulns_cli(
+    world: World, command: str, *extra: str, cwd: Path | None = None, columns: int = 250
+) -> subprocess.CompletedProcess[str]:
+    """``patchwarden COMMAND . --vulns`` on the world's index and cache, as a real process."""
+    db, cache = str(world.db), str(world.tmp / "cache")
+    args = (command, ".", "--vulns", "--db", db, "--cache-dir", cache, *extra)
+    return cli(*args, cwd=cwd or world.repo, timeout=300, columns=columns)
+
+
 def run_check(world: World, *extra: str) -> tuple[int, dict[str, Any]]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "patchwarden.cli.main",
-            "check",
-            ".",
-            "--vulns",
-            "--db",
-            str(world.db),
-            "--cache-dir",
-            str(world.tmp / "cache"),
-            "--format",
-            "json",
-            *extra,
-        ],
-        cwd=world.repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = vulns_cli(world, "check", "--format", "json", *extra)
     assert proc.stdout, proc.stderr
     data: dict[str, Any] = json.loads(proc.stdout)
     return proc.returncode, data
@@ -179,54 +164,12 @@ def test_no_newer_tag_still_reports_what_a_rebuild_would_fix(world: World) -> No
 
 
 def test_table_output_shows_the_summary(world: World) -> None:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "patchwarden.cli.main",
-            "check",
-            ".",
-            "--vulns",
-            "--db",
-            str(world.db),
-            "--cache-dir",
-            str(world.tmp / "cache"),
-            "--no-progress",
-        ],
-        cwd=world.repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = vulns_cli(world, "check", "--no-progress", columns=200)
     assert "2.0.0 fixes 3" in proc.stdout and "introduces 1" in proc.stdout
 
 
 def test_update_dry_run_pr_body_lists_fixed_and_introduced(world: World) -> None:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "patchwarden.cli.main",
-            "update",
-            ".",
-            "--dry-run",
-            "--vulns",
-            "--db",
-            str(world.db),
-            "--cache-dir",
-            str(world.tmp / "cache"),
-            "--format",
-            "json",
-        ],
-        cwd=world.repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = vulns_cli(world, "update", "--dry-run", "--format", "json", columns=200)
     assert proc.returncode == 0, proc.stderr
     groups = json.loads(proc.stdout)["groups"]
     app = next(g for g in groups if g["branch"].endswith("-app"))
@@ -250,11 +193,8 @@ def test_ignore_file_and_stale_index_apply_to_check_vulns(world: World) -> None:
     )
     config = (repo / "patchwarden.yaml").read_text()
     (repo / "patchwarden.yaml").write_text(config + "advisories:\n  max_age: 1s\n")
-    env = {**os.environ, "NO_COLOR": "1"}
-    cmd = [sys.executable, "-m", "patchwarden.cli.main", "check", ".", "--vulns", "--db"]
-    cmd += [str(world.db), "--cache-dir", str(world.tmp / "cache"), "--format", "json"]
     time.sleep(1.1)  # the index was imported when the module started: now it is > 1s old
-    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    proc = vulns_cli(world, "check", "--format", "json", cwd=repo)
     data = json.loads(proc.stdout)
     current = ids(data["results"][0]["vulnerabilities"]["current"]["findings"])
     assert current == {"DSA-5330-1", "CVE-2023-23916"}

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -16,23 +13,9 @@ from typing import Any
 
 import pytest
 
+from testkit.cli_process import cli
+
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "osv"
-
-
-def cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    full_env.pop("PATCHWARDEN_CONFIG", None)
-    full_env.pop("PATCHWARDEN_ADVISORY_DB", None)
-    return subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 class _Quiet(SimpleHTTPRequestHandler):

@@ -26,24 +26,12 @@ from patchwarden.service.runner import Trigger
 from patchwarden.store import open_store
 from patchwarden.store.orm import JobRunRow
 from patchwarden.store.tasks import TaskState, TaskStore
-from testkit.fleet import WorkerProcess, postgres_or_fail, redis_or_fail
+from testkit.fleet import WorkerProcess
 from testkit.receiver import WebhookSink
 from testkit.serve_env import wait_until
 
 pytestmark = pytest.mark.integration
 REPOS = 4
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    with redis_or_fail() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    with postgres_or_fail() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -44,7 +43,7 @@ from patchwarden.store import open_store
 from patchwarden.store.effects import EffectLedger
 from patchwarden.store.tasks import TaskState, TaskStore
 from testkit.fake_forge import FakeForge, Reply
-from testkit.fleet import WorkerProcess, postgres_or_fail, redis_or_fail
+from testkit.fleet import WorkerProcess, redis_or_fail
 from testkit.receiver import WebhookSink
 from testkit.serve_env import wait_until
 
@@ -57,18 +56,6 @@ STATUS = (
 )
 OS_RELEASE = b'ID=debian\nVERSION_ID="11"\nVERSION_CODENAME=bullseye\n'
 REPOS = [f"scans/app{i}" for i in range(4)]
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    with redis_or_fail() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    with postgres_or_fail() as server:
-        yield server
 
 
 def _database(pg: PostgresServer) -> str:

@@ -25,11 +25,9 @@ from patchwarden.store import db as store_db
 from patchwarden.store import open_store
 from patchwarden.store.jobs import JobStore
 from patchwarden.store.orm import Base
-from testkit.postgres import pg
 from testkit.serve_env import ServeProcess, wait_until
 
 pytestmark = pytest.mark.integration
-__all__ = ["pg"]  # the fixture (testkit/postgres.py), used by name
 ADMIN = "pw-pg-admin-" + "1" * 32
 
 

@@ -97,9 +97,16 @@ def test_refresh_rematches_stored_sboms_and_alerts_over_smtp(
         "1",
         files={"var/lib/dpkg/status": STATUS, "etc/os-release": OS_RELEASE},
     )
+    # an outdated reference: its check records only the candidate's digest, yet what runs
+    # now is 1.0, which the scan job must resolve and read too (no curl in it: no findings)
+    old = {"etc/os-release": OS_RELEASE}
+    running = pusher.image(plain_registry, "team/tool", "1.0", files=old, salt="running")
+    newer = pusher.image(plain_registry, "team/tool", "1.1", files=old, salt="newer")
     repo = tmp_path / "repo"
     repo.mkdir()
-    (repo / "Dockerfile").write_text(f"FROM {plain_registry.host}/team/curl:1\n")
+    (repo / "Dockerfile").write_text(
+        f"FROM {plain_registry.host}/team/curl:1\nFROM {plain_registry.host}/team/tool:1.0\n"
+    )
     bucket.publish_all(EARLY)
     with SmtpSink() as smtp:
         cfg = Config.model_validate(
@@ -137,12 +144,15 @@ def test_refresh_rematches_stored_sboms_and_alerts_over_smtp(
             run("check")  # the Dockerfile's image becomes a known image (its digest)
             item = svc.fleet.item("file:Dockerfile:1")
             assert item is not None and item.current_digest == digest
+            outdated = svc.fleet.item("file:Dockerfile:2")
+            assert outdated is not None and outdated.status == "outdated"
+            assert (outdated.current_digest, outdated.candidate_digest) == (None, newer)
             scanned = run("scan")
-            assert "1 images scanned" in scanned["detail"], scanned
-            assert svc.sboms.known([digest]) == {digest}
+            assert "2 images scanned" in scanned["detail"], scanned
+            assert svc.sboms.known([digest, running, newer]) == {digest, running}
             svc.ctx.scan_pipeline = None  # from here on nothing can read an image
             baseline = run("advisory-refresh")  # full download; the first match is the baseline
-            assert "1 stored SBOMs re-matched" in baseline["detail"], baseline
+            assert "2 stored SBOMs re-matched" in baseline["detail"], baseline
             assert smtp.messages == []
             assert svc.image_findings(new_only=True) == []
 

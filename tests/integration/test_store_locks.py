@@ -16,10 +16,8 @@ import pytest
 
 from patchwarden.devtools.postgres_server import PostgresServer
 from patchwarden.store import open_store
-from testkit.postgres import pg
 
 pytestmark = pytest.mark.integration
-__all__ = ["pg"]  # the fixture (testkit/postgres.py), used by name
 SCOPE = "unix://host/run/podman.sock"
 CHILD = """
 import sys, time

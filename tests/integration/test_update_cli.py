@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 
 from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
+from testkit.cli_process import cli
 from testkit.fake_forge import FakeForge
 
 pytestmark = pytest.mark.integration
@@ -31,20 +31,6 @@ def git(*args: str, cwd: Path) -> str:
     }
     proc = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
     return proc.stdout.decode()  # no newline translation: CRLF must stay visible
-
-
-def cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,15 @@ def write_synthetic(root: Path) -> Path:
     for rec in SYNTHETIC:
         (root / f"{rec['id']}.json").write_text(json.dumps(rec))
     return root
+
+
+def downgrade_to_schema_1(db: Path) -> None:
+    """Rewrite an index as schema 1 stored it: ``versions`` inside ``data``, no column.
+    Checkpoint the WAL of any open connection to ``db`` first."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    rows = conn.execute("SELECT rowid, data, versions FROM affected WHERE versions IS NOT NULL")
+    merged = [(json.dumps(json.loads(d) | {"versions": json.loads(v)}), r) for r, d, v in rows]
+    conn.executemany("UPDATE affected SET data = ? WHERE rowid = ?", merged)
+    conn.execute("ALTER TABLE affected DROP COLUMN versions")
+    conn.execute("UPDATE schema_version SET version = 1")
+    conn.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from patchwarden.devtools.postgres_server import PostgresServer, PostgresServerError, pg_bindir
 from patchwarden.devtools.redis_server import RedisServer, RedisServerError, redis_binary
+from testkit.cli_process import spawn_cli
 
 
 def _missing(msg: str) -> None:
@@ -27,7 +27,9 @@ def _missing(msg: str) -> None:
 @contextmanager
 def redis_or_fail() -> Iterator[RedisServer]:
     if redis_binary() is None:
-        _missing("redis-server is not installed (scripts/install-system-deps.sh)")
+        _missing(
+            "redis-server is not installed (Debian: redis-server; scripts/install-system-deps.sh)"
+        )
     try:
         with RedisServer() as server:
             yield server
@@ -38,7 +40,7 @@ def redis_or_fail() -> Iterator[RedisServer]:
 @contextmanager
 def postgres_or_fail() -> Iterator[PostgresServer]:
     if pg_bindir() is None:
-        _missing("PostgreSQL is not installed (scripts/install-system-deps.sh)")
+        _missing("PostgreSQL is not installed (Debian: postgresql; scripts/install-system-deps.sh)")
     try:
         with PostgresServer() as server:
             yield server
@@ -55,25 +57,8 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        env = {**os.environ, **self.env}
-        env.pop("PATCHWARDEN_CONFIG", None)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "patchwarden.cli.main",
-                    "worker",
-                    *self.args,
-                    "--name",
-                    f"{self.name}@test",
-                ],
-                cwd=self.cwd,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        args = ["worker", *self.args, "--name", f"{self.name}@test"]
+        self.proc = spawn_cli(args, self.env, self.cwd, self.log, new_session=True)
         return self
 
     @property

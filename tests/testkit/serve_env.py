@@ -3,10 +3,8 @@ loopback (``testkit.receiver``), and ``patchwarden serve`` itself as a child pro
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 import httpx
 
 from patchwarden.devtools.registry_server import free_port
+from testkit.cli_process import spawn_cli
 
 
 class SmtpSink:
@@ -76,24 +75,8 @@ class ServeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServeProcess:
-        env = {**os.environ, **self.env}
-        env.pop("PATCHWARDEN_CONFIG", None)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "patchwarden.cli.main",
-                    "serve",
-                    *self.args,
-                    "--listen",
-                    f"127.0.0.1:{self.port}",
-                ],
-                cwd=self.cwd,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        args = ["serve", *self.args, "--listen", f"127.0.0.1:{self.port}"]
+        self.proc = spawn_cli(args, self.env, self.cwd, self.log)
         wait_until(f"serve on {self.port} ({self.log_text()[-2000:]})", self._ready, 60)
         return self
 

@@ -19,7 +19,9 @@ Tables (``SCHEMA_VERSION`` in ``schema_version``):
   ``modified_id.csv``).
 
 Schema 1 (``versions`` inside ``data``) is upgraded in place when an import opens it
-(``create=True``: ``db update``/``db import``); read-only opens refuse it with that advice.
+(``create=True``: ``db update``/``db import``) or a reader that may (``upgrade=True``: the
+commands that read it with ``advisories.auto_update`` on), in one ``BEGIN IMMEDIATE``
+transaction; other read-only opens refuse it with that advice.
 
 Every import runs in one ``BEGIN IMMEDIATE`` transaction: a failure rolls it back and readers
 (WAL) keep seeing the previous index throughout.
@@ -321,10 +323,13 @@ class ImportBatch:
 
 
 class AdvisoryIndex:
-    """Open (``create=True``: create) the index at ``path``; use as a context manager."""
+    """Open (``create=True``: create) the index at ``path``; use as a context manager.
+    ``upgrade=True``: a reader that upgrades an index of an older schema in place, as an
+    import does (``advisories.auto_update``)."""
 
-    def __init__(self, path: Path, *, create: bool = False) -> None:
+    def __init__(self, path: Path, *, create: bool = False, upgrade: bool = False) -> None:
         self.path = path
+        self._upgrade = upgrade
         if not create and not path.is_file():
             raise missing_index(path)
         try:
@@ -386,12 +391,15 @@ class AdvisoryIndex:
             )
         if rows[0][0] == 1 and create:
             self._upgrade_from_1()
+        elif rows[0][0] == 1 and self._upgrade:
+            self._auto_upgrade()
         elif rows[0][0] == 1:
             raise AdvisoryIndexError(
                 f"advisory index {self.path} was written by an older patchwarden (schema "
                 f"version 1; this one reads {SCHEMA_VERSION})",
                 "run `patchwarden db update` (or `patchwarden db import PATH`) once: it "
-                "upgrades the index in place",
+                "upgrades the index in place (with advisories.auto_update: true, scan and "
+                "check --vulns do that themselves)",
             )
         elif rows[0][0] != SCHEMA_VERSION:
             raise AdvisoryIndexError(
@@ -438,6 +446,20 @@ class AdvisoryIndex:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+
+    def _auto_upgrade(self) -> None:
+        """``_upgrade_from_1`` for a reader (``advisories.auto_update``); a file it may not
+        write is refused with the advice to upgrade it where it can be written."""
+        try:
+            self._upgrade_from_1()
+        except sqlite3.OperationalError as exc:
+            raise AdvisoryIndexError(
+                f"advisory index {self.path} was written by an older patchwarden (schema "
+                f"version 1; this one reads {SCHEMA_VERSION}) and advisories.auto_update "
+                f"could not upgrade it: {exc}",
+                "run `patchwarden db update` once as a user who may write the index: it "
+                "upgrades the index in place",
+            ) from None
 
     def _complete(self, tables: set[str]) -> None:
         """An index (proven ours) written by an earlier patchwarden: add the tables it lacks

@@ -193,7 +193,7 @@ def build_vuln_assessor(
     path = resolve_db_path(db, config.advisories.db_path)
     if not path.is_file():
         raise missing_index(path, ", or pass --db PATH")
-    index = AdvisoryIndex(path)
+    index = AdvisoryIndex(path, upgrade=config.advisories.auto_update)
     warnings = [w for w in [refresh_if_stale(index, config.advisories)] if w]
     ignores, more = _ignore_rules()
     warnings += more
@@ -535,7 +535,7 @@ def build_index_scanner(
         raise TypeError("build the registry with build_registry()")
     return IndexScanner(
         build_scanner(config, cache_dir=cache_dir, use_cache=use_cache),
-        AdvisoryIndex(path),
+        AdvisoryIndex(path, upgrade=config.advisories.auto_update),
         client,
         Platform.parse(config.platform),
     )
@@ -642,14 +642,17 @@ def build_advisory_index(config: Config, *, create: bool = False) -> AdvisoryInd
     path = resolve_db_path(None, config.advisories.db_path)
     if not create and not path.is_file():
         return None
-    return open_advisory_index(path, create=create)
+    return open_advisory_index(path, create=create, upgrade=config.advisories.auto_update)
 
 
-def open_advisory_index(path: Path, *, create: bool = False) -> AdvisoryIndex:
-    """The advisory index at ``path`` (``db``, ``version``); created when ``create``."""
+def open_advisory_index(
+    path: Path, *, create: bool = False, upgrade: bool = False
+) -> AdvisoryIndex:
+    """The advisory index at ``path`` (``db``, ``version``); created when ``create``; one of
+    an older schema upgraded in place when ``create`` or ``upgrade`` (auto_update)."""
     from patchwarden.advisories.index import AdvisoryIndex
 
-    return AdvisoryIndex(path, create=create)
+    return AdvisoryIndex(path, create=create, upgrade=upgrade)
 
 
 @contextmanager

@@ -5,8 +5,8 @@ per group of ``queue.shard_size`` repositories; the workers check the groups sid
 run).
 
 A whole-fleet ``scan`` likewise: one ``scan`` task per group of ``queue.shard_size``
-repositories with a known digest (an image shared by two groups is still scanned once: its
-lock and its stored result are in the state store).
+repositories with a known image, a digest or a tag (an image shared by two groups is still
+scanned once: its lock and its stored result are in the state store).
 
 Without a broker, or when an engine is configured (its containers are checked as a whole), or
 for a check an event already narrowed to some repositories, the check runs as it does in
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from patchwarden.service.jobs import Context
 from patchwarden.service.runner import Handler, Trigger
+from patchwarden.service.sbomjobs import resolvable
 
 
 def queue_parts(ctx: Context, job: str, trigger: Trigger, repos: list[str], shard_size: int) -> int:
@@ -60,6 +61,6 @@ class FanOutScan:
         if trigger.repositories is not None or ctx.submit is None:
             return self.scan(trigger)
         items = ctx.fleet.fleet(limit=10_000_000)
-        repos = sorted({i.repository for i in items if i.current_digest})
+        repos = sorted({i.repository for i in items if i.current_digest or resolvable(i)})
         parts = queue_parts(ctx, "scan", trigger, repos, self.shard_size)
         return f"{len(repos)} repositories with known images: {parts} scan tasks queued"

@@ -1,7 +1,9 @@
 """The ``scan`` and ``advisory-refresh`` job kinds.
 
-``scan``: the SBOM of every known image (running containers first, then file references
-resolved to a digest; ``repositories``: of those only) that is not stored yet is read once,
+``scan``: the SBOM of every known image (running containers first, then the current image of
+every file reference: the digest its check recorded, else the one its tag names now, so an
+outdated reference's image, what runs now, is scanned too; ``repositories``: of those only)
+that is not stored yet is read once,
 through the layer cache, and stored with its first match (a baseline: nothing in it is
 "new"). Results are keyed by image digest and advisory index version: an image stored and
 matched with the current index is not read again (by any worker: the image's lock in the
@@ -21,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from patchwarden.config.serve import Event
@@ -29,12 +32,18 @@ from patchwarden.service.result import JobResult, Params
 
 if TYPE_CHECKING:
     from patchwarden.app.refresh import ImageMatch
+    from patchwarden.core.ref import ImageRef
     from patchwarden.service.jobs import Context
+    from patchwarden.store.fleet import FleetItem
 
 log = logging.getLogger("patchwarden.service.jobs")
 
 
-def _known_images(ctx: Context, params: Params) -> list[tuple[str, str]]:
+def _known_images(
+    ctx: Context, params: Params, limit: int, resolve: Callable[[ImageRef], str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(digest, reference) of the images to scan, at most ``limit``; and the references whose
+    tag could not be resolved, with why."""
     explicit = params.get("images")
     if explicit:
         from patchwarden.core.ref import parse_reference
@@ -47,18 +56,54 @@ def _known_images(ctx: Context, params: Params) -> list[tuple[str, str]]:
                     f"scan job: {text!r} has no digest", "name images as REPO@sha256:..."
                 )
             out.append((ref.digest, f"{ref.name}@{ref.digest}"))
-        return out
+        return list(dict(out).items())[:limit], []
     items = ctx.fleet.fleet(limit=10_000_000)
     repos = params.get("repositories")
     if repos is not None:
         wanted = {str(r) for r in repos}
         items = [i for i in items if i.repository in wanted]
-    items.sort(key=lambda i: (not i.key.startswith("container:"), i.key))
+    return fleet_images(items, limit, resolve)
+
+
+def resolvable(item: FleetItem) -> bool:
+    """A file reference with a tag and no recorded digest whose check did not fail."""
+    return (
+        item.current_digest is None
+        and bool(item.current_tag)
+        and not item.key.startswith("container:")
+        and item.status != "error"
+    )
+
+
+def fleet_images(
+    items: Sequence[FleetItem], limit: int, resolve: Callable[[ImageRef], str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The current image of every reference, once per digest, running containers first: the
+    digest its check recorded, else (a file reference whose check did not resolve one: an
+    outdated tag is reported with its candidate's digest only) the digest its tag names now,
+    asked once per tag. A reference whose check failed is left to that error."""
+    from patchwarden.core.ref import parse_reference
+
+    ordered = sorted(items, key=lambda i: (not i.key.startswith("container:"), i.key))
     seen: dict[str, str] = {}
-    for i in items:
-        if i.current_digest and i.current_digest not in seen:
-            seen[i.current_digest] = f"{i.repository}@{i.current_digest}"
-    return list(seen.items())
+    tags: dict[str, str | None] = {}
+    failed: list[tuple[str, str]] = []
+    for i in ordered:
+        if len(seen) >= limit:
+            break
+        digest = i.current_digest
+        if digest is None and resolvable(i):
+            text = f"{i.repository}:{i.current_tag}"
+            if text not in tags:
+                try:
+                    tags[text] = resolve(parse_reference(text))
+                except PatchwardenError as exc:
+                    tags[text] = None
+                    failed.append((text, exc.message))
+            digest = tags[text]
+        if digest and digest not in seen:
+            seen[digest] = f"{i.repository}@{digest}"
+    return list(seen.items()), failed
 
 
 def run_scan(ctx: Context, params: Params) -> JobResult:
@@ -68,12 +113,13 @@ def run_scan(ctx: Context, params: Params) -> JobResult:
 
     if ctx.sboms is None or ctx.scan_pipeline is None:
         raise PatchwardenError("scan job: no SBOM store in this process")
-    images = _known_images(ctx, params)[: int(params.get("max", 200))]
+    pipeline = ctx.scan_pipeline()
+    images, unresolved = _known_images(ctx, params, int(params.get("max", 200)), pipeline.resolve)
     index = build_advisory_index(ctx.config)
     locks = _scan_locks(ctx)
     try:
         res = store_sboms(
-            ctx.scan_pipeline(),
+            pipeline,
             ctx.sboms,
             images,
             Platform.parse(ctx.config.platform),
@@ -83,6 +129,7 @@ def run_scan(ctx: Context, params: Params) -> JobResult:
     finally:
         if index is not None:
             index.close()
+    res.failed[:0] = unresolved
     for ref, why in res.failed:
         log.warning("scan job: %s: %s", ref, why)
     alerts = sum(_alert(ctx, m) for m in res.rematched if m.added)

@@ -33,7 +33,13 @@ from patchwarden.advisories.match import evaluate, match
 from patchwarden.advisories.osv import parse_record
 from patchwarden.scan.model import Finding, OSInfo, Package, PackageType
 from patchwarden.versions.ecosystems import UnknownEcosystemError, compare, scheme_of
-from testkit.advisory_helpers import FIXTURES, SYNTHETIC, pkg, write_synthetic
+from testkit.advisory_helpers import (
+    FIXTURES,
+    SYNTHETIC,
+    downgrade_to_schema_1,
+    pkg,
+    write_synthetic,
+)
 from testkit.osv_reference import reference_evaluate
 
 PER_PACKAGE = 60  # versions per package at most (every one of them against every entry)
@@ -211,17 +217,6 @@ def test_match_through_the_index_equals_the_reference(
     assert checked > 4_000 and 1_000 < found < checked - 1_000, (checked, found)
 
 
-def _downgrade_to_schema_1(db: Path) -> None:
-    """Rewrite an index as schema 1 stored it: ``versions`` inside ``data``, no column."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    rows = conn.execute("SELECT rowid, data, versions FROM affected WHERE versions IS NOT NULL")
-    merged = [(json.dumps(json.loads(d) | {"versions": json.loads(v)}), r) for r, d, v in rows]
-    conn.executemany("UPDATE affected SET data = ? WHERE rowid = ?", merged)
-    conn.execute("ALTER TABLE affected DROP COLUMN versions")
-    conn.execute("UPDATE schema_version SET version = 1")
-    conn.close()
-
-
 def _all_rows(index: AdvisoryIndex) -> list[tuple[str, str, str, dict[str, Any], list[str]]]:
     names: dict[str, list[str]] = collections.defaultdict(list)
     for eco, name in index._conn.execute("SELECT DISTINCT ecosystem, name FROM affected"):
@@ -241,7 +236,7 @@ def test_schema_1_index_is_refused_for_reading_and_upgraded_by_an_import(
     fresh._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     old = tmp_path / "old.db"
     shutil.copy(fresh.path, old)
-    _downgrade_to_schema_1(old)
+    downgrade_to_schema_1(old)
     with sqlite3.connect(old) as conn:  # the layout schema 1 had: versions inside data
         listed = conn.execute("SELECT COUNT(*) FROM affected WHERE data LIKE '%\"versions\"%'")
         assert listed.fetchone()[0] > 200

@@ -5,27 +5,11 @@ are errors naming the key. Each case is a real CLI process in a throwaway git re
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def _run(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PATCHWARDEN_")}
-    full |= {"NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from testkit.cli_process import cli
 
 
 @pytest.fixture()
@@ -40,15 +24,15 @@ def _config(repo: Path, text: str) -> None:
 
 def test_flags_set_defaults_and_the_command_line_and_environment_win(repo: Path) -> None:
     _config(repo, "flags:\n  version: {format: json}\n  engine:\n    history: {limit: 1}\n")
-    proc = _run(repo, "version")
+    proc = cli("version", cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["patchwarden"]  # JSON because flags: said so
-    table = _run(repo, "version", "--format", "table")
+    table = cli("version", "--format", "table", cwd=repo)
     assert table.stdout.startswith("patchwarden "), "the command line wins"
-    env = _run(repo, "version", env={"PATCHWARDEN_FORMAT": "table"})
+    env = cli("version", env={"PATCHWARDEN_FORMAT": "table"}, cwd=repo)
     assert env.stdout.startswith("patchwarden "), "the environment wins over flags:"
     # a nested command: its --help shows the default the file gives
-    helped = _run(repo, "engine", "history", "--help")
+    helped = cli("engine", "history", "--help", cwd=repo)
     assert "default: 1]" in " ".join(helped.stdout.split())
 
 
@@ -57,8 +41,8 @@ def test_config_given_with_c_is_the_one_read(
 ) -> None:
     other = tmp_path_factory.mktemp("elsewhere") / "team.yaml"
     other.write_text("version: 1\nflags:\n  version: {format: json}\n")
-    assert _run(repo, "version").stdout.startswith("patchwarden ")
-    proc = _run(repo, "version", "-c", str(other))
+    assert cli("version", cwd=repo).stdout.startswith("patchwarden ")
+    proc = cli("version", "-c", str(other), cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert "patchwarden" in json.loads(proc.stdout)
 
@@ -78,7 +62,7 @@ def test_config_given_with_c_is_the_one_read(
 def test_unknown_keys_are_errors_naming_them(repo: Path, flags: str, message: str) -> None:
     _config(repo, "flags:\n" + flags)
     command = ["engine", "history"] if "engine" in flags else ["version"]
-    proc = _run(repo, *command)
+    proc = cli(*command, cwd=repo)
     assert proc.returncode == 2
     assert message in " ".join(proc.stderr.split())
     assert "Traceback" not in proc.stderr

@@ -4,27 +4,11 @@ completion: each checked on the real CLI in its own process."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def _run(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PATCHWARDEN_")}
-    return subprocess.run(
-        [sys.executable, "-m", "patchwarden.cli.main", *args],
-        cwd=cwd,
-        env={**full, "NO_COLOR": "1", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from testkit.cli_process import cli
 
 
 @pytest.fixture()
@@ -40,8 +24,8 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_output_writes_the_report_to_a_file(repo: Path, fmt: str) -> None:
-    shown = _run("inventory", ".", "-f", fmt, cwd=repo)
-    run = _run("inventory", ".", "-f", fmt, "--output", "report.txt", cwd=repo)
+    shown = cli("inventory", ".", "-f", fmt, cwd=repo)
+    run = cli("inventory", ".", "-f", fmt, "--output", "report.txt", cwd=repo)
     assert run.returncode == 0, run.stderr
     assert run.stdout == "", "the report goes to the file, not stdout"
     assert (repo / "report.txt").read_text() == shown.stdout
@@ -50,14 +34,14 @@ def test_output_writes_the_report_to_a_file(repo: Path, fmt: str) -> None:
 
 def test_output_is_left_alone_when_the_run_fails(repo: Path) -> None:
     (repo / "report.json").write_text("previous report\n")
-    run = _run("inventory", "missing/", "-f", "json", "-o", "report.json", cwd=repo)
+    run = cli("inventory", "missing/", "-f", "json", "-o", "report.json", cwd=repo)
     assert run.returncode == 2
     assert (repo / "report.json").read_text() == "previous report\n"
     assert "error: path missing does not exist" in run.stderr
 
 
 def test_output_into_a_missing_directory_is_a_clear_error(repo: Path) -> None:
-    run = _run("inventory", ".", "-o", "no/such/dir/report.txt", cwd=repo)
+    run = cli("inventory", ".", "-o", "no/such/dir/report.txt", cwd=repo)
     assert run.returncode == 2, run.stderr
     assert "cannot write the report to no/such/dir/report.txt" in run.stderr
     assert "--output" in run.stderr
@@ -65,7 +49,7 @@ def test_output_into_a_missing_directory_is_a_clear_error(repo: Path) -> None:
 
 def test_output_env_var_and_engine_history(tmp_path: Path) -> None:
     env = {"PATCHWARDEN_ENGINE_HISTORY_OUTPUT": str(tmp_path / "h.json")}
-    run = _run(
+    run = cli(
         "engine",
         "history",
         "--state",
@@ -81,23 +65,23 @@ def test_output_env_var_and_engine_history(tmp_path: Path) -> None:
 
 def test_quiet_silences_stderr_but_not_errors(tmp_path: Path) -> None:
     state = ["--state", str(tmp_path / "none.db")]
-    assert _run("engine", "history", *state, cwd=tmp_path).stderr.strip() == "no records"
-    assert _run("engine", "history", *state, "--quiet", cwd=tmp_path).stderr == ""
+    assert cli("engine", "history", *state, cwd=tmp_path).stderr.strip() == "no records"
+    assert cli("engine", "history", *state, "--quiet", cwd=tmp_path).stderr == ""
     assert (
-        _run("engine", "history", *state, cwd=tmp_path, env={"PATCHWARDEN_QUIET": "1"}).stderr == ""
+        cli("engine", "history", *state, cwd=tmp_path, env={"PATCHWARDEN_QUIET": "1"}).stderr == ""
     )
-    failed = _run("inventory", "missing/", "-q", cwd=tmp_path)
+    failed = cli("inventory", "missing/", "-q", cwd=tmp_path)
     assert failed.returncode == 2 and "error: path missing does not exist" in failed.stderr
 
 
 def test_verbose_and_json_name_the_config_found_upward(repo: Path) -> None:
     config = str((repo.parents[1] / "patchwarden.yaml").resolve())
-    run = _run("inventory", ".", "-f", "json", "--verbose", cwd=repo)
+    run = cli("inventory", ".", "-f", "json", "--verbose", cwd=repo)
     assert run.returncode == 0, run.stderr
     assert f"config: {config}" in run.stderr
     assert json.loads(run.stdout)["config"] == config
     (repo.parents[1] / "patchwarden.yaml").unlink()
-    none = _run("inventory", ".", "-f", "json", "-v", cwd=repo)
+    none = cli("inventory", ".", "-f", "json", "-v", cwd=repo)
     assert "config: none found (searched" in none.stderr
     assert json.loads(none.stdout)["config"] is None
 
@@ -108,8 +92,8 @@ def test_shell_completion(tmp_path: Path) -> None:
         "COMP_WORDS": "patchwarden eng",
         "COMP_CWORD": "1",
     }
-    assert _run(cwd=tmp_path, env=env).stdout.split() == ["engine"]
+    assert cli(cwd=tmp_path, env=env).stdout.split() == ["engine"]
     env.update(COMP_WORDS="patchwarden check --exit", COMP_CWORD="2")
-    assert _run(cwd=tmp_path, env=env).stdout.split() == ["--exit-code"]
-    script = _run("--show-completion", "bash", cwd=tmp_path, env={"SHELL": "/bin/bash"})
+    assert cli(cwd=tmp_path, env=env).stdout.split() == ["--exit-code"]
+    script = cli("--show-completion", "bash", cwd=tmp_path, env={"SHELL": "/bin/bash"})
     assert "_patchwarden_completion" in script.stdout, script.stderr

@@ -46,10 +46,18 @@ def test_a_whole_fleet_scan_is_queued_in_parts_of_repositories_with_known_images
     from patchwarden.service.runner import Trigger
 
     queued: list[tuple[str, Trigger]] = []
-    items = [
-        SimpleNamespace(repository=f"reg/app{i % 5}", current_digest=None if i == 9 else "d")
-        for i in range(10)
-    ] + [SimpleNamespace(repository="reg/unresolved", current_digest=None)]
+
+    def item(repo: str, digest: str | None, tag: str | None, status: str = "outdated") -> Any:
+        key = f"file:{repo}:1"
+        return SimpleNamespace(
+            key=key, repository=repo, current_digest=digest, current_tag=tag, status=status
+        )
+
+    items = [item(f"reg/app{i % 5}", None if i == 9 else "d", None) for i in range(10)] + [
+        item("reg/outdated", None, "1.0"),  # its current image: the tag's digest, resolved
+        item("reg/failed", None, "1.0", "error"),  # its check failed: nothing to scan
+        item("reg/unresolved", None, None),
+    ]
     ctx: Any = SimpleNamespace(
         submit=lambda job, t: queued.append((job, t)),
         fleet=SimpleNamespace(fleet=lambda limit: items),
@@ -62,12 +70,12 @@ def test_a_whole_fleet_scan_is_queued_in_parts_of_repositories_with_known_images
 
     fan = FanOutScan(ctx, scan, 2)
     summary = fan(Trigger("schedule", "due"))
-    assert summary == "5 repositories with known images: 3 scan tasks queued"
+    assert summary == "6 repositories with known images: 3 scan tasks queued"
     assert [j for j, _ in queued] == ["scan"] * 3
     assert [sorted(t.repositories or ()) for _, t in queued] == [
         ["reg/app0", "reg/app1"],
         ["reg/app2", "reg/app3"],
-        ["reg/app4"],
+        ["reg/app4", "reg/outdated"],
     ]
     assert queued[0][1].detail == "due (part 1/3)" and ran == []
     scoped = Trigger("hook", "", frozenset({"reg/app1"}))

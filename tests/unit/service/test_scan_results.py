@@ -2,8 +2,9 @@
 of this index version is reused without reading the image, one of another version is matched
 again from its stored packages, and an image another process is scanning is waited for and
 reused. Real advisory records (tests/fixtures/osv), a real SQLite state store and its
-per-digest file locks; the image source is a counting stand-in (the integration test
-tests/integration/test_fleet_once.py reads real images from a real registry)."""
+per-digest file locks; the image source is a counting stand-in (testkit.sbom_pipeline; the
+integration test tests/integration/test_fleet_once.py reads real images from a real
+registry)."""
 
 from __future__ import annotations
 
@@ -11,37 +12,18 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 from patchwarden.advisories.importer import import_sources
 from patchwarden.advisories.index import AdvisoryIndex
 from patchwarden.app.refresh import index_version, store_sboms
-from patchwarden.scan.model import OSInfo, Package, PackageType
 from patchwarden.store import open_store
 from patchwarden.store.locks import FileLocks
 from patchwarden.store.sboms import SbomStore
+from testkit.sbom_pipeline import CountingPipeline
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "osv"
 LATE = "DSA-5330-1"  # curl < 7.74.0-1.3+deb11u5 in Debian:11
 DIGEST = "sha256:" + "a" * 64
-CURL = Package(
-    "curl", "7.74.0-1.3+deb11u2", PackageType.DEB, purl="pkg:deb/debian/curl", layer="l", path="p"
-)
-
-
-class CountingPipeline:
-    """Stands in for ``ImagePipeline``: counts the images it is asked to read."""
-
-    def __init__(self) -> None:
-        self.reads: list[str] = []
-
-    def open_source(self, target: Any, platform: Any) -> Any:
-        self.reads.append(target.target)
-        return target
-
-    def inventory(self, source: Any, progress: Any) -> Any:
-        return SimpleNamespace(packages=[CURL], os=OSInfo("debian", "11"))
 
 
 def _index(path: Path, root: Path) -> AdvisoryIndex:

@@ -18,6 +18,7 @@ from patchwarden.scan.model import Finding, ImageSource, ScanInventory
 if TYPE_CHECKING:
     from patchwarden.advisories.index import AdvisoryIndex
     from patchwarden.config.schema import AdvisoriesConfig
+    from patchwarden.core.ref import ImageRef
     from patchwarden.scan.scanner import Scanner
 
 
@@ -49,6 +50,10 @@ class ImagePipeline:
             engine_url=target.engine_url,
         )
 
+    def resolve(self, image: ImageRef) -> str:
+        """The digest a tag names now (a HEAD request: Docker Hub does not count it)."""
+        return self._registry().head_manifest(image).digest
+
     def inventory(self, source: ImageSource, progress: LayerProgress | None) -> ScanInventory:
         return self.scanner.scan(source, progress)
 
@@ -60,7 +65,8 @@ class ImagePipeline:
     def open_index(self, path: Path) -> AdvisoryIndex | None:
         from patchwarden.advisories.index import AdvisoryIndex
 
-        return AdvisoryIndex(path) if path.is_file() else None
+        upgrade = self.advisories is not None and self.advisories.auto_update
+        return AdvisoryIndex(path, upgrade=upgrade) if path.is_file() else None
 
     def match(self, index: AdvisoryIndex, inventory: ScanInventory) -> list[Finding]:
         from patchwarden.advisories.match import match
