@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from patchwarden import __version__
+from patchwarden.core import timing
 
 ROOT_HELP = (
     "Keep container images patched: find every image reference (inventory), check "
@@ -101,6 +102,7 @@ def requested_command(argv: Sequence[str]) -> str | None:
 
 
 def main() -> None:
+    timing.mark("cli.main")
     name = requested_command(sys.argv[1:])
     app = build_app(None if name is None else [name])
     # the name in usage lines and of shell completion's variable, _PATCHWARDEN_COMPLETE,
