@@ -982,3 +982,24 @@ def test_trust_gate_refuses_unsigned_candidate_then_updates_signed(
     (res,) = updater.update(policy_candidates(checker()), Selection(names=(name,)))
     assert res.outcome == "updated", res.reason
     assert engine.info(name).digest == d2
+
+
+def test_connecting_finds_the_api_version_without_get_version(
+    engine_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API version comes from ``GET /_ping``'s header: Podman answers ``GET /version`` by
+    running its OCI runtime and conmon (seconds on a busy host), and every engine command and
+    rollout starts by connecting."""
+    import docker
+
+    from patchwarden.engine.client import connect
+
+    expected = EngineClient(engine_url).version()["ApiVersion"]
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise AssertionError("GET /version while connecting")
+
+    monkeypatch.setattr(docker.APIClient, "version", refuse)
+    client = connect(engine_url)
+    assert client.api.api_version == expected
+    assert client.list_containers(all=True) is not None  # requests use that version

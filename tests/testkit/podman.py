@@ -6,6 +6,8 @@ Images are real OCI images built without any engine: one layer with the host's s
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import io
 import json
 import os
@@ -158,7 +160,8 @@ def session_config(workdir: Path) -> dict[str, str]:
     )
     storage = workdir / "storage.conf"
     storage.write_text(
-        f'[storage]\ndriver = "vfs"\nrunroot = "{workdir}/run"\ngraphroot = "{workdir}/graph"\n'
+        f'[storage]\ndriver = "vfs"\nrunroot = "{short_runroot(workdir)}"\n'
+        f'graphroot = "{workdir}/graph"\n'
     )
     registries = workdir / "registries.conf"
     registries.write_text(
@@ -171,6 +174,23 @@ def session_config(workdir: Path) -> dict[str, str]:
         "CONTAINERS_STORAGE_CONF": str(storage),
         "CONTAINERS_REGISTRIES_CONF": str(registries),
     }
+
+
+def short_runroot(workdir: Path) -> Path:
+    """A run root for ``workdir`` whose path stays under Podman's limit of 50 characters.
+
+    Podman refuses a longer one with "the specified runroot is longer than 50 characters", and
+    the API service does not check it: only ``podman container cleanup``, the command conmon
+    runs when a container exits by itself, fails. Such a container then keeps its network
+    set-up, and a replacement publishing the same host port is not reached (the dead
+    container's port forwarding comes first). Under pytest-xdist the temp paths are deeper
+    (``.../popen-gw0/...``), so the run root gets its own short directory, removed at exit.
+    """
+    tag = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:12]
+    run = Path("/tmp") / f"pw-run-{tag}"
+    run.mkdir(mode=0o700, exist_ok=True)
+    atexit.register(shutil.rmtree, run, ignore_errors=True)
+    return run
 
 
 def podman_ready() -> str | None:

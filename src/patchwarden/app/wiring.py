@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from patchwarden.cache.registry import CachingRegistry
 from patchwarden.cache.store import DiskCache, default_cache_dir
+from patchwarden.core.timing import span
 from patchwarden.registry.model import Platform
 from patchwarden.registry.settings import ClientOptions, HostSettings
 
@@ -597,7 +598,8 @@ def build_rollouts(
     from patchwarden.engine.client import EngineClient, connect
     from patchwarden.store import open_store
 
-    store = open_store(state)
+    with span("store.open"):
+        store = open_store(state)
 
     def promotions() -> Promotions:
         from patchwarden.app.promote import Promoter
@@ -613,7 +615,8 @@ def build_rollouts(
 
     def engine(url: str | None) -> EngineClient:
         if url not in engines:
-            engines[url] = connect(url)
+            with span("engine.connect"):
+                engines[url] = connect(url)
         return engines[url]
 
     def locks(client: EngineClient) -> ContainerLocks | None:

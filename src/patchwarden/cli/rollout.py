@@ -52,8 +52,10 @@ EXIT_DOC = (
 
 def _service(config: Path | None, state: str | None) -> Rollouts:
     from patchwarden.app.wiring import build_rollouts
+    from patchwarden.core.timing import span
 
-    cfg, path = load_settings(config, [Path.cwd()])
+    with span("config"):
+        cfg, path = load_settings(config, [Path.cwd()])
     workdir = path.parent if path else Path.cwd()
     return build_rollouts(cfg, state=state, workdir=workdir, actor=_login())
 

@@ -80,6 +80,11 @@ class Waves(_Strict):
     max_parallel: int | None = Field(
         None, ge=1, description="containers per later wave (default: all the rest at once)"
     )
+    prepare: bool = Field(
+        True,
+        description="create (not start) the next wave's containers while this wave is gated "
+        "(removed if the rollout stops)",
+    )
 
     @field_validator("canary")
     @classmethod

@@ -20,16 +20,23 @@ from urllib.parse import unquote, urlsplit
 
 from patchwarden.core.digest import short_hex
 from patchwarden.core.ref import ImageRef, parse_reference
+from patchwarden.core.timing import span
 from patchwarden.errors import PatchwardenError, ReferenceFormatError
 from patchwarden.net.redact import redact_url, remember_secret
 from patchwarden.registry.credentials import CredentialProvider, default_credentials
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 MIN_API = (1, 40)
+MIN_API_TEXT = f"{MIN_API[0]}.{MIN_API[1]}"
+LIST_INSPECTS = 4  # inspects in flight while listing containers
 
 
 class EngineError(PatchwardenError):
     """The container engine refused a request or could not be reached."""
+
+
+class NotFoundError(EngineError):
+    """The engine has no such container or image (any more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +105,15 @@ def resolve_url(url: str | None) -> str:
 
 
 @contextmanager
-def _errors(what: str) -> Iterator[None]:
+def _errors(what: str, phase: str = "engine.other") -> Iterator[None]:
     import docker.errors
     import requests
 
     try:
-        yield
+        with span(phase):
+            yield
     except docker.errors.NotFound as exc:
-        raise EngineError(f"{what}: not found ({_explain(exc)})") from None
+        raise NotFoundError(f"{what}: not found ({_explain(exc)})") from None
     except docker.errors.APIError as exc:
         raise EngineError(f"{what}: the engine refused: {_explain(exc)}") from None
     except (requests.ConnectionError, ConnectionError, FileNotFoundError) as exc:
@@ -153,22 +161,34 @@ class EngineClient:
                 ca_cert=os.path.join(certs, "ca.pem"),
                 verify=True,
             )
-        with _errors(f"connecting to {redact_url(self.url)}"):
+        with _errors(f"connecting to {redact_url(self.url)}", "engine.connect"):
             self.api = docker.APIClient(
-                base_url=self.url, timeout=int(timeout), tls=tls, version="auto"
+                base_url=self.url, timeout=int(timeout), tls=tls, version=MIN_API_TEXT
             )
+            self.api._version = self._negotiate()
         self._is_podman: bool | None = None
+
+    def _negotiate(self) -> str:
+        """The engine's API version, as the SDK's ``version="auto"`` finds it, but from the
+        ``API-Version`` header of ``GET /_ping`` (milliseconds) rather than ``GET /version``
+        (Podman runs its OCI runtime and conmon to answer that one: seconds on a busy
+        host); ``/version`` only when the header is missing."""
+        res = self.api.get(f"{self.api.base_url}/_ping")
+        found = res.headers.get("API-Version") if res.status_code == 200 else None
+        if found:
+            return str(found)
+        return str(self.api.version(api_version=False)["ApiVersion"])
 
     # -- engine ---------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
-        with _errors("engine version"):
+        with _errors("engine version", "engine.version"):
             info: dict[str, Any] = self.api.version()
         _check_api(str(info.get("ApiVersion", "0.0")))
         return info
 
     def check_api(self) -> None:
-        """The engine answers and its API is new enough: the version the SDK asked for when
-        it connected (``version="auto"``), without asking again."""
+        """The engine answers and its API is new enough: the version found when connecting
+        (:meth:`_negotiate`), without asking again."""
         negotiated = getattr(self.api, "api_version", None)
         if not isinstance(negotiated, str):
             self.version()
@@ -205,12 +225,24 @@ class EngineClient:
 
     # -- containers -----------------------------------------------------------------------
     def list_containers(self, *, all: bool = True) -> list[ContainerInfo]:
-        with _errors("listing containers"):
+        with _errors("listing containers", "engine.list"):
             rows = self.api.containers(all=all)
-        return [self.info(str(r["Id"])) for r in rows]
+        ids = [str(r["Id"]) for r in rows]
+
+        def info(cid: str) -> ContainerInfo | None:
+            try:
+                return self.info(cid)
+            except NotFoundError:  # removed since it was listed: no longer there
+                return None
+
+        # each row is inspected (container and image): a few at a time, in the engine's order
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max(1, min(LIST_INSPECTS, len(ids))), "pw-inspect") as pool:
+            return [i for i in pool.map(info, ids) if i is not None]
 
     def inspect(self, ref: str) -> dict[str, Any]:
-        with _errors(f"inspecting container {ref}"):
+        with _errors(f"inspecting container {ref}", "engine.inspect"):
             doc: dict[str, Any] = self.api.inspect_container(ref)
         return doc
 
@@ -222,7 +254,7 @@ class EngineClient:
         return True
 
     def inspect_image(self, ref: str) -> dict[str, Any]:
-        with _errors(f"inspecting image {ref}"):
+        with _errors(f"inspecting image {ref}", "engine.inspect_image"):
             doc: dict[str, Any] = self.api.inspect_image(ref)
         return doc
 
@@ -237,7 +269,7 @@ class EngineClient:
 
     def create(self, config: dict[str, Any], name: str) -> str:
         extra = config.pop("_extra_networks", {})
-        with _errors(f"creating container {name}"):
+        with _errors(f"creating container {name}", "engine.create"):
             created = self.api.create_container_from_config(config, name=name)
             cid = str(created["Id"])
             for net, endpoint in extra.items():
@@ -247,19 +279,19 @@ class EngineClient:
         return cid
 
     def start(self, ref: str) -> None:
-        with _errors(f"starting container {ref}"):
+        with _errors(f"starting container {ref}", "engine.start"):
             self.api.start(ref)
 
     def stop(self, ref: str, timeout: int = 10) -> None:
-        with _errors(f"stopping container {ref}"):
+        with _errors(f"stopping container {ref}", "engine.stop"):
             self.api.stop(ref, timeout=timeout)
 
     def rename(self, ref: str, name: str) -> None:
-        with _errors(f"renaming container {ref} to {name}"):
+        with _errors(f"renaming container {ref} to {name}", "engine.rename"):
             self.api.rename(ref, name)
 
     def remove(self, ref: str, *, force: bool = False) -> None:
-        with _errors(f"removing container {ref}"):
+        with _errors(f"removing container {ref}", "engine.remove"):
             self.api.remove_container(ref, force=force, v=False)
 
     def run_healthcheck(self, ref: str) -> str | None:
@@ -328,7 +360,7 @@ class EngineClient:
         """Pull ``image`` (by digest when it has one) with the registry credentials."""
         name, ref = image.name, image.digest or image.tag or "latest"
         auth = self._auth_config(image.registry)
-        with _errors(f"pulling {image}"):
+        with _errors(f"pulling {image}", "engine.pull"):
             stream = self.api.pull(name, tag=ref, stream=True, decode=True, auth_config=auth)
             for event in stream:
                 if isinstance(event, dict) and event.get("error"):

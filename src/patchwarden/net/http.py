@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import ssl
 import time
 from collections.abc import Callable
 
@@ -41,12 +44,13 @@ def make_client(
     """An ``httpx.Client`` with timeouts always on, our User-Agent, and room for an overall
     deadline per request (:mod:`patchwarden.net.deadline`, set by :func:`send_with_retry`).
 
-    ``verify`` is True, False, or a CA bundle file path.
+    ``verify`` is True, False, or a CA bundle file path. The TLS context for it is built once
+    per process and shared (loading a CA bundle costs ~50 ms of CPU, and the health gates and
+    probes build a client per container).
     """
-    import ssl
-
-    ctx: ssl.SSLContext | bool
-    ctx = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+    ctx: ssl.SSLContext | bool = False
+    if verify is not False:
+        ctx = _tls_context(verify, _ca_env(verify))
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=read_timeout)
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
@@ -62,6 +66,29 @@ def make_client(
     )
     deadline.install(client)
     return client
+
+
+def _ca_env(verify: bool | str) -> tuple[str | None, ...]:
+    """What the context for ``verify`` is built from, as a cache key: the environment's CA
+    settings (httpx reads them with ``trust_env``) and the CA file's modification time (a
+    replaced bundle is read again)."""
+    mtime = None
+    if isinstance(verify, str):
+        try:
+            mtime = str(os.stat(verify).st_mtime_ns)
+        except OSError:
+            mtime = None  # ssl reports the missing file when the context is built
+    return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"), mtime
+
+
+@functools.lru_cache(maxsize=16)
+def _tls_context(verify: bool | str, key: tuple[str | None, ...]) -> ssl.SSLContext:
+    """httpx's own context for ``verify`` (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``),
+    or the CA bundle file ``verify`` names; ``key`` only keys the cache (:func:`_ca_env`).
+    Contexts are safe to share between clients and threads once built."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return httpx.create_ssl_context(verify=True, trust_env=True)
 
 
 def send_with_retry(

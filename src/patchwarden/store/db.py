@@ -9,7 +9,9 @@ hidden.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -18,12 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import platformdirs
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy import Engine, Select, and_, create_engine, or_, select
+from sqlalchemy import Engine, Select, and_, create_engine, or_, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -39,6 +36,8 @@ from patchwarden.store.orm import BuildRow, UpdateRow
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from patchwarden.store.locks import AdvisoryLocks, FileLocks
     from patchwarden.store.rollouts import RolloutStore
 
@@ -115,22 +114,69 @@ def _file_lock(path: Path | None) -> Iterator[None]:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*(?:[\"']([^\"']+)[\"']|None)\s*$", re.M)
+
+
+@functools.cache
+def _head_from_files() -> str | None:
+    """The newest revision, read from the migration files' ``revision``/``down_revision``
+    lines without importing Alembic (a store already at head needs nothing more); None when
+    the files do not give exactly one head (Alembic then decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found: dict[str, str | None] = {m[1]: m[2] for m in _REVISION.finditer(source)}
+        if "revision" not in found:
+            continue
+        revisions.add(str(found["revision"]))
+        if parent := found.get("down_revision"):
+            parents.add(parent)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine) -> bool:
+    """The store's schema is at the newest revision (one query, no Alembic import)."""
+    head = _head_from_files()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:  # no such table yet: a new store
+        return False
+    return [r[0] for r in rows] == [head]
+
+
 def migrate(engine: Engine) -> bool:
     """Bring the schema to head; True when a migration ran, False when it was already there."""
+    if _at_head(engine):
+        return False
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
     cfg = _alembic_config()
     script = ScriptDirectory.from_config(cfg)
     head = script.get_current_head()
@@ -146,9 +192,12 @@ def migrate(engine: Engine) -> bool:
                 "it was written by a newer patchwarden: upgrade patchwarden, "
                 "or point at another state store",
             )
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        try:
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except CommandError as exc:
+            raise wrap_error(exc, url, "open") from None
     return True
 
 
@@ -203,7 +252,7 @@ def open_store(url_or_path: str | None = None) -> Store:
     except StoreError:
         engine.dispose()
         raise
-    except (SQLAlchemyError, CommandError, OSError) as exc:
+    except (SQLAlchemyError, OSError) as exc:
         engine.dispose()
         raise wrap_error(exc, url, "open") from None
     return Store(engine)

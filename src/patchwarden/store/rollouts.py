@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from patchwarden.core.timing import span
 from patchwarden.store.errors import InvalidRecordError, StoreError
 from patchwarden.store.orm import RolloutRow, RolloutStepRow
 
@@ -131,7 +132,7 @@ class RolloutStore:
 
     def _update(self, rollout_id: int, values: dict[str, Any]) -> None:
         try:
-            with Session(self._engine) as session, session.begin():
+            with span("store.save"), Session(self._engine) as session, session.begin():
                 session.execute(
                     update(RolloutRow).where(RolloutRow.id == rollout_id).values(values)
                 )
@@ -181,7 +182,7 @@ class RolloutStore:
             detail=_json(dict(detail or {}), "step detail"),
         )
         try:
-            with Session(self._engine) as session, session.begin():
+            with span("store.step"), Session(self._engine) as session, session.begin():
                 session.add(row)
                 session.flush()
                 return int(row.id)

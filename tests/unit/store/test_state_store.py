@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, create_engine, inspect
@@ -160,6 +163,44 @@ def test_second_open_on_a_migrated_database_is_a_no_op(
     engine = create_engine(f"sqlite:///{db_path}")
     try:
         assert store_db.migrate(engine) is False
+    finally:
+        engine.dispose()
+
+
+def test_the_head_read_from_the_migration_files_is_alembics() -> None:
+    assert store_db._head_from_files() == store_db.head_revision()
+
+
+def test_a_store_at_head_opens_without_importing_alembic(db_path: Path) -> None:
+    """Opening a store already at the newest revision is one query: Alembic (a large import,
+    paid by every command) is loaded only when there is something to migrate."""
+    with open_store(str(db_path)):
+        pass
+    probe = (
+        "import sys\n"
+        "from patchwarden.store import open_store\n"
+        f"with open_store({str(db_path)!r}) as s:\n"
+        "    s.history()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_store_behind_head_is_still_migrated(db_path: Path) -> None:
+    with open_store(str(db_path)):
+        pass
+    engine = create_engine(f"sqlite:///{db_path}")
+    try:
+        cfg = store_db._alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "-1")
+        assert store_db.current_revision(engine) != store_db.head_revision()
+        assert store_db.migrate(engine) is True
+        assert store_db.current_revision(engine) == store_db.head_revision()
     finally:
         engine.dispose()
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import httpx
 
+from patchwarden.core.timing import span
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import EngineError
+from patchwarden.engine.client import ContainerInfo, EngineError, info_from_inspect
 from patchwarden.net.http import make_client
 
 
@@ -39,18 +40,27 @@ class GateResult:
 
 
 def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
+    with contextlib.ExitStack() as stack:
+        return _run_gate(engine, container, probes, stack)
+
+
+def _run_gate(
+    engine: EngineApi, container: str, probes: Probes, stack: contextlib.ExitStack
+) -> GateResult:
+    client: httpx.Client | None = None  # one for every HTTP probe of this gate
     start = time.monotonic()
     deadline = start + probes.timeout
     checks: dict[str, Any] = {}
-    info = engine.info(container)
+    info = _state(engine, container)
     if info.health is not None:
         return _engine_health(engine, container, probes, deadline, checks)
     # grace: must keep running (polled every interval; the last wait ends when the grace does)
-    while (left := start + probes.grace - time.monotonic()) > 0:
-        info = engine.info(container)
-        if not info.running:
-            return _exited(engine, container, checks)
-        time.sleep(min(probes.interval, max(0.0, left)))
+    with span("gate.grace"):
+        while (left := start + probes.grace - time.monotonic()) > 0:
+            info = _state(engine, container)
+            if not info.running:
+                return _exited(engine, container, checks)
+            time.sleep(min(probes.interval, max(0.0, left)))
     checks["running"] = "ok"
     pending = []
     if probes.http_url:
@@ -59,10 +69,18 @@ def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
         pending.append("tcp")
     last = ""
     while pending:
-        if not engine.info(container).running:
+        if not _state(engine, container).running:
             return _exited(engine, container, checks)
         for kind in list(pending):
-            ok, detail = _http(probes) if kind == "http" else _tcp(probes)
+            with span("probe"):
+                if kind == "tcp":
+                    ok, detail = _tcp(probes)
+                else:
+                    if client is None:
+                        client = stack.enter_context(
+                            make_client(connect_timeout=3.0, read_timeout=3.0, max_connections=1)
+                        )
+                    ok, detail = _http(probes, client)
             last = detail
             if ok:
                 checks[kind] = detail
@@ -78,7 +96,7 @@ def run_gate(engine: EngineApi, container: str, probes: Probes) -> GateResult:
                 checks,
             )
         time.sleep(probes.interval)
-    if not engine.info(container).running:
+    if not _state(engine, container).running:
         return _exited(engine, container, checks)
     passed = ", ".join(f"{k} {v}" for k, v in checks.items())
     return GateResult(True, f"healthy ({passed})", checks)
@@ -89,7 +107,7 @@ def _engine_health(
 ) -> GateResult:
     status = "starting"
     while True:
-        info = engine.info(container)
+        info = _state(engine, container)
         if not info.running:
             return _exited(engine, container, checks)
         status = info.health or "starting"
@@ -111,6 +129,11 @@ def _engine_health(
     )
 
 
+def _state(engine: EngineApi, container: str) -> ContainerInfo:
+    """Running and HEALTHCHECK status: one inspect (no image lookup, which only digests need)."""
+    return info_from_inspect(engine.inspect(container))
+
+
 def _exited(engine: EngineApi, container: str, checks: dict[str, Any]) -> GateResult:
     doc = engine.inspect(container).get("State") or {}
     code = doc.get("ExitCode")
@@ -122,11 +145,10 @@ def _exited(engine: EngineApi, container: str, checks: dict[str, Any]) -> GateRe
     )
 
 
-def _http(probes: Probes) -> tuple[bool, str]:
+def _http(probes: Probes, client: httpx.Client) -> tuple[bool, str]:
     assert probes.http_url  # noqa: S101 - type narrowing; the caller checked it
     try:
-        with make_client(connect_timeout=3.0, read_timeout=3.0, max_connections=1) as client:
-            res = client.get(probes.http_url)
+        res = client.get(probes.http_url)
     except httpx.HTTPError as exc:
         return False, f"GET {probes.http_url}: {type(exc).__name__}"
     if res.status_code == probes.http_status:

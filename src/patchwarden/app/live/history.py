@@ -10,6 +10,7 @@ from typing import Any
 from patchwarden.app.live.model import LiveResult, RecordStore
 from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef, parse_reference
+from patchwarden.core.timing import span
 from patchwarden.engine.client import ContainerInfo
 from patchwarden.errors import UsageError
 
@@ -45,7 +46,7 @@ class History:
             duration_s=round(duration, 3),
             action=r.action,
         )
-        with self._lock:
+        with self._lock, span("store.history"):
             self.store.record(rec)
 
     def previous(self, name: str, info: ContainerInfo) -> ImageRef:

@@ -32,6 +32,7 @@ set, a successful update removes the repository's unused images beyond the conta
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -227,14 +228,57 @@ class LiveUpdater:
         action: LiveAction,
         why: str = "",
         pulled: bool = False,
+        prepared: str | None = None,
     ) -> LiveResult:
         """Move ``info`` to ``target`` (repository[:tag]@digest), gated; record the outcome.
-        ``pulled``: the caller pulled ``target`` by digest in this run (no pull per container)."""
+        ``pulled``: the caller pulled ``target`` by digest in this run (no pull per container).
+        ``prepared``: a candidate :meth:`create_candidate` made for ``info`` earlier; used when
+        it still is one (created, never started, for this very container), else removed and
+        a new one is created."""
         with self._images.moving_to(target.digest or ""):
-            return self._replace(info, target, action=action, why=why, pulled=pulled)
+            return self._replace(
+                info, target, action=action, why=why, pulled=pulled, prepared=prepared
+            )
+
+    def create_candidate(self, info: ContainerInfo, target: ImageRef) -> str:
+        """Create (never start) the container that is to replace ``info``: its configuration
+        on ``target``'s image (pulled already), named ``NAME-pw-new-SHORTID`` and labelled as a
+        candidate; its id. Raises :class:`EngineError`."""
+        old_doc = self.engine.inspect(info.id)
+        old_image = self.engine.inspect_image(info.image_id) if info.image_id else {}
+        body = create_config(
+            old_doc,
+            self._images.local_name(target),
+            old_image_config=old_image.get("Config") or {},
+            labels={LABEL_UPDATE_OF: info.id, LABEL_STATE: "candidate"},
+        )
+        return self.engine.create(body, candidate_name(info))
+
+    def _usable(self, prepared: str, info: ContainerInfo, steps: list[str]) -> bool:
+        """The prepared candidate is still one for ``info``: else it is removed."""
+        try:
+            doc = self.engine.inspect(prepared)
+        except EngineError:
+            steps.append("the prepared candidate is gone")
+            return False
+        labels = (doc.get("Config") or {}).get("Labels") or {}
+        status = (doc.get("State") or {}).get("Status")
+        if labels.get(LABEL_UPDATE_OF) == info.id and status in ("created", "configured"):
+            return True
+        with contextlib.suppress(EngineError):
+            self.engine.remove(prepared, force=True)
+        steps.append(f"removed a stale prepared candidate ({status})")
+        return False
 
     def _replace(
-        self, info: ContainerInfo, target: ImageRef, *, action: LiveAction, why: str, pulled: bool
+        self,
+        info: ContainerInfo,
+        target: ImageRef,
+        *,
+        action: LiveAction,
+        why: str,
+        pulled: bool,
+        prepared: str | None = None,
     ) -> LiveResult:
         started, t0 = self.clock(), time.monotonic()
         steps = StepLog(info.name, self.on_step)
@@ -266,20 +310,15 @@ class LiveUpdater:
             return result
 
         try:
-            old_doc = self.engine.inspect(info.id)
-            old_image = self.engine.inspect_image(info.image_id) if info.image_id else {}
-            if not pulled:
-                self.engine.pull(target)
-                steps.append(f"pulled {target}")
-            image = self._images.local_name(target)
-            body = create_config(
-                old_doc,
-                image,
-                old_image_config=old_image.get("Config") or {},
-                labels={LABEL_UPDATE_OF: info.id, LABEL_STATE: "candidate"},
-            )
-            new_id = self.engine.create(body, f"{name}{NEW_MARK}{short}")
-            steps.append(f"created {short_hex(new_id)}")
+            if prepared is not None and self._usable(prepared, info, steps):
+                new_id = prepared
+                steps.append(f"prepared {short_hex(new_id)} earlier")
+            else:
+                if not pulled:
+                    self.engine.pull(target)
+                    steps.append(f"pulled {target}")
+                new_id = self.create_candidate(info, target)
+                steps.append(f"created {short_hex(new_id)}")
         except EngineError as exc:
             steps.append(f"failed: {exc.message}")
             return done(LiveOutcome.FAILED, f"old container untouched: {exc.message}")
@@ -389,6 +428,11 @@ class LiveUpdater:
             self.locks,
         )
         return recovery.run()
+
+
+def candidate_name(info: ContainerInfo) -> str:
+    """The name a candidate for ``info`` is created under."""
+    return f"{info.name}{NEW_MARK}{info.short_id}"
 
 
 def _text(ref: ImageRef) -> str:

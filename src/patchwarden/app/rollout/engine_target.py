@@ -7,9 +7,10 @@ container; recorded in the update history as well.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -26,13 +27,20 @@ from patchwarden.app.live.model import (
     untouched,
 )
 from patchwarden.app.live.select import COMPOSE_PROJECT, dependency_order, is_leftover
-from patchwarden.app.live.updater import LiveUpdater
+from patchwarden.app.live.updater import LiveUpdater, candidate_name
 from patchwarden.config.rollout import Environment, port_placeholders
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef, parse_reference
+from patchwarden.core.timing import span
 from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
-from patchwarden.errors import UsageError
+from patchwarden.errors import PatchwardenError, UsageError
 from patchwarden.net.http import make_client
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    candidate: str  # the candidate container's id
+    lock: contextlib.ExitStack  # the container's lock, held until the move
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,8 @@ class EngineTarget:
         self._pulled: set[str] = set()  # digests pulled by this process (once, not per move)
         self._pull_lock = threading.Lock()
         self._soak_pool: ThreadPoolExecutor | None = None
+        self._prepared: dict[str, _Prepared] = {}  # container -> its candidate, lock held
+        self._prepared_lock = threading.Lock()
 
     # -- which containers ---------------------------------------------------------------
     def select(self, image: ImageRef) -> Selected:
@@ -106,11 +116,20 @@ class EngineTarget:
     def move(self, name: str, target: ImageRef, *, action: str, why: str) -> LiveResult:
         """Replace container ``name`` by one on ``target`` (gated; restored when it fails).
         A container another run is acting on (its lock is held) is not touched: the move
-        fails, naming that run, and the wave stops as for any failure."""
+        fails, naming that run, and the wave stops as for any failure. A candidate
+        :meth:`prepare` created for it is used (and its lock, held since, released after)."""
         live = LiveAction(action)
         self._pull_once(target)
-        with self.locks.hold(name) as holder:
-            info = self.engine.info(name)
+        with self._prepared_lock:
+            prepared = self._prepared.pop(name, None)
+        with self._hold(name, prepared) as holder:
+            try:
+                info = self.engine.info(name)
+            except EngineError:
+                if prepared is not None:  # never left behind
+                    with contextlib.suppress(EngineError):
+                        self.engine.remove(prepared.candidate, force=True)
+                raise
             if holder is not None:
                 return untouched(
                     name,
@@ -120,7 +139,63 @@ class EngineTarget:
                     busy_reason(holder),
                     action=live,
                 )
-            return self._updater().replace(info, target, action=live, why=why, pulled=True)
+            return self._updater().replace(
+                info,
+                target,
+                action=live,
+                why=why,
+                pulled=True,
+                prepared=prepared.candidate if prepared else None,
+            )
+
+    @contextlib.contextmanager
+    def _hold(self, name: str, prepared: _Prepared | None) -> Iterator[str | None]:
+        if prepared is None:
+            with self.locks.hold(name) as holder:
+                yield holder
+        else:
+            with prepared.lock:  # held since the candidate was prepared
+                yield None
+
+    def prepare(self, name: str, target: ImageRef) -> bool:
+        """Create (not start) the candidate that is to replace container ``name`` at its
+        move, taking the container's lock until then (so no other run touches it meanwhile).
+        False when nothing was prepared (the lock is held elsewhere, or the engine refused:
+        the move then does the work itself)."""
+        stack = contextlib.ExitStack()
+        try:
+            if stack.enter_context(self.locks.hold(name)) is not None:
+                stack.close()
+                return False
+            self._pull_once(target)
+            info = self.engine.info(name)
+            candidate = self._updater().create_candidate(info, target)
+        except PatchwardenError:
+            stack.close()
+            self.discard(name)  # a create that failed half-way may have left one
+            return False
+        except BaseException:
+            stack.close()
+            raise
+        with self._prepared_lock:
+            self._prepared[name] = _Prepared(candidate, stack)
+        return True
+
+    def discard(self, name: str) -> None:
+        """Remove the candidate prepared for container ``name`` (found by its name when a
+        killed run prepared it) and release the lock taken for it. Never touches ``name``
+        itself; only for a container whose move has not begun."""
+        with self._prepared_lock:
+            prepared = self._prepared.pop(name, None)
+        if prepared is not None:
+            with prepared.lock, contextlib.suppress(EngineError):
+                self.engine.remove(prepared.candidate, force=True)
+            return
+        with self.locks.hold(name) as holder:
+            if holder is not None:  # another run acts on it: its candidate, if any, is its own
+                return
+            with contextlib.suppress(EngineError):
+                self.engine.remove(candidate_name(self.engine.info(name)), force=True)
 
     def _pull_once(self, target: ImageRef) -> None:
         """Pull ``target`` by digest the first time a move needs it (a wave's containers
@@ -149,6 +224,14 @@ class EngineTarget:
             return self.engine.info(name).digest
         except EngineError:
             return None
+
+    def digest_after(self, name: str, moved: LiveResult | None) -> str | None:
+        """The digest container ``name`` runs after ``moved``: the target's when the move
+        completed (the new container was created from the image pulled by that digest and
+        passed the gate), else as the engine says now."""
+        if moved is not None and moved.outcome in (LiveOutcome.UPDATED, LiveOutcome.REVERTED):
+            return moved.to_digest
+        return self.digest_of(name)
 
     def recover(self) -> list[LiveResult]:
         """Complete or undo replacements a killed run left half-done on this engine (a
@@ -180,6 +263,12 @@ class EngineTarget:
         return next((p for p in problems if p), None)
 
     def close(self) -> None:
+        with self._prepared_lock:
+            left, self._prepared = self._prepared, {}
+        for prepared in left.values():  # an unused candidate never outlives the run
+            with contextlib.suppress(EngineError):
+                self.engine.remove(prepared.candidate, force=True)
+            prepared.lock.close()
         if self._soak_pool is not None:
             self._soak_pool.shutdown()
             self._soak_pool = None
@@ -202,7 +291,8 @@ class EngineTarget:
         health = str((state.get("Health") or {}).get("Status") or "")
         if health == "unhealthy":
             return f"{name}: the engine HEALTHCHECK reports unhealthy"
-        return _probe(self.probes_for(name, doc), self._http)
+        with span("probe"):
+            return _probe(self.probes_for(name, doc), self._http)
 
 
 class _EnvUpdater(LiveUpdater):

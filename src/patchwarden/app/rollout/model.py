@@ -86,6 +86,9 @@ class ContainerState:
     where: str = Where.OLD
     digest: str | None = None  # the digest last seen running
     reason: str = ""
+    # a candidate for its move may exist (created, not started) while the wave before is
+    # gated; removed when the rollout stops or resumes before the move began
+    prepared: bool = False
 
     @property
     def was_on_target(self) -> bool:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from patchwarden.app.live.model import RecordStore
+from patchwarden.app.live.model import LiveResult, RecordStore
 from patchwarden.app.rollout.engine_target import EngineTarget, target_ref
 from patchwarden.app.rollout.gates import Outcome, check_metrics, run_tests, soak
 from patchwarden.app.rollout.model import (
@@ -33,11 +33,13 @@ from patchwarden.app.rollout.model import (
     WaveStatus,
     Where,
 )
+from patchwarden.app.rollout.prepare import Preparer
 from patchwarden.app.rollout.prometheus import MetricsSource
 from patchwarden.app.rollout.undo import Undo
 from patchwarden.app.rollout.waves import plan_waves
 from patchwarden.config.rollout import Environment
 from patchwarden.core.ref import parse_reference
+from patchwarden.core.timing import span
 from patchwarden.engine.client import EngineClient
 from patchwarden.errors import PatchwardenError
 from patchwarden.store.rollouts import RolloutStore
@@ -93,6 +95,7 @@ class Run:
         self._promotions_factory = promotions
         self._locks = locks
         self._promotions: Promotions | None = None
+        self.preparer = Preparer(self)
 
     @property
     def lock(self) -> threading.RLock:
@@ -154,6 +157,7 @@ class Run:
         return Undo(self)
 
     def close(self) -> None:
+        self.preparer.close()
         for target in self._targets.values():
             target.close()
         self._targets.clear()
@@ -208,7 +212,8 @@ class Run:
         started = self.clock()
         es.started_at = es.started_at or _iso(started)
         image = parse_reference(self.state.image)
-        sel = target.select(image)
+        with span("plan.select"):
+            sel = target.select(image)
         if not sel.containers:
             reason = f"no running container selected by {target.describe()} runs {image.name}"
             self.stop(es, None, GateName.DEPLOY, reason, detail={"ignored": sel.ignored})
@@ -237,11 +242,15 @@ class Run:
         return True
 
     def wave(self, env: Environment, es: EnvState, wave: WaveState, target: EngineTarget) -> bool:
+        self.preparer.wait()
         wave.started_at = wave.started_at or _iso(self.clock())
         wave.status = WaveStatus.DEPLOYING
-        self.save()
         t0 = self.clock()
         todo = [es.containers[n] for n in wave.containers if es.containers[n].where != Where.NEW]
+        with self._lock:  # one write for the wave: every move is announced before it begins
+            for c in todo:
+                c.where = Where.DEPLOYING
+            self.save()
         with ThreadPoolExecutor(max(1, len(todo)), thread_name_prefix="pw-rollout") as pool:
             list(pool.map(lambda c: self.deploy(env, c, target), todo))
         bad = [es.containers[n] for n in wave.containers if es.containers[n].where != Where.NEW]
@@ -250,8 +259,9 @@ class Run:
             f"{bad[0].name}: {bad[0].reason}" if bad else f"{len(todo)} container(s) healthy",
             {"containers": [c.name for c in todo]},
         )
-        if not self.gate(es, wave, GateName.DEPLOY, deploy, t0):
+        if not self.gate(es, wave, GateName.DEPLOY, deploy, t0):  # saves the moves' results
             return False
+        self.preparer.start(env, es, wave, target)
         new = [c.name for c in es.containers.values() if c.where == Where.NEW]
         restarts: dict[str, int] = {}
 
@@ -281,13 +291,14 @@ class Run:
                 def metrics() -> tuple[str | None, list[float]]:
                     return check_metrics(self.metrics, gate_cfg)
 
-            soaked, measured = soak(
-                g.soak.total_seconds(),
-                g.soak_interval.total_seconds(),
-                check,
-                metrics,
-                g.metrics.interval.total_seconds() if g.metrics else 0.0,
-            )
+            with span("soak"):
+                soaked, measured = soak(
+                    g.soak.total_seconds(),
+                    g.soak_interval.total_seconds(),
+                    check,
+                    metrics,
+                    g.metrics.interval.total_seconds() if g.metrics else 0.0,
+                )
             if measured is not None and not self.gate(es, wave, GateName.METRICS, measured, t0):
                 return False
             if not self.gate(es, wave, GateName.SOAK, soaked, t0):
@@ -300,9 +311,9 @@ class Run:
         return True
 
     def deploy(self, env: Environment, c: ContainerState, target: EngineTarget) -> None:
-        with self._lock:
-            c.where = Where.DEPLOYING
-            self.save()
+        """Move one container (announced DEPLOYING by the caller; its result is written by
+        the caller's next save: a run killed before then finds it on the engine)."""
+        res: LiveResult | None = None
         try:
             res = target.move(
                 c.name,
@@ -313,12 +324,12 @@ class Run:
             reason = res.reason
         except PatchwardenError as exc:
             reason = exc.message
-        digest = target.digest_of(c.name)
+        digest = target.digest_after(c.name, res)
         with self._lock:
             c.digest = digest
             c.where = c.locate(digest)
             c.reason = reason
-            self.save()
+            c.prepared = False
 
     def gate(
         self, es: EnvState, wave: WaveState, name: GateName, out: Outcome, t0: datetime
@@ -345,6 +356,7 @@ class Run:
         detail: dict[str, Any] | None = None,
     ) -> None:
         """A gate failed: record where and why, roll back this environment, stop."""
+        self.preparer.wait(errors=False)  # its candidates are removed by the rollback
         self.state.stopped = Stopped(es.name, wave, str(gate), reason)
         es.status = EnvStatus.FAILED
         self.save(RolloutStatus.STOPPING)

@@ -20,8 +20,10 @@ class Undo:
         self.run = run
 
     def reconcile(self, env: Environment, es: EnvState) -> None:
-        """After a crash: let the live-update recovery complete or undo half-done
-        replacements on the engine, then record which digest each container runs."""
+        """After a crash: remove candidates prepared for moves that never began, let the
+        live-update recovery complete or undo half-done replacements on the engine, then
+        record which digest each container runs."""
+        self.discard_prepared(env, es)
         unsure = [c for c in es.containers.values() if c.where in IN_FLIGHT]
         if not unsure:
             return
@@ -34,10 +36,25 @@ class Undo:
             for c in unsure:
                 c.digest = target.digest_of(c.name)
                 c.where = c.locate(c.digest)
+                c.prepared = False
                 found[c.name] = str(c.where)
             run.save()
         detail = {"containers": found, "recovered": [live_result_dict(r) for r in recovered]}
         run.step("recover", env.name, "reconciled", started, env=env.name, detail=detail)
+
+    def discard_prepared(self, env: Environment, es: EnvState) -> None:
+        """Remove every candidate prepared for a container whose move has not begun (this
+        run's, or a killed run's); the containers themselves are not touched."""
+        waiting = [c for c in es.containers.values() if c.prepared and c.where == Where.OLD]
+        if not waiting:
+            return
+        target = self.run.target(env)
+        with ThreadPoolExecutor(len(waiting), "pw-discard") as pool:
+            list(pool.map(lambda c: target.discard(c.name), waiting))
+        with self.run.lock:
+            for c in waiting:
+                c.prepared = False
+            self.run.save()
 
     def environments(self, names: list[str]) -> bool:
         """Roll back the named environments, the last one first; True when every container
@@ -101,12 +118,13 @@ class Undo:
             c.where = Where.ROLLING_BACK
             run.save()
         old = parse_reference(c.from_image).with_digest(c.from_digest)
+        res = None
         try:
-            why = target.move(c.name, old, action="rollback", why=f"rollout {run.id} rolled back")
-            reason = why.reason
+            res = target.move(c.name, old, action="rollback", why=f"rollout {run.id} rolled back")
+            reason = res.reason
         except PatchwardenError as exc:
             reason = f"rollback failed: {exc.message}"
-        digest = target.digest_of(c.name)
+        digest = target.digest_after(c.name, res)
         with run.lock:
             c.digest = digest
             c.where = c.locate(digest)
