@@ -68,6 +68,16 @@ def _still_prepared(state: Path, rollout_id: int) -> list[str]:
     ]
 
 
+def _prod_config(
+    tmp_path: Path, registry: RegistryServer, engine_url: str, fleet: Fleet, *, soak: str
+) -> Path:
+    """One environment, ``prod``: a canary of 1, then waves of 2, each soaking ``soak``."""
+    env = environment(
+        "prod", engine_url, fleet.label("prod"), waves={"canary": 1, "max_parallel": 2}, soak=soak
+    )
+    return write_config(tmp_path / "patchwarden.yaml", registry.host, [env])
+
+
 def _prepare_steps(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in doc["steps"] if s["kind"] == "prepare"]
 
@@ -83,19 +93,7 @@ def test_the_next_wave_is_created_while_a_wave_soaks_and_its_moves_use_it(
     push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
     d2 = push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
     prod = fleet.run(f"{plain_registry.host}/{repo}:1.0.0", "prod", 3)
-    config = write_config(
-        tmp_path / "patchwarden.yaml",
-        plain_registry.host,
-        [
-            environment(
-                "prod",
-                engine_url,
-                fleet.label("prod"),
-                waves={"canary": 1, "max_parallel": 2},
-                soak="3s",
-            )
-        ],
-    )
+    config = _prod_config(tmp_path, plain_registry, engine_url, fleet, soak="3s")
     state = tmp_path / "state.db"
     code, doc, err = cli("start", f"{plain_registry.host}/{repo}@{d2}", config=config, state=state)
     assert code == 0, err
@@ -132,19 +130,7 @@ def test_a_failing_soak_removes_the_prepared_candidates_and_leaves_their_contain
     d1 = push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
     d2 = push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2", cmd=DIES_LATER)
     prod = fleet.run(f"{plain_registry.host}/{repo}:1.0.0", "prod", 3)
-    config = write_config(
-        tmp_path / "patchwarden.yaml",
-        plain_registry.host,
-        [
-            environment(
-                "prod",
-                engine_url,
-                fleet.label("prod"),
-                waves={"canary": 1, "max_parallel": 2},
-                soak="12s",
-            )
-        ],
-    )
+    config = _prod_config(tmp_path, plain_registry, engine_url, fleet, soak="12s")
     state = tmp_path / "state.db"
     before = _started(fleet, prod)
     code, doc, err = cli("start", f"{plain_registry.host}/{repo}@{d2}", config=config, state=state)
@@ -185,19 +171,7 @@ def test_sigkill_while_candidates_are_prepared_then_resume_or_abort(
     d1 = push_web_image(layouts, plain_registry.host, repo, "1.0.0", version="v1")
     d2 = push_web_image(layouts, plain_registry.host, repo, "1.0.1", version="v2")
     prod = fleet.run(f"{plain_registry.host}/{repo}:1.0.0", "prod", 3)
-    config = write_config(
-        tmp_path / "patchwarden.yaml",
-        plain_registry.host,
-        [
-            environment(
-                "prod",
-                engine_url,
-                fleet.label("prod"),
-                waves={"canary": 1, "max_parallel": 2},
-                soak="8s",
-            )
-        ],
-    )
+    config = _prod_config(tmp_path, plain_registry, engine_url, fleet, soak="8s")
     state = tmp_path / "state.db"
     before = _started(fleet, prod)
     proc = cli_process("start", f"{plain_registry.host}/{repo}@{d2}", config=config, state=state)

@@ -30,18 +30,25 @@ print("MODULES=" + json.dumps(sorted(sys.modules)), file=sys.stderr)
 HEAVY = ("pydantic", "ruamel.yaml", "httpx", "sqlalchemy", "docker", "univers", "cyclonedx")
 
 
-def loaded(args: list[str], cwd: Path) -> tuple[int, set[str]]:
+def probe(code: str, args: list[str], cwd: Path, prefix: str) -> tuple[int, str]:
+    """Run ``code`` (which runs ``main`` with ``args``) in a fresh interpreter; its exit code
+    and the stderr line it printed after ``prefix``."""
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args)],
+        [sys.executable, "-c", code, json.dumps(args)],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
         env={"PATH": "/usr/bin:/bin", "HOME": str(cwd)},
     )
-    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES=")]
+    line = [ln for ln in proc.stderr.splitlines() if ln.startswith(prefix)]
     assert line, proc.stderr
-    return proc.returncode, set(json.loads(line[0].removeprefix("MODULES=")))
+    return proc.returncode, line[0].removeprefix(prefix)
+
+
+def loaded(args: list[str], cwd: Path) -> tuple[int, set[str]]:
+    code, modules = probe(PROBE, args, cwd, "MODULES=")
+    return code, set(json.loads(modules))
 
 
 def test_requested_command() -> None:
@@ -126,16 +133,7 @@ def test_the_objects_alive_at_exit_are_frozen_so_the_last_collection_skips_them(
     modules loaded; ``main`` moves what is alive to the permanent generation first, whether
     the command succeeded or not."""
     argv = [a.replace("{state}", str(tmp_path / "s.db")) for a in args]
-    proc = subprocess.run(
-        [sys.executable, "-c", FREEZE_PROBE, json.dumps(argv)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
-    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("FROZEN=")]
-    assert line, proc.stderr
-    frozen, code = line[0].split()
-    assert code == "CODE=0", proc.stderr
-    assert int(frozen.removeprefix("FROZEN=")) > 10_000
+    _, found = probe(FREEZE_PROBE, argv, tmp_path, "FROZEN=")
+    frozen, code = found.split()
+    assert code == "CODE=0", found
+    assert int(frozen) > 10_000
