@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from patchwarden.app.trust.verifier import Verifier
     from patchwarden.app.update.updater import UpdateOptions, Updater
     from patchwarden.apply.forge.model import Forge
-    from patchwarden.config.schema import Config, RegistryConfig
+    from patchwarden.config.registries import RegistryConfig
+    from patchwarden.config.schema import Config
     from patchwarden.core.ref import ImageRef
     from patchwarden.queue.model import Executor
     from patchwarden.registry.client import RegistryClient

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from patchwarden.app.rebuild.model import BuildSpec, FileCheck, Health, TestSpec
-from patchwarden.config.schema import BuildConfig
+from patchwarden.config.builds import BuildConfig
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.errors import ConfigError, PatchwardenError, UsageError
 from patchwarden.refs.dockerfile import expand
