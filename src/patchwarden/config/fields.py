@@ -11,7 +11,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from patchwarden.core.durations import parse_duration
 
 
-def _duration(v: object) -> object:
+def duration_value(v: object) -> object:
+    """A duration as written (``90s``, ``5m``, a number of seconds) as a ``timedelta``;
+    anything else is left for the field's own validation."""
     if isinstance(v, str):
         return parse_duration(v)
     if isinstance(v, int | float) and not isinstance(v, bool):
@@ -19,7 +21,7 @@ def _duration(v: object) -> object:
     return v
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Duration = Annotated[timedelta, BeforeValidator(duration_value)]
 
 
 class Strict(BaseModel):
