@@ -35,7 +35,9 @@ from typing import Any
 from patchwarden.advisories import match as matcher
 from patchwarden.advisories import severity
 from patchwarden.advisories.importer import import_sources
-from patchwarden.advisories.index import SCHEMA_VERSION, AdvisoryIndex, normalize_name
+from patchwarden.advisories.index import AdvisoryIndex
+from patchwarden.advisories.index_schema import SCHEMA_VERSION
+from patchwarden.advisories.rows import normalize_name
 from patchwarden.scan.catalogers import _purl
 from patchwarden.scan.model import Finding, OSInfo, Package, PackageType
 from patchwarden.versions import ecosystems

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, inspect
 from patchwarden.devtools.postgres_server import PostgresServer
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.devtools.skopeo import Pusher
-from patchwarden.store import db as store_db
+from patchwarden.store import migrate as store_migrate
 from patchwarden.store import open_store
 from patchwarden.store.jobs import JobStore
 from patchwarden.store.orm import Base
@@ -33,7 +33,7 @@ ADMIN = "pw-pg-admin-" + "1" * 32
 
 def test_migrations_on_postgresql(pg: PostgresServer) -> None:
     with open_store(pg.url) as store:
-        assert store_db.current_revision(store.engine) == store_db.head_revision()
+        assert store_migrate.current_revision(store.engine) == store_migrate.head_revision()
         tables = set(inspect(store.engine).get_table_names())
         assert {"updates", "jobs", "job_runs", "fleet", "pending_updates", "api_tokens"} <= tables
         with store.engine.connect() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from patchwarden.advisories.index import default_db_path
+from patchwarden.advisories.dbpath import default_db_path
 from patchwarden.cache.store import default_cache_dir
 from patchwarden.registry.credentials import docker_config_path
 

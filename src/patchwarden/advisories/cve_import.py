@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from patchwarden.advisories.index import CveMetric
+from patchwarden.advisories.rows import CveMetric
 from patchwarden.advisories.severity import cvss_score
 
 _NVD_KINDS = {

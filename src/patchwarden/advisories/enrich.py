@@ -27,7 +27,8 @@ from patchwarden.scan.model import Finding, Severity
 from patchwarden.versions.ecosystems import ecosystem_base
 
 if TYPE_CHECKING:
-    from patchwarden.advisories.index import AdvisoryIndex, CveMetric
+    from patchwarden.advisories.index import AdvisoryIndex
+    from patchwarden.advisories.rows import CveMetric
 
 SOURCE_RANK = {"distro": 5, "cvss_v3": 4, "cvss_v4": 3, "cvss_v2": 2, "database_specific": 1}
 _KIND_RANK = {"CVSS_V3": 3, "CVSS_V4": 2, "CVSS_V2": 1}

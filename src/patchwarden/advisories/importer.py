@@ -17,9 +17,10 @@ from pathlib import Path
 
 import httpx
 
+from patchwarden.advisories.batch import ImportBatch
 from patchwarden.advisories.cve_import import kind_of, metrics_of
 from patchwarden.advisories.fetch import MiB, fetch, new_client
-from patchwarden.advisories.index import AdvisoryIndex, ImportBatch
+from patchwarden.advisories.index import AdvisoryIndex
 from patchwarden.advisories.osv import parse_record
 from patchwarden.errors import UsageError
 

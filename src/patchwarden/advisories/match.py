@@ -23,13 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from patchwarden.advisories.enrich import SOURCE_RANK, enrich
-from patchwarden.advisories.index import (
-    AdvisoryIndex,
-    AffectedRow,
-    StoredRecord,
-    normalize_name,
-    record_keys,
-)
+from patchwarden.advisories.index import AdvisoryIndex
+from patchwarden.advisories.rows import AffectedRow, StoredRecord, normalize_name, record_keys
 from patchwarden.advisories.severity import assess, wont_fix
 from patchwarden.core.gcpause import gc_paused
 from patchwarden.scan.model import Finding, FindingStatus, OSInfo, Package, PackageType, Severity

@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from patchwarden.app.trust.verifier import Verifier
     from patchwarden.app.update.updater import UpdateOptions, Updater
     from patchwarden.apply.forge.model import Forge
-    from patchwarden.config.schema import Config, RegistryConfig
+    from patchwarden.config.registries import RegistryConfig
+    from patchwarden.config.schema import Config
     from patchwarden.core.ref import ImageRef
     from patchwarden.queue.model import Executor
     from patchwarden.registry.client import RegistryClient
@@ -182,9 +183,10 @@ def build_vuln_assessor(
 ) -> VulnAssessor:
     """Scan registry images with the built-in scanner and match them against the local index;
     the ignore file (``.patchwarden-vulnignore.yaml`` in the working directory) applies."""
+    from patchwarden.advisories.dbpath import resolve_db_path
     from patchwarden.advisories.errors import missing_index
     from patchwarden.advisories.freshness import refresh_if_stale
-    from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+    from patchwarden.advisories.index import AdvisoryIndex
     from patchwarden.advisories.match import match
     from patchwarden.app.check.vulns import VulnAssessor
     from patchwarden.app.scan.ignore import apply_ignores
@@ -523,8 +525,9 @@ def build_index_scanner(
 ) -> IndexScanner:
     """The rebuild scan gate: the scanner and the advisory index, reading images through the
     checker's registry client."""
+    from patchwarden.advisories.dbpath import resolve_db_path
     from patchwarden.advisories.errors import missing_index
-    from patchwarden.advisories.index import AdvisoryIndex, resolve_db_path
+    from patchwarden.advisories.index import AdvisoryIndex
     from patchwarden.app.rebuild.scanning import IndexScanner
     from patchwarden.registry.client import RegistryClient
 
@@ -640,7 +643,7 @@ def build_rollouts(
 # -- advisory index for serve's scan and advisory-refresh jobs ---------------------------------
 def build_advisory_index(config: Config, *, create: bool = False) -> AdvisoryIndex | None:
     """The configured advisory index; None when it does not exist and ``create`` is False."""
-    from patchwarden.advisories.index import resolve_db_path
+    from patchwarden.advisories.dbpath import resolve_db_path
 
     path = resolve_db_path(None, config.advisories.db_path)
     if not create and not path.is_file():

@@ -62,7 +62,7 @@ DbOpt = Annotated[
 
 
 def _settings(config: Path | None, db: Path | None) -> tuple[Config, Path]:
-    from patchwarden.advisories.index import resolve_db_path
+    from patchwarden.advisories.dbpath import resolve_db_path
 
     cfg, _ = load_settings(config, [])
     return cfg, resolve_db_path(db, cfg.advisories.db_path)

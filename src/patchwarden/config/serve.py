@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from patchwarden.core.durations import parse_duration
+from patchwarden.config.fields import duration_value
 
 
 class _Strict(BaseModel):
@@ -92,14 +92,6 @@ def time_zone(v: str) -> str:
     return v
 
 
-def _dur(v: object) -> object:
-    if isinstance(v, str):
-        return parse_duration(v)
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        return timedelta(seconds=v)
-    return v
-
-
 class JobSchedule(_Strict):
     cron: str = Field(description="5-field cron: when the job is due")
     timezone: str = Field("UTC", description="IANA time zone the cron is read in")
@@ -117,7 +109,7 @@ class JobSchedule(_Strict):
 
     _c = field_validator("cron")(classmethod(lambda cls, v: cron_expression(v)))
     _t = field_validator("timezone")(classmethod(lambda cls, v: time_zone(v)))
-    _j = field_validator("jitter", mode="before")(classmethod(lambda cls, v: _dur(v)))
+    _j = field_validator("jitter", mode="before")(classmethod(lambda cls, v: duration_value(v)))
 
 
 class Window(_Strict):

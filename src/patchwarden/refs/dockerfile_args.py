@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from patchwarden.refs.dockerfile import _NAME_RE, _TOKEN_RE, _instructions
+from patchwarden.refs.dockerfile_lex import NAME_RE, TOKEN_RE, logical_instructions
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +24,10 @@ class ArgDefault:
 def global_arg_defaults(text: str) -> tuple[dict[str, ArgDefault | None], str]:
     """The global ARGs (before the first FROM): name -> its last default as written (None when
     declared without one), and the file's escape character."""
-    instructions, escape = _instructions(text)
+    instructions, escape = logical_instructions(text)
     out: dict[str, ArgDefault | None] = {}
     for instr in instructions:
-        tokens = [(m.group(0), m.start()) for m in _TOKEN_RE.finditer(instr.text)]
+        tokens = [(m.group(0), m.start()) for m in TOKEN_RE.finditer(instr.text)]
         if not tokens:
             continue
         keyword = tokens[0][0].upper()
@@ -37,7 +37,7 @@ def global_arg_defaults(text: str) -> tuple[dict[str, ArgDefault | None], str]:
             continue
         for word, offset in tokens[1:]:
             name, eq, value = word.partition("=")
-            if not _NAME_RE.fullmatch(name):
+            if not NAME_RE.fullmatch(name):
                 continue
             if not eq:
                 out.setdefault(name, None)

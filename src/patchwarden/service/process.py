@@ -205,7 +205,7 @@ class Service:
 
         if not isinstance(self.runner, CeleryExecutor):
             return
-        from patchwarden.advisories.index import resolve_db_path
+        from patchwarden.advisories.dbpath import resolve_db_path
         from patchwarden.app.fleet import IndexSync
         from patchwarden.store.shared import SharedContent
 

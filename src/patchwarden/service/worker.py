@@ -29,7 +29,7 @@ class WorkerHost:
             on_finish=self.svc._finished,
         )
 
-        from patchwarden.advisories.index import resolve_db_path
+        from patchwarden.advisories.dbpath import resolve_db_path
         from patchwarden.app.fleet import IndexSync
         from patchwarden.store.shared import SharedContent
 

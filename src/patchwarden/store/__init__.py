@@ -8,14 +8,8 @@ brought to head whenever a store is opened. See docs/state-store.md.
 from __future__ import annotations
 
 from patchwarden.store.builds import BUILD_OUTCOMES, BuildRecord
-from patchwarden.store.db import (
-    ENV_VAR,
-    Store,
-    default_path,
-    open_existing_store,
-    open_store,
-    resolve_url,
-)
+from patchwarden.store.connection import ENV_VAR, default_path, resolve_url
+from patchwarden.store.db import Store, open_existing_store, open_store
 from patchwarden.store.errors import InvalidRecordError, StoreError
 from patchwarden.store.model import ACTIONS, OUTCOMES, UpdateRecord
 

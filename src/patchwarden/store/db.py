@@ -1,7 +1,8 @@
-"""Open, migrate and use the state store.
+"""Open and use the state store.
 
-:func:`open_store` resolves where the database lives, creates it if needed and brings its
-schema to the newest Alembic revision before returning. Every failure is a
+:func:`open_store` resolves where the database lives (:mod:`patchwarden.store.connection`),
+creates it if needed and brings its schema to the newest Alembic revision
+(:mod:`patchwarden.store.migrate`) before returning. Every failure is a
 :class:`~patchwarden.store.errors.StoreError` whose message shows the URL with its password
 hidden.
 """
@@ -9,18 +10,14 @@ hidden.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
-import platformdirs
-from sqlalchemy import Engine, Select, and_, create_engine, or_, select, text
+from sqlalchemy import Engine, Select, and_, create_engine, or_, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -29,50 +26,27 @@ from patchwarden.errors import ExitCode
 from patchwarden.net.redact import redact_text
 from patchwarden.store import tags
 from patchwarden.store.builds import BuildRecord, from_row, to_row, validate_build
+from patchwarden.store.connection import (
+    ENV_VAR,
+    HINT_ENV,
+    clean_text,
+    resolve_url,
+    safe_url,
+    sqlite_file,
+    wrap_error,
+)
 from patchwarden.store.errors import StoreError
+from patchwarden.store.migrate import migrate
 from patchwarden.store.model import TagBaseline, UpdateRecord, validate
 from patchwarden.store.orm import BuildRow, UpdateRow
 
 T = TypeVar("T")
 
 if TYPE_CHECKING:
-    from alembic.config import Config
-
     from patchwarden.store.locks import AdvisoryLocks, FileLocks
     from patchwarden.store.rollouts import RolloutStore
 
-ENV_VAR: Final = "PATCHWARDEN_STATE"
-MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S: Final = 30.0
-_HINT_ENV = f"pass another path or set {ENV_VAR} to a writable location"
-
-
-def default_path() -> Path:
-    """The SQLite file used when neither an argument nor ``PATCHWARDEN_STATE`` names one."""
-    return Path(platformdirs.user_data_dir("patchwarden")) / "state.db"
-
-
-def resolve_url(url_or_path: str | None = None) -> str:
-    """The SQLAlchemy URL for ``url_or_path``: argument, then env, then the default file.
-
-    Anything containing ``://`` is a URL and is used as is; anything else is a file path.
-    """
-    target = url_or_path or os.environ.get(ENV_VAR) or None
-    if target is None:
-        return f"sqlite:///{default_path()}"
-    if "://" in target:
-        return target
-    return f"sqlite:///{Path(target).expanduser()}"
-
-
-def _safe(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
-
-
-def _clean(text: str, url: URL) -> str:
-    """Free text (e.g. a driver message) with the URL's password and any URL userinfo masked."""
-    secrets = [url.password] if isinstance(url.password, str) else []
-    return redact_text(text, secrets)
 
 
 def _driver_hint(url: URL, module: str | None) -> str:
@@ -84,125 +58,8 @@ def _driver_hint(url: URL, module: str | None) -> str:
     return f"install the database driver module {module or ''} for this URL".strip()
 
 
-def _sqlite_file(url: URL) -> Path | None:
-    if url.get_backend_name() != "sqlite":
-        return None
-    db = url.database
-    if not db or db == ":memory:" or db.startswith("file:"):
-        return None
-    return Path(db)
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path | None) -> Iterator[None]:
-    """An exclusive advisory lock on ``PATH.lock`` while migrating a SQLite file (POSIX only)."""
-    if path is None:
-        yield
-        return
-    try:
-        import fcntl
-    except ImportError:  # Windows: no lock; SQLite's own locking is the only guard there
-        yield
-        return
-    lock_path = path.with_name(path.name + ".lock")
-    with open(lock_path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _alembic_config() -> Config:
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return cfg
-
-
-def head_revision() -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
-
-
-def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
-_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*(?:[\"']([^\"']+)[\"']|None)\s*$", re.M)
-
-
-@functools.cache
-def _head_from_files() -> str | None:
-    """The newest revision, read from the migration files' ``revision``/``down_revision``
-    lines without importing Alembic (a store already at head needs nothing more); None when
-    the files do not give exactly one head (Alembic then decides)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        source = path.read_text(encoding="utf-8")
-        found: dict[str, str | None] = {m[1]: m[2] for m in _REVISION.finditer(source)}
-        if "revision" not in found:
-            continue
-        revisions.add(str(found["revision"]))
-        if parent := found.get("down_revision"):
-            parents.add(parent)
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
-
-
-def _at_head(engine: Engine) -> bool:
-    """The store's schema is at the newest revision (one query, no Alembic import)."""
-    head = _head_from_files()
-    if head is None:
-        return False
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-    except SQLAlchemyError:  # no such table yet: a new store
-        return False
-    return [r[0] for r in rows] == [head]
-
-
-def migrate(engine: Engine) -> bool:
-    """Bring the schema to head; True when a migration ran, False when it was already there."""
-    if _at_head(engine):
-        return False
-    from alembic import command
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-
-    cfg = _alembic_config()
-    script = ScriptDirectory.from_config(cfg)
-    head = script.get_current_head()
-    url = engine.url
-    with _file_lock(_sqlite_file(url)):
-        current = current_revision(engine)
-        if current == head:
-            return False
-        if current is not None and current not in {s.revision for s in script.walk_revisions()}:
-            raise StoreError(
-                f"the state store at {_safe(url)} has schema revision {current}, "
-                "which this patchwarden does not know",
-                "it was written by a newer patchwarden: upgrade patchwarden, "
-                "or point at another state store",
-            )
-        try:
-            with engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-        except CommandError as exc:
-            raise wrap_error(exc, url, "open") from None
-    return True
-
-
 def _create_engine(url: URL) -> Engine:
-    path = _sqlite_file(url)
+    path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         return create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
@@ -214,7 +71,7 @@ def open_existing_store(url_or_path: str | None = None) -> Store | None:
     (nothing was recorded), rather than creating it and its directories to read nothing."""
     raw = resolve_url(url_or_path)
     with contextlib.suppress(ArgumentError):
-        path = _sqlite_file(make_url(raw))
+        path = sqlite_file(make_url(raw))
         if path is not None and not path.exists():
             return None
     return open_store(raw)
@@ -236,14 +93,14 @@ def open_store(url_or_path: str | None = None) -> Store:
     except (ImportError, NoSuchModuleError) as exc:
         module = getattr(exc, "name", None)
         raise StoreError(
-            f"cannot open the state store at {_safe(url)}: "
-            f"the database driver is not installed ({_clean(str(exc), url)})",
+            f"cannot open the state store at {safe_url(url)}: "
+            f"the database driver is not installed ({clean_text(str(exc), url)})",
             _driver_hint(url, module),
         ) from None
     except OSError as exc:
         raise StoreError(
-            f"cannot create the state store directory for {_safe(url)}: {exc.strerror or exc}",
-            _HINT_ENV,
+            f"cannot create the state store directory for {safe_url(url)}: {exc.strerror or exc}",
+            HINT_ENV,
         ) from None
     except SQLAlchemyError as exc:
         raise wrap_error(exc, url, "open") from None
@@ -256,41 +113,6 @@ def open_store(url_or_path: str | None = None) -> Store:
         engine.dispose()
         raise wrap_error(exc, url, "open") from None
     return Store(engine)
-
-
-def wrap_error(exc: BaseException, url: URL, doing: str) -> StoreError:
-    detail = getattr(exc, "orig", None) or exc
-    text = _clean(
-        str(detail).strip().splitlines()[0] if str(detail).strip() else type(detail).__name__, url
-    )
-    hint = _HINT_ENV
-    low = text.lower()
-    if "not a database" in low or "malformed" in low or "encrypted" in low:
-        hint = (
-            "the file is not a patchwarden SQLite database (or is damaged): "
-            f"move it away, or {_HINT_ENV}"
-        )
-    elif "unable to open" in low or "readonly" in low or "read-only" in low:
-        hint = f"check the file and directory permissions, or {_HINT_ENV}"
-    elif url.get_backend_name() == "postgresql":
-        hint = "check that the PostgreSQL server is reachable and the credentials are right"
-    transient = any(
-        w in low for w in ("locked", "timeout", "timed out", "could not connect", "refused")
-    )
-    return StoreError(
-        f"cannot {doing} the state store at {_safe(url)}: {text}", hint, transient=transient
-    )
-
-
-@contextlib.contextmanager
-def transaction(engine: Engine, doing: str) -> Iterator[Session]:
-    """A session in a transaction, committed on success; database errors become
-    :class:`StoreError` ("cannot ``doing`` the state store ...")."""
-    try:
-        with Session(engine) as session, session.begin():
-            yield session
-    except SQLAlchemyError as exc:
-        raise wrap_error(exc, engine.url, doing) from None
 
 
 def _to_record(row: UpdateRow) -> UpdateRecord:
@@ -325,7 +147,7 @@ class Store:
     @property
     def url(self) -> str:
         """The database URL with its password hidden."""
-        return _safe(self._engine.url)
+        return safe_url(self._engine.url)
 
     @property
     def rollouts(self) -> RolloutStore:
@@ -341,7 +163,7 @@ class Store:
         from patchwarden.store import locks
 
         url = self._engine.url
-        path = _sqlite_file(url)
+        path = sqlite_file(url)
         if path is not None and hasattr(os, "pwrite"):
             return locks.FileLocks(path.with_name(path.name + ".locks"), scope, owner)
         if url.get_backend_name() == "postgresql":
@@ -496,7 +318,7 @@ class Store:
             raise wrap_error(exc, self._engine.url, "read") from None
         except (ValueError, TypeError, RecursionError) as exc:  # a row edited or damaged
             raise StoreError(
-                f"the update history in {_safe(self._engine.url)} has a malformed row "
+                f"the update history in {safe_url(self._engine.url)} has a malformed row "
                 f"({type(exc).__name__}: {redact_text(str(exc))[:200]})",
                 "the database was edited or damaged; restore it from a backup, or move it "
                 f"away (a new one is created) with --state / {ENV_VAR}",

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, String, cast, delete, distinct, func, insert, sel
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from patchwarden.store.db import transaction, wrap_error
+from patchwarden.store.connection import transaction, wrap_error
 from patchwarden.store.errors import StoreError
 from patchwarden.store.orm import AuditRow, FleetRow, NotificationRow, PendingUpdateRow
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from patchwarden.store.db import transaction, wrap_error
+from patchwarden.store.connection import transaction, wrap_error
 from patchwarden.store.orm import JobRow, JobRunRow
 
 Clock = Callable[[], datetime]

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from patchwarden.store.db import Store, wrap_error
+from patchwarden.store.connection import wrap_error
+from patchwarden.store.db import Store
 from patchwarden.store.errors import InvalidRecordError
 from patchwarden.store.orm import PromotionRow
 

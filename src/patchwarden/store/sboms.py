@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
-from patchwarden.store.db import transaction
+from patchwarden.store.connection import transaction
 from patchwarden.store.orm import SbomRow
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from patchwarden.store.db import transaction
+from patchwarden.store.connection import transaction
 from patchwarden.store.orm import TaskRow
 
 Clock = Callable[[], datetime]

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from patchwarden.errors import UsageError
-from patchwarden.store.db import wrap_error
+from patchwarden.store.connection import wrap_error
 from patchwarden.store.orm import ApiTokenRow
 
 PREFIX = "pw_"

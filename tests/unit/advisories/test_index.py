@@ -10,14 +10,12 @@ from pathlib import Path
 import pytest
 
 from patchwarden.advisories import importer
+from patchwarden.advisories.batch import ImportBatch
+from patchwarden.advisories.dbpath import resolve_db_path
 from patchwarden.advisories.errors import AdvisoryIndexError
 from patchwarden.advisories.importer import AdvisoryImportError, ImportReport, import_sources
-from patchwarden.advisories.index import (
-    AdvisoryIndex,
-    ImportBatch,
-    normalize_name,
-    resolve_db_path,
-)
+from patchwarden.advisories.index import AdvisoryIndex
+from patchwarden.advisories.rows import normalize_name
 from testkit.advisory_helpers import FIXTURES
 
 

@@ -16,7 +16,8 @@ from typer.testing import CliRunner, Result
 
 from patchwarden.advisories.errors import AdvisoryIndexError
 from patchwarden.advisories.importer import import_sources
-from patchwarden.advisories.index import SCHEMA_VERSION, AdvisoryIndex
+from patchwarden.advisories.index import AdvisoryIndex
+from patchwarden.advisories.index_schema import SCHEMA_VERSION
 from patchwarden.cli.main import app
 from patchwarden.config.schema import Config
 from patchwarden.errors import ExitCode

@@ -28,9 +28,11 @@ import pytest
 
 from patchwarden.advisories.errors import AdvisoryIndexError
 from patchwarden.advisories.importer import import_sources
-from patchwarden.advisories.index import SCHEMA_VERSION, AdvisoryIndex, normalize_name
+from patchwarden.advisories.index import AdvisoryIndex
+from patchwarden.advisories.index_schema import SCHEMA_VERSION
 from patchwarden.advisories.match import evaluate, match
 from patchwarden.advisories.osv import parse_record
+from patchwarden.advisories.rows import normalize_name
 from patchwarden.scan.model import Finding, OSInfo, Package, PackageType
 from patchwarden.versions.ecosystems import UnknownEcosystemError, compare, scheme_of
 from testkit.advisory_helpers import (

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from patchwarden.refs.dockerfile import DockerfileSource, _Unresolved, expand, is_dockerfile_name
+from patchwarden.refs.dockerfile import DockerfileSource, is_dockerfile_name
+from patchwarden.refs.dockerfile_expand import Unresolved, expand
 from patchwarden.refs.model import Reference, RefKind, Skipped
 
 SRC = DockerfileSource()
@@ -229,7 +230,7 @@ def test_copy_from_with_global_arg() -> None:
 
 
 def test_escaped_dollar_is_literal() -> None:
-    with pytest.raises(_Unresolved):
+    with pytest.raises(Unresolved):
         expand("$X", {})
     assert expand("a\\$X", {}) == "a$X"
     assert expand("a`$X", {}, "`") == "a$X"

@@ -25,7 +25,8 @@ from patchwarden.store import (
     open_store,
     resolve_url,
 )
-from patchwarden.store import db as store_db
+from patchwarden.store import connection as store_connection
+from patchwarden.store import migrate as store_migrate
 from patchwarden.store.orm import Base
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -73,8 +74,8 @@ def store(db_path: Path) -> Iterator[Store]:
 
 def test_resolve_default_env_path_and_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PATCHWARDEN_STATE", raising=False)
-    assert resolve_url() == f"sqlite:///{store_db.default_path()}"
-    assert store_db.default_path().name == "state.db"
+    assert resolve_url() == f"sqlite:///{store_connection.default_path()}"
+    assert store_connection.default_path().name == "state.db"
     monkeypatch.setenv("PATCHWARDEN_STATE", str(tmp_path / "env.db"))
     assert resolve_url() == f"sqlite:///{tmp_path / 'env.db'}"
     assert resolve_url(str(tmp_path / "arg.db")) == f"sqlite:///{tmp_path / 'arg.db'}"
@@ -124,7 +125,7 @@ def test_migrates_an_empty_database_to_head(db_path: Path) -> None:
         assert indexes == {"ix_updates_container_started_at": ["container", "started_at"]}
         indexes = {ix["name"]: ix["column_names"] for ix in insp.get_indexes("builds")}
         assert indexes == {"ix_builds_name_started_at": ["name", "started_at"]}
-        assert store_db.current_revision(engine) == store_db.head_revision()
+        assert store_migrate.current_revision(engine) == store_migrate.head_revision()
     finally:
         engine.dispose()
 
@@ -162,13 +163,13 @@ def test_second_open_on_a_migrated_database_is_a_no_op(
         assert len(s.history()) == 1
     engine = create_engine(f"sqlite:///{db_path}")
     try:
-        assert store_db.migrate(engine) is False
+        assert store_migrate.migrate(engine) is False
     finally:
         engine.dispose()
 
 
 def test_the_head_read_from_the_migration_files_is_alembics() -> None:
-    assert store_db._head_from_files() == store_db.head_revision()
+    assert store_migrate._head_from_files() == store_migrate.head_revision()
 
 
 def test_a_store_at_head_opens_without_importing_alembic(db_path: Path) -> None:
@@ -194,13 +195,13 @@ def test_a_store_behind_head_is_still_migrated(db_path: Path) -> None:
         pass
     engine = create_engine(f"sqlite:///{db_path}")
     try:
-        cfg = store_db._alembic_config()
+        cfg = store_migrate._alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "-1")
-        assert store_db.current_revision(engine) != store_db.head_revision()
-        assert store_db.migrate(engine) is True
-        assert store_db.current_revision(engine) == store_db.head_revision()
+        assert store_migrate.current_revision(engine) != store_migrate.head_revision()
+        assert store_migrate.migrate(engine) is True
+        assert store_migrate.current_revision(engine) == store_migrate.head_revision()
     finally:
         engine.dispose()
 

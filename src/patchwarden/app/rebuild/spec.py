@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 
 from patchwarden.app.rebuild.model import BuildSpec, FileCheck, Health, TestSpec
-from patchwarden.config.schema import BuildConfig
+from patchwarden.config.builds import BuildConfig
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.errors import ConfigError, PatchwardenError, UsageError
-from patchwarden.refs.dockerfile import expand
+from patchwarden.refs.dockerfile_expand import expand
 
 DOCKERFILE_NAMES = ("Containerfile", "Dockerfile")
 _ARG_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$")

@@ -58,7 +58,7 @@ class ImagePipeline:
         return self.scanner.scan(source, progress)
 
     def index_path(self, db: Path | None) -> Path:
-        from patchwarden.advisories.index import resolve_db_path
+        from patchwarden.advisories.dbpath import resolve_db_path
 
         return resolve_db_path(db, self.configured_db)
 

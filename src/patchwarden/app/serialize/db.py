@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from patchwarden.advisories.importer import ImportReport
-    from patchwarden.advisories.index import AdvisoryIndex, SourceStatus
+    from patchwarden.advisories.index import AdvisoryIndex
+    from patchwarden.advisories.rows import SourceStatus
     from patchwarden.advisories.update import EcosystemUpdate
 
 

@@ -19,7 +19,7 @@ from patchwarden.trust.bundle import Identity, load_trusted_root
 from patchwarden.trust.keys import VerifyingKey, load_public_key, parse_public_key
 
 if TYPE_CHECKING:  # pydantic is not needed to apply rules (start-up time)
-    from patchwarden.config.schema import TrustRule
+    from patchwarden.config.trust import TrustRule
 
 
 def _matches(image: ImageRef, pattern: str) -> bool:

@@ -1,6 +1,6 @@
 """Alembic environment of the state store.
 
-patchwarden runs it itself (:func:`patchwarden.store.db.migrate`), handing over an open
+patchwarden runs it itself (:func:`patchwarden.store.migrate.migrate`), handing over an open
 connection in ``config.attributes["connection"]``. Run by hand, it reads ``sqlalchemy.url``.
 """
 
