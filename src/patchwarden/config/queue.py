@@ -9,19 +9,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from patchwarden.config.fields import Strict
 from patchwarden.config.rollout import Duration
 
 BROKER_ENV = "PATCHWARDEN_BROKER_URL"
 STATE_ENV = "PATCHWARDEN_STATE_URL"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RateLimit(_Strict):
+class RateLimit(Strict):
     """A token bucket: ``requests`` per ``per``, at most ``burst`` at once (default: requests)."""
 
     requests: int = Field(ge=1, le=1_000_000, description="requests allowed per period")
@@ -45,7 +42,7 @@ class RateLimit(_Strict):
         return self.burst or self.requests
 
 
-class QueueConfig(_Strict):
+class QueueConfig(Strict):
     broker_url: str | None = Field(
         None,
         description="Celery broker (redis://HOST:6379/0); unset: jobs run inside serve "
@@ -92,7 +89,7 @@ class QueueConfig(_Strict):
         return v
 
 
-class StateConfig(_Strict):
+class StateConfig(Strict):
     url: str | None = Field(
         None,
         description="state store shared by serve and workers: a SQLite path or "

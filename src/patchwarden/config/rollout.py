@@ -13,15 +13,14 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     field_validator,
     model_validator,
 )
 
+from patchwarden.config.fields import Strict
 from patchwarden.core.durations import parse_duration
 from patchwarden.core.ref import parse_reference
 from patchwarden.errors import ReferenceFormatError
@@ -49,11 +48,7 @@ Duration = Annotated[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ContainerSelector(_Strict):
+class ContainerSelector(Strict):
     """Which containers of the engine belong to the environment (all given keys must match)."""
 
     label: str | list[str] | None = Field(
@@ -75,7 +70,7 @@ class ContainerSelector(_Strict):
         return [self.label] if isinstance(self.label, str) else list(self.label)
 
 
-class Waves(_Strict):
+class Waves(Strict):
     canary: int | str = Field(0, description="first wave: N containers or 'P%' of them (0: none)")
     max_parallel: int | None = Field(
         None, ge=1, description="containers per later wave (default: all the rest at once)"
@@ -101,7 +96,7 @@ class Waves(_Strict):
         return v
 
 
-class HealthGate(_Strict):
+class HealthGate(Strict):
     """Per container, after it starts: the engine HEALTHCHECK when the image has one, else
     these probes. ``{port:8080}`` in a URL or address is the host port published for the
     container's port 8080, ``{name}`` the container's name."""
@@ -113,7 +108,7 @@ class HealthGate(_Strict):
     timeout: Duration = Field(timedelta(seconds=60), description="time limit of the gate")
 
 
-class TestCommand(_Strict):
+class TestCommand(Strict):
     __test__ = False  # not a pytest class
 
     run: str = Field(description="shell command (sh -c) run on the patchwarden host")
@@ -121,7 +116,7 @@ class TestCommand(_Strict):
     timeout: Duration = Field(timedelta(minutes=5), description="killed after this long")
 
 
-class MetricsGate(_Strict):
+class MetricsGate(Strict):
     prometheus: str = Field(description="base URL of the Prometheus server")
     query: str = Field(description="PromQL instant query; every sample must be within bounds")
     max: float | None = None
@@ -138,7 +133,7 @@ class MetricsGate(_Strict):
         return self
 
 
-class Gates(_Strict):
+class Gates(Strict):
     health: HealthGate = Field(default_factory=HealthGate)
     tests: list[TestCommand] = Field(default_factory=list)
     soak: Duration = Field(timedelta(0), description="no restarts / failed probes this long")
@@ -146,14 +141,14 @@ class Gates(_Strict):
     metrics: MetricsGate | None = None
 
 
-class GitOpsTarget(_Strict):
+class GitOpsTarget(Strict):
     repo: str = Field(description="path of a local git repository (a clone)")
     files: list[str] = Field(min_length=1, description="files whose reference is pinned")
     branch: str | None = Field(None, description="branch to commit on (default: current)")
     push: bool = Field(False, description="push the branch to its upstream after the commit")
 
 
-class RegistryTarget(_Strict):
+class RegistryTarget(Strict):
     """A tag in the central registry, moved by ``registry promote`` (copy by digest,
     signatures along, the tag last, the trust gate first)."""
 
@@ -180,7 +175,7 @@ class RegistryTarget(_Strict):
         return v
 
 
-class Environment(_Strict):
+class Environment(Strict):
     name: str
     engine: str | None = Field(None, description="Docker API URL (unix://, tcp://)")
     containers: ContainerSelector | None = None

@@ -10,13 +10,9 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from patchwarden.config.fields import duration_value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from patchwarden.config.fields import Strict, duration_value
 
 
 class JobName(StrEnum):
@@ -92,7 +88,7 @@ def time_zone(v: str) -> str:
     return v
 
 
-class JobSchedule(_Strict):
+class JobSchedule(Strict):
     cron: str = Field(description="5-field cron: when the job is due")
     timezone: str = Field("UTC", description="IANA time zone the cron is read in")
     jitter: timedelta = Field(
@@ -112,7 +108,7 @@ class JobSchedule(_Strict):
     _j = field_validator("jitter", mode="before")(classmethod(lambda cls, v: duration_value(v)))
 
 
-class Window(_Strict):
+class Window(Strict):
     cron: str = Field(description="5-field cron; a moment inside the window matches every field")
     timezone: str = "UTC"
 
@@ -128,7 +124,7 @@ class PolicySchedule(Window):
     match: str = Field(description="glob on the normalized image name, e.g. docker.io/library/*")
 
 
-class HooksConfig(_Strict):
+class HooksConfig(Strict):
     token_env: str | None = Field(
         "PATCHWARDEN_HOOK_TOKEN",
         description="env var with the shared secret webhooks must present "
@@ -141,7 +137,7 @@ class HooksConfig(_Strict):
     )
 
 
-class MessageTemplate(_Strict):
+class MessageTemplate(Strict):
     """A notification's title and text for one event, in ``string.Template`` syntax
     (``$image``, ``${image}``; ``$$`` is a dollar sign). Unset parts keep the default."""
 
@@ -171,7 +167,7 @@ def check_template(event: Event, tpl: MessageTemplate) -> None:
             )
 
 
-class NotifyRoute(_Strict):
+class NotifyRoute(Strict):
     url_env: str = Field(
         description="env var holding one or more Apprise URLs (they carry credentials)"
     )
@@ -179,7 +175,7 @@ class NotifyRoute(_Strict):
     title_prefix: str = "patchwarden"
 
 
-class ServeConfig(_Strict):
+class ServeConfig(Strict):
     listen: str = Field("127.0.0.1:8080", description="HOST:PORT the HTTP server binds")
     state: str | None = Field(None, description="state store path or URL (else PATCHWARDEN_STATE)")
     engine: str | None = Field(
