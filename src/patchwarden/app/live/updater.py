@@ -71,7 +71,8 @@ from patchwarden.core.digest import Digest, short_hex
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import ContainerInfo, EngineError
+from patchwarden.engine.errors import EngineError
+from patchwarden.engine.info import ContainerInfo
 from patchwarden.engine.spec import create_config
 from patchwarden.errors import PatchwardenError, UsageError
 

@@ -32,7 +32,9 @@ from patchwarden.config.rollout import Environment, port_placeholders
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.core.timing import span
-from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
+from patchwarden.engine.client import EngineClient
+from patchwarden.engine.errors import EngineError
+from patchwarden.engine.info import ContainerInfo
 from patchwarden.errors import PatchwardenError, UsageError
 from patchwarden.net.http import make_client
 
