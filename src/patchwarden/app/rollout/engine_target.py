@@ -26,8 +26,9 @@ from patchwarden.app.live.model import (
     busy_reason,
     untouched,
 )
+from patchwarden.app.live.replace import candidate_name
 from patchwarden.app.live.select import COMPOSE_PROJECT, dependency_order, is_leftover
-from patchwarden.app.live.updater import LiveUpdater, candidate_name
+from patchwarden.app.live.updater import LiveUpdater
 from patchwarden.config.rollout import Environment, port_placeholders
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef, parse_reference
