@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from patchwarden.app.live.model import RecordStore
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import ContainerInfo, EngineError
+from patchwarden.engine.errors import EngineError
+from patchwarden.engine.info import ContainerInfo
 from patchwarden.store.model import UpdateRecord
 
 _ids = itertools.count(1)

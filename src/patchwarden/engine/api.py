@@ -2,7 +2,7 @@
 
 :class:`~patchwarden.engine.client.EngineClient` (Docker or Podman's Docker-compatible API)
 implements it; unit tests use an in-memory fake that implements it too. Every method raises
-:class:`~patchwarden.engine.client.EngineError` (with a hint) on failure.
+:class:`~patchwarden.engine.errors.EngineError` (with a hint) on failure.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from patchwarden.core.ref import ImageRef
-from patchwarden.engine.client import ContainerInfo
+from patchwarden.engine.info import ContainerInfo
 
 
 class EngineApi(Protocol):

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from patchwarden.engine.client import EngineClient, EngineError, _errors
+from patchwarden.engine.client import EngineClient
+from patchwarden.engine.errors import EngineError, _errors
 
 MAX_LOG = 64 * 1024
 MAX_FILE = 16 * 1024 * 1024  # a file assertion reads at most this much

@@ -6,6 +6,8 @@ import json
 
 from patchwarden.errors import (
     AuthenticationError,
+    NetworkError,
+    NetworkFailure,
     NotFoundError,
     RateLimitedError,
     RegistryError,
@@ -72,3 +74,18 @@ def map_http_error(
             transient=True,
         )
     return RegistryError(f"registry {host} answered {status} for {repository} ({detail})")
+
+
+def registry_network_error(exc: NetworkError, host: str) -> RegistryError:
+    """The network error with what a registry user can do about it."""
+    config = f"registries.{host}"
+    hint = {
+        NetworkFailure.TLS: f"if {host} uses a private CA set {config}.ca_file; if it serves "
+        f"plain HTTP set {config}.insecure: true in patchwarden.yaml",
+        NetworkFailure.UNREACHABLE: "check the host name, your network and proxy settings; "
+        f"for a registry without TLS set {config}.insecure: true in patchwarden.yaml",
+        NetworkFailure.TIMEOUT: "the registry may be slow, overloaded or not answering; try "
+        f"again later, raise {config}.timeout (or the top-level timeout, or --timeout), or "
+        f"lower {config}.max_concurrency",
+    }.get(exc.failure, exc.hint)
+    return RegistryError(exc.message, hint, transient=exc.transient)

@@ -1,4 +1,6 @@
-"""Per-host HTTP plumbing: scheme choice, connection pool, concurrency, auth and retries."""
+"""Sending to a registry host: scheme choice on the first request, the concurrency bound,
+auth (Basic, Bearer tokens) and retries. What is kept per host (pool, scheme, challenge,
+credentials, dead-host memory) is :mod:`patchwarden.registry.hosts`."""
 
 from __future__ import annotations
 
@@ -12,48 +14,26 @@ import httpx
 from patchwarden.errors import IntegrityError, NetworkError, NetworkFailure, RegistryError
 from patchwarden.net import http
 from patchwarden.net.errors import map_transport_error
-from patchwarden.net.http import make_client, send_with_retry
+from patchwarden.net.http import send_with_retry
 from patchwarden.net.retry import RetryPolicy, parse_retry_after
 from patchwarden.registry.auth import (
     Token,
     TokenCache,
     basic_header,
     build_token_request,
-    is_loopback,
     parse_token_response,
     rejected_error,
     repo_scope,
 )
 from patchwarden.registry.challenge import Challenge, pick_challenge
 from patchwarden.registry.credentials import CredentialProvider, Credentials, normalize_host
+from patchwarden.registry.errors import registry_network_error
+from patchwarden.registry.hosts import UNSET, HostState
 from patchwarden.registry.ratelimit import RateLimiter
-from patchwarden.registry.settings import ClientOptions, HostSettings, Timeouts
+from patchwarden.registry.settings import ClientOptions, HostSettings
 from patchwarden.registry.stats import RequestStats
 
-DOCKER_HUB_API = "registry-1.docker.io"
 Body = bytes | Iterator[bytes] | None
-_UNSET = object()
-# A host that failed this way is not asked again in the run: a black hole costs one timeout.
-DEAD = frozenset({NetworkFailure.TIMEOUT, NetworkFailure.UNREACHABLE})
-
-
-def registry_network_error(exc: NetworkError, host: str) -> RegistryError:
-    """The network error with what a registry user can do about it."""
-    config = f"registries.{host}"
-    hint = {
-        NetworkFailure.TLS: f"if {host} uses a private CA set {config}.ca_file; if it serves "
-        f"plain HTTP set {config}.insecure: true in patchwarden.yaml",
-        NetworkFailure.UNREACHABLE: "check the host name, your network and proxy settings; "
-        f"for a registry without TLS set {config}.insecure: true in patchwarden.yaml",
-        NetworkFailure.TIMEOUT: "the registry may be slow, overloaded or not answering; try "
-        f"again later, raise {config}.timeout (or the top-level timeout, or --timeout), or "
-        f"lower {config}.max_concurrency",
-    }.get(exc.failure, exc.hint)
-    return RegistryError(exc.message, hint, transient=exc.transient)
-
-
-def api_host(host: str) -> str:
-    return DOCKER_HUB_API if normalize_host(host) == "docker.io" else host
 
 
 def read_capped(resp: httpx.Response, limit: int, what: str) -> bytes:
@@ -69,53 +49,6 @@ def read_capped(resp: httpx.Response, limit: int, what: str) -> bytes:
     except httpx.HTTPError as exc:  # a broken or dripping body: a registry error, not a bug
         host = resp.url.host
         raise registry_network_error(map_transport_error(exc, host, what="registry"), host) from exc
-
-
-class HostState:
-    """Everything kept per registry host for the life of the client."""
-
-    def __init__(
-        self,
-        name: str,
-        settings: HostSettings,
-        opts: ClientOptions,
-        http_transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.name = name
-        self.api = api_host(name)
-        self.settings = settings
-        self.plain_ok = settings.insecure or is_loopback(self.api)
-        verify: bool | str = settings.ca_file or settings.tls_verify
-        if self.plain_ok:
-            verify = False  # as Docker does for insecure and loopback registries
-        self.timeouts = Timeouts.of(settings, opts)
-        self.client = make_client(
-            connect_timeout=self.timeouts.connect,
-            read_timeout=self.timeouts.read,
-            verify=verify,
-            max_connections=max(1, settings.max_concurrency) + 2,
-            transport=http_transport,
-        )
-        self.semaphore = threading.BoundedSemaphore(max(1, settings.max_concurrency))
-        self.scheme: str | None = None if self.plain_ok else "https"
-        self.probe_lock = threading.Lock()
-        self.challenge: Challenge | None = None
-        self.creds: Credentials | object | None = _UNSET
-        self.lock = threading.Lock()
-        # Set when the host timed out or could not be reached: later requests fail at once.
-        self.dead: RegistryError | None = None
-        self.dead_failure: NetworkFailure | None = None
-        self.answered = False  # a request to it got an HTTP answer in this run
-
-    def mark_dead(self, exc: NetworkError, error: RegistryError) -> None:
-        if exc.failure in DEAD and self.dead is None:
-            self.dead_failure = exc.failure
-            self.dead = RegistryError(
-                f"{error.message} (earlier in this run; {self.name} is not asked again "
-                "until the next run)",
-                error.hint,
-                transient=True,
-            )
 
 
 class Transport:
@@ -172,7 +105,7 @@ class Transport:
 
     def _creds(self, h: HostState) -> Credentials | None:
         with h.lock:
-            if h.creds is _UNSET:
+            if h.creds is UNSET:
                 h.creds = self._credentials.get(h.name)
             return h.creds if isinstance(h.creds, Credentials) else None
 

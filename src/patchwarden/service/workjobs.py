@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from patchwarden.app.live.model import CandidateFn
     from patchwarden.config.serve import PolicySchedule
     from patchwarden.core.ref import ImageRef
-    from patchwarden.engine.client import ContainerInfo
+    from patchwarden.engine.info import ContainerInfo
     from patchwarden.service.jobs import Context
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from patchwarden.engine.client import EngineClient, info_from_inspect, repo_digest, resolve_url
+from patchwarden.engine.client import EngineClient, resolve_url
+from patchwarden.engine.info import info_from_inspect, repo_digest
 from patchwarden.registry.credentials import Credentials
 
 HERE = Path(__file__).parent

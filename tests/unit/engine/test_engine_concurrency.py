@@ -15,7 +15,7 @@ from patchwarden.app.live.gate import Probes
 from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import ContainerInfo
+from patchwarden.engine.info import ContainerInfo
 from patchwarden.errors import UsageError
 from testkit.engine_fakes import FakeEngine, MemoryStore
 

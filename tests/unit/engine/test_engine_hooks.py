@@ -10,7 +10,7 @@ from patchwarden.app import live
 from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
 from patchwarden.app.live import updater as live_updater
 from patchwarden.core.ref import ImageRef
-from patchwarden.engine.client import ContainerInfo
+from patchwarden.engine.info import ContainerInfo
 from testkit.engine_fakes import FakeEngine, MemoryStore
 
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64

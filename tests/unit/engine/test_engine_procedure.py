@@ -10,7 +10,8 @@ from patchwarden.app import live
 from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
 from patchwarden.app.live import updater as live_updater
 from patchwarden.core.ref import ImageRef, parse_reference
-from patchwarden.engine.client import ContainerInfo, EngineError
+from patchwarden.engine.errors import EngineError
+from patchwarden.engine.info import ContainerInfo
 from patchwarden.errors import UsageError
 from patchwarden.policy.model import UpdateLevel
 from patchwarden.refs.model import Inventory

@@ -10,7 +10,7 @@ from patchwarden.app.live import Candidate, GateResult, LiveUpdater, Selection
 from patchwarden.app.live import updater as live_updater
 from patchwarden.app.live.model import CandidateFn
 from patchwarden.core.ref import ImageRef
-from patchwarden.engine.client import ContainerInfo
+from patchwarden.engine.info import ContainerInfo
 from patchwarden.errors import UsageError
 from testkit.engine_fakes import FakeEngine, MemoryStore
 

@@ -10,7 +10,7 @@ import pytest
 from patchwarden.errors import NetworkError, NetworkFailure, RegistryError
 from patchwarden.net.http import USER_AGENT, make_client, send_with_retry
 from patchwarden.net.retry import RetryPolicy, parse_retry_after
-from patchwarden.registry.transport import registry_network_error
+from patchwarden.registry.errors import registry_network_error
 
 NOW = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -18,7 +18,8 @@ import httpx
 
 from patchwarden.core.timing import span
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import ContainerInfo, EngineError, info_from_inspect
+from patchwarden.engine.errors import EngineError
+from patchwarden.engine.info import ContainerInfo, info_from_inspect
 from patchwarden.net.http import make_client
 
 

@@ -11,7 +11,7 @@ from patchwarden.app.live.model import LiveResult, RecordStore
 from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.core.timing import span
-from patchwarden.engine.client import ContainerInfo
+from patchwarden.engine.info import ContainerInfo
 from patchwarden.errors import UsageError
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from patchwarden.app.live.gate import GateResult
 from patchwarden.app.live.model import HookResult
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import ContainerInfo, EngineError
+from patchwarden.engine.errors import EngineError
+from patchwarden.engine.info import ContainerInfo
 
 LABEL_PRE_UPDATE = "patchwarden.pre-update"
 LABEL_POST_UPDATE = "patchwarden.post-update"

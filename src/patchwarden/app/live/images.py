@@ -13,7 +13,7 @@ from typing import Any
 from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import EngineError
+from patchwarden.engine.errors import EngineError
 from patchwarden.errors import ReferenceFormatError
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef
-from patchwarden.engine.client import ContainerInfo
+from patchwarden.engine.info import ContainerInfo
 
 if TYPE_CHECKING:  # the store package loads SQLAlchemy
     from patchwarden.store.model import UpdateRecord

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from patchwarden.app.live.model import LiveResult, untouched
 from patchwarden.core.live import LiveOutcome
-from patchwarden.engine.client import ContainerInfo
+from patchwarden.engine.info import ContainerInfo
 
 Work = Callable[[ContainerInfo], LiveResult | None]
 

@@ -27,7 +27,8 @@ from patchwarden.app.live.model import (
 from patchwarden.app.live.select import LABEL_UPDATE_OF, NEW_MARK, OLD_MARK
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import ContainerInfo, EngineError
+from patchwarden.engine.errors import EngineError
+from patchwarden.engine.info import ContainerInfo
 
 
 def _leftovers(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from patchwarden.app.live.model import Candidate, CandidateFn
 from patchwarden.core.live import LiveOutcome
 from patchwarden.core.ref import ImageRef
-from patchwarden.engine.client import ContainerInfo
+from patchwarden.engine.info import ContainerInfo
 
 if TYPE_CHECKING:  # imported when used: a live update without a policy check never loads them
     from patchwarden.app.check.results import CheckReport

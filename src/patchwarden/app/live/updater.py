@@ -1,26 +1,10 @@
-"""Live updates of running containers: replace, gate, keep or roll back, record.
-
-The procedure for one container (``update`` and ``rollback`` alike):
-
-1. pull the target image by digest (credentials as the registry client finds them);
-2. create the new container with the old one's configuration under a temporary name
-   ``NAME-pw-new-SHORTID``, labelled ``patchwarden.update-of=<old id>`` and
-   ``patchwarden.state=candidate``;
-3. stop the old container and rename it ``NAME-pw-old-SHORTID``; rename the new one ``NAME``;
-4. start the new one and run the health gate (:mod:`patchwarden.app.live.gate`);
-5. healthy: remove the old container (its image stays); not healthy, or any step failed:
-   stop and remove the new one, rename the old one back, start it and verify it runs.
+"""Live updates of running containers: which ones, in what order, under which lock; the
+replacement itself (pull, candidate, swap, gate, keep or roll back) is
+:mod:`patchwarden.app.live.replace`.
 
 A crash between the steps leaves containers whose names and labels say what happened;
 :meth:`LiveUpdater.recover` finds them on the next run and completes or undoes the update
 (:mod:`patchwarden.app.live.recover`).
-
-Hooks (labels on the container, run with ``sh -c`` through the engine's exec API):
-``patchwarden.pre-update`` runs in the old container just before it is stopped (failure or
-timeout: the candidate is removed and the update ``skipped``); ``patchwarden.post-update`` runs
-in the new container once the gate passed (failure: the gate failed, roll back).
-``patchwarden.hook-timeout`` (seconds) overrides the updater's hook timeout
-(:mod:`patchwarden.app.live.hooks`).
 
 Several containers can be updated at once (``concurrency``); a container waits for the ones
 it depends on, and is skipped when one of them rolled back or failed. With ``keep_images``
@@ -32,47 +16,33 @@ set, a successful update removes the repository's unused images beyond the conta
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from patchwarden.app.live.gate import GateResult, Probes, run_gate
 from patchwarden.app.live.history import History
-from patchwarden.app.live.hooks import Hooks
 from patchwarden.app.live.images import LocalImages
 from patchwarden.app.live.model import (
     CandidateFn,
     ContainerLocks,
-    HookResult,
     LiveResult,
     LocalLocks,
     RecordStore,
     StepFn,
-    StepLog,
     busy_reason,
     untouched,
 )
 from patchwarden.app.live.order import run_in_order
-from patchwarden.app.live.recover import Recovery, restore
-from patchwarden.app.live.select import (
-    LABEL_STATE,
-    LABEL_UPDATE_OF,
-    NEW_MARK,
-    OLD_MARK,
-    Selection,
-    dependencies,
-    selected,
-)
-from patchwarden.app.serialize.live import hook_dict
-from patchwarden.core.digest import Digest, short_hex
+from patchwarden.app.live.recover import Recovery
+from patchwarden.app.live.replace import Replacement, image_text
+from patchwarden.app.live.select import Selection, dependencies, selected
+from patchwarden.core.digest import Digest
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef
 from patchwarden.engine.api import EngineApi
-from patchwarden.engine.client import ContainerInfo, EngineError
-from patchwarden.engine.spec import create_config
+from patchwarden.engine.errors import EngineError
+from patchwarden.engine.info import ContainerInfo
 from patchwarden.errors import PatchwardenError, UsageError
 
 LABEL_ENABLE = "patchwarden.enable"
@@ -212,7 +182,7 @@ class LiveUpdater:
                 info.name,
                 info.image,
                 info.digest,
-                _text(cand.image),
+                image_text(cand.image),
                 cand.image.digest,
                 LiveOutcome.AVAILABLE,
                 f"monitor only: an update is available; {cand.reason}",
@@ -236,7 +206,7 @@ class LiveUpdater:
         it still is one (created, never started, for this very container), else removed and
         a new one is created."""
         with self._images.moving_to(target.digest or ""):
-            return self._replace(
+            return self._replacement().run(
                 info, target, action=action, why=why, pulled=pulled, prepared=prepared
             )
 
@@ -244,137 +214,19 @@ class LiveUpdater:
         """Create (never start) the container that is to replace ``info``: its configuration
         on ``target``'s image (pulled already), named ``NAME-pw-new-SHORTID`` and labelled as a
         candidate; its id. Raises :class:`EngineError`."""
-        old_doc = self.engine.inspect(info.id)
-        old_image = self.engine.inspect_image(info.image_id) if info.image_id else {}
-        body = create_config(
-            old_doc,
-            self._images.local_name(target),
-            old_image_config=old_image.get("Config") or {},
-            labels={LABEL_UPDATE_OF: info.id, LABEL_STATE: "candidate"},
-        )
-        return self.engine.create(body, candidate_name(info))
+        return self._replacement().create_candidate(info, target)
 
-    def _usable(self, prepared: str, info: ContainerInfo, steps: list[str]) -> bool:
-        """The prepared candidate is still one for ``info``: else it is removed."""
-        try:
-            doc = self.engine.inspect(prepared)
-        except EngineError:
-            steps.append("the prepared candidate is gone")
-            return False
-        labels = (doc.get("Config") or {}).get("Labels") or {}
-        status = (doc.get("State") or {}).get("Status")
-        if labels.get(LABEL_UPDATE_OF) == info.id and status in ("created", "configured"):
-            return True
-        with contextlib.suppress(EngineError):
-            self.engine.remove(prepared, force=True)
-        steps.append(f"removed a stale prepared candidate ({status})")
-        return False
-
-    def _replace(
-        self,
-        info: ContainerInfo,
-        target: ImageRef,
-        *,
-        action: LiveAction,
-        why: str,
-        pulled: bool,
-        prepared: str | None = None,
-    ) -> LiveResult:
-        started, t0 = self.clock(), time.monotonic()
-        steps = StepLog(info.name, self.on_step)
-        hooks: list[HookResult] = []
-        removed_images: list[str] = []
-        name, short = info.name, info.short_id
-        to_image = _text(target)
-
-        def done(outcome: LiveOutcome, reason: str, gate: GateResult | None = None) -> LiveResult:
-            gates: dict[str, Any] = {"steps": steps}
-            if gate is not None:
-                gates.update(ok=gate.ok, reason=gate.reason, checks=gate.checks)
-            if hooks:
-                gates["hooks"] = [hook_dict(h) for h in hooks]
-            if removed_images:
-                gates["images_removed"] = removed_images
-            result = LiveResult(
-                name,
-                info.image,
-                info.digest,
-                to_image,
-                target.digest,
-                outcome,
-                f"{reason}; {why}" if why and outcome == LiveOutcome.UPDATED else reason,
-                gates,
-                action,
-            )
-            self._history.record(result, started, time.monotonic() - t0)
-            return result
-
-        try:
-            if prepared is not None and self._usable(prepared, info, steps):
-                new_id = prepared
-                steps.append(f"prepared {short_hex(new_id)} earlier")
-            else:
-                if not pulled:
-                    self.engine.pull(target)
-                    steps.append(f"pulled {target}")
-                new_id = self.create_candidate(info, target)
-                steps.append(f"created {short_hex(new_id)}")
-        except EngineError as exc:
-            steps.append(f"failed: {exc.message}")
-            return done(LiveOutcome.FAILED, f"old container untouched: {exc.message}")
-
-        runner = Hooks(self.engine, self.hook_timeout)
-        pre = runner.pre_update(info, hooks, steps)
-        if pre is not None and not pre.ok:
-            try:
-                self.engine.remove(new_id, force=True)
-                steps.append("removed new")
-            except EngineError as exc:
-                steps.append(f"could not remove new: {exc.message}")
-            return done(
-                LiveOutcome.SKIPPED,
-                f"pre-update hook {pre.summary}; update skipped, the container is unchanged",
-            )
-
-        old_name = f"{name}{OLD_MARK}{short}"
-        gate: GateResult | None = None
-        try:
-            self.engine.stop(info.id, timeout=self.stop_timeout)
-            steps.append("stopped old")
-            self.engine.rename(info.id, old_name)
-            steps.append(f"renamed old to {old_name}")
-            self.engine.rename(new_id, name)
-            steps.append(f"renamed new to {name}")
-            self.engine.start(new_id)
-            steps.append("started new")
-            gate = self._gate(new_id)
-            steps.append(f"gate: {gate.reason}")
-            if gate.ok:
-                gate = runner.post_update(new_id, gate, hooks, steps)
-        except EngineError as exc:
-            steps.append(f"failed: {exc.message}")
-            gate = GateResult(False, exc.message)
-        if gate.ok:
-            try:
-                self.engine.remove(info.id)
-                steps.append("removed old (its image is kept)")
-            except EngineError as exc:
-                steps.append(f"could not remove old: {exc.message}")
-            removed_images += self._images.retain(name, target, info.digest, steps)
-            return done(
-                LiveOutcome.REVERTED if action == LiveAction.ROLLBACK else LiveOutcome.UPDATED,
-                gate.reason,
-                gate,
-            )
-        restored = restore(self.engine, new_id, info.id, name, steps, self.probes.grace)
-        if restored:
-            return done(
-                LiveOutcome.ROLLED_BACK, f"{gate.reason}; the old container runs again", gate
-            )
-        return done(
-            LiveOutcome.FAILED,
-            f"{gate.reason}; and the old container could not be restored (see {old_name})",
-            gate,
+    def _replacement(self) -> Replacement:
+        return Replacement(
+            self.engine,
+            self._history,
+            self._images,
+            self._gate,
+            stop_timeout=self.stop_timeout,
+            hook_timeout=self.hook_timeout,
+            grace=self.probes.grace,
+            clock=self.clock,
+            on_step=self.on_step,
         )
 
     # -- rollback -----------------------------------------------------------------------
@@ -429,11 +281,3 @@ class LiveUpdater:
         )
         return recovery.run()
 
-
-def candidate_name(info: ContainerInfo) -> str:
-    """The name a candidate for ``info`` is created under."""
-    return f"{info.name}{NEW_MARK}{info.short_id}"
-
-
-def _text(ref: ImageRef) -> str:
-    return f"{ref.name}:{ref.tag}" if ref.tag else ref.name

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from patchwarden.config.schema import Config
 from patchwarden.core.ref import ImageRef, parse_reference
-from patchwarden.engine.client import ContainerInfo
+from patchwarden.engine.info import ContainerInfo
 from patchwarden.errors import ReferenceFormatError
 from patchwarden.store.model import UpdateRecord
 

@@ -26,13 +26,16 @@ from patchwarden.app.live.model import (
     busy_reason,
     untouched,
 )
+from patchwarden.app.live.replace import candidate_name
 from patchwarden.app.live.select import COMPOSE_PROJECT, dependency_order, is_leftover
-from patchwarden.app.live.updater import LiveUpdater, candidate_name
+from patchwarden.app.live.updater import LiveUpdater
 from patchwarden.config.rollout import Environment, port_placeholders
 from patchwarden.core.live import LiveAction, LiveOutcome
 from patchwarden.core.ref import ImageRef, parse_reference
 from patchwarden.core.timing import span
-from patchwarden.engine.client import ContainerInfo, EngineClient, EngineError
+from patchwarden.engine.client import EngineClient
+from patchwarden.engine.errors import EngineError
+from patchwarden.engine.info import ContainerInfo
 from patchwarden.errors import PatchwardenError, UsageError
 from patchwarden.net.http import make_client
 
