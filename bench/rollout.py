@@ -95,7 +95,10 @@ def main() -> int:
                 run_dir = work / f"run-{i}"
                 run_dir.mkdir()
                 args.soak = soak
-                result = run(args, run_dir, reg, url, (d1, d2))
+                try:
+                    result = run(args, run_dir, reg, url, (d1, d2))
+                finally:  # also after a failed run: containers outlive the engine's API service
+                    _remove_all(EngineClient(url))
                 if result is None:
                     return 1
                 results.append(result)
@@ -363,6 +366,12 @@ def print_phases(phases: dict[str, dict[str, float]], wall: float) -> None:
         label = f"{name}{' (configured)' if inside else ''}"
         print(f"  {label:26} {row['wall_s']:7.2f} {share:6.1%} {calls} {total}")
     print(f"  {'outside grace/soak spans':26} {outside:7.2f} {outside / wall:6.1%}")
+
+
+def _remove_all(engine: EngineClient) -> None:
+    """Every container of the bench's own Podman service (its storage is the bench's)."""
+    for c in engine.list_containers(all=True):
+        engine.remove(c.id, force=True)
 
 
 def _per_soak(path: Path, soak: float) -> Path:
