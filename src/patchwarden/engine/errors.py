@@ -11,6 +11,11 @@ from typing import Any
 from patchwarden.core.timing import span
 from patchwarden.errors import PatchwardenError
 
+# Podman answers 500, not 404, when a container or image it had just found is removed before
+# it reads it ("container ID does not exist in database: no such container"), e.g. between
+# the list and the inspects of ``list_containers``: that is "gone", like a 404.
+GONE = ("no such container", "no such image")
+
 
 class EngineError(PatchwardenError):
     """The container engine refused a request or could not be reached."""
@@ -31,6 +36,8 @@ def _errors(what: str, phase: str = "engine.other") -> Iterator[None]:
     except docker.errors.NotFound as exc:
         raise NotFoundError(f"{what}: not found ({_explain(exc)})") from None
     except docker.errors.APIError as exc:
+        if _explain(exc).endswith(GONE):
+            raise NotFoundError(f"{what}: not found ({_explain(exc)})") from None
         raise EngineError(f"{what}: the engine refused: {_explain(exc)}") from None
     except (requests.ConnectionError, ConnectionError, FileNotFoundError) as exc:
         raise EngineError(

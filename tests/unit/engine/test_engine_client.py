@@ -111,3 +111,47 @@ def test_podman_local_images_are_local_builds_by_name(image: str, local: bool) -
     info = info_from_inspect(doc, lambda _id: {"RepoDigests": [f"{name}@sha256:{'d' * 64}"]})
 
     assert info.is_local_build is local
+
+
+class _RemovedMeanwhile:
+    """Stand-in for the docker SDK's APIClient (no engine runs in unit tests): two containers
+    listed, one of them removed before its inspect, answered as Podman 4.3 does (HTTP 500)."""
+
+    def __init__(self, doc: dict[str, object]) -> None:
+        self.doc = doc
+
+    def containers(self, all: bool = True) -> list[dict[str, str]]:
+        return [{"Id": "gone"}, {"Id": str(self.doc["Id"])}]
+
+    def inspect_container(self, ref: str) -> dict[str, object]:
+        import docker.errors
+
+        if ref == "gone":
+            raise docker.errors.APIError(
+                "500 Server Error",
+                explanation="container gone does not exist in database: no such container",
+            )
+        return self.doc
+
+    def inspect_image(self, ref: str) -> dict[str, object]:
+        return {"Id": "sha256:" + "0" * 64, "RepoDigests": []}
+
+
+def test_a_container_removed_between_list_and_inspect_is_left_out() -> None:
+    doc = json.loads((HERE / "podman_inspect.json").read_text())
+    client = EngineClient("unix:///nowhere", api=_RemovedMeanwhile(doc))
+    assert [c.id for c in client.list_containers()] == [doc["Id"]]
+
+
+def test_only_podmans_gone_answers_count_as_not_found() -> None:
+    import docker.errors
+
+    from patchwarden.engine.errors import EngineError, NotFoundError, _errors
+
+    gone = "container x does not exist in database: no such container"
+    with pytest.raises(NotFoundError), _errors("inspecting container x"):
+        raise docker.errors.APIError("500 Server Error", explanation=gone)
+    with pytest.raises(EngineError) as caught, _errors("starting container x"):
+        raise docker.errors.APIError("500 Server Error", explanation="port is already allocated")
+    assert not isinstance(caught.value, NotFoundError)
+    assert "the engine refused: port is already allocated" in caught.value.message
