@@ -32,9 +32,9 @@ import pytest
 
 from patchwarden import __version__
 from patchwarden.devtools.registry_server import free_port
-from testkit.debian import rootfs_tar, unavailable
+from testkit.debian import rootfs_tar
 from testkit.podman import podman_ready, session_config
-from testkit.tools import require_tool
+from testkit.tools import require_tool, unavailable
 
 # A cold machine debootstraps the base and downloads the wheels first (minutes, once).
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]

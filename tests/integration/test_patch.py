@@ -36,9 +36,9 @@ from patchwarden.devtools.registry_server import RegistryServer
 from patchwarden.devtools.skopeo import Pusher
 from patchwarden.versions.ecosystems import compare
 from testkit.cli_process import import_advisories
-from testkit.debian import rootfs_tar, unavailable
+from testkit.debian import rootfs_tar
 from testkit.podman import podman_ready, session_config
-from testkit.tools import image_config, require_tool
+from testkit.tools import image_config, require_tool, unavailable
 
 # apt in a container and scans of a Debian root file system: minutes on a loaded machine, so more
 # than the suite's 300 s guard against hangs

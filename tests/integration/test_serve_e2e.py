@@ -21,9 +21,9 @@ import pytest
 from patchwarden.devtools.registry_server import RegistryServer, free_port
 from patchwarden.engine.client import EngineClient
 from patchwarden.store import open_store
-from testkit.podman import engine_url, env_ci, push_web_image
+from testkit.podman import engine_url, push_web_image
 from testkit.serve_env import ServeProcess, SmtpSink, wait_until
-from testkit.tools import require_tool
+from testkit.tools import require_tool, unavailable
 
 __all__ = ["engine_url"]  # a fixture (tests/integration/podman.py) used by name
 pytestmark = pytest.mark.integration
@@ -39,12 +39,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def _missing(what: str) -> None:
-    if env_ci():
-        pytest.fail(what, pytrace=False)
-    pytest.skip(what)
 
 
 def _wait_http(port: int) -> str:
@@ -148,7 +142,7 @@ def _subjects(smtp: SmtpSink) -> list[str]:
 
 def test_push_alert_approve_update_and_see_it(engine_url: str, tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():
-        _missing("Debian's chromium is not installed (scripts/install-system-deps.sh)")
+        unavailable("Debian's chromium is not installed (scripts/install-system-deps.sh)")
     with scene(engine_url, tmp_path) as sc:
         engine, reg, smtp, layouts, repo, name = (
             sc.engine,

@@ -17,6 +17,7 @@ import pytest
 from patchwarden.devtools.oci_builder import build_image
 from patchwarden.devtools.registry_server import RegistryServer
 from testkit.cli_process import cli
+from testkit.tools import unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -62,10 +63,7 @@ class Signed:
 @pytest.fixture(scope="module")
 def signed(plain_registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory) -> Signed:
     if shutil.which("gpg") is None:  # Debian: gnupg (scripts/install-system-deps.sh)
-        msg = "gpg is not installed; OpenPGP signature tests cannot run"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
+        unavailable("gpg is not installed; OpenPGP signature tests cannot run")
     tmp = tmp_path_factory.mktemp("gpg")
     home = tmp / "gnupg"
     fpr = new_key(home, "release")

@@ -16,16 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-
-from testkit.podman import env_ci
-
-
-def unavailable(why: str) -> None:
-    """Fail under ``CI=true`` (never a vacuous green), skip elsewhere."""
-    if env_ci():
-        pytest.fail(why, pytrace=False)
-    pytest.skip(why)
+from testkit.tools import unavailable
 
 
 def debian_mirror() -> str | None:

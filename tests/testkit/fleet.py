@@ -16,18 +16,13 @@ import pytest
 from patchwarden.devtools.postgres_server import PostgresServer, PostgresServerError, pg_bindir
 from patchwarden.devtools.redis_server import RedisServer, RedisServerError, redis_binary
 from testkit.cli_process import spawn_cli
-
-
-def _missing(msg: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg, pytrace=False)
-    pytest.skip(msg)
+from testkit.tools import unavailable
 
 
 @contextmanager
 def redis_or_fail() -> Iterator[RedisServer]:
     if redis_binary() is None:
-        _missing(
+        unavailable(
             "redis-server is not installed (Debian: redis-server; scripts/install-system-deps.sh)"
         )
     try:
@@ -40,7 +35,7 @@ def redis_or_fail() -> Iterator[RedisServer]:
 @contextmanager
 def postgres_or_fail() -> Iterator[PostgresServer]:
     if pg_bindir() is None:
-        _missing("PostgreSQL is not installed (Debian: postgresql; scripts/install-system-deps.sh)")
+        unavailable("PostgreSQL is not installed (Debian: postgresql; scripts/install-system-deps.sh)")
     try:
         with PostgresServer() as server:
             yield server

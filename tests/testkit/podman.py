@@ -32,7 +32,7 @@ from patchwarden.devtools.oci_builder import (
     sha256,
 )
 from patchwarden.engine.client import EngineClient
-from testkit.tools import require_tool
+from testkit.tools import require_tool, unavailable
 
 BUSYBOX = Path("/bin/busybox")
 HTTPD = ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
@@ -211,9 +211,7 @@ def engine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_tool("runc")
     problem = podman_ready() or (None if find_busybox() else "static busybox is not installed")
     if problem:
-        if env_ci():
-            pytest.fail(problem, pytrace=False)
-        pytest.skip(problem)
+        unavailable(problem)
     with podman_service(podman, tmp_path_factory.mktemp("podman")) as url:
         yield url
 
